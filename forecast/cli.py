@@ -73,6 +73,63 @@ def selection_options(crime_required: bool = False, totals: bool = True):
     return decorator
 
 
+def spc_options(func):
+    """--run-length, --baseline, --screen-mr, --step-change-at, --ignore-month, --direction -> SPCOptions."""
+    @click.option("--run-length", default=8, show_default=True, type=click.IntRange(2, 24),
+                  help="Months in a row on one side of the average that declare a significant step change.")
+    @click.option("--baseline", default="12", show_default=True, metavar="N|all",
+                  help="Points of each process that fix its average and limits ('all' = every point).")
+    @click.option("--screen-mr", is_flag=True, help="Screen out moving ranges >= 3.267 x their average.")
+    @click.option("--step-change-at", multiple=True, metavar="YYYY-MM",
+                  help="A known step change (e.g. a recording-practice change); repeat for several.")
+    @click.option("--ignore-month", multiple=True, metavar="YYYY-MM",
+                  help="A month left out of averages, limits and runs; repeat for several.")
+    @click.option("--direction", type=click.Choice(["decrease", "increase", "neutral"]), default="decrease",
+                  show_default=True, help="Which way is improvement (crime counts: decrease).")
+    @functools.wraps(func)
+    def wrapper(*args, run_length, baseline, screen_mr, step_change_at, ignore_month, direction, **kwargs):
+        from forecast.spc import SPCOptions
+
+        if baseline.lower() == "all":
+            base = None
+        elif baseline.isdigit() and int(baseline) >= 2:
+            base = int(baseline)
+        else:
+            raise InputError(f"--baseline: expected a whole number of at least 2 or 'all', got {baseline!r}")
+        months = []
+        for m in (*step_change_at, *ignore_month):
+            try:
+                months.append(str(pd_period(m)))
+            except ValueError:
+                raise InputError(f"--step-change-at/--ignore-month: {m!r} is not a month (expected YYYY-MM)")
+        options = SPCOptions(run_length=run_length, baseline=base, screen_mr=screen_mr,
+                             step_changes_at=tuple(months[:len(step_change_at)]),
+                             ignore=tuple(months[len(step_change_at):]), improvement_direction=direction)
+        return func(*args, spc_options=options, **kwargs)
+    return wrapper
+
+
+def pd_period(text: str):
+    import pandas as pd
+
+    try:
+        return pd.Period(text, freq="M")
+    except Exception as exc:
+        raise ValueError(text) from exc
+
+
+def output_options(func):
+    """--format and --output, shared by every command that writes results."""
+    @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+                  show_default=True, help="Table for people, JSON or CSV for other programs.")
+    @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+                  help="Write to this file (atomically) instead of standard output.")
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+    return wrapper
+
+
 def emit(text: str, output: str | None) -> None:
     """Print to stdout, or write atomically to a file and say where."""
     if output:
@@ -116,6 +173,43 @@ def ingest(paths, output, fill_missing, totals, include_asb) -> None:
     click.echo(f"wrote {output}: {len(panel.frame)} rows, {s['series']} series, "
                f"{s['first_month']}..{s['last_month']}, {s['areas']} areas, {s['crime_types']} crime types"
                + (f", {s['short_series']} short (< 24 months)" if s["short_series"] else ""))
+
+
+@cli.command()
+@data_options
+@selection_options()
+@spc_options
+@output_options
+def spc(panel: Panel, spc_options, fmt, output) -> None:
+    """Process averages, control limits, significant step changes and the board's sentences.
+
+    One row per series for the latest month, then the sentences. Example:
+
+        forecast spc --crime burglary --area camden
+    """
+    from forecast import spc as spc_core
+
+    results = spc_core.analyse_panel(panel.iter_series(), spc_options)
+    if fmt == "json":
+        emit(json.dumps([r.to_dict() for r in results], indent=1), output)
+    elif fmt == "csv":
+        emit(spc_core.points_frame(results).astype({"month": str}).to_csv(index=False), output)
+    else:
+        emit(spc_table(results), output)
+
+
+def spc_table(results) -> str:
+    from forecast.spc import fmt
+
+    rows = [("crime type", "area", "status", "average", "lcl", "ucl", "months", "latest step change")]
+    for r in results:
+        s = r.summary()
+        rows.append((r.crime_type, r.area, s["status"], fmt(s["mean"]) + ("*" if s["trial"] else ""), fmt(s["lcl"]),
+                     fmt(s["ucl"]), s["months_in_process"], s["step_change"] or "-"))
+    last = results[0].last_month if results else ""
+    lines = [f"SPC at {last} ({len(results)} series; * = trial limits)", format_table(rows), ""]
+    lines += [sentence for r in results for sentence in r.sentences]
+    return "\n".join(lines)
 
 
 def format_table(rows: list[tuple]) -> str:

@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 import re
+from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -242,28 +243,31 @@ def find_columns(headers: Sequence[str], path: Path) -> dict[str, str]:
     return mapping
 
 
+def _parse_month(text: str) -> pd.Period | None:
+    for fmt in _MONTH_FORMATS:
+        try:
+            d = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return pd.Period(year=d.year, month=d.month, freq="M")
+    return None
+
+
 def parse_months(values: pd.Series, path: Path, line_offset: int = 2) -> pd.Series:
     """Monthly periods from month strings in any common format; names the first bad line."""
-    unique = pd.Index(values.str.strip().unique())
-    parsed = pd.Series(pd.NaT, index=unique, dtype="datetime64[ns]")
-    for fmt in _MONTH_FORMATS:
-        todo = parsed.isna()
-        if not todo.any():
-            break
-        parsed[todo] = pd.to_datetime(unique[todo.to_numpy()], format=fmt, errors="coerce")
-    bad = parsed[parsed.isna()]
-    if len(bad):
-        value = bad.index[0]
-        line = int(np.flatnonzero(values.str.strip().to_numpy() == value)[0]) + line_offset
-        shown = value if value else "(blank)"
+    stripped = values.str.strip()
+    periods = {text: _parse_month(text) for text in stripped.unique()}
+    bad = [text for text, p in periods.items() if p is None]
+    if bad:
+        line = int(np.flatnonzero(stripped.to_numpy() == bad[0])[0]) + line_offset
+        shown = bad[0] if bad[0] else "(blank)"
         raise DataError(f"{path}, line {line}: month {shown!r} is not a month (expected YYYY-MM)")
-    periods = parsed.dt.to_period("M")
-    out = values.str.strip().map(periods)
-    future = out > pd.Period.now("M")
-    if future.any():
-        i = int(np.flatnonzero(future.to_numpy())[0])
-        raise DataError(f"{path}, line {i + line_offset}: month {out.iloc[i]} is in the future")
-    return out
+    now = pd.Period.now("M")
+    future = [text for text, p in periods.items() if p > now]
+    if future:
+        line = int(np.flatnonzero(stripped.to_numpy() == future[0])[0]) + line_offset
+        raise DataError(f"{path}, line {line}: month {periods[future[0]]} is in the future")
+    return pd.Series(pd.PeriodIndex(stripped.map(periods).tolist(), freq="M"), index=values.index)
 
 
 def parse_counts(values: pd.Series, path: Path, line_offset: int = 2) -> pd.Series:
@@ -306,13 +310,13 @@ def complete_calendar(frame: pd.DataFrame, path: Path | str, fill_missing: str |
     if fill_missing != "zero":
         (crime_type, area), row = next(iter(gaps.iterrows()))
         present = set(frame.loc[(frame["crime_type"] == crime_type) & (frame["area"] == area), "month"])
-        span = pd.period_range(pd.Period.from_ordinal(int(row["min"]), "M"), pd.Period.from_ordinal(int(row["max"]), "M"))
+        span = _span(row["min"], row["max"])
         missing = [m for m in span if m not in present]
         raise DataError(f"{path}: series {crime_type} / {area} is missing {len(missing)} month(s) inside its span "
                         f"(first {missing[0]}); pass --fill-missing zero to count them as zero")
     filled = [frame]
     for (crime_type, area), row in gaps.iterrows():
-        span = pd.period_range(pd.Period.from_ordinal(int(row["min"]), "M"), pd.Period.from_ordinal(int(row["max"]), "M"))
+        span = _span(row["min"], row["max"])
         have = set(frame.loc[(frame["crime_type"] == crime_type) & (frame["area"] == area), "month"])
         extra = pd.DataFrame({"month": [m for m in span if m not in have]})
         extra["area"], extra["crime_type"], extra["count"] = area, crime_type, 0.0
@@ -320,6 +324,10 @@ def complete_calendar(frame: pd.DataFrame, path: Path | str, fill_missing: str |
             extra["force"] = frame.loc[(frame["crime_type"] == crime_type) & (frame["area"] == area), "force"].iloc[0]
         filled.append(extra)
     return pd.concat(filled, ignore_index=True)
+
+
+def _span(first: int, last: int) -> pd.PeriodIndex:
+    return pd.PeriodIndex.from_ordinals(np.arange(int(first), int(last) + 1), freq="M")
 
 
 def read_tidy_csv(path: str | Path, fill_missing: str | None = None) -> pd.DataFrame:

@@ -1,0 +1,587 @@
+"""Statistical process control the way police boards read it (see shared/spc/SPC.md).
+
+XmR limits per process, significant step changes found by replaying history month by month (a run
+of ``run_length`` months on one side of the current process average starts a new process at the
+first month of the run), the Making Data Count point rules within each process, and the board's
+sentences for the latest month. The rules are small functions over plain arrays; :func:`analyse`
+wires them together for one series and returns an :class:`SPCResult`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, asdict
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+LIMIT_MULTIPLIER = 2.66
+NEAR_FRACTION = 2 / 3
+SCREEN_MULTIPLIER = 3.267
+DIRECTIONS = ("decrease", "increase", "neutral")
+
+COMMON_CAUSE = "Common Cause"
+IGNORED = "Ignored"
+
+
+@dataclass(frozen=True)
+class SPCOptions:
+    """The parameters of one SPC analysis; carried by its result so that it can be explained later."""
+
+    run_length: int = 8
+    baseline: int | None = 12
+    screen_mr: bool = False
+    shift_points: int = 7
+    trend_points: int = 7
+    two_in_three_beyond_limits: bool = True
+    improvement_direction: str = "decrease"
+    auto_step_change: bool = True
+    step_changes_at: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    limit_multiplier: float = LIMIT_MULTIPLIER
+
+    def __post_init__(self):
+        if self.run_length < 2:
+            raise ValueError(f"run_length must be at least 2, got {self.run_length}")
+        if self.baseline is not None and self.baseline < 2:
+            raise ValueError(f"baseline must be at least 2 points or None (all points), got {self.baseline}")
+        if self.improvement_direction not in DIRECTIONS:
+            raise ValueError(f"improvement_direction must be one of {DIRECTIONS}, got {self.improvement_direction!r}")
+
+    def as_params(self) -> dict:
+        """Flat parameters for logging (MLflow) and JSON."""
+        d = asdict(self)
+        d["step_changes_at"] = ",".join(self.step_changes_at)
+        d["ignore"] = ",".join(self.ignore)
+        return d
+
+
+# ------------------------------------------------------------------ limits
+
+@dataclass(frozen=True)
+class Limits:
+    mean: float
+    amr: float
+    lcl: float
+    ucl: float
+    near_lcl: float
+    near_ucl: float
+
+
+def moving_ranges(y: np.ndarray) -> np.ndarray:
+    """|y_i - y_(i-1)| for consecutive points."""
+    return np.abs(np.diff(np.asarray(y, dtype=float)))
+
+
+def mean_moving_range(y: np.ndarray, screen: bool = False) -> float:
+    """Average moving range; with ``screen``, moving ranges >= 3.267 x the average are dropped once."""
+    mr = moving_ranges(y)
+    if mr.size == 0:
+        return float("nan")
+    amr = mr.mean()
+    if screen:
+        kept = mr[mr < SCREEN_MULTIPLIER * amr]
+        amr = kept.mean() if kept.size else amr
+    return float(amr)
+
+
+def xmr_limits(y: np.ndarray, screen_mr: bool = False, multiplier: float = LIMIT_MULTIPLIER) -> Limits:
+    """Process average, control limits (mean +/- 2.66 mR-bar) and near limits (2/3 of the way)."""
+    y = np.asarray(y, dtype=float)
+    mean = float(y.mean()) if y.size else float("nan")
+    amr = mean_moving_range(y, screen_mr)
+    width = multiplier * amr
+    near = NEAR_FRACTION * width
+    return Limits(mean, amr, mean - width, mean + width, mean - near, mean + near)
+
+
+# ------------------------------------------------------------------ point rules (one function each)
+
+def side_of_mean(y: np.ndarray, mean: float | np.ndarray) -> np.ndarray:
+    """+1 above, -1 below, 0 on the mean (which breaks a run)."""
+    return np.sign(np.asarray(y, dtype=float) - mean).astype(int)
+
+
+def outside_limits(y: np.ndarray, lcl: float | np.ndarray, ucl: float | np.ndarray) -> np.ndarray:
+    """+1 above the upper limit, -1 below the lower one (strictly), else 0."""
+    y = np.asarray(y, dtype=float)
+    return np.where(y > ucl, 1, np.where(y < lcl, -1, 0))
+
+
+def run_end_flags(sides: np.ndarray, n: int = 7) -> np.ndarray:
+    """1 at each point that ends a run of at least ``n`` equal non-zero sides."""
+    sides = np.asarray(sides, dtype=int)
+    out = np.zeros(sides.size, dtype=int)
+    length = 0
+    for i, s in enumerate(sides):
+        length = length + 1 if s != 0 and i > 0 and s == sides[i - 1] else (1 if s != 0 else 0)
+        out[i] = int(length >= n)
+    return out
+
+
+def trend_end_flags(y: np.ndarray, n: int = 7) -> np.ndarray:
+    """+1 / -1 at each point that ends ``n`` strictly rising / falling points (ties break a trend)."""
+    steps = np.sign(np.diff(np.asarray(y, dtype=float))).astype(int)
+    out = np.zeros(len(y), dtype=int)
+    length = 0
+    for i, s in enumerate(steps, start=1):
+        length = length + 1 if s != 0 and i > 1 and s == steps[i - 2] else (1 if s != 0 else 0)
+        if length >= n - 1:
+            out[i] = s
+    return out
+
+
+def part_of_run(end_flags: np.ndarray, n: int = 7) -> np.ndarray:
+    """1 for every point of a flagged run: the flagged point and the ``n - 1`` before it."""
+    flagged = np.asarray(end_flags) != 0
+    out = np.zeros(flagged.size, dtype=int)
+    for i in np.flatnonzero(flagged):
+        out[max(0, i - n + 1): i + 1] = 1
+    return out
+
+
+def two_in_three(close: np.ndarray, sides: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of 3 with at least 2 close points, all 3 on one side: (window flags, flagged close points)."""
+    close = np.asarray(close, dtype=int)
+    sides = np.asarray(sides, dtype=int)
+    window = np.zeros(close.size, dtype=int)
+    for i in range(close.size - 2):
+        same_side = sides[i] != 0 and sides[i] == sides[i + 1] == sides[i + 2]
+        if same_side and close[i:i + 3].sum() >= 2:
+            window[i:i + 3] = 1
+    return window, window * close
+
+
+def close_to_limits(y: np.ndarray, limits: Limits, beyond_limits: bool = True) -> np.ndarray:
+    """Points beyond the near (2-sigma) limits; the 2023 MDC definition also counts points beyond 3 sigma."""
+    y = np.asarray(y, dtype=float)
+    close = (y > limits.near_ucl) | (y < limits.near_lcl)
+    if not beyond_limits:
+        close &= (y <= limits.ucl) & (y >= limits.lcl)
+    return close.astype(int)
+
+
+def trend_directions(y: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """Direction of the trend at each trend point: the slope on its right if the next point is in it, else its left."""
+    y = np.asarray(y, dtype=float)
+    out = np.zeros(y.size, dtype=int)
+    for i in np.flatnonzero(part):
+        if i + 1 < y.size and part[i + 1]:
+            out[i] = int(np.sign(y[i + 1] - y[i]))
+        elif i > 0:
+            out[i] = int(np.sign(y[i] - y[i - 1]))
+    return out
+
+
+def special_cause_labels(outside: np.ndarray, trend: np.ndarray, two_of_three: np.ndarray,
+                         shift: np.ndarray) -> list[str]:
+    """One label per point from signed rule flags, in MDC priority: outside > trend > 2-of-3 > shift."""
+    labels = []
+    for o, t, w, s in zip(outside, trend, two_of_three, shift):
+        if o:
+            labels.append("Above UCL" if o > 0 else "Below LCL")
+        elif t:
+            labels.append("7 Point Trend (Increasing)" if t > 0 else "7 Point Trend (Decreasing)")
+        elif w:
+            labels.append("2 in 3 Above CL" if w > 0 else "2 in 3 Below CL")
+        elif s:
+            labels.append("7 Points Above CL" if s > 0 else "7 Points Below CL")
+        else:
+            labels.append(COMMON_CAUSE)
+    return labels
+
+
+def label_direction(label: str) -> int:
+    """+1 for a high signal, -1 for a low one, 0 for common cause."""
+    if "Above" in label or "Increasing" in label:
+        return 1
+    if "Below" in label or "Decreasing" in label:
+        return -1
+    return 0
+
+
+def point_type(label: str, improvement_direction: str) -> str:
+    """special_cause_improvement / _concern / _neutral_high|low, or common_cause."""
+    high = label_direction(label)
+    if high == 0:
+        return "common_cause"
+    if improvement_direction == "neutral":
+        return "special_cause_neutral_high" if high > 0 else "special_cause_neutral_low"
+    sign = 1 if improvement_direction == "increase" else -1
+    return "special_cause_improvement" if high * sign > 0 else "special_cause_concern"
+
+
+def variation_icon(label: str, improvement_direction: str) -> str:
+    """The MDC variation icon of a point: common_cause, improvement_/concern_/neutral_ high|low."""
+    high = label_direction(label)
+    if high == 0:
+        return "common_cause"
+    side = "high" if high > 0 else "low"
+    kind = point_type(label, improvement_direction)
+    prefix = {"special_cause_improvement": "improvement", "special_cause_concern": "concern"}.get(kind, "neutral")
+    return f"{prefix}_{side}"
+
+
+def assurance(target: float | None, limits: Limits, improvement_direction: str) -> str | None:
+    """consistent_pass / consistent_fail / inconsistent from a target and the latest process's limits."""
+    if target is None or improvement_direction == "neutral":
+        return None
+    if target > limits.ucl:
+        return "consistent_fail" if improvement_direction == "increase" else "consistent_pass"
+    if target < limits.lcl:
+        return "consistent_pass" if improvement_direction == "increase" else "consistent_fail"
+    return "inconsistent"
+
+
+def classify_points(y: np.ndarray, limits: Limits, options: SPCOptions = SPCOptions()) -> list[str]:
+    """The MDC rule label of each point of one process, judged against that process's limits."""
+    y = np.asarray(y, dtype=float)
+    sides = side_of_mean(y, limits.mean)
+    outside = outside_limits(y, limits.lcl, limits.ucl)
+    trend_part = part_of_run(trend_end_flags(y, options.trend_points), options.trend_points)
+    trend = trend_directions(y, trend_part)
+    _, close_part = two_in_three(close_to_limits(y, limits, options.two_in_three_beyond_limits), sides)
+    shift = part_of_run(run_end_flags(sides, options.shift_points), options.shift_points) * sides
+    return special_cause_labels(outside, trend, close_part * sides, shift)
+
+
+# ------------------------------------------------------------------ step changes
+
+def first_long_run(sides: np.ndarray, length: int) -> int | None:
+    """Start of the earliest run of at least ``length`` equal non-zero sides that starts after position 0."""
+    run_start, run_len = 0, 0
+    for i, s in enumerate(sides):
+        if s != 0 and i > 0 and s == sides[i - 1]:
+            run_len += 1
+        else:
+            run_start, run_len = i, (1 if s != 0 else 0)
+        if run_len >= length and run_start > 0:
+            return run_start
+    return None
+
+
+def baseline_indices(usable: np.ndarray, baseline: int | None) -> np.ndarray:
+    """The points of a process that set its average and limits: its first ``baseline`` usable points."""
+    return usable[:baseline] if baseline else usable
+
+
+@dataclass(frozen=True)
+class StepChange:
+    start: int
+    detected: int
+    direction: str
+    manual: bool = False
+
+
+def find_step_changes(y: np.ndarray, options: SPCOptions = SPCOptions(), usable: np.ndarray | None = None,
+                      known: Iterable[int] = ()) -> list[StepChange]:
+    """Replay a series month by month and return the step changes each monthly report would have declared.
+
+    At each month t the current process's average comes from its baseline points so far; the earliest
+    run of ``run_length`` points on one side of it (starting after the process start) declares a step
+    change at t, and the new process starts at the run's first point. ``known`` are positions where an
+    analyst says a new process starts; ``usable`` masks out ignored or missing months.
+    """
+    y = np.asarray(y, dtype=float)
+    usable = np.ones(y.size, dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
+    known = set(known)
+    changes: list[StepChange] = []
+    start = 0
+    for t in range(y.size):
+        if t in known and t > start:
+            changes.append(StepChange(t, t, _direction(y, usable, start, t, options), manual=True))
+            start = t
+        if not options.auto_step_change or not usable[t]:
+            continue
+        while True:
+            idx = np.flatnonzero(usable[start:t + 1]) + start
+            if idx.size <= options.run_length:
+                break
+            base = baseline_indices(idx, options.baseline)
+            r = first_long_run(side_of_mean(y[idx], y[base].mean()), options.run_length)
+            if r is None:
+                break
+            new_start = int(idx[r])
+            direction = "up" if y[new_start] > y[base].mean() else "down"
+            changes.append(StepChange(new_start, t, direction))
+            start = new_start
+    return changes
+
+
+def _direction(y, usable, start, new_start, options) -> str:
+    old = y[baseline_indices(np.flatnonzero(usable[start:new_start]) + start, options.baseline)]
+    new = y[np.flatnonzero(usable[new_start:]) + new_start][: options.baseline or None]
+    if old.size == 0 or new.size == 0:
+        return "up"
+    return "up" if new.mean() >= old.mean() else "down"
+
+
+# ------------------------------------------------------------------ the whole analysis of one series
+
+@dataclass(frozen=True)
+class SPCResult:
+    """SPC of one series: its processes, step changes, per-point rules and the board's sentences."""
+
+    crime_type: str
+    area: str
+    points: pd.DataFrame
+    processes: pd.DataFrame
+    step_changes: pd.DataFrame
+    sentences: tuple[str, ...]
+    status: str
+    icon: str
+    notes: tuple[str, ...]
+    options: SPCOptions = field(default_factory=SPCOptions)
+
+    @property
+    def current(self) -> pd.Series:
+        """The current (last) process."""
+        return self.processes.iloc[-1]
+
+    @property
+    def last_month(self) -> pd.Period:
+        return self.points["month"].iloc[-1]
+
+    def latest_step_change(self) -> pd.Series | None:
+        return None if self.step_changes.empty else self.step_changes.iloc[-1]
+
+    def summary(self) -> dict:
+        """One row for the board's table."""
+        cur, last = self.current, self.latest_step_change()
+        return {
+            "crime_type": self.crime_type, "area": self.area, "last_month": str(self.last_month),
+            "status": self.status, "mean": cur["mean"], "lcl": cur["lcl"], "ucl": cur["ucl"],
+            "months_in_process": int(cur["n"]), "trial": bool(cur["trial"]), "icon": self.icon,
+            "step_change": None if last is None else
+            f"{last['month']} {last['direction']}: {fmt(last['old_mean'])} -> {fmt(last['new_mean'])} "
+            f"({fmt_pct(last['pct_change'])})",
+        }
+
+    def to_dict(self) -> dict:
+        """The JSON shape of ``forecast spc --format json``."""
+        def month(p):
+            return None if p is None or pd.isna(p) else str(p)
+        return {
+            "crime_type": self.crime_type, "area": self.area,
+            "processes": [{"start": month(r.start), "end": month(r.end), "mean": _num(r.mean), "lcl": _num(r.lcl),
+                           "ucl": _num(r.ucl), "trial": bool(r.trial)} for r in self.processes.itertuples()],
+            "step_changes": [{"month": month(r.month), "detected": month(r.detected), "direction": r.direction,
+                              "old_mean": _num(r.old_mean), "new_mean": _num(r.new_mean),
+                              "pct_change": _num(r.pct_change), "manual": bool(r.manual)}
+                             for r in self.step_changes.itertuples()],
+            "points": [{"month": month(r.month), "count": _num(r.count), "mean": _num(r.mean), "lcl": _num(r.lcl),
+                        "ucl": _num(r.ucl), "rule": r.rule, "point_type": r.point_type}
+                       for r in self.points.itertuples()],
+            "icon": self.icon, "status": self.status, "sentences": list(self.sentences), "notes": list(self.notes),
+        }
+
+
+def _num(x) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 6)
+
+
+def fmt(x: float) -> str:
+    """Counts as whole numbers, other values to one decimal place."""
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.1f}"
+
+
+def fmt_pct(x: float) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:+.0f}%"
+
+
+def analyse(y: pd.Series, crime_type: str = "", area: str = "", options: SPCOptions = SPCOptions(),
+            target: float | None = None) -> SPCResult:
+    """The full SPC of one monthly series (values indexed by a monthly PeriodIndex)."""
+    notes: list[str] = []
+    y = y.sort_index()
+    if not isinstance(y.index, pd.PeriodIndex):
+        y.index = pd.PeriodIndex(y.index, freq="M")
+    if len(y) == 0:
+        raise ValueError("an SPC analysis needs at least one month")
+    calendar = pd.period_range(y.index[0], y.index[-1], freq="M")
+    if len(calendar) != len(y):
+        notes.append(f"{len(calendar) - len(y)} missing month(s) left out of the limits and runs")
+        y = y.reindex(calendar)
+    months = y.index
+    values = y.to_numpy(dtype=float)
+    ignore = {pd.Period(m, "M") for m in options.ignore}
+    usable = ~np.isnan(values) & ~np.isin(months, list(ignore))
+    known = [months.get_loc(pd.Period(m, "M")) for m in options.step_changes_at
+             if pd.Period(m, "M") in months and pd.Period(m, "M") != months[0]]
+    changes = find_step_changes(values, options, usable, known)
+    starts = [0] + [c.start for c in changes]
+    ends = [s - 1 for s in starts[1:]] + [len(values) - 1]
+
+    process_rows, labels = [], [IGNORED] * len(values)
+    point_limits = np.full((len(values), 3), np.nan)
+    for k, (s, e) in enumerate(zip(starts, ends)):
+        idx = np.flatnonzero(usable[s:e + 1]) + s
+        base = baseline_indices(idx, options.baseline)
+        limits = xmr_limits(values[base], options.screen_mr, options.limit_multiplier) if base.size else \
+            Limits(*[float("nan")] * 6)
+        trial = idx.size < (options.baseline or 12)
+        process_rows.append({"process": k, "start": months[s], "end": months[e], "n": int(idx.size),
+                             "mean": limits.mean, "amr": limits.amr, "lcl": limits.lcl, "ucl": limits.ucl,
+                             "near_lcl": limits.near_lcl, "near_ucl": limits.near_ucl, "trial": trial})
+        point_limits[s:e + 1] = [limits.mean, limits.lcl, limits.ucl]
+        if idx.size:
+            for i, label in zip(idx, classify_points(values[idx], limits, options)):
+                labels[i] = label
+    processes = pd.DataFrame(process_rows)
+    if processes["n"].iloc[-1] < 2:
+        notes.append("fewer than 2 months in the current process: no control limits yet")
+    elif processes["trial"].iloc[-1]:
+        notes.append(f"trial limits: the current process has {processes['n'].iloc[-1]} of "
+                     f"{options.baseline or 12} baseline months")
+
+    step_rows = []
+    for k, c in enumerate(changes, start=1):
+        old, new = processes.iloc[k - 1]["mean"], processes.iloc[k]["mean"]
+        pct = (new - old) / old * 100 if old else float("nan")
+        direction = c.direction if new == old or not np.isfinite(new - old) else ("up" if new > old else "down")
+        step_rows.append({"month": months[c.start], "detected": months[c.detected], "direction": direction,
+                          "old_mean": old, "new_mean": new, "pct_change": pct, "manual": c.manual})
+    step_changes = pd.DataFrame(step_rows, columns=["month", "detected", "direction", "old_mean", "new_mean",
+                                                    "pct_change", "manual"])
+    process_of = np.repeat(np.arange(len(starts)), np.array(ends) - np.array(starts) + 1)
+    points = pd.DataFrame({"month": months, "count": values, "process": process_of,
+                           "mean": point_limits[:, 0], "lcl": point_limits[:, 1], "ucl": point_limits[:, 2],
+                           "rule": labels,
+                           "point_type": [point_type(l, options.improvement_direction) if l != IGNORED else "ignored"
+                                          for l in labels]})
+    last_label = next((l for l in reversed(labels) if l != IGNORED), COMMON_CAUSE)
+    icon = variation_icon(last_label, options.improvement_direction)
+    sentence, status = narrate(points, processes, step_changes, crime_type, area, options)
+    return SPCResult(crime_type, area, points, processes, step_changes, (sentence,), status, icon, tuple(notes),
+                     options)
+
+
+# ------------------------------------------------------------------ the board's sentences
+
+def measure_name(crime_type: str, area: str) -> str:
+    from forecast.data import ALL_AREAS
+
+    if not area:
+        return crime_type or "The series"
+    if area == ALL_AREAS:
+        return f"{crime_type} (force total)"
+    return f"{crime_type} in {area}"
+
+
+def current_run(points: pd.DataFrame) -> tuple[int, int]:
+    """(side, length) of the run of latest months on one side of the current process average."""
+    cur = points[points["process"] == points["process"].iloc[-1]]
+    cur = cur[cur["rule"] != IGNORED]
+    sides = side_of_mean(cur["count"].to_numpy(), cur["mean"].to_numpy())
+    if sides.size == 0 or sides[-1] == 0:
+        return 0, 0
+    length = 0
+    for s in sides[::-1]:
+        if s != sides[-1]:
+            break
+        length += 1
+    return int(sides[-1]), length
+
+
+def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.DataFrame, crime_type: str,
+            area: str, options: SPCOptions) -> tuple[str, str]:
+    """The board's sentence for the latest month and a short status, by the priority of SPC.md section 5."""
+    measure = measure_name(crime_type, area)
+    last = points.iloc[-1]
+    cur = processes.iloc[-1]
+    trial = ", trial limits" if cur["trial"] else ""
+
+    if not step_changes.empty and step_changes["detected"].iloc[-1] == last["month"]:
+        sc = step_changes.iloc[-1]
+        up = sc["direction"] == "up"
+        text = (f"{measure} has seen a significant step change {'increase' if up else 'reduction'} in average "
+                f"monthly levels. Average monthly recorded {measure} is now {fmt(sc['new_mean'])}, "
+                f"{'up' if up else 'down'} from {fmt(sc['old_mean'])}, which is a percentage change of "
+                f"{fmt_pct(sc['pct_change'])}.")
+        return text, f"step change {sc['direction']}"
+
+    values = points["count"].to_numpy()
+    in_process = points["process"].to_numpy() == points["process"].iloc[-1]
+    for sign, word, limit_word, col in ((1, "increases", "above the upper", "ucl"), (-1, "reductions", "below the lower", "lcl")):
+        beyond = (values * sign >= points[col].to_numpy() * sign) & in_process & np.isfinite(points[col].to_numpy())
+        k = 0
+        for b in beyond[::-1]:
+            if not b:
+                break
+            k += 1
+        if k >= 2:
+            return (f"{measure} has seen significant {word} in the last {k} months, with monthly levels on or "
+                    f"{limit_word} control limit.", f"{'above UCL' if sign > 0 else 'below LCL'} {k} months")
+
+    side, k = current_run(points)
+    word = "above" if side > 0 else "below"
+    if side and k == options.run_length - 1:
+        return (f"{measure} has been {word} average for the last {k} months; another month {word} average will "
+                f"bring about a significant step change {'up' if side > 0 else 'down'}.", f"{k} months {word} average")
+    if side and options.shift_points <= k < options.run_length - 1:
+        return f"{measure} has been {word} average for the last {k} months.", f"{k} months {word} average"
+
+    if last["rule"] == COMMON_CAUSE and len(points) > 1:
+        extreme = _highest_lowest(points)
+        if extreme:
+            return f"Whilst still just within normal limits, {extreme[0]}", extreme[1]
+
+    if last["rule"].startswith("7 Point Trend"):
+        rising = "Increasing" in last["rule"]
+        steps = np.sign(np.diff(values))
+        k = 1
+        for s in steps[::-1]:
+            if s != (1 if rising else -1):
+                break
+            k += 1
+        return (f"{measure} has {'risen' if rising else 'fallen'} for {k} consecutive months (a significant trend).",
+                f"trend {'up' if rising else 'down'}")
+
+    if last["rule"] not in (COMMON_CAUSE, IGNORED):
+        status = last["rule"]
+        return (f"{measure} is in its current process (average {fmt(cur['mean'])}{trial}); the latest month "
+                f"shows special cause variation ({last['rule']}).", status)
+    return f"{measure} is stable in its current process (average {fmt(cur['mean'])}{trial}).", "stable"
+
+
+def _highest_lowest(points: pd.DataFrame, min_gap: int = 24) -> tuple[str, str] | None:
+    values = points["count"].to_numpy()
+    months = points["month"].to_numpy()
+    latest = values[-1]
+    for word, beaten in (("highest", values[:-1] >= latest), ("lowest", values[:-1] <= latest)):
+        earlier = np.flatnonzero(beaten & ~np.isnan(values[:-1]))
+        if earlier.size == 0:
+            n = len(values)
+            if n > min_gap:
+                return f"{months[-1]} was the {word} recording month for {n} months.", f"{word} for {n} months"
+            continue
+        gap = len(values) - 1 - earlier[-1]
+        if gap >= min_gap:
+            since = months[earlier[-1]]
+            return f"{months[-1]} was the {word} recording month since {since}.", f"{word} since {since}"
+    return None
+
+
+# ------------------------------------------------------------------ panels
+
+def analyse_panel(series: Iterable[tuple[tuple[str, str], pd.Series]], options: SPCOptions = SPCOptions()) \
+        -> list[SPCResult]:
+    """SPC of every series of a panel (from :meth:`forecast.data.Panel.iter_series`)."""
+    return [analyse(y, crime_type, area, options) for (crime_type, area), y in series]
+
+
+def points_frame(results: Sequence[SPCResult]) -> pd.DataFrame:
+    """All points of several results as one tidy frame (``forecast spc --format csv``)."""
+    frames = []
+    for r in results:
+        f = r.points.drop(columns=["process"]).copy()
+        f.insert(0, "area", r.area)
+        f.insert(0, "crime_type", r.crime_type)
+        frames.append(f)
+    return pd.concat(frames, ignore_index=True)
+
+
+def summary_frame(results: Sequence[SPCResult]) -> pd.DataFrame:
+    return pd.DataFrame([r.summary() for r in results])

@@ -1,0 +1,158 @@
+import csv
+import gzip
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import datasets
+from forecast.data import ALL_AREAS, ALL_CRIME, add_totals, load_panel, read_tidy_csv, resolve_names
+from forecast.errors import DataError, SelectionError
+from forecast.police_uk import area_from_lsoa, read_street_files
+
+from conftest import DATA, write
+
+
+def test_street_files_match_the_published_aggregate_for_city_of_london():
+    raw = read_street_files([DATA / "raw_sample_city_of_london"])
+    city = raw[raw["area"] == "City of London"].assign(month=lambda f: f["month"].astype(str))
+    agg = pd.read_csv(DATA / "city_of_london_street_monthly_2017_2021.csv.gz")
+    agg = agg[(agg["area"] == "City of London") & agg["month"].between("2020-02", "2020-04")]
+    merged = city.merge(agg, on=["month", "area", "crime_type"], how="outer", suffixes=("_raw", "_agg"))
+    # the aggregate leaves zero months out; the reader fills them with 0
+    assert merged["count_agg"].fillna(0).tolist() == merged["count_raw"].tolist()
+    assert len(merged) == 42  # 14 crime types x 3 months
+    by_hand = defaultdict(int)
+    for f in sorted((DATA / "raw_sample_city_of_london").glob("*.csv")):
+        with open(f, encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                by_hand[row["Month"]] += row["LSOA name"].startswith("City of London ")
+    assert city.groupby("month")["count"].sum().to_dict() == {k: float(v) for k, v in by_hand.items()}
+    assert dict(by_hand) == {"2020-02": 679, "2020-03": 534, "2020-04": 192}
+    robbery_april = city[(city["crime_type"] == "Robbery") & (city["month"] == "2020-04")]["count"]
+    assert robbery_april.tolist() == [0.0]  # no robbery row in April 2020: counted as zero
+
+
+def test_street_rows_per_file_all_counted():
+    raw = read_street_files([DATA / "raw_sample_city_of_london" / "2020-02-city-of-london-street.csv",
+                             DATA / "raw_sample_city_of_london" / "2020-03-city-of-london-street.csv"])
+    assert raw.groupby(raw["month"].astype(str))["count"].sum().to_dict() == {"2020-02": 763.0, "2020-03": 605.0}
+    assert raw["force"].unique().tolist() == ["City of London Police"]
+
+
+def test_lsoa_names_give_local_authorities():
+    names = pd.Series(["Camden 028B", "City of London 001F", "", "Kensington and Chelsea 019A"])
+    assert area_from_lsoa(names).tolist() == ["Camden", "City of London", "(no location)", "Kensington and Chelsea"]
+
+
+def test_all_crime_excludes_anti_social_behaviour_unless_asked():
+    panel = load_panel(DATA / "raw_sample_city_of_london")
+    total = panel.with_totals().series(ALL_CRIME, "City of London")
+    with_asb = panel.with_totals(include_asb=True).series(ALL_CRIME, "City of London")
+    asb = panel.series("Anti-social behaviour", "City of London")
+    assert (with_asb - total).tolist() == asb.tolist()
+    crimes = panel.frame[(panel.frame["area"] == "City of London") & (panel.frame["crime_type"] != "Anti-social behaviour")]
+    assert total.tolist() == crimes.groupby("month")["count"].sum().tolist()
+
+
+def independent_met_totals():
+    totals = defaultdict(int)
+    with gzip.open(DATA / "met_borough_monthly_2008_2018.csv.gz", "rt", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            totals[row["month"]] += int(row["count"])
+    return totals
+
+
+def test_met_file_and_bundled_met_major_keep_every_count():
+    expected = independent_met_totals()
+    full = load_panel(DATA / "met_borough_monthly_2008_2018.csv.gz")
+    assert len(full.frame) == 139248
+    by_month = full.frame.groupby(full.frame["month"].astype(str))["count"].sum()
+    assert by_month.to_dict() == {k: float(v) for k, v in expected.items()}
+    major = datasets.load("met-major")
+    major_by_month = major.frame.groupby(major.frame["month"].astype(str))["count"].sum()
+    assert major_by_month.to_dict() == {k: float(v) for k, v in expected.items()}
+    assert expected["2008-01"] == 71564 and expected["2018-12"] == 71390  # also checked with awk
+
+
+def test_bundled_met_major_shape_and_short_airport_series():
+    panel = datasets.load("met-major")
+    assert len(panel.areas) == 33 and len(panel.crime_types) == 9 and len(panel.months) == 132
+    lengths = panel.lengths()
+    assert lengths.value_counts().to_dict() == {132: 288, 24: 9}
+    assert lengths[("Robbery", "London Heathrow and London City Airports")] == 24
+    assert panel.short_series() == []  # short means fewer than 24 months
+    assert len(load_panel(DATA / "raw_sample_city_of_london").short_series()) == 61
+
+
+def test_force_total_is_the_sum_of_areas():
+    panel = datasets.load("met-major").select(crime="robbery").with_totals()
+    total = panel.series("Robbery", ALL_AREAS)
+    areas = panel.frame[panel.frame["area"] != ALL_AREAS].groupby("month")["count"].sum()
+    assert total.tolist() == areas.tolist()
+    assert total.iloc[0] == 3157.0  # 2008-01: awk -F, '$1=="2008-01" && $4=="Robbery"{s+=$7}' on the source
+
+
+def test_west_midlands_file_without_area_or_type_is_one_series(tmp_path):
+    frame = read_tidy_csv(DATA / "west_midlands_force_monthly_2011_2016.csv")
+    assert frame["area"].unique().tolist() == [ALL_AREAS]
+    assert frame["crime_type"].unique().tolist() == [ALL_CRIME]
+    assert frame["count"].iloc[:3].tolist() == [25515.0, 25558.0, 28958.0]
+
+
+def test_forgiving_headers_rates_and_excel_encodings(tmp_path):
+    text = "Month,LPU,Crime type,Value\n2020-01,Sandwell,Victim satisfaction,81.5\n2020-02,Sandwell,Victim satisfaction,79.25\n"
+    for encoding, prefix in (("utf-8", ""), ("utf-8", "\ufeff"), ("cp1252", "")):
+        path = write(tmp_path / f"f-{encoding}{len(prefix)}.csv", prefix + text, encoding)
+        frame = read_tidy_csv(path)
+        assert frame.columns.tolist()[:4] == ["month", "area", "crime_type", "count"]
+        assert frame["count"].tolist() == [81.5, 79.25]
+    accented = write(tmp_path / "accent.csv", "date,borough,category,crimes\n2020-01,Bl\u00e9,Robbery,3\n", "cp1252")
+    assert read_tidy_csv(accented)["area"].tolist() == ["Bl\u00e9"]
+
+
+def test_month_formats_are_understood(tmp_path):
+    path = write(tmp_path / "m.csv", "month,count\nJan-20,1\nFeb-20,2\n2020-03-01,3\n")
+    assert read_tidy_csv(path)["month"].astype(str).tolist() == ["2020-01", "2020-02", "2020-03"]
+
+
+def test_fill_missing_zero_fills_inside_gaps(tmp_path):
+    path = write(tmp_path / "gap.csv", "month,area,crime_type,count\n2020-01,A,Robbery,5\n2020-04,A,Robbery,7\n")
+    with pytest.raises(DataError, match="missing 2 month"):
+        read_tidy_csv(path)
+    frame = read_tidy_csv(path, fill_missing="zero")
+    assert frame["count"].tolist() == [5.0, 0.0, 0.0, 7.0]
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("robbery", ["Robbery"]), ("ROBBERY", ["Robbery"]), ("violence-against-the-person", ["Violence Against the Person"]),
+    ("theft", ["Theft and Handling"]), ("Fraud or Forgery", ["Fraud or Forgery"]), ("sex", ["Sexual Offences"]),
+    ("burglary,drugs", ["Burglary", "Drugs"]),
+])
+def test_crime_names_resolve_by_name_slug_or_prefix(query, expected):
+    assert resolve_names(query, datasets.load("met-major").crime_types, "crime type") == expected
+
+
+def test_unknown_and_ambiguous_names_list_the_valid_ones():
+    types = datasets.load("met-major").crime_types
+    with pytest.raises(SelectionError, match=r"crime type 'arson' matches no crime types; valid: Burglary, Criminal Damage"):
+        resolve_names("arson", types, "crime type")
+    with pytest.raises(SelectionError, match=r"'b' matches several areas; valid: Barking and Dagenham, Barnet, Bexley, Brent, Bromley$"):
+        resolve_names("b", datasets.load("met-major").areas, "area")
+
+
+def test_panel_content_hash_is_stable_and_sensitive():
+    a, b = datasets.load("west-midlands"), datasets.load("west-midlands")
+    assert a.content_hash() == b.content_hash()
+    frame = a.frame.copy()
+    frame.loc[0, "count"] += 1
+    assert type(a)(frame, "x", "x").content_hash() != a.content_hash()
+
+
+def test_add_totals_does_not_double_count():
+    frame = datasets.load("met-major").frame
+    once = add_totals(frame)
+    assert add_totals(once).equals(once)
+    assert np.isclose(once[(once["area"] == ALL_AREAS) & (once["crime_type"] == ALL_CRIME)]["count"].sum(),
+                      frame["count"].sum())
