@@ -245,6 +245,27 @@ def classify_points(y: np.ndarray, limits: Limits, options: SPCOptions = SPCOpti
     return special_cause_labels(outside, trend, close_part * sides, shift)
 
 
+def anhoej_limits(n_useful: int) -> tuple[int, int]:
+    """Anhoej runs-test thresholds for n useful points: (longest run allowed, fewest crossings allowed)."""
+    from scipy.stats import binom
+
+    longest = int(round(np.log2(n_useful))) + 3
+    crossings = int(binom.ppf(0.05, n_useful - 1, 0.5))
+    return longest, crossings
+
+
+def anhoej_signal(y: np.ndarray, centre: float) -> bool:
+    """The optional runs test of qicharts2: a run longer than allowed or too few crossings of the centre."""
+    sides = side_of_mean(y, centre)
+    useful = sides[sides != 0]
+    if useful.size < 2:
+        return False
+    longest_allowed, fewest_crossings = anhoej_limits(useful.size)
+    changes = np.flatnonzero(np.diff(useful) != 0)
+    runs = np.diff(np.concatenate(([0], changes + 1, [useful.size])))
+    return bool(runs.max() > longest_allowed or changes.size < fewest_crossings)
+
+
 # ------------------------------------------------------------------ step changes
 
 def first_long_run(sides: np.ndarray, length: int) -> int | None:
@@ -498,14 +519,16 @@ def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.Data
         up = sc["direction"] == "up"
         text = (f"{measure} has seen a significant step change {'increase' if up else 'reduction'} in average "
                 f"monthly levels. Average monthly recorded {measure} is now {fmt(sc['new_mean'])}, "
-                f"{'up' if up else 'down'} from {fmt(sc['old_mean'])}, which is a percentage change of "
-                f"{fmt_pct(sc['pct_change'])}.")
+                f"{'up' if up else 'down'} from {fmt(sc['old_mean'])}"
+                + (f", which is a percentage change of {fmt_pct(sc['pct_change'])}." if np.isfinite(sc["pct_change"])
+                   else "."))
         return text, f"step change {sc['direction']}"
 
     values = points["count"].to_numpy()
     in_process = points["process"].to_numpy() == points["process"].iloc[-1]
     for sign, word, limit_word, col in ((1, "increases", "above the upper", "ucl"), (-1, "reductions", "below the lower", "lcl")):
-        beyond = (values * sign >= points[col].to_numpy() * sign) & in_process & np.isfinite(points[col].to_numpy())
+        limit, mean = points[col].to_numpy(), points["mean"].to_numpy()
+        beyond = (values * sign >= limit * sign) & (values * sign > mean * sign) & in_process & np.isfinite(limit)
         k = 0
         for b in beyond[::-1]:
             if not b:

@@ -1,0 +1,193 @@
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import datasets, spc
+
+
+def monthly(values, start="2020-01") -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=float), index=pd.period_range(start, periods=len(values), freq="M"))
+
+
+BASE = [12, 10] * 6  # mean 11, average moving range 2: limits 11 +/- 5.32, near limits 11 +/- 3.5467
+
+
+def test_west_midlands_step_changes_worked_by_hand():
+    """Force total 2011-01..2016-12, run of 8, limits frozen after 12 points.
+
+    Process 1 baseline 2011-01..2011-12 sums to 320,446 (mean 26,703.8); 2011-09 (24,013) starts 8
+    months below it, the 8th being 2012-04, so a step change down is declared in 2012-04 with the new
+    process starting 2011-09. The old process keeps 2011-01..2011-08 (sum 228,807 / 8 = 28,600.875);
+    the new one's baseline 2011-09..2012-08 sums to 265,012 (mean 22,084.33): -22.8%.
+    2012-09..2013-04 are all below 22,084.33 -> down, new baseline 2012-09..2013-08 = 250,539 / 12.
+    2013-09..2014-04 are all below 20,878.25 -> down, new baseline 2013-09..2014-08 = 243,404 / 12.
+    2016-03..2016-10 are all above 20,283.67 -> up in 2016-10; 2016-03..2016-12 = 220,586 / 10 (trial).
+    """
+    y = datasets.load("west-midlands").series("All crime", "All areas")
+    r = spc.analyse(y, "All crime", "All areas")
+    sc = r.step_changes
+    assert sc["month"].astype(str).tolist() == ["2011-09", "2012-09", "2013-09", "2016-03"]
+    assert sc["detected"].astype(str).tolist() == ["2012-04", "2013-04", "2014-04", "2016-10"]
+    assert sc["direction"].tolist() == ["down", "down", "down", "up"]
+    means = [228807 / 8, 265012 / 12, 250539 / 12, 243404 / 12, 220586 / 10]
+    assert r.processes["mean"].tolist() == pytest.approx(means)
+    pct = [(b - a) / a * 100 for a, b in zip(means, means[1:])]
+    assert sc["pct_change"].tolist() == pytest.approx(pct)
+    assert [round(p, 1) for p in pct] == [-22.8, -5.5, -2.8, 8.8]
+    assert r.processes["trial"].tolist() == [True, False, False, False, True]
+    assert r.status == "stable" and r.icon == "common_cause"
+
+
+def test_met_burglary_merton_latest_step_change_worked_by_hand():
+    """Burglary in Merton: the process from 2015-03 has baseline 2015-03..2016-02 =
+    135+81+104+87+102+102+94+123+146+148+111+146 = 1,379 (mean 114.92). 2018-04 (104) is below it and
+    2018-05..2018-12 (122, 118, 117, 116, 117, 170, 151, 150) are all above: 8 months, declared 2018-12.
+    New average 1,061 / 8 = 132.625, +15.4%."""
+    y = datasets.load("met-major").series("Burglary", "Merton")
+    r = spc.analyse(y, "Burglary", "Merton")
+    last = r.step_changes.iloc[-1]
+    assert (str(last["month"]), str(last["detected"]), last["direction"]) == ("2018-05", "2018-12", "up")
+    assert last["old_mean"] == pytest.approx(1379 / 12)
+    assert last["new_mean"] == pytest.approx(1061 / 8)
+    assert last["pct_change"] == pytest.approx((1061 / 8 - 1379 / 12) / (1379 / 12) * 100)
+    assert r.sentences == ("Burglary in Merton has seen a significant step change increase in average monthly levels. "
+                           "Average monthly recorded Burglary in Merton is now 133, up from 115, which is a percentage "
+                           "change of +15%.",)
+    assert len(r.step_changes) == 5
+
+
+def test_seven_months_above_warns_of_a_step_change():
+    r = spc.analyse(monthly(BASE + [13] * 7), "Robbery", "Dudley")
+    assert r.sentences == ("Robbery in Dudley has been above average for the last 7 months; another month above "
+                           "average will bring about a significant step change up.",)
+    assert r.points["rule"].iloc[-1] == "7 Points Above CL" and r.icon == "concern_high"
+
+
+def test_eighth_month_declares_the_step_change():
+    r = spc.analyse(monthly(BASE + [13] * 8), "Robbery", "Dudley")
+    assert r.step_changes[["direction", "old_mean", "new_mean"]].iloc[0].tolist() == ["up", 11.0, 13.0]
+    assert str(r.step_changes["month"].iloc[0]) == "2021-01" and str(r.step_changes["detected"].iloc[0]) == "2021-08"
+    assert r.sentences[0].endswith("is now 13, up from 11, which is a percentage change of +18%.")
+    assert r.status == "step change up"
+
+
+def test_months_on_or_above_the_upper_limit():
+    r = spc.analyse(monthly(BASE + [16.32, 20, 21]), "Burglary", "Sandwell")
+    assert r.sentences == ("Burglary in Sandwell has seen significant increases in the last 3 months, with monthly "
+                           "levels on or above the upper control limit.",)
+    assert r.status == "above UCL 3 months"
+
+
+def test_highest_month_for_years_while_within_limits():
+    values = BASE * 3
+    values[2] = 14.0
+    values.append(13.5)
+    r = spc.analyse(monthly(values), "Theft", "Camden")
+    assert r.points["rule"].iloc[-1] == "Common Cause"
+    assert r.sentences == ("Whilst still just within normal limits, 2023-01 was the highest recording month since 2020-03.",)
+
+
+def test_significant_trend():
+    r = spc.analyse(monthly(BASE + [9.0, 9.5, 10.0, 10.5, 11.5, 12.0, 12.5]), "Drugs", "Brent")
+    assert r.points["rule"].iloc[-7:].tolist() == ["7 Point Trend (Increasing)"] * 7
+    assert r.sentences == ("Drugs in Brent has risen for 7 consecutive months (a significant trend).",)
+
+
+def test_stable_series():
+    r = spc.analyse(monthly(BASE * 3), "Drugs", "All areas")
+    assert r.sentences == ("Drugs (force total) is stable in its current process (average 11).",)
+    assert r.step_changes.empty and set(r.points["rule"]) == {"Common Cause"}
+
+
+@pytest.mark.parametrize("values,trial,note", [
+    ([0.0] * 36, False, None),
+    ([7.0] * 24, False, None),
+    ([5.0], True, "fewer than 2 months"),
+    ([5.0, 6.0], True, "trial limits: the current process has 2 of 12"),
+    ([5.0, 6.0] * 5 + [5.0], True, "trial limits: the current process has 11 of 12"),
+    ([5.0, 6.0] * 6, False, None),
+])
+def test_degenerate_series_behave_and_say_so(values, trial, note):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = spc.analyse(monthly(values), "Murder", "Sutton")
+    assert r.step_changes.empty
+    assert set(r.points["rule"]) == {"Common Cause"}
+    assert bool(r.processes["trial"].iloc[-1]) is trial
+    assert (note is None and r.notes == ()) or note in r.notes[0]
+    assert r.status == "stable"
+
+
+def test_zero_baseline_then_counts_has_no_division_by_zero():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = spc.analyse(monthly([0.0] * 12 + [3.0] * 8), "Murder", "Sutton")
+    assert r.step_changes["direction"].tolist() == ["up"] and np.isnan(r.step_changes["pct_change"].iloc[0])
+    assert r.sentences[0].endswith("is now 3, up from 0.")
+
+
+def test_missing_month_is_left_out_and_said():
+    y = monthly(BASE * 2).drop(pd.Period("2020-06", "M"))
+    r = spc.analyse(y, "Robbery", "Walsall")
+    assert r.notes == ("1 missing month(s) left out of the limits and runs",)
+    assert r.points.set_index("month").loc[pd.Period("2020-06", "M"), "rule"] == "Ignored"
+    assert r.step_changes.empty and len(r.points) == 24
+
+
+def test_known_step_change_and_ignored_month():
+    values = BASE * 2
+    values[5] = 40.0  # a one-off, e.g. a data-entry backlog
+    options = spc.SPCOptions(step_changes_at=("2021-01",), ignore=("2020-06",))
+    r = spc.analyse(monthly(values), options=options)
+    assert r.step_changes["manual"].tolist() == [True] and str(r.step_changes["month"].iloc[0]) == "2021-01"
+    assert r.processes["mean"].tolist() == [(12 * 6 + 10 * 5) / 11, 11.0]  # 2020-06 (a 10) left out
+    assert r.points["rule"].iloc[5] == "Ignored"
+
+
+def test_run_length_parameter_changes_the_step():
+    y = monthly(BASE + [13] * 8)
+    assert len(spc.analyse(y).step_changes) == 1
+    assert spc.analyse(y, options=spc.SPCOptions(run_length=9)).step_changes.empty
+
+
+def test_cli_spc_json_and_csv(invoke, tmp_path):
+    result = invoke("spc", "--crime", "burglary", "--area", "merton", "--format", "json")
+    assert result.exit_code == 0, result.output
+    (series,) = json.loads(result.stdout)
+    assert set(series) >= {"crime_type", "area", "processes", "step_changes", "points", "icon", "sentences"}
+    assert series["step_changes"][-1] == {"month": "2018-05", "detected": "2018-12", "direction": "up",
+                                          "old_mean": round(1379 / 12, 6), "new_mean": 132.625,
+                                          "pct_change": round((1061 / 8 - 1379 / 12) / (1379 / 12) * 100, 6),
+                                          "manual": False}
+    assert series["processes"][-1] == {"start": "2018-05", "end": "2018-12", "mean": 132.625,
+                                       "lcl": pytest.approx(102.225), "ucl": pytest.approx(163.025), "trial": True}
+    assert series["points"][-1]["month"] == "2018-12" and series["points"][-1]["count"] == 150
+    out = tmp_path / "points.csv"
+    result = invoke("spc", "--crime", "burglary", "--area", "merton", "--format", "csv", "-o", out)
+    points = pd.read_csv(out)
+    assert points.columns.tolist() == ["crime_type", "area", "month", "count", "mean", "lcl", "ucl", "rule", "point_type"]
+    assert len(points) == 132
+
+
+def test_cli_spc_table_rows_and_sentences(invoke):
+    result = invoke("spc", "--crime", "burglary", "--area", "merton,hillingdon")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "SPC at 2018-12 (2 series; * = trial limits)"
+    merton = next(line for line in lines if line.startswith("Burglary    Merton"))
+    assert "step change up" in merton and "133*" in merton and "2018-05 up: 115 -> 133 (+15%)" in merton
+    assert lines[-1].startswith("Burglary in Merton has seen a significant step change increase")
+
+
+def test_cli_spc_parameters(invoke):
+    base = json.loads(invoke("spc", "--crime", "burglary", "--area", "merton", "--format", "json").stdout)[0]
+    longer = json.loads(invoke("spc", "--crime", "burglary", "--area", "merton", "--format", "json",
+                               "--run-length", "10", "--baseline", "all", "--screen-mr").stdout)[0]
+    assert len(base["step_changes"]) == 5 and len(longer["step_changes"]) != 5
+    known = json.loads(invoke("spc", "--crime", "burglary", "--area", "merton", "--format", "json",
+                              "--step-change-at", "2017-01").stdout)[0]
+    assert any(s["manual"] and s["month"] == "2017-01" for s in known["step_changes"])
+    bad = invoke("spc", "--baseline", "one")
+    assert bad.exit_code == 2 and "--baseline: expected a whole number" in bad.stderr
