@@ -1,0 +1,277 @@
+"""Rolling-origin backtests, accuracy metrics (MASE, sMAPE, interval coverage) and model choice per series.
+
+The default windows are the last 12 months as four quarters: origins at n-12, n-9, n-6 and n-3
+(``origin`` is the last training month), each forecasting the next 3 months. Every series is one
+job; jobs run in parallel processes with BLAS pinned to one thread, and statsmodels' warnings are
+silenced inside them and counted as failures only when a fit really fails.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecast.models import BASELINE, FAMILIES, ForecastModel, LEVELS, combine, make
+from forecast.models.ensemble import Ensemble
+
+PREDICTION_COLUMNS = ["crime_type", "area", "model", "origin", "month", "step", "actual",
+                      "mean", "lo_80", "hi_80", "lo_95", "hi_95"]
+
+
+@dataclass(frozen=True)
+class BacktestSettings:
+    """Windows and models of a backtest."""
+
+    origins: int = 4
+    horizon: int = 3
+    step: int = 3
+    models: tuple[str, ...] = FAMILIES
+    m: int = 12
+    min_train: int = 15
+
+    def __post_init__(self):
+        for name in ("origins", "horizon", "step"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in self.models:
+            make(name)
+
+    def base_models(self) -> tuple[str, ...]:
+        """Families that are fitted: those asked for, plus the ensemble's members when it is asked for."""
+        names = [n for n in self.models if n != Ensemble.name]
+        if Ensemble.name in self.models:
+            names += [n for n in Ensemble.default_members if n not in names]
+        return tuple(names)
+
+
+def rolling_origins(n: int, settings: BacktestSettings = BacktestSettings()) -> list[int]:
+    """Training lengths of the origins that fit in a series of ``n`` months (oldest first)."""
+    ends = [n - settings.horizon - settings.step * k for k in range(settings.origins - 1, -1, -1)]
+    return [e for e in ends if e >= settings.min_train]
+
+
+# ------------------------------------------------------------------ metrics
+
+def mase_scale(train: np.ndarray, m: int = 12) -> float:
+    """Mean absolute in-sample seasonal naive error (naive when the window is too short for m)."""
+    lag = m if len(train) > m else 1
+    diffs = np.abs(train[lag:] - train[:-lag])
+    return float(diffs.mean()) if diffs.size else float("nan")
+
+
+def mase(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
+    """Mean absolute scaled error; NaN when the scale is zero (a flat training window)."""
+    if not scale or not np.isfinite(scale):
+        return float("nan")
+    return float(np.mean(np.abs(np.asarray(actual) - np.asarray(forecast))) / scale)
+
+
+def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Symmetric MAPE in percent, 0/0 counted as a perfect forecast."""
+    a, f = np.asarray(actual, dtype=float), np.asarray(forecast, dtype=float)
+    denom = np.abs(a) + np.abs(f)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(denom == 0, 0.0, 2 * np.abs(a - f) / denom)
+    return float(np.mean(terms) * 100)
+
+
+def coverage(actual: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+    """Share of actuals inside [lo, hi]."""
+    a = np.asarray(actual, dtype=float)
+    return float(np.mean((a >= np.asarray(lo)) & (a <= np.asarray(hi))))
+
+
+# ------------------------------------------------------------------ one series
+
+@dataclass
+class SeriesForecast:
+    """Everything a run learns about one series: backtest, model choice, final forecast and fitted model."""
+
+    crime_type: str
+    area: str
+    predictions: pd.DataFrame
+    metrics: pd.DataFrame
+    chosen: str | None = None
+    forecast: pd.DataFrame | None = None
+    model: ForecastModel | None = None
+    notes: list[str] = field(default_factory=list)
+    failures: int = 0
+
+    def model_scores(self) -> pd.DataFrame:
+        """Mean metrics per model over the origins."""
+        if self.metrics.empty:
+            return pd.DataFrame(columns=["mase", "smape", "coverage_80", "coverage_95", "mae"])
+        return self.metrics.groupby("model")[["mase", "smape", "coverage_80", "coverage_95", "mae"]].mean()
+
+
+def fit_predict(name: str, y: pd.Series, horizon: int, template: ForecastModel | None = None):
+    """Fit one family (from a template that keeps earlier choices, if given) and forecast."""
+    model = template.template() if template is not None and hasattr(template, "template") else make(name)
+    model.fit(y)
+    return model, model.predict(horizon, LEVELS)
+
+
+def backtest_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettings) -> SeriesForecast:
+    """Forecast from every origin with every model, and score each forecast against what happened."""
+    crime_type, area = key
+    values = y.to_numpy(dtype=float)
+    origins = rolling_origins(len(values), settings)
+    out = SeriesForecast(crime_type, area, pd.DataFrame(columns=PREDICTION_COLUMNS), pd.DataFrame())
+    if len(origins) < settings.origins:
+        out.notes.append(f"{len(values)} months: backtest limited to {len(origins)} of {settings.origins} origins"
+                         if origins else f"{len(values)} months: too short to backtest (needs "
+                         f"{settings.min_train + settings.horizon})")
+    templates: dict[str, ForecastModel] = {}
+    rows, metric_rows = [], []
+    for n_train in origins:
+        train = y.iloc[:n_train]
+        actual = values[n_train:n_train + settings.horizon]
+        scale = mase_scale(values[:n_train], settings.m)
+        frames = {}
+        for name in settings.base_models():
+            try:
+                model, frames[name] = fit_predict(name, train, settings.horizon, templates.get(name))
+                templates[name] = model
+            except Exception as exc:  # noqa: BLE001 - a failed fold is recorded, not fatal
+                out.failures += 1
+                out.notes.append(f"{name} failed at origin {train.index[-1]}: {type(exc).__name__}")
+                frames[name] = pd.DataFrame(np.nan, index=pd.period_range(train.index[-1] + 1, periods=settings.horizon,
+                                                                          freq="M"),
+                                            columns=["mean", "lo_80", "hi_80", "lo_95", "hi_95"])
+        if Ensemble.name in settings.models:
+            frames[Ensemble.name] = combine([frames[n] for n in Ensemble.default_members])
+        for name in settings.models:
+            f = frames[name]
+            rows.append(pd.DataFrame({"crime_type": crime_type, "area": area, "model": name,
+                                      "origin": str(train.index[-1]), "month": f.index.astype(str),
+                                      "step": np.arange(1, settings.horizon + 1), "actual": actual, **{
+                                          c: f[c].to_numpy() for c in ["mean", "lo_80", "hi_80", "lo_95", "hi_95"]}}))
+            metric_rows.append({"crime_type": crime_type, "area": area, "model": name,
+                                "origin": str(train.index[-1]), "mase": mase(actual, f["mean"], scale),
+                                "smape": smape(actual, f["mean"]),
+                                "coverage_80": coverage(actual, f["lo_80"], f["hi_80"]),
+                                "coverage_95": coverage(actual, f["lo_95"], f["hi_95"]),
+                                "mae": float(np.mean(np.abs(actual - f["mean"].to_numpy()))), "scale": scale,
+                                "n_train": n_train, "series_months": len(values)})
+    if rows:
+        out.predictions = pd.concat(rows, ignore_index=True)[PREDICTION_COLUMNS]
+        out.metrics = pd.DataFrame(metric_rows)
+    return out
+
+
+def choose_model(scores: pd.DataFrame, candidates: Sequence[str]) -> str | None:
+    """The candidate with the lowest mean MASE (mean absolute error where MASE is undefined)."""
+    scores = scores.reindex([c for c in candidates if c in scores.index])
+    for column in ("mase", "mae"):
+        valid = scores[column].dropna()
+        if not valid.empty:
+            return str(valid.idxmin())
+    return None
+
+
+def forecast_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettings, model: str = "auto",
+                    horizon: int = 3) -> SeriesForecast:
+    """Backtest, choose the model (``auto``) or take the one given, then fit it once on all months and forecast."""
+    result = backtest_series(key, y, settings)
+    if model == "auto":
+        chosen = choose_model(result.model_scores(), settings.models)
+        if chosen is None:
+            chosen = Ensemble.name if len(y) >= 2 * settings.m else BASELINE
+            result.notes.append(f"no backtest score: {chosen} used without a backtest")
+    else:
+        chosen = model
+    result.chosen = chosen
+    try:
+        result.model = make(chosen).fit(y)
+    except Exception as exc:  # noqa: BLE001 - fall back to the baseline and say so
+        result.failures += 1
+        result.notes.append(f"{chosen} failed on the full series ({type(exc).__name__}); seasonal naive used")
+        result.chosen = BASELINE
+        result.model = make(BASELINE).fit(y)
+    result.forecast = result.model.predict(horizon, LEVELS)
+    return result
+
+
+# ------------------------------------------------------------------ many series in parallel
+
+def _job(func: Callable, key, y, *args):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.seterr(all="ignore")
+        return func(key, y, *args)
+
+
+def run_parallel(func: Callable, series: Iterable[tuple[tuple[str, str], pd.Series]], *args,
+                 n_jobs: int | None = None, progress: Callable[[SeriesForecast], None] | None = None) \
+        -> list[SeriesForecast]:
+    """Apply ``func(key, y, *args)`` to every series, in parallel processes; results in input order."""
+    from joblib import Parallel, delayed
+
+    items = list(series)
+    n_jobs = n_jobs or os.cpu_count() or 1
+    order = {key: i for i, (key, _) in enumerate(items)}
+    results: list = [None] * len(items)
+    if n_jobs == 1 or len(items) < 3:
+        outputs = (_job(func, key, y, *args) for key, y in items)
+    else:
+        outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1)(
+            delayed(_job)(func, key, y, *args) for key, y in items)
+    for out in outputs:
+        results[order[(out.crime_type, out.area)]] = out
+        if progress:
+            progress(out)
+    return results
+
+
+# ------------------------------------------------------------------ summaries
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """The backtest of many series: every prediction, every score, and the summary per model."""
+
+    settings: BacktestSettings
+    series: tuple[SeriesForecast, ...]
+
+    @property
+    def predictions(self) -> pd.DataFrame:
+        frames = [s.predictions for s in self.series if not s.predictions.empty]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PREDICTION_COLUMNS)
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        frames = [s.metrics for s in self.series if not s.metrics.empty]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def summary(self, min_months: int = 0) -> pd.DataFrame:
+        """Per model: mean MASE and sMAPE over series and origins, interval coverage, share of series won."""
+        metrics = self.metrics
+        columns = ["model", "series", "mase", "smape", "coverage_80", "coverage_95", "won"]
+        if metrics.empty:
+            return pd.DataFrame(columns=columns)
+        metrics = metrics[metrics["series_months"] >= min_months].assign(
+            key=lambda f: f["crime_type"] + "\x00" + f["area"])
+        per_series = metrics.groupby(["key", "model"])["mase"].mean().unstack("model")
+        winners = per_series.dropna(how="all").idxmin(axis=1).value_counts()
+        table = metrics.groupby("model").agg(series=("key", "nunique"), mase=("mase", "mean"),
+                                             smape=("smape", "mean"), coverage_80=("coverage_80", "mean"),
+                                             coverage_95=("coverage_95", "mean"))
+        table["won"] = (winners / max(1, winners.sum())).reindex(table.index).fillna(0.0)
+        order = [m for m in self.settings.models if m in table.index]
+        return table.loc[order].reset_index()[columns]
+
+    def failures(self) -> int:
+        return sum(s.failures for s in self.series)
+
+
+def backtest_panel(series: Iterable[tuple[tuple[str, str], pd.Series]], settings: BacktestSettings = BacktestSettings(),
+                   n_jobs: int | None = None, progress=None) -> BacktestResult:
+    """Backtest every series (see :func:`backtest_series`)."""
+    results = run_parallel(backtest_series, series, settings, n_jobs=n_jobs, progress=progress)
+    return BacktestResult(settings, tuple(results))

@@ -1,0 +1,87 @@
+"""The one small interface every model family implements, and what they share."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from forecast.errors import ModelFitError
+
+LEVELS = (80, 95)
+
+
+def interval_columns(levels=LEVELS) -> list[str]:
+    return [c for level in levels for c in (f"lo_{level}", f"hi_{level}")]
+
+
+def z_value(level: float) -> float:
+    """Two-sided normal quantile for a central interval of ``level`` percent."""
+    return float(norm.ppf(0.5 + level / 200))
+
+
+class ForecastModel:
+    """``fit(y)`` on a monthly series, then ``predict(horizon, levels)``: sklearn/pmdarima style.
+
+    ``__init__`` only stores settings; ``fit`` validates, sets trailing-underscore state and returns
+    self; ``predict`` refuses to run before ``fit``. Forecasts and bounds are clipped at zero.
+    """
+
+    name = "base"
+
+    def fit(self, y: pd.Series) -> "ForecastModel":
+        y = self._check(y)
+        self.y_ = y
+        self._fit(y.to_numpy(dtype=float))
+        return self
+
+    def predict(self, horizon: int = 3, levels=LEVELS) -> pd.DataFrame:
+        """Mean and central prediction intervals for the next ``horizon`` months."""
+        if not hasattr(self, "y_"):
+            raise ModelFitError(f"{self.name}: predict() called before fit()")
+        if horizon < 1:
+            raise ValueError(f"horizon must be at least 1, got {horizon}")
+        mean, sd = self._forecast(horizon)
+        frame = pd.DataFrame({"mean": mean}, index=self.future_index(horizon))
+        for level in levels:
+            lo, hi = self._interval(mean, sd, level)
+            frame[f"lo_{level}"], frame[f"hi_{level}"] = lo, hi
+        return frame.clip(lower=0.0)
+
+    def params(self) -> dict:
+        """Fitted parameters worth recording (orders, AICc, smoothing parameters)."""
+        return {}
+
+    def future_index(self, horizon: int) -> pd.PeriodIndex:
+        return pd.period_range(self.y_.index[-1] + 1, periods=horizon, freq="M")
+
+    def _interval(self, mean: np.ndarray, sd: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+        z = z_value(level)
+        return mean - z * sd, mean + z * sd
+
+    @staticmethod
+    def _check(y: pd.Series) -> pd.Series:
+        if not isinstance(y, pd.Series) or not isinstance(y.index, pd.PeriodIndex):
+            raise ModelFitError("fit() needs a pandas Series indexed by a monthly PeriodIndex")
+        values = y.to_numpy(dtype=float)
+        if len(values) < 3:
+            raise ModelFitError(f"a forecast needs at least 3 months, got {len(values)}")
+        if not np.all(np.isfinite(values)):
+            raise ModelFitError("the series has missing or infinite values")
+        return y.astype(float)
+
+    def _fit(self, y: np.ndarray) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _forecast(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
+        """Point forecasts and their standard deviations."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def seasonal_naive_errors(y: np.ndarray, m: int = 12) -> np.ndarray:
+    """In-sample errors of the seasonal naive forecast (naive when the series is shorter than m + 1)."""
+    lag = m if len(y) > m else 1
+    return y[lag:] - y[:-lag]
