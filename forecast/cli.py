@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from forecast import __version__
-from forecast.data import Panel, load_panel, write_csv, write_text
+from forecast.data import ALL_AREAS, Panel, load_panel, write_csv, write_text
 from forecast.errors import DataError, ForecastError, SelectionError
 
 
@@ -210,6 +210,210 @@ def spc_table(results) -> str:
     lines = [f"SPC at {last} ({len(results)} series; * = trial limits)", format_table(rows), ""]
     lines += [sentence for r in results for sentence in r.sentences]
     return "\n".join(lines)
+
+
+def model_options(func):
+    """Backtest windows shared by backtest and run."""
+    @click.option("--origins", default=4, show_default=True, type=click.IntRange(1, 60),
+                  help="Rolling origins of the backtest.")
+    @click.option("--step", default=3, show_default=True, type=click.IntRange(1, 24),
+                  help="Months between backtest origins.")
+    @click.option("--jobs", "n_jobs", default=None, type=click.IntRange(1, 256),
+                  help="Parallel processes (default: one per core).")
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+    return wrapper
+
+
+class Progress:
+    """A progress bar on stderr, advanced once per finished series."""
+
+    def __init__(self, total: int, label: str):
+        self.bar = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True,
+                                     item_show_func=lambda f: None if f is None else f"{f.crime_type} / {f.area}")
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self
+
+    def __call__(self, item) -> None:
+        self.bar.update(1, item)
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
+
+
+@cli.command()
+@data_options
+@selection_options()
+@click.option("--outlook", is_flag=True, help="Rank crime types by the change expected from seasonality alone.")
+@click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 12), help="Months ahead.")
+@click.option("--months", default=24, show_default=True, type=click.IntRange(1, 10000),
+              help="Latest months of components to print.")
+@output_options
+def decompose(panel: Panel, outlook, horizon, months, fmt, output) -> None:
+    """Seasonal decomposition (robust STL), seasonal indices and the seasonal outlook.
+
+    \b
+        forecast decompose --crime robbery --area all-areas
+        forecast decompose --outlook
+    """
+    from forecast.seasonality import decompose as stl, outlook_sentences, seasonal_outlook
+
+    if outlook:
+        keys = [k for k in panel.keys() if k[1] == ALL_AREAS] or panel.keys()
+        table = seasonal_outlook(stl(panel.series(*k), *k) for k in keys)
+        if fmt == "json":
+            return emit(table.to_json(orient="records", indent=1), output)
+        if fmt == "csv":
+            return emit(table.to_csv(index=False), output)
+        rows = [("crime type", "area", "next months", "seasonal change", "%", "strength")]
+        rows += [(r.crime_type, r.area, r.next_months, f"{r.seasonal_change:+.1f}", f"{r.seasonal_change_pct:+.1f}%",
+                  f"{r.strength:.2f}") for r in table.itertuples()]
+        return emit(format_table(rows) + "\n\n" + "\n".join(outlook_sentences(table, horizon)), output)
+    keys = panel.keys()
+    if len(keys) != 1:
+        raise InputError(f"decompose needs one series: give --crime and --area ({len(keys)} series selected), "
+                         "or use --outlook")
+    d = stl(panel.series(*keys[0]), *keys[0])
+    components = d.components.reset_index(names="month").astype({"month": str})
+    if fmt == "json":
+        return emit(json.dumps({"crime_type": d.crime_type, "area": d.area, "strength": d.strength,
+                                "indices": d.indices().to_dict(orient="records"),
+                                "components": components.to_dict(orient="records")}, indent=1), output)
+    if fmt == "csv":
+        return emit(components.to_csv(index=False), output)
+    idx = d.indices()
+    lines = [f"{d.crime_type} / {d.area}: strength of seasonality {d.strength:.2f} (0 none, 1 all)", "",
+             "Seasonal index by calendar month (100 = an average month; effect in counts, last 5 years):",
+             format_table([("", *idx["month"])] + [("index", *[f"{v:.0f}" for v in idx["index"]])]
+                          + [("effect", *[f"{v:+.0f}" for v in idx["effect"]])]), "",
+             f"Components, last {min(months, len(components))} months:",
+             format_table([("month", "observed", "trend", "seasonal", "remainder")] + [
+                 (r.month, f"{r.observed:.0f}", f"{r.trend:.1f}", f"{r.seasonal:+.1f}", f"{r.resid:+.1f}")
+                 for r in components.tail(months).itertuples()])]
+    emit("\n".join(lines), output)
+
+
+@cli.command()
+@data_options
+@selection_options(totals=False)
+@click.option("--models", default="all", show_default=True, metavar="NAMES",
+              help="Comma-separated model families, or 'all' (snaive, stl-arima, sarima, ets, theta, ensemble).")
+@click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 24), help="Months ahead per origin.")
+@click.option("--last", "last", default=None, type=click.IntRange(12, 100000), metavar="N",
+              help="Keep only the last N months of every series.")
+@click.option("--min-months", default=36, show_default=True, type=click.IntRange(0, 100000),
+              help="Series shorter than this are backtested but left out of the summary means.")
+@model_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Predictions CSV to write (crime_type, area, model, origin, month, step, actual, mean, bounds).")
+def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_jobs, output) -> None:
+    """Rolling-origin backtest of the model families against the seasonal naive baseline.
+
+    Prints MASE, sMAPE and 80%/95% interval coverage per model. Example:
+
+        forecast backtest --crime burglary --models ets,theta,snaive -o backtest.csv
+    """
+    import time
+
+    from forecast.backtest import BacktestSettings, backtest_panel
+    from forecast.models import parse_models
+
+    settings = BacktestSettings(origins=origins, horizon=horizon, step=step, models=parse_models(models))
+    if last:
+        panel = panel.last_months(last)
+    start = time.perf_counter()
+    keys = panel.keys()
+    with Progress(len(keys), "backtest") as progress:
+        result = backtest_panel(panel.iter_series(), settings, n_jobs=n_jobs, progress=progress)
+    elapsed = time.perf_counter() - start
+    if output:
+        write_csv(result.predictions, output)
+    summary = result.summary(min_months=min_months)
+    rows = [("model", "series", "MASE", "sMAPE %", "80% cover", "95% cover", "won")]
+    rows += [(r.model, r.series, f"{r.mase:.3f}", f"{r.smape:.1f}", f"{r.coverage_80:.1%}", f"{r.coverage_95:.1%}",
+              f"{r.won:.0%}") for r in summary.itertuples()]
+    click.echo(f"Backtest: {len(keys)} series, {settings.origins} origins x {settings.horizon} months, step "
+               f"{settings.step}; means over series of at least {min_months} months and their origins")
+    click.echo(format_table(rows))
+    notes = [f"{s.crime_type} / {s.area}: {n}" for s in result.series for n in s.notes if "failed" not in n]
+    failures = result.failures()
+    click.echo(f"{elapsed:.1f} s" + (f"; {failures} fit(s) failed and were scored as missing" if failures else "")
+               + (f"; {len(notes)} series limited by their length" if notes else ""))
+    if output:
+        click.echo(f"wrote {output}")
+
+
+@cli.command()
+@data_options
+@click.option("--crime", required=True, metavar="NAME", help="Crime type: name, slug or unique prefix (e.g. robbery).")
+@click.option("--area", default=None, metavar="NAME",
+              help="Areas (comma-separated names, slugs or prefixes). Default: every area and the force total.")
+@click.option("--include-asb", is_flag=True, help="Count anti-social behaviour in 'All crime'.")
+@click.option("--model", default="auto", show_default=True,
+              help="'auto' picks per series by backtest MASE; or force one family (e.g. ets, sarima).")
+@click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 12), help="Months to forecast.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Output folder [default: out/<crime>/].")
+@model_options
+@spc_options
+def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, origins, step, n_jobs, spc_options) -> None:
+    """Next quarter's forecast for one crime type in every area, with SPC status and backtest accuracy.
+
+        forecast run --crime robbery
+    """
+    from forecast.backtest import BacktestSettings
+    from forecast.data import resolve_names
+    from forecast.models import DEFAULT_RUN, make
+    from forecast.run import run_forecast
+
+    if model != "auto":
+        make(model)
+    crimes = resolve_names(crime, panel.with_totals().crime_types, "crime type")
+    if len(crimes) != 1:
+        raise InputError(f"--crime: run takes one crime type, got {len(crimes)} ({', '.join(crimes)})")
+    panel = panel.with_totals(include_asb=include_asb).select(crime=crimes, area=area)
+    settings = BacktestSettings(origins=origins, horizon=3, step=step, models=DEFAULT_RUN)
+    with Progress(len(panel.keys()), "forecasting") as progress:
+        result = run_forecast(panel, crimes[0], horizon, model, settings, spc_options, n_jobs=n_jobs,
+                              progress=progress)
+    out_dir = Path(out_dir or Path("out") / result.slug)
+    paths = result.write(out_dir)
+    click.echo(run_table(result))
+    click.echo("")
+    click.echo("\n".join(result.sentences()))
+    click.echo("")
+    for name, path in paths.items():
+        click.echo(f"wrote {path}")
+
+
+def run_table(result) -> str:
+    from forecast.spc import fmt
+
+    summary = result.summary()
+    months = [pd_period(summary[f"m{i}_month"].iloc[0]).strftime("%b %Y") for i in range(1, result.horizon + 1)]
+    header = ("area", "SPC status", "average", "model", "MASE", "snaive", *months, "quarter", "80%", "95%",
+              "vs last yr", "vs avg")
+    rows = [header]
+    for r in summary.itertuples():
+        rows.append((r.area, r.status, fmt(r.process_mean), r.model, _f3(r.mase), _f3(r.snaive_mase),
+                     *[fmt(getattr(r, f"m{i}")) for i in range(1, result.horizon + 1)], fmt(r.quarter),
+                     f"{fmt(r.quarter_lo_80)}-{fmt(r.quarter_hi_80)}", f"{fmt(r.quarter_lo_95)}-{fmt(r.quarter_hi_95)}",
+                     _pct(r.vs_last_year_pct), _pct(r.vs_average_pct)))
+    title = (f"{result.crime_type}: forecast for {months[0]} to {months[-1]} from data to "
+             f"{summary['last_month'].iloc[0]} ({result.panel.name}); MASE from a backtest of "
+             f"{result.settings.origins} quarters (lower is better, snaive = last year's months)")
+    return title + "\n" + format_table(rows)
+
+
+def _f3(x) -> str:
+    return "-" if x != x else f"{x:.2f}"
+
+
+def _pct(x) -> str:
+    return "-" if x != x else f"{x:+.0f}%"
 
 
 def format_table(rows: list[tuple]) -> str:

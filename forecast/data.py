@@ -116,6 +116,12 @@ class Panel:
             frame = frame[frame["area"].isin(wanted)]
         return Panel(frame.reset_index(drop=True), self.name, self.source, self.fill_missing, self.all_crime_excludes)
 
+    def last_months(self, n: int) -> "Panel":
+        """The panel cut to its last ``n`` calendar months."""
+        keep = self.months[-n:]
+        frame = self.frame[self.frame["month"] >= keep[0]].reset_index(drop=True)
+        return Panel(frame, self.name, self.source, self.fill_missing, self.all_crime_excludes)
+
     def with_totals(self, force_total: bool = True, all_crime: bool = True,
                     include_asb: bool = False) -> "Panel":
         """The panel plus the force total per crime type and "All crime" per area (see :func:`add_totals`)."""

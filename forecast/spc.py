@@ -549,7 +549,7 @@ def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.Data
     if last["rule"] == COMMON_CAUSE and len(points) > 1:
         extreme = _highest_lowest(points)
         if extreme:
-            return f"Whilst still just within normal limits, {extreme[0]}", extreme[1]
+            return f"Whilst still just within normal limits, {extreme[0].format(measure=measure)}", extreme[1]
 
     if last["rule"].startswith("7 Point Trend"):
         rising = "Increasing" in last["rule"]
@@ -578,12 +578,14 @@ def _highest_lowest(points: pd.DataFrame, min_gap: int = 24) -> tuple[str, str] 
         if earlier.size == 0:
             n = len(values)
             if n > min_gap:
-                return f"{months[-1]} was the {word} recording month for {n} months.", f"{word} for {n} months"
+                return (f"{months[-1]} was the {word} recording month for {{measure}} in {n} months.",
+                        f"{word} for {n} months")
             continue
         gap = len(values) - 1 - earlier[-1]
         if gap >= min_gap:
             since = months[earlier[-1]]
-            return f"{months[-1]} was the {word} recording month since {since}.", f"{word} since {since}"
+            return (f"{months[-1]} was the {word} recording month for {{measure}} since {since}.",
+                    f"{word} since {since}")
     return None
 
 

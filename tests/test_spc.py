@@ -87,7 +87,8 @@ def test_highest_month_for_years_while_within_limits():
     values.append(13.5)
     r = spc.analyse(monthly(values), "Theft", "Camden")
     assert r.points["rule"].iloc[-1] == "Common Cause"
-    assert r.sentences == ("Whilst still just within normal limits, 2023-01 was the highest recording month since 2020-03.",)
+    assert r.sentences == ("Whilst still just within normal limits, 2023-01 was the highest recording month for Theft in "
+                           "Camden since 2020-03.",)
 
 
 def test_significant_trend():

@@ -24,7 +24,8 @@ class ForecastModel:
     """``fit(y)`` on a monthly series, then ``predict(horizon, levels)``: sklearn/pmdarima style.
 
     ``__init__`` only stores settings; ``fit`` validates, sets trailing-underscore state and returns
-    self; ``predict`` refuses to run before ``fit``. Forecasts and bounds are clipped at zero.
+    self; ``predict`` refuses to run before ``fit``. Forecasts and bounds are clipped at zero. A flat
+    series (all zeros, say) gets its constant as the forecast, with no spread, from every family.
     """
 
     name = "base"
@@ -32,7 +33,10 @@ class ForecastModel:
     def fit(self, y: pd.Series) -> "ForecastModel":
         y = self._check(y)
         self.y_ = y
-        self._fit(y.to_numpy(dtype=float))
+        values = y.to_numpy(dtype=float)
+        self.constant_ = float(values[0]) if np.ptp(values) == 0 else None
+        if self.constant_ is None:
+            self._fit(values)
         return self
 
     def predict(self, horizon: int = 3, levels=LEVELS) -> pd.DataFrame:
@@ -41,7 +45,10 @@ class ForecastModel:
             raise ModelFitError(f"{self.name}: predict() called before fit()")
         if horizon < 1:
             raise ValueError(f"horizon must be at least 1, got {horizon}")
-        mean, sd = self._forecast(horizon)
+        if self.constant_ is not None:
+            mean, sd = np.full(horizon, self.constant_), np.zeros(horizon)
+        else:
+            mean, sd = self._forecast(horizon)
         frame = pd.DataFrame({"mean": mean}, index=self.future_index(horizon))
         for level in levels:
             lo, hi = self._interval(mean, sd, level)
@@ -51,6 +58,10 @@ class ForecastModel:
     def params(self) -> dict:
         """Fitted parameters worth recording (orders, AICc, smoothing parameters)."""
         return {}
+
+    def fitted_params(self) -> dict:
+        """:meth:`params`, or the constant of a flat series (which no family needs to fit)."""
+        return {"constant": self.constant_} if self.constant_ is not None else self.params()
 
     def future_index(self, horizon: int) -> pd.PeriodIndex:
         return pd.period_range(self.y_.index[-1] + 1, periods=horizon, freq="M")

@@ -40,5 +40,5 @@ class Ensemble(ForecastModel):
     def params(self) -> dict:
         out = {"members": ",".join(self.members)}
         for model in self.models_:
-            out.update({f"{model.name}.{k}": v for k, v in model.params().items()})
+            out.update({f"{model.name}.{k}": v for k, v in model.fitted_params().items()})
         return out

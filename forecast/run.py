@@ -1,0 +1,139 @@
+"""The planners' main job for one crime type: SPC status, backtested model choice and next quarter's forecast
+for every area and the force total, with the board's sentences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from forecast import spc
+from forecast.backtest import BacktestSettings, SeriesForecast, forecast_series, run_parallel
+from forecast.data import ALL_AREAS, Panel, slug, write_csv
+from forecast.models import BASELINE
+from forecast.paths import total_interval
+from forecast.seasonality import Decomposition, decompose, outlook_sentences, seasonal_outlook
+
+FORECAST_COLUMNS = ["crime_type", "area", "model", "month", "step", "mean", "lo_80", "hi_80", "lo_95", "hi_95"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One ``forecast run``: per series its SPC, backtest, chosen model, forecast and decomposition."""
+
+    panel: Panel
+    crime_type: str
+    horizon: int
+    settings: BacktestSettings
+    spc_options: spc.SPCOptions
+    keys: tuple[tuple[str, str], ...]
+    spc: dict
+    forecasts: dict
+    decompositions: dict
+
+    @property
+    def slug(self) -> str:
+        return slug(self.crime_type)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per series: SPC status, model and accuracy, the forecast months and quarter total."""
+        rows = []
+        for key in self.keys:
+            s, f = self.spc[key], self.forecasts[key]
+            y = self.panel.series(*key)
+            scores = f.model_scores()
+            quarter = total_interval(f.forecast)
+            row = {"crime_type": key[0], "area": key[1], "last_month": str(y.index[-1]), "status": s.status,
+                   "process_mean": float(s.current["mean"]), "model": f.chosen,
+                   "mase": _score(scores, f.chosen), "snaive_mase": _score(scores, BASELINE)}
+            for i, (month, value) in enumerate(f.forecast["mean"].items(), start=1):
+                row[f"m{i}"] = float(value)
+                row[f"m{i}_month"] = str(month)
+            row.update({"quarter": quarter["total"], "quarter_lo_80": quarter["lo_80"],
+                        "quarter_hi_80": quarter["hi_80"], "quarter_lo_95": quarter["lo_95"],
+                        "quarter_hi_95": quarter["hi_95"]})
+            last_year = y.reindex(f.forecast.index - 12)
+            row["vs_last_year_pct"] = _pct(quarter["total"], last_year.sum()) if last_year.notna().all() else np.nan
+            row["vs_average_pct"] = _pct(quarter["total"] / self.horizon, row["process_mean"])
+            row["notes"] = "; ".join(s.notes + tuple(f.notes))
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def forecast_frame(self) -> pd.DataFrame:
+        frames = []
+        for key in self.keys:
+            f = self.forecasts[key]
+            frame = f.forecast.reset_index(names="month")
+            frame["month"] = frame["month"].astype(str)
+            frame.insert(0, "model", f.chosen)
+            frame.insert(0, "area", key[1])
+            frame.insert(0, "crime_type", key[0])
+            frame["step"] = np.arange(1, len(frame) + 1)
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)[FORECAST_COLUMNS]
+
+    def spc_frame(self) -> pd.DataFrame:
+        return spc.points_frame([self.spc[k] for k in self.keys]).astype({"month": str})
+
+    def backtest_frame(self) -> pd.DataFrame:
+        frames = [self.forecasts[k].predictions for k in self.keys if not self.forecasts[k].predictions.empty]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def seasonal_outlook(self) -> pd.DataFrame:
+        return seasonal_outlook(self.decompositions[k] for k in self.keys)
+
+    def sentences(self) -> list[str]:
+        """SPC sentences for every series, then the seasonal outlook: the force total, then areas by size of change."""
+        out = [sentence for k in self.keys for sentence in self.spc[k].sentences]
+        outlook = self.seasonal_outlook()
+        if outlook.empty:
+            return out
+        force = outlook[outlook["area"] == ALL_AREAS]
+        for row in force.itertuples():
+            direction = "rise" if row.seasonal_change_pct > 0 else "fall"
+            out.append(f"Based on seasonality alone, {row.crime_type} (force total) may {direction} by "
+                       f"{abs(row.seasonal_change_pct):.0f}% a month over {row.next_months} against the last "
+                       f"{self.horizon} months (seasonal strength {row.strength:.2f}).")
+        areas = outlook[outlook["area"] != ALL_AREAS]
+        out += outlook_sentences(areas, self.horizon, by="area", lead=f"areas where {self.crime_type}")
+        return out
+
+    def write(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write forecast.csv, spc.csv, backtest.csv and summary.csv (each atomically); returns their paths."""
+        out = Path(out_dir)
+        return {"forecast": write_csv(self.forecast_frame(), out / "forecast.csv"),
+                "spc": write_csv(self.spc_frame(), out / "spc.csv"),
+                "backtest": write_csv(self.backtest_frame(), out / "backtest.csv"),
+                "summary": write_csv(self.summary(), out / "summary.csv")}
+
+
+def _score(scores: pd.DataFrame, model: str) -> float:
+    return float(scores.loc[model, "mase"]) if model in scores.index else float("nan")
+
+
+def _pct(new: float, old: float) -> float:
+    return float((new - old) / old * 100) if old else float("nan")
+
+
+def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = "auto",
+                 settings: BacktestSettings | None = None, spc_options: spc.SPCOptions = spc.SPCOptions(),
+                 n_jobs: int | None = None, progress: Callable[[SeriesForecast], None] | None = None) -> RunResult:
+    """SPC, decomposition, backtest, model choice and forecast for every series of one crime type."""
+    from forecast.models import DEFAULT_RUN
+
+    settings = settings or BacktestSettings(models=DEFAULT_RUN)
+    if model not in ("auto", *settings.models):
+        settings = BacktestSettings(settings.origins, settings.horizon, settings.step,
+                                    tuple(dict.fromkeys((*settings.models, model))), settings.m, settings.min_train)
+    panel = panel.select(crime=crime_type)
+    keys = tuple(panel.keys())
+    series = {k: panel.series(*k) for k in keys}
+    spc_results = {k: spc.analyse(series[k], *k, options=spc_options) for k in keys}
+    decompositions: dict[tuple[str, str], Decomposition] = {k: decompose(series[k], *k) for k in keys}
+    fitted = run_parallel(forecast_series, series.items(), settings, model, horizon, n_jobs=n_jobs,
+                          progress=progress)
+    forecasts = {(f.crime_type, f.area): f for f in fitted}
+    return RunResult(panel, crime_type, horizon, settings, spc_options, keys, spc_results, forecasts, decompositions)

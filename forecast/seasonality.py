@@ -1,0 +1,132 @@
+"""Seasonal decomposition (robust STL), seasonal indices, strength of seasonality and the seasonal outlook.
+
+The outlook answers the board's question "which crimes may rise over the next 3 months because of
+the time of year alone?": the seasonal profile of the next 3 calendar months against the last 3
+observed months, as a share of the current level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from statsmodels.tsa.seasonal import STL
+
+PERIOD = 12
+PROFILE_YEARS = 5
+MIN_STRENGTH = 0.3
+MIN_CHANGE_PCT = 2.0
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """STL components of one monthly series, with its seasonal indices and strength."""
+
+    crime_type: str
+    area: str
+    components: pd.DataFrame  # observed, trend, seasonal, resid; indexed by month
+
+    @property
+    def observed(self) -> pd.Series:
+        return self.components["observed"]
+
+    @property
+    def trend(self) -> pd.Series:
+        return self.components["trend"]
+
+    @property
+    def seasonal(self) -> pd.Series:
+        return self.components["seasonal"]
+
+    @property
+    def resid(self) -> pd.Series:
+        return self.components["resid"]
+
+    @property
+    def strength(self) -> float:
+        """Strength of seasonality, max(0, 1 - Var(R) / Var(S + R)) (Wang, Smith and Hyndman 2006)."""
+        sr = np.var(self.seasonal + self.resid)
+        return float(max(0.0, 1 - np.var(self.resid) / sr)) if sr > 0 else 0.0
+
+    def profile(self, years: int = PROFILE_YEARS) -> pd.Series:
+        """Seasonal effect per calendar month (1..12), averaged over the last ``years`` years, in counts."""
+        recent = self.seasonal.iloc[-years * PERIOD:]
+        return recent.groupby(recent.index.month).mean().reindex(range(1, 13), fill_value=0.0)
+
+    def indices(self, years: int = PROFILE_YEARS) -> pd.DataFrame:
+        """Per calendar month: the seasonal effect in counts and as an index (100 = an average month)."""
+        effect = self.profile(years)
+        level = float(self.trend.iloc[-years * PERIOD:].mean())
+        index = 100 * (1 + effect / level) if level > 0 else pd.Series(100.0, index=effect.index)
+        return pd.DataFrame({"month": [pd.Period(f"2000-{m:02d}", "M").strftime("%b") for m in effect.index],
+                             "effect": effect.to_numpy(), "index": index.to_numpy()})
+
+    def outlook(self, horizon: int = 3) -> dict:
+        """Expected change from seasonality alone, next ``horizon`` months against the last ``horizon``."""
+        profile = self.profile()
+        last = self.observed.index[-1]
+        past = [(last - k).month for k in range(horizon)]
+        future = [(last + k).month for k in range(1, horizon + 1)]
+        level = float(self.trend.iloc[-horizon:].mean())
+        change = float(profile.loc[future].sum() - profile.loc[past].sum())
+        pct = 100 * change / (horizon * level) if level > 0 else 0.0
+        return {"crime_type": self.crime_type, "area": self.area, "last_month": str(last),
+                "next_months": f"{last + 1}..{last + horizon}", "seasonal_change": change / horizon,
+                "seasonal_change_pct": pct, "strength": self.strength}
+
+
+def decompose(y: pd.Series, crime_type: str = "", area: str = "", robust: bool = True) -> Decomposition:
+    """Robust STL (period 12) of a monthly series; a series shorter than two years has no seasonal part."""
+    values = y.to_numpy(dtype=float)
+    if len(values) >= 2 * PERIOD + 1 and np.ptp(values) > 0:
+        fit = STL(values, period=PERIOD, robust=robust).fit()
+        trend, seasonal, resid = fit.trend, fit.seasonal, fit.resid
+    else:
+        trend = pd.Series(values).rolling(min(len(values), PERIOD), center=True, min_periods=1).mean().to_numpy()
+        seasonal = np.zeros_like(values)
+        resid = values - trend
+    components = pd.DataFrame({"observed": values, "trend": trend, "seasonal": seasonal, "resid": resid},
+                              index=y.index)
+    return Decomposition(crime_type, area, components)
+
+
+def seasonal_outlook(decompositions: Iterable[Decomposition], horizon: int = 3) -> pd.DataFrame:
+    """The outlook of several series, ranked from the largest seasonal rise to the largest fall."""
+    rows = [d.outlook(horizon) for d in decompositions]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    return frame.sort_values("seasonal_change_pct", ascending=False).reset_index(drop=True)
+
+
+def join_names(names: Sequence[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def outlook_sentences(outlook: pd.DataFrame, horizon: int = 3, by: str = "crime_type", lead: str | None = None,
+                      min_strength: float = MIN_STRENGTH, min_change: float = MIN_CHANGE_PCT) -> list[str]:
+    """The board's sentences: which crimes (or areas) may rise, and which may fall, on seasonality alone.
+
+    Only series with a clear seasonal pattern (strength >= ``min_strength``) and an expected change of
+    at least ``min_change`` percent are named. ``lead`` replaces "crimes that" (e.g. "areas where Robbery").
+    """
+    if outlook.empty:
+        return []
+    lead = lead or ("crimes that" if by == "crime_type" else "areas that")
+    seasonal = outlook[outlook["strength"] >= min_strength]
+    up = seasonal[seasonal["seasonal_change_pct"] >= min_change]
+    down = seasonal[seasonal["seasonal_change_pct"] <= -min_change].iloc[::-1]
+    out = []
+    for rows, word in ((up, "an increase"), (down, "a reduction")):
+        if len(rows):
+            verb = "is" if len(rows) == 1 else "are"
+            out.append(f"Based on seasonality analysis, {lead} may see {word} over the next {horizon} months "
+                       f"{verb} {join_names(rows[by].tolist())}.")
+    if not out:
+        out.append(f"Based on seasonality analysis, none of these series is expected to change markedly over the "
+                   f"next {horizon} months.")
+    return out

@@ -1,0 +1,135 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import datasets
+from forecast.backtest import (BacktestSettings, backtest_series, choose_model, coverage, mase, mase_scale,
+                               rolling_origins, smape)
+from forecast.errors import ModelFitError
+from forecast.models import FAMILIES, combine, make
+from forecast.seasonality import decompose
+
+
+def monthly(values, start="2015-01") -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=float), index=pd.period_range(start, periods=len(values), freq="M"))
+
+
+SEASON = np.array([10, 8, 9, 11, 12, 14, 15, 14, 12, 11, 10, 13], dtype=float)
+
+
+def test_seasonal_naive_repeats_last_year():
+    y = monthly(np.concatenate([SEASON * 10, SEASON * 10 + 5, SEASON * 10 + 20]))
+    f = make("snaive").fit(y).predict(3)
+    assert f["mean"].tolist() == (SEASON[:3] * 10 + 20).tolist()
+    assert [str(m) for m in f.index] == ["2018-01", "2018-02", "2018-03"]
+    # in-sample seasonal differences are 5 (12 times) and 15 (12 times): sigma = sqrt((25 + 225) / 2)
+    sigma = np.sqrt(125)
+    assert f["hi_95"].iloc[0] - f["mean"].iloc[0] == pytest.approx(1.959964 * sigma, rel=1e-6)
+    assert f["hi_80"].iloc[0] - f["mean"].iloc[0] == pytest.approx(1.281552 * sigma, rel=1e-6)
+
+
+def test_stl_components_add_back_up_to_the_series():
+    y = datasets.load("met-major").series("Burglary", "Camden")
+    d = decompose(y, "Burglary", "Camden")
+    assert np.allclose(d.trend + d.seasonal + d.resid, y.to_numpy(), atol=1e-9)
+    assert 0 <= d.strength <= 1
+    idx = d.indices()
+    assert idx["month"].tolist()[:3] == ["Jan", "Feb", "Mar"] and len(idx) == 12
+    assert idx["effect"].sum() == pytest.approx(d.profile().sum())
+
+
+def test_mase_worked_by_hand():
+    train = np.arange(1.0, 25.0)  # seasonal differences are all 12
+    assert mase_scale(train) == 12.0
+    assert mase([25, 26, 27], [24, 24, 24], mase_scale(train)) == pytest.approx(2 / 12)
+    assert np.isnan(mase([1, 2], [1, 2], 0.0))  # a flat training window has no scale
+
+
+def test_smape_and_coverage_counted_right():
+    assert smape([100, 0], [110, 0]) == pytest.approx((2 * 10 / 210) / 2 * 100)
+    assert coverage([1, 5, 10], [0, 6, 9], [2, 7, 11]) == pytest.approx(2 / 3)
+    assert coverage([3], [3], [3]) == 1.0  # bounds are inclusive
+
+
+def test_rolling_origins_are_the_last_four_quarters():
+    assert rolling_origins(132) == [120, 123, 126, 129]
+    assert rolling_origins(24) == [15, 18, 21]  # a 24-month series: only origins with 15+ training months
+    assert rolling_origins(17) == []
+
+
+@pytest.mark.parametrize("name", [n for n in FAMILIES if n != "sarima"])
+@pytest.mark.parametrize("case", ["zeros", "airports", "step"])
+def test_awkward_series_forecast_without_error_and_non_negative(name, case):
+    if case == "zeros":
+        y = monthly(np.zeros(48))
+    elif case == "airports":
+        y = datasets.load("met-major").series("Robbery", "London Heathrow and London City Airports")
+        assert len(y) == 24
+    else:
+        y = monthly(np.r_[np.full(60, 100.0) + np.tile(SEASON, 5), np.full(24, 30.0) + np.tile(SEASON, 2)])
+    f = make(name).fit(y).predict(3)
+    assert f.shape == (3, 5) and np.isfinite(f.to_numpy()).all()
+    assert (f.to_numpy() >= 0).all()
+    assert (f["lo_95"] <= f["lo_80"]).all() and (f["lo_80"] <= f["mean"]).all()
+    assert (f["mean"] <= f["hi_80"]).all() and (f["hi_80"] <= f["hi_95"]).all()
+    if case == "zeros":
+        assert f["mean"].abs().max() < 1e-6
+    if case == "step":
+        assert f["mean"].max() < 60  # follows the new level, not the old one
+
+
+def test_sarima_fits_a_real_series():
+    y = datasets.load("met-major").series("Burglary", "Camden").iloc[-60:]
+    model = make("sarima").fit(y)
+    f = model.predict(3)
+    assert set(model.params()) >= {"order", "seasonal_order", "aicc"}
+    assert (f.to_numpy() >= 0).all() and (f["lo_95"] < f["hi_95"]).all()
+
+
+def test_ensemble_is_the_median_of_its_members():
+    y = datasets.load("met-major").series("Robbery", "Camden").iloc[-72:]
+    members = [make(n).fit(y).predict(3) for n in ("ets", "theta", "stl-arima")]
+    ensemble = make("ensemble").fit(y).predict(3)
+    expected = np.median(np.stack([m.to_numpy() for m in members]), axis=0)
+    assert np.allclose(ensemble.to_numpy(), expected)
+    assert np.allclose(combine(members).to_numpy(), expected)
+
+
+def test_predict_before_fit_and_bad_input_are_refused():
+    with pytest.raises(ModelFitError, match="predict\\(\\) called before fit\\(\\)"):
+        make("ets").predict(3)
+    with pytest.raises(ModelFitError, match="at least 3 months"):
+        make("ets").fit(monthly([1.0, 2.0]))
+
+
+def test_ets_reports_its_form_and_aicc():
+    y = datasets.load("met-major").series("Burglary", "Camden").iloc[-96:]
+    params = make("ets").fit(y).params()
+    assert params["form"].startswith("ETS(A,") and np.isfinite(params["aicc"])
+    assert 0 < params["smoothing_level"] <= 1
+
+
+def test_backtest_series_scores_every_origin_against_the_data():
+    y = datasets.load("met-major").series("Robbery", "Camden")
+    settings = BacktestSettings(models=("snaive", "theta"))
+    result = backtest_series(("Robbery", "Camden"), y, settings)
+    p = result.predictions
+    assert p.columns.tolist() == ["crime_type", "area", "model", "origin", "month", "step", "actual", "mean",
+                                  "lo_80", "hi_80", "lo_95", "hi_95"]
+    assert sorted(p["origin"].unique()) == ["2017-12", "2018-03", "2018-06", "2018-09"]
+    snaive = p[(p["model"] == "snaive") & (p["origin"] == "2018-09")]
+    assert snaive["month"].tolist() == ["2018-10", "2018-11", "2018-12"]
+    assert snaive["actual"].tolist() == y.iloc[-3:].tolist()
+    assert snaive["mean"].tolist() == y.iloc[-15:-12].tolist()
+    scale = mase_scale(y.iloc[:129].to_numpy())
+    expected = np.mean(np.abs(y.iloc[-3:].to_numpy() - y.iloc[-15:-12].to_numpy())) / scale
+    got = result.metrics.set_index(["model", "origin"]).loc[("snaive", "2018-09"), "mase"]
+    assert got == pytest.approx(expected)
+
+
+def test_choose_model_takes_the_lowest_mean_mase():
+    scores = pd.DataFrame({"mase": [0.9, 0.6, np.nan], "mae": [9, 6, 1]}, index=["snaive", "ets", "theta"])
+    assert choose_model(scores, ["snaive", "ets", "theta"]) == "ets"
+    assert choose_model(scores, ["snaive", "theta"]) == "snaive"
+    flat = pd.DataFrame({"mase": [np.nan, np.nan], "mae": [2.0, 1.0]}, index=["snaive", "ets"])
+    assert choose_model(flat, ["snaive", "ets"]) == "ets"

@@ -1,0 +1,111 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import datasets
+
+
+@pytest.fixture(scope="module")
+def robbery_run(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from forecast.cli import cli
+
+    out = tmp_path_factory.mktemp("run") / "robbery"
+    result = CliRunner().invoke(cli, ["run", "--crime", "robbery", "--area", "camden,westminster", "--out", str(out),
+                                      "--jobs", "1"], catch_exceptions=False)
+    return result, out
+
+
+def test_run_writes_its_outputs(robbery_run):
+    result, out = robbery_run
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["backtest.csv", "forecast.csv", "spc.csv", "summary.csv"]
+    forecast = pd.read_csv(out / "forecast.csv")
+    assert forecast.columns.tolist() == ["crime_type", "area", "model", "month", "step", "mean", "lo_80", "hi_80",
+                                         "lo_95", "hi_95"]
+    assert forecast["month"].tolist() == ["2019-01", "2019-02", "2019-03"] * 2
+    assert (forecast[["mean", "lo_80", "hi_80", "lo_95", "hi_95"]] >= 0).all().all()
+    assert (forecast["lo_95"] <= forecast["lo_80"]).all() and (forecast["hi_80"] <= forecast["hi_95"]).all()
+    backtest = pd.read_csv(out / "backtest.csv")
+    assert set(backtest["model"]) == {"snaive", "ets", "theta", "stl-arima", "ensemble"}
+    assert len(backtest) == 2 * 5 * 4 * 3
+    spc_points = pd.read_csv(out / "spc.csv")
+    assert len(spc_points) == 2 * 132
+    assert "forecasting" in result.stderr  # the progress bar goes to stderr
+
+
+def test_run_summary_numbers_hold_together(robbery_run):
+    _, out = robbery_run
+    summary = pd.read_csv(out / "summary.csv").set_index("area")
+    forecast = pd.read_csv(out / "forecast.csv")
+    y = datasets.load("met-major").series("Robbery", "Camden")
+    camden = summary.loc["Camden"]
+    assert camden["quarter"] == pytest.approx(forecast[forecast["area"] == "Camden"]["mean"].sum())
+    assert camden["quarter"] == pytest.approx(camden["m1"] + camden["m2"] + camden["m3"])
+    last_year = y["2018-01":"2018-03"].sum()
+    assert camden["vs_last_year_pct"] == pytest.approx((camden["quarter"] - last_year) / last_year * 100)
+    assert camden["quarter_lo_95"] < camden["quarter_lo_80"] < camden["quarter"] < camden["quarter_hi_80"] \
+        < camden["quarter_hi_95"]
+    backtest = pd.read_csv(out / "backtest.csv")
+    chosen = backtest[(backtest["area"] == "Camden") & (backtest["model"] == camden["model"])]
+    assert len(chosen) == 12
+    assert camden["snaive_mase"] > 0 and camden["mase"] <= camden["snaive_mase"] + 1e-12
+
+
+def test_run_prints_table_and_sentences(robbery_run):
+    result, out = robbery_run
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Robbery: forecast for Jan 2019 to Mar 2019 from data to 2018-12 (met-major)")
+    assert any(line.startswith("Camden ") for line in lines) and any(line.startswith("Westminster ") for line in lines)
+    assert any(line.startswith("Robbery in Westminster") for line in lines)
+    assert lines[-1] == f"wrote {out / 'summary.csv'}"
+
+
+def test_run_rejects_bad_model_and_several_crimes(invoke):
+    bad = invoke("run", "--crime", "robbery", "--model", "prophet")
+    assert bad.exit_code == 2 and "model 'prophet' is not a model family; valid: snaive" in bad.stderr
+    two = invoke("run", "--crime", "robbery,burglary")
+    assert two.exit_code == 2 and "run takes one crime type, got 2" in two.stderr
+
+
+def test_backtest_command_writes_exact_columns(invoke, tmp_path):
+    out = tmp_path / "bt.csv"
+    result = invoke("backtest", "--crime", "drugs", "--area", "bexley,bromley", "--models", "snaive,theta",
+                    "--last", "60", "--origins", "2", "-o", out, "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert frame.columns.tolist() == ["crime_type", "area", "model", "origin", "month", "step", "actual", "mean",
+                                      "lo_80", "hi_80", "lo_95", "hi_95"]
+    assert sorted(frame["origin"].unique()) == ["2018-06", "2018-09"]
+    assert len(frame) == 2 * 2 * 2 * 3
+    table = result.stdout.splitlines()
+    assert table[0].startswith("Backtest: 2 series, 2 origins x 3 months, step 3")
+    snaive = next(line for line in table if line.startswith("snaive"))
+    mase = float(snaive.split()[2])
+    f = frame[frame["model"] == "snaive"]
+    y = datasets.load("met-major").series("Drugs", "Bexley").iloc[-60:]
+    assert f[f["area"] == "Bexley"]["actual"].tolist() == y.iloc[-6:].tolist()
+    assert 0 < mase < 3
+
+
+def test_decompose_outlook_and_one_series(invoke):
+    result = invoke("decompose", "--outlook")
+    assert result.exit_code == 0, result.output
+    assert "Based on seasonality analysis, crimes that may see" in result.stdout
+    result = invoke("decompose", "--outlook", "--format", "json")
+    rows = json.loads(result.stdout)
+    assert len(rows) == 10 and {r["area"] for r in rows} == {"All areas"}
+    pct = [r["seasonal_change_pct"] for r in rows]
+    assert pct == sorted(pct, reverse=True)
+    one = invoke("decompose", "--crime", "burglary", "--area", "all-areas", "--format", "json")
+    data = json.loads(one.stdout)
+    comp = pd.DataFrame(data["components"])
+    assert np.allclose(comp["trend"] + comp["seasonal"] + comp["resid"], comp["observed"])
+    assert len(data["indices"]) == 12
+    text = invoke("decompose", "--crime", "burglary", "--area", "all-areas").stdout
+    assert text.startswith("Burglary / All areas: strength of seasonality")
+    many = invoke("decompose", "--crime", "burglary")
+    assert many.exit_code == 2 and "decompose needs one series" in many.stderr
