@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from forecast import __version__
-from forecast.data import ALL_AREAS, Panel, load_panel, write_csv, write_text
+from forecast.data import ALL_AREAS, ALL_CRIME, Panel, load_panel, write_csv, write_text
 from forecast.errors import DataError, ForecastError, SelectionError
 
 
@@ -124,6 +124,19 @@ def output_options(func):
                   show_default=True, help="Table for people, JSON or CSV for other programs.")
     @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
                   help="Write to this file (atomically) instead of standard output.")
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+    return wrapper
+
+
+def tracking_options(func):
+    """--tracking-uri, --no-track and --experiment: where and whether the run is recorded in MLflow."""
+    @click.option("--tracking-uri", default=None, metavar="URI",
+                  help="MLflow store [default: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db].")
+    @click.option("--no-track", is_flag=True, help="Do not record the run in MLflow.")
+    @click.option("--experiment", default=None, metavar="NAME",
+                  help="MLflow experiment [default: forecast/<crime slug>].")
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         return func(*args, **kwargs)
@@ -271,7 +284,8 @@ def decompose(panel: Panel, outlook, horizon, months, fmt, output) -> None:
         rows = [("crime type", "area", "next months", "seasonal change", "%", "strength")]
         rows += [(r.crime_type, r.area, r.next_months, f"{r.seasonal_change:+.1f}", f"{r.seasonal_change_pct:+.1f}%",
                   f"{r.strength:.2f}") for r in table.itertuples()]
-        return emit(format_table(rows) + "\n\n" + "\n".join(outlook_sentences(table, horizon)), output)
+        crimes = table[table["crime_type"] != ALL_CRIME]
+        return emit(format_table(rows) + "\n\n" + "\n".join(outlook_sentences(crimes, horizon)), output)
     keys = panel.keys()
     if len(keys) != 1:
         raise InputError(f"decompose needs one series: give --crime and --area ({len(keys)} series selected), "
@@ -357,17 +371,29 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
 @click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 12), help="Months to forecast.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Output folder [default: out/<crime>/].")
+@click.option("--export", is_flag=True, help="Also save the fitted models under models/<crime>/<run id>/.")
 @model_options
 @spc_options
-def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, origins, step, n_jobs, spc_options) -> None:
+@tracking_options
+def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export, origins, step, n_jobs, spc_options,
+        tracking_uri, no_track, experiment) -> None:
     """Next quarter's forecast for one crime type in every area, with SPC status and backtest accuracy.
+
+    Writes forecast.csv, spc.csv, backtest.csv and summary.csv, and records the run in MLflow.
 
         forecast run --crime robbery
     """
+    import time
+
+    from forecast import tracking
     from forecast.backtest import BacktestSettings
     from forecast.data import resolve_names
     from forecast.models import DEFAULT_RUN, make
     from forecast.run import run_forecast
+
+    started = time.perf_counter()
+    if not no_track or export:
+        tracking.preload()
 
     if model != "auto":
         make(model)
@@ -381,12 +407,133 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, origins
                               progress=progress)
     out_dir = Path(out_dir or Path("out") / result.slug)
     paths = result.write(out_dir)
+    fitted = time.perf_counter() - started
     click.echo(run_table(result))
     click.echo("")
     click.echo("\n".join(result.sentences()))
     click.echo("")
     for name, path in paths.items():
         click.echo(f"wrote {path}")
+    run_id = None
+    if not no_track:
+        run_id = tracking.log_run(result, artifacts=list(paths.values()), uri=tracking_uri, experiment=experiment,
+                                  extra_metrics={"run_seconds": fitted})
+        click.echo(f"recorded MLflow run {run_id} in {tracking.tracking_uri(tracking_uri)} "
+                   f"(experiment {tracking.experiment_name(result.slug, experiment)})")
+    if export:
+        folder = Path("models") / result.slug / (run_id or time.strftime("local-%Y%m%d-%H%M%S"))
+        tracking.save_model(result, folder)
+        click.echo(f"exported model to {folder}")
+
+
+@cli.command()
+@click.option("--run-id", default=None, help="MLflow run whose logged model to use.")
+@click.option("--model-dir", default=None, type=click.Path(file_okay=False),
+              help="An exported model folder (forecast run --export); needs no tracking store.")
+@click.option("--area", default="all", show_default=True, help="Areas to forecast (comma-separated), or 'all'.")
+@click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 24), help="Months ahead.")
+@click.option("--tracking-uri", default=None, metavar="URI", help="MLflow store of the run.")
+@output_options
+def predict(run_id, model_dir, area, horizon, tracking_uri, fmt, output) -> None:
+    """Forecast from a recorded run's fitted models, without refitting.
+
+        forecast predict --run-id 1a2b3c --area camden
+        forecast predict --model-dir models/robbery/1a2b3c
+    """
+    import pandas as pd
+
+    from forecast import tracking
+
+    if bool(run_id) == bool(model_dir):
+        raise InputError("give exactly one of --run-id and --model-dir")
+    model = tracking.load_model(run_id=run_id, model_dir=model_dir, uri=tracking_uri)
+    if area == "all":
+        areas = sorted({a for (_, a) in model.unwrap_python_model().models})
+    else:
+        areas = [area]
+    frame = model.predict(pd.DataFrame({"area": areas, "horizon": horizon}))
+    if fmt == "json":
+        return emit(frame.to_json(orient="records", indent=1), output)
+    if fmt == "csv":
+        return emit(frame.to_csv(index=False), output)
+    from forecast.spc import fmt as number
+
+    rows = [("crime type", "area", "model", "month", "mean", "80%", "95%")]
+    rows += [(r.crime_type, r.area, r.model, r.month, number(r.mean), f"{number(r.lo_80)}-{number(r.hi_80)}",
+              f"{number(r.lo_95)}-{number(r.hi_95)}") for r in frame.itertuples()]
+    emit(format_table(rows), output)
+
+
+@cli.command()
+@click.argument("spec_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--jobs", "n_jobs", default=None, type=click.IntRange(1, 256), help="Parallel processes.")
+@tracking_options
+def compare(spec_file, n_jobs, tracking_uri, no_track, experiment) -> None:
+    """Run an experiment spec (experiments/*.toml): one MLflow run per model, and a leaderboard.
+
+        forecast compare experiments/winter-demand.toml
+    """
+    import time
+
+    from forecast import tracking
+    from forecast.backtest import BacktestSettings, backtest_panel
+    from forecast.experiments import load_spec, spec_panel
+
+    spec = load_spec(spec_file)
+    panel = spec_panel(spec)
+    settings = BacktestSettings(origins=spec.origins, horizon=spec.horizon, step=spec.step, models=spec.models)
+    if not no_track:
+        tracking.preload()
+    start = time.perf_counter()
+    keys = panel.keys()
+    with Progress(len(keys), spec.name) as progress:
+        result = backtest_panel(panel.iter_series(), settings, n_jobs=n_jobs, progress=progress)
+    summary = result.summary(min_months=spec.min_months).sort_values("mase").reset_index(drop=True)
+    origins = sorted(result.predictions["origin"].unique()) if not result.predictions.empty else []
+    click.echo(f"{spec.name}: {len(keys)} series, origins {', '.join(origins)}, horizon {spec.horizon}; "
+               f"{time.perf_counter() - start:.1f} s")
+    rows = [("rank", "model", "series", "MASE", "sMAPE %", "80% cover", "95% cover", "won")]
+    rows += [(i, r.model, r.series, f"{r.mase:.3f}", f"{r.smape:.1f}", f"{r.coverage_80:.1%}",
+              f"{r.coverage_95:.1%}", f"{r.won:.0%}") for i, r in enumerate(summary.itertuples(), start=1)]
+    click.echo(format_table(rows))
+    if not no_track:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            predictions = write_csv(result.predictions, Path(tmp) / "backtest.csv")
+            ids = tracking.log_comparison(spec.name, panel.crime_types, summary, spec.params(), uri=tracking_uri,
+                                          experiment=experiment, artifacts=[spec_file, predictions])
+        click.echo(f"recorded {len(ids)} MLflow runs in {tracking.tracking_uri(tracking_uri)} (experiment "
+                   f"{experiment or 'forecast/compare/' + spec.name})")
+
+
+@cli.command()
+@click.option("--tracking-uri", default=None, metavar="URI", help="MLflow store to show.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 exposes it).")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+def ui(tracking_uri, host, port) -> None:
+    """Start the MLflow UI on the same store, to compare runs and models. Ctrl-C stops it."""
+    import subprocess
+
+    from forecast import tracking
+
+    store = tracking.tracking_uri(tracking_uri)
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store, "--host", host,
+               "--port", str(port), "--workers", "1"]
+    root = tracking.artifact_root(store)
+    if root:
+        command += ["--default-artifact-root", root]
+    click.echo(f"MLflow UI on http://{host}:{port} for {store} (Ctrl-C stops it)", err=True)
+    process = subprocess.Popen(command)
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        click.echo("stopped", err=True)
 
 
 def run_table(result) -> str:

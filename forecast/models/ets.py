@@ -55,7 +55,9 @@ class ETS(ForecastModel):
 
     def _forecast(self, horizon: int):
         n = len(self.y_)
-        frame = self.result_.get_prediction(start=n, end=n + horizon - 1).summary_frame(alpha=0.05)
+        # multiplicative forms get their intervals by simulation: seeded, so that a forecast is reproducible
+        prediction = self.result_.get_prediction(start=n, end=n + horizon - 1, rng=np.random.default_rng(0))
+        frame = prediction.summary_frame(alpha=0.05)
         mean = frame["mean"].to_numpy()
         sd = (frame["pi_upper"].to_numpy() - mean) / 1.959963984540054
         return mean, np.maximum(sd, 0.0)

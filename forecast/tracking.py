@@ -1,0 +1,384 @@
+"""MLflow: every run recorded (parent run, one child per series, the fitted models as one pyfunc model).
+
+Only the parent process writes, in batches. The default store is ``sqlite:///mlruns/mlflow.db`` with
+artifacts under ``mlruns/artifacts``; ``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` override it. One
+experiment per crime type, ``forecast/<slug>``. Writes to one store are serialised across processes
+with a lock file beside the SQLite database, so that two runs can record at the same time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import subprocess
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecast import __version__
+from forecast.errors import TrackingError
+
+DEFAULT_STORE = Path("mlruns")
+MODEL_NAME = "model"
+MODEL_URI_TAG = "forecast.model_uri"
+REQUIREMENTS = ("pandas", "numpy", "scipy", "statsmodels", "pmdarima", "scikit-learn", "mlflow", "cloudpickle")
+
+
+def preload() -> threading.Thread:
+    """Import mlflow in a background thread (about 1.5 s) while the fits run in worker processes."""
+    thread = threading.Thread(target=lambda: __import__("mlflow.pyfunc"), daemon=True)
+    thread.start()
+    return thread
+
+
+def tracking_uri(uri: str | None = None) -> str:
+    """The store to use: the argument, else MLFLOW_TRACKING_URI, else SQLite under ./mlruns."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    return f"sqlite:///{(DEFAULT_STORE / 'mlflow.db').resolve()}"
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+
+
+def artifact_root(uri: str) -> str | None:
+    """Artifacts live in ``artifacts/`` beside a SQLite store."""
+    path = _sqlite_path(uri)
+    return (path.parent / "artifacts").resolve().as_uri() if path else None
+
+
+def experiment_name(crime_slug: str, override: str | None = None) -> str:
+    return override or f"forecast/{crime_slug}"
+
+
+@contextlib.contextmanager
+def store_lock(uri: str):
+    """Serialise writers of one SQLite store across processes (SQLite and MLflow's migrations dislike races)."""
+    path = _sqlite_path(uri)
+    if path is None:
+        yield
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path.parent / ".forecast.lock", "a")
+    except OSError as exc:
+        raise TrackingError(f"MLflow store {uri}: cannot write there ({exc.strerror or exc})") from None
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def mapped_errors(uri: str):
+    """Turn MLflow / SQLAlchemy / OS failures into one-line TrackingErrors."""
+    try:
+        yield
+    except TrackingError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any store failure is reported the same way
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "file is not a database" in message or "malformed" in message:
+            message = "the SQLite file is not a database (corrupt?)"
+        elif "readonly" in message or "Permission denied" in message or "unable to open" in message:
+            message = "cannot write there (read-only or no permission)"
+        raise TrackingError(f"MLflow store {uri}: {message[:200]}") from None
+
+
+def quiet() -> None:
+    """MLflow's own chatter (migrations, pickling advice) is not for planners."""
+    import logging
+    import warnings
+
+    for name in ("mlflow", "alembic", "alembic.runtime.migration"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="mlflow")
+    warnings.filterwarnings("ignore", message=".*input example.*")
+
+
+def client(uri: str):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    quiet()
+    mlflow.set_tracking_uri(uri)
+    return MlflowClient(tracking_uri=uri)
+
+
+def ensure_experiment(c, name: str, uri: str) -> str:
+    experiment = c.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    try:
+        return c.create_experiment(name, artifact_location=artifact_root(uri))
+    except Exception:  # noqa: BLE001 - another process may have created it meanwhile
+        experiment = c.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+def git_commit() -> str | None:
+    """The commit of the source tree the package runs from, where it is a git checkout."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def pip_requirements() -> list[str]:
+    """Explicit pins of what the pyfunc model needs (logging is ~20x faster than letting MLflow infer them)."""
+    pins = []
+    for name in REQUIREMENTS:
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pins
+
+
+def _clean(value) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 6000 else text[:5997] + "..."
+
+
+def _metric_key(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "_-./ " else "_" for ch in text)
+
+
+# ------------------------------------------------------------------ the pyfunc model
+
+def bundle_class():
+    """The pyfunc class, defined lazily so that importing this module does not import mlflow."""
+    import mlflow.pyfunc
+
+    class ForecastBundle(mlflow.pyfunc.PythonModel):
+        """The fitted models of one run: forecasts any of its series given ``area`` (and ``horizon``)."""
+
+        def __init__(self, models: dict, crime_type: str, levels=(80, 95)):
+            self.models = models
+            self.crime_type = crime_type
+            self.levels = tuple(levels)
+
+        def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+            return predict_bundle(self.models, model_input, self.levels)
+
+    return ForecastBundle
+
+
+def predict_bundle(models: dict, model_input: pd.DataFrame, levels=(80, 95)) -> pd.DataFrame:
+    """Forecast every requested (area, horizon) row from already fitted models, without refitting."""
+    from forecast.data import resolve_names
+
+    frame = pd.DataFrame(model_input)
+    if "area" not in frame:
+        raise TrackingError("model input needs an 'area' column")
+    areas = sorted({area for (_, area) in models})
+    out = []
+    for row in frame.to_dict(orient="records"):
+        horizon = int(row.get("horizon") or 3)
+        for area in resolve_names(str(row["area"]), areas, "area"):
+            (key,) = [k for k in models if k[1] == area]
+            name, model = models[key]
+            f = model.predict(horizon, levels).reset_index(names="month")
+            f["month"] = f["month"].astype(str)
+            f.insert(0, "model", name)
+            f.insert(0, "area", area)
+            f.insert(0, "crime_type", key[0])
+            f.insert(4, "step", np.arange(1, horizon + 1))
+            out.append(f)
+    return pd.concat(out, ignore_index=True)
+
+
+def model_signature(example_input: pd.DataFrame, example_output: pd.DataFrame):
+    from mlflow.models import infer_signature
+
+    return infer_signature(example_input, example_output)
+
+
+def build_bundle(result) -> tuple[object, pd.DataFrame, pd.DataFrame]:
+    """The pyfunc object of a RunResult, an input example and its output."""
+    models = {key: (f.chosen, f.model) for key, f in result.forecasts.items()}
+    bundle = bundle_class()(models, result.crime_type)
+    example = pd.DataFrame({"area": [result.keys[0][1]], "horizon": [result.horizon]})
+    return bundle, example, predict_bundle(models, example)
+
+
+def save_model(result, path: Path) -> Path:
+    """Save the run's fitted models in MLflow's model format (``forecast run --export``), atomically."""
+    import shutil
+
+    import mlflow.pyfunc
+
+    bundle, example, output = build_bundle(result)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    quiet()
+    mlflow.pyfunc.save_model(str(tmp), python_model=bundle, pip_requirements=pip_requirements(),
+                             signature=model_signature(example, output), input_example=example)
+    if path.exists():
+        shutil.rmtree(path)
+    tmp.rename(path)
+    return path
+
+
+def load_model(run_id: str | None = None, model_dir: str | None = None, uri: str | None = None):
+    """The pyfunc model of a tracked run (by run id) or of an exported folder."""
+    import mlflow.pyfunc
+
+    quiet()
+    if model_dir:
+        if not Path(model_dir, "MLmodel").exists():
+            raise TrackingError(f"{model_dir}: not an exported model folder (no MLmodel file)")
+        return mlflow.pyfunc.load_model(str(model_dir))
+    store = tracking_uri(uri)
+    with mapped_errors(store):
+        c = client(store)
+        run = c.get_run(run_id)
+        model_uri = run.data.tags.get(MODEL_URI_TAG)
+        if not model_uri:
+            raise TrackingError(f"run {run_id} has no logged forecast model")
+        return mlflow.pyfunc.load_model(model_uri)
+
+
+# ------------------------------------------------------------------ logging a run
+
+def run_params(result, extra: dict | None = None) -> dict:
+    panel = result.panel
+    areas = sorted({a for _, a in result.keys})
+    params = {
+        "data": panel.name, "data_source": panel.source, "data_hash": panel.content_hash()[:16],
+        "crime_type": result.crime_type, "n_series": len(result.keys), "areas": ", ".join(areas),
+        "horizon": result.horizon, "models": ",".join(result.settings.models),
+        "backtest_origins": result.settings.origins, "backtest_step": result.settings.step,
+        "backtest_horizon": result.settings.horizon, "last_month": str(panel.months[-1]),
+        "package_version": __version__, "git_commit": git_commit() or "unknown",
+    }
+    params.update({f"spc_{k}": v for k, v in result.spc_options.as_params().items()})
+    params.update(extra or {})
+    return params
+
+
+def summary_metrics(summary: pd.DataFrame, prefix: str = "") -> dict:
+    """mase_<model>, smape_<model>, coverage_80_<model>, coverage_95_<model>, won_<model>."""
+    metrics = {}
+    for row in summary.itertuples():
+        for name in ("mase", "smape", "coverage_80", "coverage_95", "won"):
+            value = getattr(row, name)
+            if value == value:
+                metrics[f"{prefix}{name}_{row.model}"] = float(value)
+    return metrics
+
+
+def _batch(c, run_id: str, params: dict | None = None, metrics: Iterable[tuple] = (), tags: dict | None = None):
+    from mlflow.entities import Metric, Param, RunTag
+
+    now = int(time.time() * 1000)
+    params = [Param(k, _clean(v)) for k, v in (params or {}).items()]
+    metrics = [Metric(_metric_key(k), float(v), now, step) for k, v, step in metrics if v == v and np.isfinite(v)]
+    tags = [RunTag(k, _clean(v)) for k, v in (tags or {}).items()]
+    for i in range(0, max(len(params), len(metrics), len(tags), 1), 100):
+        c.log_batch(run_id, metrics=metrics[i:i + 1000], params=params[i:i + 100], tags=tags[i:i + 100])
+
+
+def child_records(result, key) -> tuple[dict, list[tuple], dict]:
+    """Params, metrics (with steps) and tags of one series' child run."""
+    f = result.forecasts[key]
+    params = {"model": f.chosen, **{f"fit.{k}": v for k, v in f.model.fitted_params().items()}}
+    metrics: list[tuple] = []
+    chosen = f.metrics[f.metrics["model"] == f.chosen] if not f.metrics.empty else pd.DataFrame()
+    for step, row in enumerate(chosen.itertuples()):
+        for name in ("mase", "smape", "coverage_80", "coverage_95"):
+            metrics.append((f"origin_{name}", getattr(row, name), step))
+    scores = f.model_scores()
+    for model, row in scores.iterrows():
+        for name in ("mase", "smape", "coverage_80", "coverage_95"):
+            metrics.append((f"{name}_{model}", row[name], 0))
+    if f.chosen in scores.index:
+        metrics += [(name, scores.loc[f.chosen, name], 0) for name in ("mase", "smape", "coverage_80", "coverage_95")]
+    for step, (month, row) in enumerate(f.forecast.iterrows(), start=1):
+        for col in ("mean", "lo_80", "hi_80", "lo_95", "hi_95"):
+            metrics.append((f"forecast_{col}", row[col], step))
+    tags = {"crime_type": key[0], "area": key[1], "model": f.chosen, "spc_status": result.spc[key].status,
+            "mlflow.runName": key[1], "forecast_months": ",".join(str(m) for m in f.forecast.index)}
+    if f.notes:
+        tags["notes"] = "; ".join(f.notes)
+    return params, metrics, tags
+
+
+def log_run(result, artifacts: Sequence[Path] = (), uri: str | None = None, experiment: str | None = None,
+            run_name: str | None = None, extra_params: dict | None = None, extra_metrics: dict | None = None,
+            log_model: bool = True) -> str:
+    """Record a RunResult: parent run with params, metrics and artifacts, a child per series, the model."""
+    store = tracking_uri(uri)
+    with mapped_errors(store), store_lock(store):
+        import mlflow.pyfunc
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+        c = client(store)
+        experiment_id = ensure_experiment(c, experiment_name(result.slug, experiment), store)
+        summary = pd.DataFrame()
+        from forecast.backtest import BacktestResult
+
+        bt = BacktestResult(result.settings, tuple(result.forecasts[k] for k in result.keys))
+        summary = bt.summary()
+        parent = c.create_run(experiment_id, run_name=run_name or f"run {result.slug} {time.strftime('%Y-%m-%d %H:%M')}",
+                              tags={"command": "run", "crime_type": result.crime_type, "data": result.panel.name})
+        run_id = parent.info.run_id
+        metrics = {**summary_metrics(summary), "n_series": len(result.keys), **(extra_metrics or {})}
+        _batch(c, run_id, run_params(result, extra_params), [(k, v, 0) for k, v in metrics.items()])
+        for key in result.keys:
+            params, child_metrics, tags = child_records(result, key)
+            child = c.create_run(experiment_id, run_name=key[1], tags={MLFLOW_PARENT_RUN_ID: run_id})
+            _batch(c, child.info.run_id, params, child_metrics, {k: v for k, v in tags.items() if k != MLFLOW_RUN_NAME})
+            c.set_terminated(child.info.run_id)
+        for path in artifacts:
+            if Path(path).is_file():
+                c.log_artifact(run_id, str(path))
+        if log_model:
+            bundle, example, output = build_bundle(result)
+            with mlflow.start_run(run_id=run_id):
+                info = mlflow.pyfunc.log_model(name=MODEL_NAME, python_model=bundle, pip_requirements=pip_requirements(),
+                                               signature=model_signature(example, output), input_example=example)
+            c.set_tag(run_id, MODEL_URI_TAG, info.model_uri)
+        c.set_terminated(run_id)
+        return run_id
+
+
+def log_comparison(spec_name: str, crime_types: Sequence[str], summary: pd.DataFrame, params: dict,
+                   uri: str | None = None, experiment: str | None = None,
+                   artifacts: Sequence[Path] = ()) -> dict[str, str]:
+    """One run per model of an experiment spec, all with the same metric names; returns run ids by model."""
+    store = tracking_uri(uri)
+    with mapped_errors(store), store_lock(store):
+        c = client(store)
+        name = experiment or f"forecast/compare/{spec_name}"
+        experiment_id = ensure_experiment(c, name, store)
+        ids = {}
+        for row in summary.itertuples():
+            run = c.create_run(experiment_id, run_name=f"{spec_name}: {row.model}",
+                               tags={"command": "compare", "spec": spec_name, "model": row.model})
+            metrics = [(m, getattr(row, m), 0) for m in ("mase", "smape", "coverage_80", "coverage_95", "won")]
+            metrics.append(("series", row.series, 0))
+            _batch(c, run.info.run_id, {**params, "model": row.model, "crime_types": ", ".join(crime_types)}, metrics)
+            for path in artifacts:
+                c.log_artifact(run.info.run_id, str(path))
+            c.set_terminated(run.info.run_id)
+            ids[row.model] = run.info.run_id
+        return ids

@@ -1,0 +1,190 @@
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from forecast.cli import cli
+
+RUN_ARGS = ["run", "--crime", "robbery", "--area", "camden,westminster", "--jobs", "1"]
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tracked")
+    uri = f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    old = os.getcwd()
+    os.chdir(root)
+    try:
+        result = CliRunner().invoke(cli, [*RUN_ARGS, "--tracking-uri", uri, "--export"], catch_exceptions=False)
+    finally:
+        os.chdir(old)
+    assert result.exit_code == 0, result.output
+    run_id = result.stdout.split("recorded MLflow run ")[1].split()[0]
+    return root, uri, run_id, result
+
+
+def test_parent_run_has_params_metrics_and_artifacts(tracked):
+    import mlflow
+
+    root, uri, run_id, _ = tracked
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=["forecast/robbery"], filter_string=f"attributes.run_id = '{run_id}'")
+    assert len(runs) == 1
+    parent = runs.iloc[0]
+    for key, value in {"data": "met-major", "crime_type": "Robbery", "horizon": "3", "n_series": "2",
+                       "models": "snaive,ets,theta,stl-arima,ensemble", "spc_run_length": "8",
+                       "spc_baseline": "12", "package_version": "0.1.0"}.items():
+        assert parent[f"params.{key}"] == value, key
+    assert len(parent["params.data_hash"]) == 16 and parent["params.git_commit"]
+    for model in ("snaive", "ets", "theta", "stl-arima", "ensemble"):
+        assert 0 < parent[f"metrics.mase_{model}"] < 5
+        assert 0 <= parent[f"metrics.coverage_95_{model}"] <= 1
+    assert parent[["metrics.won_snaive", "metrics.won_ets", "metrics.won_theta", "metrics.won_stl-arima",
+                   "metrics.won_ensemble"]].sum() == pytest.approx(1.0)
+    summary = pd.read_csv(root / "out" / "robbery" / "summary.csv")
+    backtest = pd.read_csv(root / "out" / "robbery" / "backtest.csv")
+    snaive = backtest[backtest["model"] == "snaive"]
+    assert snaive.shape[0] == 24 and summary.shape[0] == 2
+    artifacts = root / "mlruns" / "artifacts" / run_id / "artifacts"
+    assert sorted(p.name for p in artifacts.iterdir()) == ["backtest.csv", "forecast.csv", "spc.csv", "summary.csv"]
+    assert (artifacts / "forecast.csv").read_bytes() == (root / "out" / "robbery" / "forecast.csv").read_bytes()
+
+
+def test_one_child_run_per_series_with_tags_and_fitted_params(tracked):
+    import mlflow
+
+    root, uri, run_id, _ = tracked
+    mlflow.set_tracking_uri(uri)
+    children = mlflow.search_runs(experiment_names=["forecast/robbery"],
+                                  filter_string=f"tags.mlflow.parentRunId = '{run_id}'")
+    assert sorted(children["tags.area"]) == ["Camden", "Westminster"]
+    assert set(children["tags.crime_type"]) == {"Robbery"}
+    summary = pd.read_csv(root / "out" / "robbery" / "summary.csv").set_index("area")
+    for row in children.itertuples():
+        area = getattr(row, "_" + str(list(children.columns).index("tags.area") + 1))
+        model = children.set_index("tags.area").loc[area, "tags.model"]
+        assert model == summary.loc[area, "model"]
+        assert children.set_index("tags.area").loc[area, "metrics.mase"] == pytest.approx(summary.loc[area, "mase"])
+    client = mlflow.tracking.MlflowClient(uri)
+    child = children.iloc[0]["run_id"]
+    history = client.get_metric_history(child, "origin_mase")
+    assert [m.step for m in history] == [0, 1, 2, 3]
+    forecast_steps = client.get_metric_history(child, "forecast_mean")
+    assert [m.step for m in forecast_steps] == [1, 2, 3]
+    params = client.get_run(child).data.params
+    assert "model" in params and any(k.startswith("fit.") for k in params)
+
+
+def test_logged_and_exported_models_reproduce_the_forecast(tracked, invoke):
+    import mlflow
+
+    root, uri, run_id, _ = tracked
+    forecast = pd.read_csv(root / "out" / "robbery" / "forecast.csv")
+    mlflow.set_tracking_uri(uri)
+    model_uri = mlflow.tracking.MlflowClient(uri).get_run(run_id).data.tags["forecast.model_uri"]
+    model = mlflow.pyfunc.load_model(model_uri)
+    got = model.predict(pd.DataFrame({"area": ["camden", "Westminster"], "horizon": [3, 3]}))
+    cols = ["mean", "lo_80", "hi_80", "lo_95", "hi_95"]
+    assert got[["area", "month"]].values.tolist() == forecast[["area", "month"]].values.tolist()
+    assert np.allclose(got[cols].to_numpy(), forecast[cols].to_numpy(), rtol=0, atol=1e-9)
+    assert model.metadata.get_input_schema().input_names() == ["area", "horizon"]
+    requirements = (root / "mlruns" / "artifacts").rglob("requirements.txt")
+    assert any("statsmodels==" in p.read_text() for p in requirements)
+    exported = root / "models" / "robbery" / run_id
+    result = invoke("predict", "--model-dir", exported, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    again = pd.read_csv(pd.io.common.StringIO(result.stdout))
+    assert np.allclose(again[cols].to_numpy(), forecast[cols].to_numpy(), rtol=0, atol=1e-9)
+    by_run = invoke("predict", "--run-id", run_id, "--tracking-uri", uri, "--area", "camden", "--format", "json")
+    rows = json.loads(by_run.stdout)
+    assert [r["month"] for r in rows] == ["2019-01", "2019-02", "2019-03"]
+    assert rows[0]["mean"] == pytest.approx(forecast.iloc[0]["mean"], abs=1e-9)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ui_serves_the_store_over_rest_and_stops(tracked):
+    root, uri, run_id, _ = tracked
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "forecast", "ui", "--tracking-uri", uri, "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/experiments/search?max_results=10", timeout=2) as response:
+                    experiments = json.load(response)["experiments"]
+                break
+            except OSError:
+                if time.time() > deadline or process.poll() is not None:
+                    raise AssertionError(f"ui did not start: {process.stderr.read() if process.poll() else ''}")
+                time.sleep(0.5)
+        robbery = next(e for e in experiments if e["name"] == "forecast/robbery")
+        body = json.dumps({"experiment_ids": [robbery["experiment_id"]], "max_results": 50}).encode()
+        request = urllib.request.Request(f"{base}/runs/search", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            runs = json.load(response)["runs"]
+        assert run_id in {r["info"]["run_id"] for r in runs}
+        assert len(runs) == 3  # the parent and its two series
+    finally:
+        process.send_signal(__import__("signal").SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert "MLflow UI on http://127.0.0.1:" in process.stderr.read()
+
+
+def test_two_runs_record_to_one_store_at_the_same_time(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'shared' / 'mlflow.db'}"
+    args = [sys.executable, "-m", "forecast", "run", "--crime", "drugs", "--jobs", "1", "--tracking-uri", uri]
+    procs = [subprocess.Popen([*args, "--area", area, "--out", str(tmp_path / area)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for area in ("bexley", "sutton")]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=["forecast/drugs"])
+    parents = runs[runs["tags.mlflow.parentRunId"].isna()]
+    assert len(parents) == 2 and len(runs) == 4
+
+
+@pytest.mark.parametrize("store", ["corrupt", "unwritable"])
+def test_bad_store_is_one_line_and_outputs_are_still_written(tmp_path, invoke, store):
+    if store == "corrupt":
+        (tmp_path / "mlruns").mkdir()
+        (tmp_path / "mlruns" / "mlflow.db").write_bytes(b"this is not sqlite" * 100)
+        uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    else:
+        (tmp_path / "blocker").write_text("a file where a folder should be")
+        uri = f"sqlite:///{tmp_path / 'blocker' / 'mlflow.db'}"
+    out = tmp_path / "out"
+    result = invoke("run", "--crime", "drugs", "--area", "sutton", "--jobs", "1", "--out", out, "--tracking-uri", uri)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith(f"Error: MLflow store {uri}: ")
+    assert "Traceback" not in result.output
+    assert (out / "forecast.csv").exists() and (out / "summary.csv").exists()
+
+
+def test_no_track_leaves_no_store(tmp_path, invoke):
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    result = invoke("run", "--crime", "drugs", "--area", "sutton", "--jobs", "1", "--out", tmp_path / "o",
+                    "--tracking-uri", uri, "--no-track")
+    assert result.exit_code == 0 and "recorded MLflow run" not in result.stdout
+    assert not (tmp_path / "mlruns").exists()
