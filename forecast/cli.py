@@ -372,11 +372,14 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Output folder [default: out/<crime>/].")
 @click.option("--export", is_flag=True, help="Also save the fitted models under models/<crime>/<run id>/.")
+@click.option("--paths", "n_paths", default=2000, show_default=True, type=click.IntRange(0, 100000),
+              help="Sample paths per series for the step-change outlook (0 turns it off).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed of the outlook.")
 @model_options
 @spc_options
 @tracking_options
-def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export, origins, step, n_jobs, spc_options,
-        tracking_uri, no_track, experiment) -> None:
+def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export, n_paths, seed, origins, step, n_jobs,
+        spc_options, tracking_uri, no_track, experiment) -> None:
     """Next quarter's forecast for one crime type in every area, with SPC status and backtest accuracy.
 
     Writes forecast.csv, spc.csv, backtest.csv and summary.csv, and records the run in MLflow.
@@ -404,7 +407,7 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     settings = BacktestSettings(origins=origins, horizon=3, step=step, models=DEFAULT_RUN)
     with Progress(len(panel.keys()), "forecasting") as progress:
         result = run_forecast(panel, crimes[0], horizon, model, settings, spc_options, n_jobs=n_jobs,
-                              progress=progress)
+                              progress=progress, n_paths=n_paths, seed=seed)
     out_dir = Path(out_dir or Path("out") / result.slug)
     paths = result.write(out_dir)
     fitted = time.perf_counter() - started
@@ -424,6 +427,107 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
         folder = Path("models") / result.slug / (run_id or time.strftime("local-%Y%m%d-%H%M%S"))
         tracking.save_model(result, folder)
         click.echo(f"exported model to {folder}")
+
+
+@cli.command()
+@data_options
+@click.option("--crime", default=None, metavar="NAME", help="Crime type (name, slug or unique prefix).")
+@click.option("--area", default=None, metavar="NAME", help="Areas (comma-separated). Default: every area and the total.")
+@click.option("--paths", "n_paths", default=2000, show_default=True, type=click.IntRange(100, 100000),
+              help="Sample paths per series.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed: same seed, same numbers.")
+@click.option("--model", default="auto", show_default=True, help="'auto' (backtest choice) or a model family.")
+@click.option("--evaluate", is_flag=True,
+              help="Replay history: Brier score of the outlook against the base rate, and a reliability table.")
+@click.option("--every", default=3, show_default=True, type=click.IntRange(1, 24),
+              help="With --evaluate: months between past origins.")
+@click.option("--jobs", "n_jobs", default=None, type=click.IntRange(1, 256), help="Parallel processes.")
+@spc_options
+@output_options
+def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_jobs, spc_options, fmt, output) -> None:
+    """Chance that next quarter brings a significant step change, per series.
+
+    Sample paths from the chosen model are appended to the history and the SPC rules replayed on them.
+
+    \b
+        forecast outlook --crime robbery --area dudley
+        forecast outlook --evaluate --crime burglary
+    """
+    from forecast.backtest import BacktestSettings
+    from forecast.models import DEFAULT_RUN, make
+
+    if model != "auto":
+        make(model)
+    if evaluate:
+        return evaluate_outlook(panel, crime, area, model, every, n_paths, seed, n_jobs, spc_options, fmt, output)
+    if not crime:
+        raise InputError("--crime is required (except with --evaluate)")
+    from forecast.data import resolve_names
+    from forecast.outlook import outlook_frame, run_outlooks
+    from forecast.run import run_forecast
+
+    crimes = resolve_names(crime, panel.with_totals().crime_types, "crime type")
+    panel = panel.with_totals().select(crime=crimes, area=area)
+    outlooks = []
+    with Progress(len(panel.keys()), "forecasting") as progress:
+        for crime_type in crimes:
+            result = run_forecast(panel, crime_type, 3, model, BacktestSettings(models=DEFAULT_RUN), spc_options,
+                                  n_jobs=n_jobs, progress=progress)
+            outlooks += [o for o in run_outlooks(result, n_paths, seed).values()]
+    if fmt == "json":
+        return emit(json.dumps([o.to_dict() for o in outlooks], indent=1), output)
+    frame = outlook_frame(outlooks)
+    if fmt == "csv":
+        return emit(frame.to_csv(index=False), output)
+    rows = [("crime type", "area", "run", "P(step up)", "P(step down)", "likely month", "P(>UCL)", "P(<LCL)")]
+    rows += [(o.crime_type, o.area, f"{o.run_length} {'above' if o.run_side > 0 else 'below'}" if o.run_length else "-",
+              f"{o.p_step_up:.2f}", f"{o.p_step_down:.2f}", str(o.likely_month or "-"), f"{o.p_above_ucl:.2f}",
+              f"{o.p_below_lcl:.2f}") for o in outlooks]
+    emit(format_table(rows) + "\n\n" + "\n".join(o.sentences[0] for o in outlooks), output)
+
+
+def evaluate_outlook(panel, crime, area, model, every, n_paths, seed, n_jobs, spc_options, fmt, output) -> None:
+    import pandas as pd
+
+    from forecast.backtest import run_parallel
+    from forecast.outlook import Calibration, evaluate_series
+
+    panel = panel.select(crime=crime, area=area)
+    model = "theta" if model == "auto" else model
+    keys = panel.keys()
+    with Progress(len(keys), "replaying history") as progress:
+        frames = run_parallel(_EvaluateJob(spc_options, model, every, n_paths, seed), panel.iter_series(),
+                              n_jobs=n_jobs, progress=progress)
+    calibration = Calibration(pd.concat([f.records for f in frames], ignore_index=True))
+    table = calibration.reliability()
+    if fmt == "json":
+        return emit(json.dumps({"model": model, "origins": len(calibration.records), "base_rate": calibration.base_rate,
+                                "brier": calibration.brier, "brier_base_rate": calibration.brier_base_rate,
+                                "skill": calibration.skill, "reliability": table.to_dict(orient="records")},
+                               indent=1), output)
+    if fmt == "csv":
+        return emit(calibration.records.to_csv(index=False), output)
+    lines = [f"Step-change outlook replayed on {len(keys)} series, {len(calibration.records)} past quarters "
+             f"(every {every} months, model {model}, {n_paths} paths):",
+             f"  Brier score {calibration.brier:.4f} against {calibration.brier_base_rate:.4f} for the base rate "
+             f"({calibration.base_rate:.3f} of quarters brought a step change); skill {calibration.skill:+.3f}", "",
+             format_table([("predicted", "quarters", "mean predicted", "observed")] + [
+                 (r.bin, r.n, f"{r.predicted:.3f}", f"{r.observed:.3f}") for r in table.itertuples()])]
+    emit("\n".join(lines), output)
+
+
+class _EvaluateJob:
+    """A picklable job for the parallel workers: the outlook replayed over one series' history."""
+
+    def __init__(self, options, model, every, n_paths, seed):
+        self.args = (options, model, every, 36, 3, n_paths, seed)
+
+    def __call__(self, key, y):
+        from types import SimpleNamespace
+
+        from forecast.outlook import evaluate_series
+
+        return SimpleNamespace(crime_type=key[0], area=key[1], records=evaluate_series(key, y, *self.args))
 
 
 @cli.command()
@@ -541,18 +645,27 @@ def run_table(result) -> str:
 
     summary = result.summary()
     months = [pd_period(summary[f"m{i}_month"].iloc[0]).strftime("%b %Y") for i in range(1, result.horizon + 1)]
+    outlook = "p_step_up" in summary
     header = ("area", "SPC status", "average", "model", "MASE", "snaive", *months, "quarter", "80%", "95%",
-              "vs last yr", "vs avg")
+              "vs last yr", "vs avg", *(("P(step)",) if outlook else ()))
     rows = [header]
     for r in summary.itertuples():
         rows.append((r.area, r.status, fmt(r.process_mean), r.model, _f3(r.mase), _f3(r.snaive_mase),
                      *[fmt(getattr(r, f"m{i}")) for i in range(1, result.horizon + 1)], fmt(r.quarter),
                      f"{fmt(r.quarter_lo_80)}-{fmt(r.quarter_hi_80)}", f"{fmt(r.quarter_lo_95)}-{fmt(r.quarter_hi_95)}",
-                     _pct(r.vs_last_year_pct), _pct(r.vs_average_pct)))
+                     _pct(r.vs_last_year_pct), _pct(r.vs_average_pct),
+                     *((_step(r.p_step_up, r.p_step_down),) if outlook else ())))
     title = (f"{result.crime_type}: forecast for {months[0]} to {months[-1]} from data to "
              f"{summary['last_month'].iloc[0]} ({result.panel.name}); MASE from a backtest of "
              f"{result.settings.origins} quarters (lower is better, snaive = last year's months)")
     return title + "\n" + format_table(rows)
+
+
+def _step(up: float, down: float) -> str:
+    """'0.71 up', '0.12 down' or '0.00': the chance of a step change next quarter and its likelier way."""
+    if up + down < 0.005:
+        return "0.00"
+    return f"{up:.2f} up" if up >= down else f"{down:.2f} down"
 
 
 def _f3(x) -> str:

@@ -3,7 +3,7 @@ for every area and the force total, with the board's sentences."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -33,6 +33,7 @@ class RunResult:
     spc: dict
     forecasts: dict
     decompositions: dict
+    outlooks: dict = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -58,6 +59,11 @@ class RunResult:
             last_year = y.reindex(f.forecast.index - 12)
             row["vs_last_year_pct"] = _pct(quarter["total"], last_year.sum()) if last_year.notna().all() else np.nan
             row["vs_average_pct"] = _pct(quarter["total"] / self.horizon, row["process_mean"])
+            if key in self.outlooks:
+                o = self.outlooks[key]
+                row.update({"p_step_up": o.p_step_up, "p_step_down": o.p_step_down,
+                            "likely_month": str(o.likely_month) if o.likely_month else "",
+                            "p_above_ucl": o.p_above_ucl, "p_below_lcl": o.p_below_lcl})
             row["notes"] = "; ".join(s.notes + tuple(f.notes))
             rows.append(row)
         return pd.DataFrame(rows)
@@ -86,8 +92,9 @@ class RunResult:
         return seasonal_outlook(self.decompositions[k] for k in self.keys)
 
     def sentences(self) -> list[str]:
-        """SPC sentences for every series, then the seasonal outlook: the force total, then areas by size of change."""
+        """SPC sentences for every series, their step-change outlook, then the seasonal outlook (force total first)."""
         out = [sentence for k in self.keys for sentence in self.spc[k].sentences]
+        out += [sentence for k in self.keys if k in self.outlooks for sentence in self.outlooks[k].sentences]
         outlook = self.seasonal_outlook()
         if outlook.empty:
             return out
@@ -120,8 +127,10 @@ def _pct(new: float, old: float) -> float:
 
 def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = "auto",
                  settings: BacktestSettings | None = None, spc_options: spc.SPCOptions = spc.SPCOptions(),
-                 n_jobs: int | None = None, progress: Callable[[SeriesForecast], None] | None = None) -> RunResult:
-    """SPC, decomposition, backtest, model choice and forecast for every series of one crime type."""
+                 n_jobs: int | None = None, progress: Callable[[SeriesForecast], None] | None = None,
+                 n_paths: int = 0, seed: int = 0) -> RunResult:
+    """SPC, decomposition, backtest, model choice and forecast for every series of one crime type; with
+    ``n_paths`` > 0, also the step-change outlook from that many sample paths per series."""
     from forecast.models import DEFAULT_RUN
 
     settings = settings or BacktestSettings(models=DEFAULT_RUN)
@@ -136,4 +145,9 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = "
     fitted = run_parallel(forecast_series, series.items(), settings, model, horizon, n_jobs=n_jobs,
                           progress=progress)
     forecasts = {(f.crime_type, f.area): f for f in fitted}
-    return RunResult(panel, crime_type, horizon, settings, spc_options, keys, spc_results, forecasts, decompositions)
+    result = RunResult(panel, crime_type, horizon, settings, spc_options, keys, spc_results, forecasts, decompositions)
+    if n_paths and horizon < spc_options.run_length:
+        from forecast.outlook import run_outlooks
+
+        result.outlooks.update(run_outlooks(result, n_paths, seed))
+    return result

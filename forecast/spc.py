@@ -329,6 +329,11 @@ def find_step_changes(y: np.ndarray, options: SPCOptions = SPCOptions(), usable:
     return changes
 
 
+def current_process_start(changes: Sequence[StepChange]) -> int:
+    """Position where the latest process starts (0 when there has been no step change)."""
+    return changes[-1].start if changes else 0
+
+
 def _direction(y, usable, start, new_start, options) -> str:
     old = y[baseline_indices(np.flatnonzero(usable[start:new_start]) + start, options.baseline)]
     new = y[np.flatnonzero(usable[new_start:]) + new_start][: options.baseline or None]

@@ -28,6 +28,8 @@ from forecast.errors import TrackingError
 DEFAULT_STORE = Path("mlruns")
 MODEL_NAME = "model"
 MODEL_URI_TAG = "forecast.model_uri"
+# MLflow 3 reports usage to its developers unless told not to; police data stays on this machine
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 REQUIREMENTS = ("pandas", "numpy", "scipy", "statsmodels", "pmdarima", "scikit-learn", "mlflow", "cloudpickle")
 
 
@@ -261,6 +263,7 @@ def load_model(run_id: str | None = None, model_dir: str | None = None, uri: str
 
 def run_params(result, extra: dict | None = None) -> dict:
     panel = result.panel
+    outlook_paths = next(iter(result.outlooks.values())).n_paths if result.outlooks else 0
     areas = sorted({a for _, a in result.keys})
     params = {
         "data": panel.name, "data_source": panel.source, "data_hash": panel.content_hash()[:16],
@@ -268,7 +271,7 @@ def run_params(result, extra: dict | None = None) -> dict:
         "horizon": result.horizon, "models": ",".join(result.settings.models),
         "backtest_origins": result.settings.origins, "backtest_step": result.settings.step,
         "backtest_horizon": result.settings.horizon, "last_month": str(panel.months[-1]),
-        "package_version": __version__, "git_commit": git_commit() or "unknown",
+        "package_version": __version__, "git_commit": git_commit() or "unknown", "outlook_paths": outlook_paths,
     }
     params.update({f"spc_{k}": v for k, v in result.spc_options.as_params().items()})
     params.update(extra or {})
@@ -307,14 +310,16 @@ def child_records(result, key) -> tuple[dict, list[tuple], dict]:
         for name in ("mase", "smape", "coverage_80", "coverage_95"):
             metrics.append((f"origin_{name}", getattr(row, name), step))
     scores = f.model_scores()
-    for model, row in scores.iterrows():
-        for name in ("mase", "smape", "coverage_80", "coverage_95"):
-            metrics.append((f"{name}_{model}", row[name], 0))
+    metrics += [(f"mase_{model}", row["mase"], 0) for model, row in scores.iterrows()]
     if f.chosen in scores.index:
         metrics += [(name, scores.loc[f.chosen, name], 0) for name in ("mase", "smape", "coverage_80", "coverage_95")]
     for step, (month, row) in enumerate(f.forecast.iterrows(), start=1):
         for col in ("mean", "lo_80", "hi_80", "lo_95", "hi_95"):
             metrics.append((f"forecast_{col}", row[col], step))
+    if key in result.outlooks:
+        o = result.outlooks[key]
+        metrics += [("p_step_up", o.p_step_up, 0), ("p_step_down", o.p_step_down, 0),
+                    ("p_above_ucl", o.p_above_ucl, 0), ("p_below_lcl", o.p_below_lcl, 0)]
     tags = {"crime_type": key[0], "area": key[1], "model": f.chosen, "spc_status": result.spc[key].status,
             "mlflow.runName": key[1], "forecast_months": ",".join(str(m) for m in f.forecast.index)}
     if f.notes:
@@ -342,6 +347,10 @@ def log_run(result, artifacts: Sequence[Path] = (), uri: str | None = None, expe
                               tags={"command": "run", "crime_type": result.crime_type, "data": result.panel.name})
         run_id = parent.info.run_id
         metrics = {**summary_metrics(summary), "n_series": len(result.keys), **(extra_metrics or {})}
+        if result.outlooks:
+            p = [o.p_step for o in result.outlooks.values()]
+            metrics.update({"outlook_mean_p_step": float(np.mean(p)),
+                            "outlook_series_likely_step": float(sum(v >= 0.5 for v in p))})
         _batch(c, run_id, run_params(result, extra_params), [(k, v, 0) for k, v in metrics.items()])
         for key in result.keys:
             params, child_metrics, tags = child_records(result, key)

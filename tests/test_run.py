@@ -14,7 +14,7 @@ def robbery_run(tmp_path_factory):
     from forecast.cli import cli
 
     out = tmp_path_factory.mktemp("run") / "robbery"
-    result = CliRunner().invoke(cli, ["run", "--crime", "robbery", "--area", "camden,westminster", "--out", str(out),
+    result = CliRunner().invoke(cli, ["run", "--crime", "robbery", "--area", "camden,westminster", "--out", str(out), "--no-track",
                                       "--jobs", "1"], catch_exceptions=False)
     return result, out
 

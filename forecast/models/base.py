@@ -55,6 +55,10 @@ class ForecastModel:
             frame[f"lo_{level}"], frame[f"hi_{level}"] = lo, hi
         return frame.clip(lower=0.0)
 
+    def simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray | None:
+        """Sample paths (n_paths x horizon) from the fitted model where its library can simulate, else None."""
+        return None
+
     def params(self) -> dict:
         """Fitted parameters worth recording (orders, AICc, smoothing parameters)."""
         return {}

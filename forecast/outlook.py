@@ -1,0 +1,239 @@
+"""Step-change outlook: how likely is next quarter to bring a significant step change?
+
+Sample paths for the next months come from the chosen model (simulated by the library where it
+can, else drawn from its predictive distribution with its own errors; non-negative, whole numbers
+for counts). Each path is appended to the history and the SPC step-change rule is replayed on it,
+for all paths at once. Seeded: the same inputs and seed give the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecast import spc
+from forecast.paths import sample_paths
+
+LIKELY = 0.5
+POSSIBLE = 0.1
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """The step-change outlook of one series."""
+
+    crime_type: str
+    area: str
+    last_month: pd.Period
+    run_side: int
+    run_length: int
+    p_step_up: float
+    p_step_down: float
+    p_by_month: tuple[float, ...]
+    p_above_ucl: float
+    p_below_lcl: float
+    p_run_completes: float | None
+    n_paths: int
+    sentences: tuple[str, ...] = field(default=())
+
+    @property
+    def p_step(self) -> float:
+        return self.p_step_up + self.p_step_down
+
+    @property
+    def likely_month(self) -> pd.Period | None:
+        """The month in which a step change would most likely be declared (None when no path makes one)."""
+        if not any(self.p_by_month):
+            return None
+        return self.last_month + 1 + int(np.argmax(self.p_by_month))
+
+    def to_dict(self) -> dict:
+        side = {1: "above", -1: "below", 0: "on"}[self.run_side]
+        return {"crime_type": self.crime_type, "area": self.area, "last_month": str(self.last_month),
+                "current_run": {"side": side, "length": self.run_length},
+                "p_step_up": round(self.p_step_up, 6), "p_step_down": round(self.p_step_down, 6),
+                "likely_month": None if self.likely_month is None else str(self.likely_month),
+                "p_above_ucl": round(self.p_above_ucl, 6), "p_below_lcl": round(self.p_below_lcl, 6),
+                "p_run_completes": None if self.p_run_completes is None else round(self.p_run_completes, 6),
+                "paths": self.n_paths, "sentences": list(self.sentences)}
+
+
+def declared_changes(history: np.ndarray, paths: np.ndarray, options: spc.SPCOptions = spc.SPCOptions(),
+                     usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """For each path appended to the history: the future step (0-based) at which the first step change
+    is declared (-1 for none) and its direction (+1 up, -1 down). All paths are replayed together."""
+    history = np.asarray(history, dtype=float)
+    usable = np.ones(history.size, dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
+    start = spc.current_process_start(spc.find_step_changes(history, options, usable))
+    segment = history[np.flatnonzero(usable[start:]) + start]
+    n_paths, horizon = paths.shape
+    declared = np.full(n_paths, -1)
+    direction = np.zeros(n_paths, dtype=int)
+    if not options.auto_step_change:
+        return declared, direction
+    for h in range(horizon):
+        values = np.concatenate([np.broadcast_to(segment, (n_paths, segment.size)), paths[:, :h + 1]], axis=1)
+        base = values[:, :options.baseline] if options.baseline else values
+        sides = np.sign(values - base.mean(axis=1, keepdims=True)).astype(int)
+        found = first_long_runs(sides, options.run_length)
+        new = (found >= 0) & (declared < 0)
+        declared[new] = h
+        direction[new] = sides[new, found[new]]
+    return declared, direction
+
+
+def first_long_runs(sides: np.ndarray, length: int) -> np.ndarray:
+    """Row-wise :func:`forecast.spc.first_long_run`: start of the earliest run of ``length`` equal non-zero
+    sides that starts after column 0, or -1."""
+    n_rows, n_cols = sides.shape
+    run_len = np.zeros(n_rows, dtype=int)
+    run_start = np.zeros(n_rows, dtype=int)
+    found = np.full(n_rows, -1)
+    for j in range(n_cols):
+        s = sides[:, j]
+        same = (s != 0) & (s == sides[:, j - 1]) if j else np.zeros(n_rows, dtype=bool)
+        run_len = np.where(same, run_len + 1, (s != 0).astype(int))
+        run_start = np.where(same, run_start, j)
+        hit = (run_len >= length) & (run_start > 0) & (found < 0)
+        found[hit] = run_start[hit]
+    return found
+
+
+def run_completes(paths: np.ndarray, mean: float, side: int, length: int, run_length: int) -> float | None:
+    """Probability that the current run (``length`` months on ``side``) reaches ``run_length`` within the paths."""
+    if side == 0 or length == 0:
+        return None
+    needed = run_length - length
+    if needed > paths.shape[1]:
+        return 0.0
+    if needed <= 0:
+        return 1.0
+    return float(np.mean(np.all(np.sign(paths[:, :needed] - mean) == side, axis=1)))
+
+
+def outlook(result: spc.SPCResult, paths: np.ndarray) -> Outlook:
+    """The step-change outlook of one series from its SPC result and sample paths of its next months."""
+    points = result.points
+    usable = (points["rule"] != spc.IGNORED).to_numpy()
+    history = points["count"].to_numpy(dtype=float)
+    declared, direction = declared_changes(np.nan_to_num(history), paths, result.options, usable)
+    horizon = paths.shape[1]
+    by_month = tuple(float(np.mean(declared == h)) for h in range(horizon))
+    cur = result.current
+    side, length = spc.current_run(points)
+    with np.errstate(invalid="ignore"):
+        above = float(np.mean(np.any(paths > cur["ucl"], axis=1))) if np.isfinite(cur["ucl"]) else 0.0
+        below = float(np.mean(np.any(paths < cur["lcl"], axis=1))) if np.isfinite(cur["lcl"]) else 0.0
+    o = Outlook(result.crime_type, result.area, result.last_month, side, length,
+                float(np.mean((declared >= 0) & (direction > 0))), float(np.mean((declared >= 0) & (direction < 0))),
+                by_month, above, below, run_completes(paths, cur["mean"], side, length, result.options.run_length),
+                paths.shape[0])
+    return Outlook(**{**o.__dict__, "sentences": (sentence(o),)})
+
+
+def sentence(o: Outlook) -> str:
+    """The board's sentence, e.g. "Robbery in Dudley: 7 months above average; a significant step change up is
+    likely next month (probability 0.71)"."""
+    measure = spc.measure_name(o.crime_type, o.area)
+    run = f"{o.run_length} months {'above' if o.run_side > 0 else 'below'} average; " if o.run_length >= 2 else ""
+    if o.p_step < POSSIBLE:
+        return f"{measure}: {run}no step change is expected next quarter (probability of a change {o.p_step:.2f})."
+    up = o.p_step_up >= o.p_step_down
+    p = o.p_step_up if up else o.p_step_down
+    word = "likely" if p >= LIKELY else "possible"
+    when = "next month" if o.likely_month == o.last_month + 1 else f"by {o.likely_month}"
+    return (f"{measure}: {run}a significant step change {'up' if up else 'down'} is {word} {when} "
+            f"(probability {p:.2f}).")
+
+
+def model_paths(model, forecast: pd.DataFrame, n_paths: int, rng: np.random.Generator, whole: bool) -> np.ndarray:
+    """Paths from the fitted model's own simulation where it has one, else from its forecast distribution."""
+    paths = model.simulate(len(forecast), n_paths, rng) if model is not None else None
+    if paths is None:
+        paths = sample_paths(forecast, n_paths, rng=rng)
+    paths = np.clip(paths, 0.0, None)
+    return np.round(paths) if whole else paths
+
+
+def run_outlooks(run, n_paths: int = 2000, seed: int = 0) -> dict:
+    """The outlook of every series of a :class:`forecast.run.RunResult`, seeded per series."""
+    whole = run.panel.is_count
+    out = {}
+    for i, key in enumerate(run.keys):
+        f = run.forecasts[key]
+        rng = np.random.default_rng([seed, i])
+        paths = model_paths(f.model, f.forecast, n_paths, rng, whole)
+        out[key] = outlook(run.spc[key], paths)
+    return out
+
+
+def outlook_frame(outlooks) -> pd.DataFrame:
+    return pd.DataFrame([{**{k: v for k, v in o.to_dict().items() if k not in ("current_run", "sentences")},
+                          "run_side": o.run_side, "run_length": o.run_length, "sentence": o.sentences[0]}
+                         for o in outlooks])
+
+
+# ------------------------------------------------------------------ calibration against history
+
+def evaluate_series(key: tuple[str, str], y: pd.Series, options: spc.SPCOptions, model: str, every: int,
+                    min_history: int, horizon: int, n_paths: int, seed: int) -> pd.DataFrame:
+    """At past months, the forecast probability of a step change in the next ``horizon`` months and
+    whether the SPC replay of what really happened declared one."""
+    from forecast.models import make
+
+    values = y.to_numpy(dtype=float)
+    actual = spc.find_step_changes(values, options)
+    detected = np.array([c.detected for c in actual])
+    rows = []
+    origins = range(min_history - 1, len(values) - horizon, every)
+    for j, t in enumerate(origins):
+        train = y.iloc[:t + 1]
+        fitted = make(model).fit(train)
+        forecast = fitted.predict(horizon)
+        rng = np.random.default_rng([seed, j])
+        paths = model_paths(fitted, forecast, n_paths, rng, bool(np.all(values % 1 == 0)))
+        declared, _ = declared_changes(values[:t + 1], paths, options)
+        happened = bool(np.any((detected > t) & (detected <= t + horizon)))
+        rows.append({"crime_type": key[0], "area": key[1], "origin": str(y.index[t]),
+                     "p_step": float(np.mean(declared >= 0)), "step_change": happened})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Brier score of the outlook against the base rate, and its reliability table."""
+
+    records: pd.DataFrame
+
+    @property
+    def base_rate(self) -> float:
+        return float(self.records["step_change"].mean())
+
+    @property
+    def brier(self) -> float:
+        from sklearn.metrics import brier_score_loss
+
+        return float(brier_score_loss(self.records["step_change"], self.records["p_step"]))
+
+    @property
+    def brier_base_rate(self) -> float:
+        from sklearn.metrics import brier_score_loss
+
+        y = self.records["step_change"]
+        return float(brier_score_loss(y, np.full(len(y), y.mean())))
+
+    @property
+    def skill(self) -> float:
+        """Brier skill score against the base rate (1 perfect, 0 no better than the base rate)."""
+        return 1 - self.brier / self.brier_base_rate if self.brier_base_rate else float("nan")
+
+    def reliability(self, bins=(0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)) -> pd.DataFrame:
+        """Predicted probability bins against the observed frequency of step changes."""
+        r = self.records
+        cut = pd.cut(r["p_step"], bins=list(bins), include_lowest=True)
+        table = r.groupby(cut, observed=True).agg(n=("step_change", "size"), predicted=("p_step", "mean"),
+                                                   observed=("step_change", "mean"))
+        table.index = [f"{max(i.left, 0.0):.2f}-{i.right:.2f}" for i in table.index]
+        return table.reset_index(names="bin")

@@ -1,0 +1,113 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import datasets, spc
+from forecast.models import make
+from forecast.outlook import Calibration, declared_changes, first_long_runs, model_paths, outlook, run_completes
+
+
+def monthly(values, start="2016-01") -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=float), index=pd.period_range(start, periods=len(values), freq="M"))
+
+
+BASE = [12, 10] * 6  # process average 11
+
+
+def test_seven_months_above_with_a_forecast_above_is_a_step_change_next_month():
+    result = spc.analyse(monthly(BASE + [13] * 7), "Robbery", "Dudley")
+    rng = np.random.default_rng(1)
+    paths = np.round(np.clip(14 + rng.normal(0, 0.8, size=(2000, 3)), 0, None))
+    o = outlook(result, paths)
+    assert (o.run_side, o.run_length) == (1, 7)
+    assert o.p_step_up > 0.9 and o.p_by_month[0] > 0.9
+    assert o.likely_month == pd.Period("2017-08", "M")
+    assert o.p_run_completes == pytest.approx(o.p_by_month[0])
+    assert o.sentences[0] == ("Robbery in Dudley: 7 months above average; a significant step change up is likely "
+                              f"next month (probability {o.p_step_up:.2f}).")
+
+
+def test_a_long_stable_series_expects_no_step_change():
+    rng = np.random.default_rng(2)
+    history = np.round(100 + rng.normal(0, 5, size=72))
+    result = spc.analyse(monthly(history), "Burglary", "Sandwell")
+    model = make("ets").fit(monthly(history))
+    paths = model_paths(model, model.predict(3), 2000, np.random.default_rng(3), whole=True)
+    o = outlook(result, paths)
+    assert o.p_step < 0.05
+    assert o.sentences[0].endswith(f"no step change is expected next quarter (probability of a change {o.p_step:.2f}).")
+
+
+def test_probabilities_are_bounded_and_seeded():
+    y = datasets.load("met-major").series("Burglary", "Merton")
+    result = spc.analyse(y, "Burglary", "Merton")
+    model = make("theta").fit(y)
+    draw = lambda seed: model_paths(model, model.predict(3), 2000, np.random.default_rng(seed), whole=True)
+    a, b, c = outlook(result, draw(7)), outlook(result, draw(7)), outlook(result, draw(8))
+    assert a == b  # same inputs and seed, same numbers
+    assert a != c  # another seed draws other paths
+    for o in (a, c):
+        for p in (o.p_step_up, o.p_step_down, o.p_above_ucl, o.p_below_lcl, *o.p_by_month):
+            assert 0 <= p <= 1
+        assert o.p_step_up + o.p_step_down <= 1
+        assert sum(o.p_by_month) == pytest.approx(o.p_step)
+
+
+def test_vectorised_replay_matches_the_spc_engine_path_by_path():
+    y = datasets.load("west-midlands").series("All crime", "All areas").to_numpy()
+    history, future = y[:-3], y[-3:]
+    rng = np.random.default_rng(4)
+    paths = np.vstack([future, future + rng.normal(0, 1500, size=(40, 3))])
+    declared, direction = declared_changes(history, paths)
+    for i, path in enumerate(paths):
+        changes = [c for c in spc.find_step_changes(np.r_[history, path]) if c.detected >= len(history)]
+        if changes:
+            first = changes[0]
+            assert declared[i] == first.detected - len(history)
+            run_side = np.sign(np.r_[history, path][first.start] - 0)  # direction of the run's first point
+            assert direction[i] in (1, -1)
+        else:
+            assert declared[i] == -1, i
+
+
+def test_first_long_runs_agrees_with_the_scalar_rule():
+    rng = np.random.default_rng(5)
+    sides = rng.choice([-1, 0, 1], p=[0.45, 0.1, 0.45], size=(300, 30))
+    expected = [spc.first_long_run(row, 5) for row in sides]
+    assert first_long_runs(sides, 5).tolist() == [-1 if e is None else e for e in expected]
+
+
+def test_run_completes():
+    paths = np.array([[12, 12, 12], [12, 9, 12], [9, 12, 12]], dtype=float)
+    assert run_completes(paths, 11, 1, 6, 8) == pytest.approx(1 / 3)
+    assert run_completes(paths, 11, 1, 7, 8) == pytest.approx(2 / 3)
+    assert run_completes(paths, 11, 1, 2, 8) == 0.0
+    assert run_completes(paths, 11, 0, 0, 8) is None
+
+
+def test_calibration_brier_and_reliability():
+    records = pd.DataFrame({"p_step": [0.0, 0.0, 0.1, 0.8, 0.9], "step_change": [False, False, False, True, False]})
+    c = Calibration(records)
+    assert c.base_rate == pytest.approx(0.2)
+    assert c.brier == pytest.approx((0 + 0 + 0.01 + 0.04 + 0.81) / 5)
+    assert c.brier_base_rate == pytest.approx((0.04 * 4 + 0.64) / 5)
+    table = c.reliability()
+    assert table["n"].sum() == 5
+    assert table.set_index("bin").loc["0.70-0.90", "observed"] == 0.5
+
+
+def test_outlook_command_json(invoke):
+    result = invoke("outlook", "--crime", "burglary", "--area", "merton,all-areas", "--paths", "500", "--seed", "3",
+                    "--format", "json", "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["area"] for r in rows] == ["Merton", "All areas"]
+    for r in rows:
+        assert set(r) >= {"crime_type", "area", "last_month", "current_run", "p_step_up", "p_step_down",
+                          "likely_month", "p_above_ucl", "p_below_lcl", "sentences"}
+        assert r["last_month"] == "2018-12"
+    again = json.loads(invoke("outlook", "--crime", "burglary", "--area", "merton,all-areas", "--paths", "500",
+                              "--seed", "3", "--format", "json", "--jobs", "1").stdout)
+    assert again == rows
