@@ -193,7 +193,10 @@ def ingest(paths, output, fill_missing, totals, include_asb) -> None:
 @selection_options()
 @spc_options
 @output_options
-def spc(panel: Panel, spc_options, fmt, output) -> None:
+@click.option("--chart", type=click.Path(dir_okay=False), default=None, metavar="PNG",
+              help="Also draw the SPC chart (one series) or small multiples (several) to this PNG.")
+@click.option("--svg", is_flag=True, help="With --chart: also write an SVG.")
+def spc(panel: Panel, spc_options, fmt, output, chart, svg) -> None:
     """Process averages, control limits, significant step changes and the board's sentences.
 
     One row per series for the latest month, then the sentences. Example:
@@ -203,6 +206,19 @@ def spc(panel: Panel, spc_options, fmt, output) -> None:
     from forecast import spc as spc_core
 
     results = spc_core.analyse_panel(panel.iter_series(), spc_options)
+    if chart:
+        from forecast import plots
+
+        if len(results) == 1:
+            r = results[0]
+            fig = plots.spc_chart(r.points, title=spc_core.measure_name(r.crime_type, r.area), status=r.status,
+                                  icon=r.icon, caption=plots.caption(panel.name, r.last_month))
+        else:
+            fig = plots.small_multiples([(f"{r.crime_type} / {r.area}", r.points, None) for r in results],
+                                        title=f"SPC at {results[0].last_month}",
+                                        caption=plots.caption(panel.name, results[0].last_month))
+        for path in plots.save(fig, chart, svg):
+            click.echo(f"wrote {path}", err=True)
     if fmt == "json":
         emit(json.dumps([r.to_dict() for r in results], indent=1), output)
     elif fmt == "csv":
@@ -265,7 +281,9 @@ class Progress:
 @click.option("--months", default=24, show_default=True, type=click.IntRange(1, 10000),
               help="Latest months of components to print.")
 @output_options
-def decompose(panel: Panel, outlook, horizon, months, fmt, output) -> None:
+@click.option("--chart", type=click.Path(dir_okay=False), default=None, metavar="PNG",
+              help="Also draw the components and seasonal index of the series to this PNG.")
+def decompose(panel: Panel, outlook, horizon, months, fmt, output, chart) -> None:
     """Seasonal decomposition (robust STL), seasonal indices and the seasonal outlook.
 
     \b
@@ -292,6 +310,13 @@ def decompose(panel: Panel, outlook, horizon, months, fmt, output) -> None:
                          "or use --outlook")
     d = stl(panel.series(*keys[0]), *keys[0])
     components = d.components.reset_index(names="month").astype({"month": str})
+    if chart:
+        from forecast import plots
+
+        fig = plots.seasonality_chart(d.components, d.indices(),
+                                      title=f"{d.crime_type} / {d.area}: seasonal decomposition (strength {d.strength:.2f})")
+        for path in plots.save(fig, chart):
+            click.echo(f"wrote {path}", err=True)
     if fmt == "json":
         return emit(json.dumps({"crime_type": d.crime_type, "area": d.area, "strength": d.strength,
                                 "indices": d.indices().to_dict(orient="records"),
@@ -415,8 +440,13 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     click.echo("")
     click.echo("\n".join(result.sentences()))
     click.echo("")
+    from forecast.report import write_report
+
+    paths.update(write_report(out_dir, result.panel.name))
     for name, path in paths.items():
-        click.echo(f"wrote {path}")
+        if not name.startswith("chart ") or name == "chart small multiples":
+            click.echo(f"wrote {path}")
+    click.echo(f"wrote {sum(k.startswith('chart ') for k in paths) - 1} series charts in {out_dir / 'charts'}")
     run_id = None
     if not no_track:
         run_id = tracking.log_run(result, artifacts=list(paths.values()), uri=tracking_uri, experiment=experiment,
@@ -528,6 +558,37 @@ class _EvaluateJob:
         from forecast.outlook import evaluate_series
 
         return SimpleNamespace(crime_type=key[0], area=key[1], records=evaluate_series(key, y, *self.args))
+
+
+@cli.command()
+@click.option("--crime", default=None, metavar="NAME",
+              help="Crime type whose run to report on: its outputs are read from out/<crime>/ (or --out).")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help="A run's output folder.")
+@click.option("--run-id", default=None, help="Rebuild from an MLflow run's artifacts instead.")
+@click.option("--tracking-uri", default=None, metavar="URI", help="MLflow store of --run-id.")
+@click.option("--svg", is_flag=True, help="Also write the charts as SVG.")
+def report(crime, out_dir, run_id, tracking_uri, svg) -> None:
+    """Rebuild the charts and report.html of a run from its outputs or from an MLflow run.
+
+        forecast report --crime robbery
+        forecast report --run-id 1a2b3c --out board-pack/
+    """
+    from forecast.data import slug
+    from forecast.report import write_report
+
+    if run_id:
+        from forecast import tracking
+
+        folder = Path(out_dir or Path("out") / f"run-{run_id[:8]}")
+        source = tracking.download_outputs(run_id, folder, uri=tracking_uri)
+    else:
+        if not (crime or out_dir):
+            raise InputError("give --crime (or --out) or --run-id")
+        folder = Path(out_dir or Path("out") / slug(crime))
+        source = "run outputs in " + str(folder)
+    paths = write_report(folder, source, svg)
+    click.echo(f"wrote {paths['report']}")
+    click.echo(f"wrote {paths['chart small multiples']} and {len(paths) - 2} series charts in {folder / 'charts'}")
 
 
 @cli.command()

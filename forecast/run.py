@@ -12,7 +12,7 @@ import pandas as pd
 
 from forecast import spc
 from forecast.backtest import BacktestSettings, SeriesForecast, forecast_series, run_parallel
-from forecast.data import ALL_AREAS, Panel, slug, write_csv
+from forecast.data import ALL_AREAS, Panel, slug, write_csv, write_text
 from forecast.models import BASELINE
 from forecast.paths import total_interval
 from forecast.seasonality import Decomposition, decompose, outlook_sentences, seasonal_outlook
@@ -48,6 +48,7 @@ class RunResult:
             scores = f.model_scores()
             quarter = total_interval(f.forecast)
             row = {"crime_type": key[0], "area": key[1], "last_month": str(y.index[-1]), "status": s.status,
+                   "icon": s.icon, "step_change": s.summary()["step_change"] or "",
                    "process_mean": float(s.current["mean"]), "model": f.chosen,
                    "mase": _score(scores, f.chosen), "snaive_mase": _score(scores, BASELINE)}
             for i, (month, value) in enumerate(f.forecast["mean"].items(), start=1):
@@ -109,12 +110,13 @@ class RunResult:
         return out
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write forecast.csv, spc.csv, backtest.csv and summary.csv (each atomically); returns their paths."""
+        """Write forecast.csv, spc.csv, backtest.csv, summary.csv and sentences.txt (each atomically)."""
         out = Path(out_dir)
         return {"forecast": write_csv(self.forecast_frame(), out / "forecast.csv"),
                 "spc": write_csv(self.spc_frame(), out / "spc.csv"),
                 "backtest": write_csv(self.backtest_frame(), out / "backtest.csv"),
-                "summary": write_csv(self.summary(), out / "summary.csv")}
+                "summary": write_csv(self.summary(), out / "summary.csv"),
+                "sentences": write_text("\n".join(self.sentences()) + "\n", out / "sentences.txt")}
 
 
 def _score(scores: pd.DataFrame, model: str) -> float:

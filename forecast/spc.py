@@ -606,7 +606,7 @@ def points_frame(results: Sequence[SPCResult]) -> pd.DataFrame:
     """All points of several results as one tidy frame (``forecast spc --format csv``)."""
     frames = []
     for r in results:
-        f = r.points.drop(columns=["process"]).copy()
+        f = r.points.copy()
         f.insert(0, "area", r.area)
         f.insert(0, "crime_type", r.crime_type)
         frames.append(f)

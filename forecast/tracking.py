@@ -259,6 +259,20 @@ def load_model(run_id: str | None = None, model_dir: str | None = None, uri: str
         return mlflow.pyfunc.load_model(model_uri)
 
 
+def download_outputs(run_id: str, folder: Path, uri: str | None = None) -> str:
+    """Fetch a run's CSV outputs into ``folder``; returns a description of the source for captions."""
+    store = tracking_uri(uri)
+    with mapped_errors(store):
+        c = client(store)
+        run = c.get_run(run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        names = [a.path for a in c.list_artifacts(run_id) if not a.is_dir]
+        for name in names:
+            if name.endswith((".csv", ".txt")):
+                c.download_artifacts(run_id, name, str(folder))
+        return f"{run.data.params.get('data', 'data')} (MLflow run {run_id[:8]})"
+
+
 # ------------------------------------------------------------------ logging a run
 
 def run_params(result, extra: dict | None = None) -> dict:

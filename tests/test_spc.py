@@ -169,7 +169,8 @@ def test_cli_spc_json_and_csv(invoke, tmp_path):
     out = tmp_path / "points.csv"
     result = invoke("spc", "--crime", "burglary", "--area", "merton", "--format", "csv", "-o", out)
     points = pd.read_csv(out)
-    assert points.columns.tolist() == ["crime_type", "area", "month", "count", "mean", "lcl", "ucl", "rule", "point_type"]
+    assert points.columns.tolist() == ["crime_type", "area", "month", "count", "process", "mean", "lcl", "ucl", "rule",
+                                       "point_type"]
     assert len(points) == 132
 
 

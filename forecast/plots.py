@@ -1,0 +1,269 @@
+"""Charts the board knows: the SPC chart of a series with next quarter's forecast fan, small multiples,
+and the seasonal picture. Pure functions from frames to matplotlib Figures; saving is separate.
+
+Colours follow Making Data Count (shared/spc/SPC.md section 6); markers differ by point type as well,
+so that the charts read in greyscale. Every drawn element has a ``gid`` (``mean-0``, ``ucl-0``,
+``forecast-mean``, ``band-80``, ...) so that tests and other tools can find it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+COLOURS = {"common_cause": "#a6a6a6", "special_cause_improvement": "#00b0f0", "special_cause_concern": "#e46c0a",
+           "special_cause_neutral_high": "#490092", "special_cause_neutral_low": "#490092", "ignored": "#d9d9d9"}
+MARKERS = {"common_cause": "o", "special_cause_improvement": "^", "special_cause_concern": "s",
+           "special_cause_neutral_high": "D", "special_cause_neutral_low": "D", "ignored": "x"}
+LABELS = {"common_cause": "common cause", "special_cause_improvement": "improvement",
+          "special_cause_concern": "concern", "special_cause_neutral_high": "special cause (high)",
+          "special_cause_neutral_low": "special cause (low)", "ignored": "ignored"}
+ICONS = {"common_cause": ("#a6a6a6", "~"), "improvement_high": ("#00b0f0", "H"), "improvement_low": ("#00b0f0", "L"),
+         "concern_high": ("#e46c0a", "H"), "concern_low": ("#e46c0a", "L"), "neutral_high": ("#490092", "H"),
+         "neutral_low": ("#490092", "L")}
+FORECAST = "#1f5fa8"
+DPI = 150
+
+
+def _x(months) -> np.ndarray:
+    """Months as matplotlib dates (the middle of each month would hide step boundaries; use the first day)."""
+    return pd.PeriodIndex(months, freq="M").to_timestamp().to_numpy()
+
+
+def processes_of(points: pd.DataFrame) -> list[pd.DataFrame]:
+    """The points of each process, from the ``process`` column (or from changes of the average)."""
+    if "process" in points:
+        key = points["process"]
+    else:
+        key = (points["mean"].ffill().diff().fillna(0) != 0).cumsum()
+    return [group for _, group in points.groupby(key, sort=True)]
+
+
+def step_changes_of(points: pd.DataFrame) -> list[dict]:
+    """Old and new averages at each process boundary, as drawn on the chart."""
+    out = []
+    procs = processes_of(points)
+    for old, new in zip(procs, procs[1:]):
+        old_mean, new_mean = float(old["mean"].iloc[0]), float(new["mean"].iloc[0])
+        pct = (new_mean - old_mean) / old_mean * 100 if old_mean else float("nan")
+        out.append({"month": pd.Period(new["month"].iloc[0], "M"), "old_mean": old_mean, "new_mean": new_mean,
+                    "pct_change": pct})
+    return out
+
+
+def _number(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.1f}"
+
+
+def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, compact: bool = False) -> None:
+    """Draw one series' SPC chart (and forecast fan) on ``ax``."""
+    points = points.copy()
+    points["month"] = pd.PeriodIndex(points["month"].astype(str), freq="M")
+    x = _x(points["month"])
+    ax.plot(x, points["count"], color="#a6a6a6", lw=1, zorder=2, gid="values")
+    for k, proc in enumerate(processes_of(points)):
+        px = _x(proc["month"])
+        end = _x([proc["month"].iloc[-1] + 1])[0]
+        xs = np.r_[px, end]
+        for col, style, colour in (("mean", "-", "#000000"), ("ucl", "--", "#7f7f7f"), ("lcl", "--", "#7f7f7f")):
+            value = float(proc[col].iloc[0])
+            if np.isfinite(value):
+                ax.plot(xs, np.full(xs.size, value), ls=style, color=colour, lw=1.3 if col == "mean" else 1,
+                        drawstyle="steps-post", zorder=3, gid=f"{col}-{k}")
+    for kind, group in points.groupby("point_type"):
+        if compact and kind == "common_cause":
+            continue
+        ax.scatter(_x(group["month"]), group["count"], s=14 if compact else 26, color=COLOURS.get(kind, "#a6a6a6"),
+                   marker=MARKERS.get(kind, "o"), edgecolor="white", linewidth=0.4, zorder=4,
+                   label=LABELS.get(kind, kind), gid=f"points-{kind}")
+    for sc in step_changes_of(points):
+        sx = _x([sc["month"]])[0]
+        ax.axvline(sx, color="#000000", ls=":", lw=0.8, zorder=1, gid=f"step-{sc['month']}")
+        if not compact:
+            pct = f" ({sc['pct_change']:+.0f}%)" if np.isfinite(sc["pct_change"]) else ""
+            ax.annotate(f"{_number(sc['old_mean'])}\u2192{_number(sc['new_mean'])}{pct}", (sx, sc["new_mean"]),
+                        xytext=(3, 6), textcoords="offset points", fontsize=7, color="#000000",
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+                        gid=f"note-{sc['month']}")
+    if forecast is not None and len(forecast):
+        fx = _x(pd.PeriodIndex(pd.Index(forecast.index if "month" not in forecast else forecast["month"]).astype(str),
+                               freq="M"))
+        joined = np.r_[x[-1:], fx]
+        last = float(points["count"].iloc[-1])
+        for level, alpha in ((95, 0.18), (80, 0.32)):
+            lo, hi = forecast[f"lo_{level}"].to_numpy(float), forecast[f"hi_{level}"].to_numpy(float)
+            ax.fill_between(fx, lo, hi, color=FORECAST, alpha=alpha, lw=0, zorder=1, gid=f"band-{level}",
+                            label=None if compact else f"{level}% interval")
+        ax.plot(joined, np.r_[last, forecast["mean"].to_numpy(float)], color=FORECAST, ls="--", lw=1.5, marker="o",
+                ms=3, zorder=5, gid="forecast-mean", label=None if compact else "forecast")
+        if not compact:
+            ax.axvspan(fx[0] - np.timedelta64(15, "D"), fx[-1] + np.timedelta64(15, "D"), color="#eef3fa", zorder=0,
+                       gid="forecast-zone")
+    ax.grid(axis="y", color="#eeeeee", lw=0.6)
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def draw_icon(ax, icon: str) -> None:
+    colour, letter = ICONS.get(icon, ICONS["common_cause"])
+    ax.text(0.985, 0.96, letter, transform=ax.transAxes, ha="center", va="center", fontsize=9, color="white",
+            fontweight="bold", bbox={"boxstyle": "circle,pad=0.35", "fc": colour, "ec": "none"}, gid=f"icon-{icon}")
+
+
+def spc_chart(points: pd.DataFrame, forecast: pd.DataFrame | None = None, *, title: str = "", status: str = "",
+              icon: str = "common_cause", caption: str = "", ylabel: str = "Recorded crimes per month") -> plt.Figure:
+    """The SPC overlay chart of one series, with its forecast fan, icon, title and caption."""
+    fig, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
+    draw_spc(ax, points, forecast)
+    draw_icon(ax, icon)
+    ax.set_title(f"{title}: {status}" if status else title, loc="left", fontsize=11)
+    ax.set_xlabel("Month")
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="upper left", fontsize=7, frameon=False, ncol=3)
+    if caption:
+        fig.text(0.01, 0.005, caption, fontsize=7, color="#555555", ha="left", va="bottom")
+        fig.get_layout_engine().set(h_pad=0.25)
+    return fig
+
+
+def small_multiples(panels: Sequence[tuple[str, pd.DataFrame, pd.DataFrame | None]], *, title: str = "",
+                    sharey: bool = False, caption: str = "", ncols: int = 5) -> plt.Figure:
+    """One compact SPC chart per (label, points, forecast): a crime type across areas, or an area across types."""
+    n = len(panels)
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 1.9 * nrows + 0.6), sharex=True, sharey=sharey,
+                             squeeze=False)
+    fig.subplots_adjust(left=0.04, right=0.99, top=1 - 0.8 / fig.get_figheight(), bottom=0.45 / fig.get_figheight(),
+                        hspace=0.35, wspace=0.22)
+    for ax, (label, points, forecast) in zip(axes.flat, panels):
+        draw_spc(ax, points, forecast, compact=True)
+        ax.set_title(label, fontsize=8, loc="left")
+        ax.tick_params(labelsize=6)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    fig.suptitle(title, x=0.01, ha="left", fontsize=11)
+    if caption:
+        fig.text(0.01, 0.002, caption, fontsize=7, color="#555555", ha="left", va="bottom")
+    return fig
+
+
+def seasonality_chart(components: pd.DataFrame, indices: pd.DataFrame, *, title: str = "") -> plt.Figure:
+    """STL components (observed, trend, seasonal, remainder) and the seasonal index by calendar month."""
+    fig = plt.figure(figsize=(9, 6.5), layout="constrained")
+    grid = fig.add_gridspec(4, 2, width_ratios=(2.2, 1))
+    x = _x(components.index if "month" not in components else components["month"])
+    for i, (col, label) in enumerate((("observed", "observed"), ("trend", "trend"), ("seasonal", "seasonal"),
+                                      ("resid", "remainder"))):
+        ax = fig.add_subplot(grid[i, 0])
+        style = {"marker": ".", "ls": "none"} if col == "resid" else {}
+        ax.plot(x, components[col], color="#1f1f1f" if col != "seasonal" else FORECAST, lw=1, gid=f"stl-{col}", **style)
+        if col == "resid":
+            ax.axhline(0, color="#a6a6a6", lw=0.8)
+        ax.set_ylabel(label, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.spines[["top", "right"]].set_visible(False)
+    ax = fig.add_subplot(grid[:, 1])
+    colours = np.where(indices["index"] >= 100, "#e46c0a", "#00b0f0")
+    ax.barh(indices["month"][::-1], indices["index"][::-1] - 100, left=100, color=colours[::-1], gid="season-index")
+    ax.axvline(100, color="#000000", lw=0.8)
+    ax.set_xlabel("seasonal index (100 = average month)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    fig.suptitle(title, x=0.01, ha="left", fontsize=11)
+    return fig
+
+
+def save(fig: plt.Figure, path: str | Path, svg: bool = False) -> list[Path]:
+    """Save a figure as PNG at 150 dpi (and SVG on request), atomically; closes the figure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix in (".png", ".svg") if svg else (".png",):
+        target = path.with_suffix(suffix)
+        tmp = target.with_name(f".{target.stem}.tmp{suffix}")
+        if suffix == ".png":
+            _save_png(fig, tmp)
+        else:
+            fig.savefig(tmp)
+        tmp.replace(target)
+        written.append(target)
+    plt.close(fig)
+    return written
+
+
+def _save_png(fig: plt.Figure, path: Path) -> None:
+    """PNG at 150 dpi, reduced to a 256-colour palette with Pillow (matplotlib's own image library):
+    charts of flat colours lose nothing visible and the embedded report is 3-4 times smaller."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=DPI, format="png")
+    buffer.seek(0)
+    with Image.open(buffer) as image:
+        image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(path, format="PNG", optimize=True,
+                                                                                dpi=(DPI, DPI))
+
+
+def caption(source: str, last_month, model: str | None = None) -> str:
+    text = f"Source: {source}. Last month {last_month}. XmR limits; 8 months on one side of the average = step change."
+    if model:
+        text += f" Forecast: {model}, 80% and 95% intervals."
+    return text
+
+
+def series_points(points: pd.DataFrame, crime_type: str, area: str) -> pd.DataFrame:
+    """One series' rows of a tidy SPC points frame (spc.csv)."""
+    rows = points[(points["crime_type"] == crime_type) & (points["area"] == area)]
+    return rows.reset_index(drop=True)
+
+
+def forecast_of(forecasts: pd.DataFrame, crime_type: str, area: str) -> pd.DataFrame:
+    rows = forecasts[(forecasts["crime_type"] == crime_type) & (forecasts["area"] == area)]
+    return rows.set_index("month")[["mean", "lo_80", "hi_80", "lo_95", "hi_95"]]
+
+
+def _series_chart(row: dict, p: pd.DataFrame, f: pd.DataFrame, path: Path, source: str, svg: bool) -> Path:
+    fig = spc_chart(p, f, title=f"{row['crime_type']} in {row['area']}", status=row["status"],
+                    icon=row.get("icon", "common_cause"), caption=caption(source, row["last_month"], row["model"]))
+    return save(fig, path, svg)[0]
+
+
+def crime_charts(summary: pd.DataFrame, points: pd.DataFrame, forecasts: pd.DataFrame, out_dir: str | Path,
+                 source: str, svg: bool = False, n_jobs: int | None = None) -> dict[str, Path]:
+    """Every series' SPC chart (rendered in parallel processes) plus the small multiples; paths by area."""
+    import os
+
+    from joblib import Parallel, delayed
+
+    out_dir = Path(out_dir)
+    rows = summary.to_dict(orient="records")
+    panels = [(r["area"], series_points(points, r["crime_type"], r["area"]),
+               forecast_of(forecasts, r["crime_type"], r["area"])) for r in rows]
+    crime = summary["crime_type"].iloc[0]
+    jobs = [delayed(_multiples_chart)(panels, f"{crime}: every area, with next quarter's forecast",
+                                      caption(source, summary["last_month"].iloc[0]), out_dir / "small-multiples.png",
+                                      svg)]
+    jobs += [delayed(_series_chart)(r, p, f, out_dir / f"{_file_slug(r['area'])}.png", source, svg)
+             for r, (_, p, f) in zip(rows, panels)]
+    n_jobs = n_jobs or min(os.cpu_count() or 1, max(1, len(jobs) // 4))
+    done = Parallel(n_jobs=n_jobs)(jobs) if n_jobs > 1 else [job[0](*job[1], **job[2]) for job in jobs]
+    return {**dict(zip([r["area"] for r in rows], done[1:])), "small multiples": done[0]}
+
+
+def _multiples_chart(panels, title: str, text: str, path: Path, svg: bool) -> Path:
+    return save(small_multiples(panels, title=title, caption=text), path, svg)[0]
+
+
+def _file_slug(name: str) -> str:
+    from forecast.data import slug
+
+    return slug(name) or "series"

@@ -1,0 +1,128 @@
+"""The board report: one self-contained HTML file (images embedded, nothing fetched) for a run.
+
+Every text that comes from data (crime types, areas, file names, sentences) is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+ICON_TEXT = {"common_cause": "common cause", "improvement_high": "improvement (high)",
+             "improvement_low": "improvement (low)", "concern_high": "concern (high)", "concern_low": "concern (low)",
+             "neutral_high": "special cause (high)", "neutral_low": "special cause (low)"}
+ICON_COLOUR = {"common": "#a6a6a6", "improvement": "#00b0f0", "concern": "#e46c0a", "neutral": "#490092"}
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Arial,sans-serif;margin:2em auto;max-width:1200px;color:#1f1f1f;
+padding:0 1em}h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
+.meta{color:#555;font-size:.9em}table{border-collapse:collapse;font-size:.85em;width:100%}
+th,td{padding:.3em .5em;border-bottom:1px solid #e5e5e5;text-align:right;white-space:nowrap}
+th:first-child,td:first-child,td.text,th.text{text-align:left}th{background:#f3f5f8}
+.icon{display:inline-block;width:.9em;height:.9em;border-radius:50%;vertical-align:middle;margin-right:.3em}
+ul.sentences li{margin:.3em 0}figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:.85em;color:#555}
+"""
+
+
+def _fmt(x, pct: bool = False) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "-"
+    if pct:
+        return f"{x:+.0f}%"
+    return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.1f}"
+
+
+def _icon(icon: str) -> str:
+    colour = ICON_COLOUR.get(icon.split("_")[0], "#a6a6a6")
+    return f'<span class="icon" style="background:{colour}"></span>{escape(ICON_TEXT.get(icon, icon))}'
+
+
+def image_tag(path: Path, alt: str) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def summary_table(summary: pd.DataFrame) -> str:
+    has_outlook = "p_step_up" in summary
+    head = ["Area", "Status", "Current process average", "Latest step change", "Model", "MASE (seasonal naive)",
+            "Next quarter", "80% interval", "95% interval", "vs same quarter last year"]
+    head += ["Chance of a step change"] if has_outlook else []
+    head += ["Icon"]
+    rows = []
+    for r in summary.to_dict(orient="records"):
+        step = r.get("step_change") if isinstance(r.get("step_change"), str) else "-"
+        mase = f"{r['mase']:.2f} ({r['snaive_mase']:.2f})" if np.isfinite(r["mase"]) else "-"
+        cells = [escape(str(r["area"])), escape(str(r["status"])), _fmt(r["process_mean"]), escape(step),
+                 escape(str(r["model"])), mase, _fmt(r["quarter"]), f"{_fmt(r['quarter_lo_80'])}&ndash;{_fmt(r['quarter_hi_80'])}",
+                 f"{_fmt(r['quarter_lo_95'])}&ndash;{_fmt(r['quarter_hi_95'])}", _fmt(r["vs_last_year_pct"], pct=True)]
+        if has_outlook:
+            up, down = r["p_step_up"], r["p_step_down"]
+            cells.append("-" if not np.isfinite(up) else
+                         f"{max(up, down):.2f} {'up' if up >= down else 'down'}" if up + down >= 0.005 else "0.00")
+        cells.append(_icon(str(r.get("icon", "common_cause"))))
+        rows.append("<tr>" + "".join(f'<td{" class=text" if i in (1, 3, 4) else ""}>{c}</td>'
+                                     for i, c in enumerate(cells)) + "</tr>")
+    header = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>"
+    return f"<table>\n<thead>{header}</thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
+
+
+def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mapping[str, Path], *, title: str,
+                 source: str, generated: str) -> str:
+    """The HTML text of the report."""
+    first = summary.iloc[0]
+    quarter = f"{first.get('m1_month', '')} to {first.get('m3_month', first.get('m1_month', ''))}"
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="meta">Data: {escape(source)}; last month {escape(str(first["last_month"]))}; forecast for '
+        f"{escape(quarter)}. Generated {escape(generated)} by forecast.</p>",
+        "<h2>Summary</h2>", summary_table(summary),
+        "<h2>What the board needs to know</h2>", '<ul class="sentences">',
+        *[f"<li>{escape(s)}</li>" for s in sentences], "</ul>", "<h2>Charts</h2>",
+    ]
+    for label, path in charts.items():
+        parts.append(f"<figure>{image_tag(path, f'SPC chart: {label}')}<figcaption>{escape(label)}</figcaption></figure>")
+    parts += ["</body>", "</html>"]
+    return "\n".join(parts) + "\n"
+
+
+def write_report(out_dir: str | Path, source: str, svg: bool = False) -> dict[str, Path]:
+    """Charts and report.html from a run's output folder (summary.csv, spc.csv, forecast.csv, sentences.txt)."""
+    import time
+
+    from forecast.data import write_text
+    from forecast.errors import DataError
+    from forecast.plots import crime_charts
+
+    out_dir = Path(out_dir)
+    needed = ["summary.csv", "spc.csv", "forecast.csv"]
+    missing = [n for n in needed if not (out_dir / n).exists()]
+    if missing:
+        raise DataError(f"{out_dir}: not a run's output folder (missing {', '.join(missing)})")
+    summary = pd.read_csv(out_dir / "summary.csv", keep_default_na=False, na_values=[""])
+    points = pd.read_csv(out_dir / "spc.csv")
+    forecasts = pd.read_csv(out_dir / "forecast.csv")
+    for frame in (summary, points, forecasts):
+        for col in ("crime_type", "area"):
+            if col in frame:
+                frame[col] = frame[col].astype(str)
+    sentences_file = out_dir / "sentences.txt"
+    sentences = sentences_file.read_text(encoding="utf-8").splitlines() if sentences_file.exists() else []
+    charts = crime_charts(summary, points, forecasts, out_dir / "charts", source, svg)
+    crime = summary["crime_type"].iloc[0]
+    multiples = charts.pop("small multiples")
+    ordered = {"Every area, with next quarter's forecast": multiples,
+               **{f"{crime} in {area}" if area != "All areas" else f"{crime} (force total)": path
+                  for area, path in charts.items()}}
+    html = build_report(summary, sentences, ordered, title=f"{crime}: next quarter and process status",
+                        source=source, generated=time.strftime("%Y-%m-%d %H:%M"))
+    report = write_text(html, out_dir / "report.html")
+    return {"report": report, "chart small multiples": multiples, **{f"chart {k}": v for k, v in charts.items()}}
