@@ -22,12 +22,18 @@ STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Arial,sans-serif;margin:2em auto;max-width:1200px;color:#1f1f1f;
 padding:0 1em}h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
 .meta{color:#555;font-size:.9em}table{border-collapse:collapse;font-size:.85em;width:100%}
-th,td{padding:.3em .5em;border-bottom:1px solid #e5e5e5;text-align:right;white-space:nowrap}
-th:first-child,td:first-child,td.text,th.text{text-align:left}th{background:#f3f5f8}
+th,td{padding:.3em .45em;border-bottom:1px solid #e5e5e5;text-align:right}
+td{white-space:nowrap}th{background:#f3f5f8;vertical-align:bottom}td.text,th.text{text-align:left;white-space:normal}
+td.text{min-width:7em}td:nth-child(4){min-width:12em}td:last-child{white-space:nowrap}
+.scroll{overflow-x:auto}
 .icon{display:inline-block;width:.9em;height:.9em;border-radius:50%;vertical-align:middle;margin-right:.3em}
 ul.sentences li{margin:.3em 0}figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}
 """
+
+
+TEXT_COLUMNS = (0, 1, 3, 4)
+_TEXT = ' class="text"'
 
 
 def _fmt(x, pct: bool = False) -> str:
@@ -50,8 +56,8 @@ def image_tag(path: Path, alt: str) -> str:
 
 def summary_table(summary: pd.DataFrame) -> str:
     has_outlook = "p_step_up" in summary
-    head = ["Area", "Status", "Current process average", "Latest step change", "Model", "MASE (seasonal naive)",
-            "Next quarter", "80% interval", "95% interval", "vs same quarter last year"]
+    head = ["Area", "Status", "Process average", "Latest step change", "Model", "MASE (snaive)",
+            "Next quarter", "80% interval", "95% interval", "vs last year"]
     head += ["Chance of a step change"] if has_outlook else []
     head += ["Icon"]
     rows = []
@@ -66,10 +72,12 @@ def summary_table(summary: pd.DataFrame) -> str:
             cells.append("-" if not np.isfinite(up) else
                          f"{max(up, down):.2f} {'up' if up >= down else 'down'}" if up + down >= 0.005 else "0.00")
         cells.append(_icon(str(r.get("icon", "common_cause"))))
-        rows.append("<tr>" + "".join(f'<td{" class=text" if i in (1, 3, 4) else ""}>{c}</td>'
+        rows.append("<tr>" + "".join(f'<td{_TEXT if i in TEXT_COLUMNS or i == len(cells) - 1 else ""}>{c}</td>'
                                      for i, c in enumerate(cells)) + "</tr>")
-    header = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>"
-    return f"<table>\n<thead>{header}</thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
+    header = "<tr>" + "".join(f'<th{_TEXT if i in TEXT_COLUMNS or i == len(head) - 1 else ""}>{escape(h)}</th>'
+                              for i, h in enumerate(head)) + "</tr>"
+    return (f'<div class="scroll"><table>\n<thead>{header}</thead>\n<tbody>\n' + "\n".join(rows)
+            + "\n</tbody></table></div>")
 
 
 def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mapping[str, Path], *, title: str,
@@ -80,6 +88,9 @@ def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mappin
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        # nothing may be fetched: the report must open offline and leak nothing about what is being read
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
+        "style-src 'unsafe-inline'\">",
         f"<title>{escape(title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
         f"<h1>{escape(title)}</h1>",
         f'<p class="meta">Data: {escape(source)}; last month {escape(str(first["last_month"]))}; forecast for '

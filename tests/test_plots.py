@@ -1,0 +1,106 @@
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PolyCollection
+from matplotlib.dates import num2date
+
+from forecast import datasets, plots, spc
+from forecast.models import make
+from forecast.seasonality import decompose
+
+
+@pytest.fixture(scope="module")
+def merton():
+    y = datasets.load("met-major").series("Burglary", "Merton")
+    result = spc.analyse(y, "Burglary", "Merton")
+    forecast = make("theta").fit(y).predict(3)
+    fig = plots.spc_chart(result.points, forecast, title="Burglary in Merton", status=result.status, icon=result.icon,
+                          caption=plots.caption("met-major", result.last_month, "theta"))
+    yield result, forecast, fig
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def lines_by_gid(ax):
+    return {line.get_gid(): line for line in ax.get_lines() if line.get_gid()}
+
+
+def test_process_lines_equal_the_computed_averages_and_limits(merton):
+    result, _, fig = merton
+    lines = lines_by_gid(fig.axes[0])
+    for k, proc in result.processes.iterrows():
+        for col in ("mean", "ucl", "lcl"):
+            ydata = np.asarray(lines[f"{col}-{k}"].get_ydata(), dtype=float)
+            assert np.allclose(ydata, proc[col]), (col, k)
+        xdata = pd.to_datetime(lines[f"mean-{k}"].get_xdata())
+        assert xdata[0] == proc["start"].to_timestamp()
+        assert xdata[-1] == (proc["end"] + 1).to_timestamp()  # each process line ends where the next begins
+    assert lines["mean-0"].get_linestyle() == "-" and lines["ucl-0"].get_linestyle() == "--"
+
+
+def test_step_changes_are_marked_where_the_engine_put_them(merton):
+    result, _, fig = merton
+    marked = sorted(gid.split("-", 1)[1] for gid in lines_by_gid(fig.axes[0]) if gid.startswith("step-"))
+    assert marked == [str(m) for m in result.step_changes["month"]]
+    notes = {t.get_gid(): t.get_text() for t in fig.axes[0].texts if (t.get_gid() or "").startswith("note-")}
+    assert notes["note-2018-05"] == "115\u2192133 (+15%)"
+
+
+def test_forecast_fan_lies_after_the_last_observed_month(merton):
+    result, forecast, fig = merton
+    ax = fig.axes[0]
+    line = lines_by_gid(ax)["forecast-mean"]
+    assert np.allclose(np.asarray(line.get_ydata(), float)[1:], forecast["mean"].to_numpy())
+    last = np.datetime64(result.last_month.to_timestamp())
+    bands = {c.get_gid(): c for c in ax.collections if isinstance(c, PolyCollection) and c.get_gid()}
+    for level in (80, 95):
+        vertices = bands[f"band-{level}"].get_paths()[0].vertices
+        xs = [np.datetime64(d.replace(tzinfo=None)) for d in num2date(vertices[:, 0])]
+        assert min(xs) > last
+        ys = vertices[:, 1]
+        assert np.isclose(ys.min(), forecast[f"lo_{level}"].min()) and np.isclose(ys.max(), forecast[f"hi_{level}"].max())
+
+
+def test_points_are_coloured_and_shaped_by_type(merton):
+    result, _, fig = merton
+    scatters = {c.get_gid(): c for c in fig.axes[0].collections if (c.get_gid() or "").startswith("points-")}
+    counts = result.points["point_type"].value_counts()
+    for kind, n in counts.items():
+        assert len(scatters[f"points-{kind}"].get_offsets()) == n
+    assert fig.axes[0].get_title(loc="left") == f"Burglary in Merton: {result.status}"
+    assert any(t.get_gid() == f"icon-{result.icon}" for t in fig.axes[0].texts)
+
+
+def test_small_multiples_one_axis_per_area():
+    panel = datasets.load("met-major").select(crime="robbery", area="camden,westminster,merton")
+    results = [spc.analyse(y, *k) for k, y in panel.iter_series()]
+    fig = plots.small_multiples([(r.area, r.points, None) for r in results], title="Robbery", sharey=True)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title(loc="left") for ax in visible] == ["Camden", "Merton", "Westminster"]
+    for ax, r in zip(visible, results):
+        assert np.allclose(lines_by_gid(ax)["mean-0"].get_ydata(), r.processes["mean"].iloc[0])
+
+
+def test_seasonality_chart_draws_the_components():
+    y = datasets.load("met-major").series("Burglary", "Camden")
+    d = decompose(y, "Burglary", "Camden")
+    fig = plots.seasonality_chart(d.components, d.indices(), title="Burglary / Camden")
+    trend = next(line for ax in fig.axes for line in ax.get_lines() if line.get_gid() == "stl-trend")
+    assert np.allclose(np.asarray(trend.get_ydata(), float), d.trend.to_numpy())
+    bars = next(c for ax in fig.axes for c in ax.containers)
+    assert len(bars) == 12
+
+
+def test_save_writes_png_at_150_dpi_and_svg(tmp_path, merton):
+    from PIL import Image
+
+    _, forecast, _ = merton
+    y = datasets.load("west-midlands").series("All crime", "All areas")
+    r = spc.analyse(y)
+    paths = plots.save(plots.spc_chart(r.points, title="West Midlands"), tmp_path / "wm.png", svg=True)
+    assert [p.name for p in paths] == ["wm.png", "wm.svg"]
+    with Image.open(paths[0]) as image:
+        assert image.info["dpi"] == pytest.approx((150, 150), abs=0.5)
+        assert image.size == (1350, 630)
+    assert paths[1].read_text().startswith("<?xml")
