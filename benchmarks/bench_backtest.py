@@ -17,7 +17,7 @@ def main() -> None:
     start = time.perf_counter()
     result = CliRunner().invoke(cli, ["backtest", "--data", "met-major", "--last", "96", "--models", models,
                                       "--origins", "4", "--horizon", "3", "--step", "3", "--min-months", "36",
-                                      "-o", "out/bench_backtest.csv"])
+                                      "-o", "out/bench_backtest.csv", "--no-track"])
     print(result.stdout)
     print(f"wall time {time.perf_counter() - start:.1f} s")
     if result.exit_code:

@@ -348,7 +348,9 @@ def decompose(panel: Panel, outlook, horizon, months, fmt, output, chart) -> Non
 @model_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Predictions CSV to write (crime_type, area, model, origin, month, step, actual, mean, bounds).")
-def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_jobs, output) -> None:
+@tracking_options
+def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_jobs, output, tracking_uri, no_track,
+             experiment) -> None:
     """Rolling-origin backtest of the model families against the seasonal naive baseline.
 
     Prints MASE, sMAPE and 80%/95% interval coverage per model. Example:
@@ -361,6 +363,10 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
     from forecast.models import parse_models
 
     settings = BacktestSettings(origins=origins, horizon=horizon, step=step, models=parse_models(models))
+    if not no_track:
+        from forecast import tracking
+
+        tracking.preload()
     if last:
         panel = panel.last_months(last)
     start = time.perf_counter()
@@ -383,6 +389,16 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
                + (f"; {len(notes)} series limited by their length" if notes else ""))
     if output:
         click.echo(f"wrote {output}")
+    if not no_track:
+        import tempfile
+
+        from forecast import tracking
+
+        with tempfile.TemporaryDirectory() as tmp:
+            predictions = Path(output) if output else write_csv(result.predictions, Path(tmp) / "backtest.csv")
+            run_id = tracking.log_backtest(result, panel, [predictions], uri=tracking_uri, experiment=experiment,
+                                           extra_params={"last_months": last or "all"}, min_months=min_months)
+        click.echo(f"recorded MLflow run {run_id} in {tracking.tracking_uri(tracking_uri)}")
 
 
 @cli.command()
@@ -440,19 +456,24 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     click.echo("")
     click.echo("\n".join(result.sentences()))
     click.echo("")
+    from concurrent.futures import ThreadPoolExecutor
+
     from forecast.report import write_report
 
-    paths.update(write_report(out_dir, result.panel.name))
-    for name, path in paths.items():
-        if not name.startswith("chart ") or name == "chart small multiples":
-            click.echo(f"wrote {path}")
-    click.echo(f"wrote {sum(k.startswith('chart ') for k in paths) - 1} series charts in {out_dir / 'charts'}")
-    run_id = None
-    if not no_track:
-        run_id = tracking.log_run(result, artifacts=list(paths.values()), uri=tracking_uri, experiment=experiment,
-                                  extra_metrics={"run_seconds": fitted})
-        click.echo(f"recorded MLflow run {run_id} in {tracking.tracking_uri(tracking_uri)} "
-                   f"(experiment {tracking.experiment_name(result.slug, experiment)})")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the MLflow records are written while the charts render in worker processes
+        recording = None if no_track else pool.submit(tracking.begin_run, result, uri=tracking_uri,
+                                                      experiment=experiment, extra_metrics={"run_seconds": fitted})
+        paths.update(write_report(out_dir, result.panel.name))
+        for name, path in paths.items():
+            if not name.startswith("chart ") or name == "chart small multiples":
+                click.echo(f"wrote {path}")
+        click.echo(f"wrote {sum(k.startswith('chart ') for k in paths) - 1} series charts in {out_dir / 'charts'}")
+        run_id = None
+        if recording is not None:
+            run_id = tracking.end_run(recording.result(), list(paths.values()), uri=tracking_uri)
+            click.echo(f"recorded MLflow run {run_id} in {tracking.tracking_uri(tracking_uri)} "
+                       f"(experiment {tracking.experiment_name(result.slug, experiment)})")
     if export:
         folder = Path("models") / result.slug / (run_id or time.strftime("local-%Y%m%d-%H%M%S"))
         tracking.save_model(result, folder)

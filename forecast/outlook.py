@@ -8,6 +8,7 @@ for all paths at once. Seeded: the same inputs and seed give the same numbers.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -143,7 +144,7 @@ def sentence(o: Outlook) -> str:
     up = o.p_step_up >= o.p_step_down
     p = o.p_step_up if up else o.p_step_down
     word = "likely" if p >= LIKELY else "possible"
-    when = "next month" if o.likely_month == o.last_month + 1 else f"by {o.likely_month}"
+    when = "next month" if o.likely_month == o.last_month + 1 else f"in {o.likely_month}"
     return (f"{measure}: {run}a significant step change {'up' if up else 'down'} is {word} {when} "
             f"(probability {p:.2f}).")
 
@@ -158,12 +159,13 @@ def model_paths(model, forecast: pd.DataFrame, n_paths: int, rng: np.random.Gene
 
 
 def run_outlooks(run, n_paths: int = 2000, seed: int = 0) -> dict:
-    """The outlook of every series of a :class:`forecast.run.RunResult`, seeded per series."""
+    """The outlook of every series of a :class:`forecast.run.RunResult`, seeded per series (by its name, so that a
+    series gets the same numbers whichever others are selected with it)."""
     whole = run.panel.is_count
     out = {}
-    for i, key in enumerate(run.keys):
+    for key in run.keys:
         f = run.forecasts[key]
-        rng = np.random.default_rng([seed, i])
+        rng = np.random.default_rng([seed, zlib.crc32("\x00".join(key).encode())])
         paths = model_paths(f.model, f.forecast, n_paths, rng, whole)
         out[key] = outlook(run.spc[key], paths)
     return out

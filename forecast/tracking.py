@@ -341,10 +341,15 @@ def child_records(result, key) -> tuple[dict, list[tuple], dict]:
     return params, metrics, tags
 
 
-def log_run(result, artifacts: Sequence[Path] = (), uri: str | None = None, experiment: str | None = None,
-            run_name: str | None = None, extra_params: dict | None = None, extra_metrics: dict | None = None,
-            log_model: bool = True) -> str:
-    """Record a RunResult: parent run with params, metrics and artifacts, a child per series, the model."""
+def begin_run(result, uri: str | None = None, experiment: str | None = None, run_name: str | None = None,
+              extra_params: dict | None = None, extra_metrics: dict | None = None, log_model: bool = True) -> str:
+    """Record a RunResult but for its files: parent run with params and metrics, a child per series, the model.
+
+    The run is left open for :func:`end_run`, so that files written meanwhile (charts, report) can join it;
+    ``forecast run`` calls this in a thread while the charts render in worker processes.
+    """
+    from forecast.backtest import BacktestResult
+
     store = tracking_uri(uri)
     with mapped_errors(store), store_lock(store):
         import mlflow.pyfunc
@@ -352,11 +357,7 @@ def log_run(result, artifacts: Sequence[Path] = (), uri: str | None = None, expe
 
         c = client(store)
         experiment_id = ensure_experiment(c, experiment_name(result.slug, experiment), store)
-        summary = pd.DataFrame()
-        from forecast.backtest import BacktestResult
-
-        bt = BacktestResult(result.settings, tuple(result.forecasts[k] for k in result.keys))
-        summary = bt.summary()
+        summary = BacktestResult(result.settings, tuple(result.forecasts[k] for k in result.keys)).summary()
         parent = c.create_run(experiment_id, run_name=run_name or f"run {result.slug} {time.strftime('%Y-%m-%d %H:%M')}",
                               tags={"command": "run", "crime_type": result.crime_type, "data": result.panel.name})
         run_id = parent.info.run_id
@@ -371,17 +372,58 @@ def log_run(result, artifacts: Sequence[Path] = (), uri: str | None = None, expe
             child = c.create_run(experiment_id, run_name=key[1], tags={MLFLOW_PARENT_RUN_ID: run_id})
             _batch(c, child.info.run_id, params, child_metrics, {k: v for k, v in tags.items() if k != MLFLOW_RUN_NAME})
             c.set_terminated(child.info.run_id)
-        for path in artifacts:
-            if Path(path).is_file():
-                c.log_artifact(run_id, str(path))
         if log_model:
             bundle, example, output = build_bundle(result)
             with mlflow.start_run(run_id=run_id):
                 info = mlflow.pyfunc.log_model(name=MODEL_NAME, python_model=bundle, pip_requirements=pip_requirements(),
                                                signature=model_signature(example, output), input_example=example)
             c.set_tag(run_id, MODEL_URI_TAG, info.model_uri)
+        return run_id
+
+
+def end_run(run_id: str, artifacts: Sequence[Path] = (), uri: str | None = None) -> str:
+    """Attach the run's files (charts under ``charts/``) and mark it finished."""
+    store = tracking_uri(uri)
+    with mapped_errors(store), store_lock(store):
+        c = client(store)
+        for path in map(Path, artifacts):
+            if path.is_file():
+                c.log_artifact(run_id, str(path), "charts" if path.parent.name == "charts" else None)
         c.set_terminated(run_id)
         return run_id
+
+
+def log_run(result, artifacts: Sequence[Path] = (), uri: str | None = None, **kwargs) -> str:
+    """Record a RunResult and its files in one go (see :func:`begin_run`)."""
+    return end_run(begin_run(result, uri=uri, **kwargs), artifacts, uri)
+
+
+def log_backtest(result, panel, artifacts: Sequence[Path] = (), uri: str | None = None,
+                 experiment: str | None = None, extra_params: dict | None = None, min_months: int = 0) -> str:
+    """Record a ``forecast backtest``: one run with the windows, data and per-model accuracy metrics."""
+    from forecast.data import slug
+
+    store = tracking_uri(uri)
+    crimes = panel.crime_types
+    name = experiment or (f"forecast/{slug(crimes[0])}" if len(crimes) == 1 else "forecast/backtest")
+    with mapped_errors(store), store_lock(store):
+        c = client(store)
+        experiment_id = ensure_experiment(c, name, store)
+        run = c.create_run(experiment_id, run_name=f"backtest {time.strftime('%Y-%m-%d %H:%M')}",
+                           tags={"command": "backtest", "data": panel.name})
+        s = result.settings
+        params = {"data": panel.name, "data_source": panel.source, "data_hash": panel.content_hash()[:16],
+                  "crime_types": ", ".join(crimes), "n_series": len(result.series), "models": ",".join(s.models),
+                  "backtest_origins": s.origins, "backtest_horizon": s.horizon, "backtest_step": s.step,
+                  "min_months": min_months, "first_month": str(panel.months[0]), "last_month": str(panel.months[-1]),
+                  "package_version": __version__, "git_commit": git_commit() or "unknown", **(extra_params or {})}
+        metrics = summary_metrics(result.summary(min_months=min_months))
+        metrics["fit_failures"] = result.failures()
+        _batch(c, run.info.run_id, params, [(k, v, 0) for k, v in metrics.items()])
+        for path in artifacts:
+            c.log_artifact(run.info.run_id, str(path))
+        c.set_terminated(run.info.run_id)
+        return run.info.run_id
 
 
 def log_comparison(spec_name: str, crime_types: Sequence[str], summary: pd.DataFrame, params: dict,

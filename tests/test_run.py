@@ -22,7 +22,10 @@ def robbery_run(tmp_path_factory):
 def test_run_writes_its_outputs(robbery_run):
     result, out = robbery_run
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["backtest.csv", "forecast.csv", "spc.csv", "summary.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["backtest.csv", "charts", "forecast.csv", "report.html",
+                                                     "sentences.txt", "spc.csv", "summary.csv"]
+    assert sorted(p.name for p in (out / "charts").iterdir()) == ["camden.png", "small-multiples.png",
+                                                                  "westminster.png"]
     forecast = pd.read_csv(out / "forecast.csv")
     assert forecast.columns.tolist() == ["crime_type", "area", "model", "month", "step", "mean", "lo_80", "hi_80",
                                          "lo_95", "hi_95"]
@@ -61,7 +64,10 @@ def test_run_prints_table_and_sentences(robbery_run):
     assert lines[0].startswith("Robbery: forecast for Jan 2019 to Mar 2019 from data to 2018-12 (met-major)")
     assert any(line.startswith("Camden ") for line in lines) and any(line.startswith("Westminster ") for line in lines)
     assert any(line.startswith("Robbery in Westminster") for line in lines)
-    assert lines[-1] == f"wrote {out / 'summary.csv'}"
+    assert lines[-1] == f"wrote 2 series charts in {out / 'charts'}"
+    assert f"wrote {out / 'report.html'}" in lines
+    sentences = (out / "sentences.txt").read_text().splitlines()
+    assert sentences and all(s in lines for s in sentences)
 
 
 def test_run_rejects_bad_model_and_several_crimes(invoke):
@@ -74,7 +80,7 @@ def test_run_rejects_bad_model_and_several_crimes(invoke):
 def test_backtest_command_writes_exact_columns(invoke, tmp_path):
     out = tmp_path / "bt.csv"
     result = invoke("backtest", "--crime", "drugs", "--area", "bexley,bromley", "--models", "snaive,theta",
-                    "--last", "60", "--origins", "2", "-o", out, "--jobs", "1")
+                    "--last", "60", "--origins", "2", "-o", out, "--jobs", "1", "--no-track")
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(out)
     assert frame.columns.tolist() == ["crime_type", "area", "model", "origin", "month", "step", "actual", "mean",

@@ -54,7 +54,10 @@ def test_parent_run_has_params_metrics_and_artifacts(tracked):
     snaive = backtest[backtest["model"] == "snaive"]
     assert snaive.shape[0] == 24 and summary.shape[0] == 2
     artifacts = root / "mlruns" / "artifacts" / run_id / "artifacts"
-    assert sorted(p.name for p in artifacts.iterdir()) == ["backtest.csv", "forecast.csv", "spc.csv", "summary.csv"]
+    assert sorted(p.name for p in artifacts.iterdir()) == ["backtest.csv", "charts", "forecast.csv", "report.html",
+                                                           "sentences.txt", "spc.csv", "summary.csv"]
+    assert sorted(p.name for p in (artifacts / "charts").iterdir()) == ["camden.png", "small-multiples.png",
+                                                                        "westminster.png"]
     assert (artifacts / "forecast.csv").read_bytes() == (root / "out" / "robbery" / "forecast.csv").read_bytes()
 
 
@@ -188,3 +191,29 @@ def test_no_track_leaves_no_store(tmp_path, invoke):
                     "--tracking-uri", uri, "--no-track")
     assert result.exit_code == 0 and "recorded MLflow run" not in result.stdout
     assert not (tmp_path / "mlruns").exists()
+
+
+def test_backtest_is_recorded_with_per_model_metrics(tmp_path, invoke):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    result = invoke("backtest", "--crime", "drugs", "--area", "sutton,bexley", "--models", "snaive,theta",
+                    "--origins", "2", "--jobs", "1", "--tracking-uri", uri, "--min-months", "0")
+    assert result.exit_code == 0, result.output
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=["forecast/drugs"])
+    assert len(runs) == 1 and runs.iloc[0]["tags.command"] == "backtest"
+    row = next(line.split() for line in result.stdout.splitlines() if line.startswith("theta"))
+    assert runs.iloc[0]["metrics.mase_theta"] == pytest.approx(float(row[2]), abs=5e-4)
+    assert runs.iloc[0]["params.backtest_origins"] == "2" and runs.iloc[0]["params.n_series"] == "2"
+
+
+def test_report_rebuilt_from_an_mlflow_run(tracked, invoke, tmp_path):
+    root, uri, run_id, _ = tracked
+    out = tmp_path / "pack"
+    result = invoke("report", "--run-id", run_id, "--tracking-uri", uri, "--out", out)
+    assert result.exit_code == 0, result.output
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert f"MLflow run {run_id[:8]}" in html and "Westminster" in html
+    assert sorted(p.name for p in (out / "charts").glob("*.png")) == ["camden.png", "small-multiples.png",
+                                                                       "westminster.png"]
