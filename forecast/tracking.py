@@ -321,8 +321,7 @@ def child_records(result, key) -> tuple[dict, list[tuple], dict]:
     metrics: list[tuple] = []
     chosen = f.metrics[f.metrics["model"] == f.chosen] if not f.metrics.empty else pd.DataFrame()
     for step, row in enumerate(chosen.itertuples()):
-        for name in ("mase", "smape", "coverage_80", "coverage_95"):
-            metrics.append((f"origin_{name}", getattr(row, name), step))
+        metrics += [("origin_mase", row.mase, step), ("origin_smape", row.smape, step)]
     scores = f.model_scores()
     metrics += [(f"mase_{model}", row["mase"], 0) for model, row in scores.iterrows()]
     if f.chosen in scores.index:

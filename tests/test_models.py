@@ -133,3 +133,13 @@ def test_choose_model_takes_the_lowest_mean_mase():
     assert choose_model(scores, ["snaive", "theta"]) == "snaive"
     flat = pd.DataFrame({"mase": [np.nan, np.nan], "mae": [2.0, 1.0]}, index=["snaive", "ets"])
     assert choose_model(flat, ["snaive", "ets"]) == "ets"
+
+
+def test_ets_template_refits_when_its_form_no_longer_fits():
+    """Fraud in Ealing: the form chosen at an early origin is multiplicative; a later window holds a zero."""
+    y = datasets.load("met-major").series("Fraud or Forgery", "Ealing").iloc[-96:]
+    first = make("ets").fit(y.iloc[:-12])
+    later = first.template().fit(y.iloc[:-6])
+    assert first.form().endswith(",M)") and (y.iloc[:-6] == 0).any()
+    assert not later.form().endswith(",M)")
+    assert np.isfinite(later.predict(3).to_numpy()).all()

@@ -38,9 +38,9 @@ class ETS(ForecastModel):
         endog = pd.Series(y, index=self.y_.index.to_timestamp())
         best = None
         for trend, damped, seasonal in self.candidates(y):
-            model = ETSModel(endog, error="add", trend=trend, damped_trend=damped, seasonal=seasonal,
-                             seasonal_periods=self.m if seasonal else None)
             try:
+                model = ETSModel(endog, error="add", trend=trend, damped_trend=damped, seasonal=seasonal,
+                                 seasonal_periods=self.m if seasonal else None)
                 result = model.fit(disp=False, maxiter=200)
             except (ValueError, np.linalg.LinAlgError):
                 continue
