@@ -541,7 +541,7 @@ def evaluate_outlook(panel, crime, area, model, every, n_paths, seed, n_jobs, sp
     import pandas as pd
 
     from forecast.backtest import run_parallel
-    from forecast.outlook import Calibration, evaluate_series
+    from forecast.outlook import Calibration
 
     panel = panel.select(crime=crime, area=area)
     model = "theta" if model == "auto" else model

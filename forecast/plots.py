@@ -9,7 +9,7 @@ so that the charts read in greyscale. Every drawn element has a ``gid`` (``mean-
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import matplotlib
 

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from conftest import DATA, write
+from conftest import DATA
 
 GOOD = "month,area,crime_type,count\n2020-01,Sandwell,Robbery,10\n2020-02,Sandwell,Robbery,12\n"
 

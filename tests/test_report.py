@@ -1,6 +1,5 @@
 import os
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
