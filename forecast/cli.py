@@ -118,29 +118,36 @@ def pd_period(text: str):
         raise ValueError(text) from exc
 
 
-def output_options(func):
-    """--format and --output, shared by every command that writes results."""
-    @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-                  show_default=True, help="Table for people, JSON or CSV for other programs.")
-    @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-                  help="Write to this file (atomically) instead of standard output.")
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        return func(*args, **kwargs)
-    return wrapper
+def options(*decorators):
+    """Several click options as one decorator (shared option groups, as in sqlite-utils)."""
+    def apply(func):
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+    return apply
 
 
-def tracking_options(func):
-    """--tracking-uri, --no-track and --experiment: where and whether the run is recorded in MLflow."""
-    @click.option("--tracking-uri", default=None, metavar="URI",
-                  help="MLflow store [default: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db].")
-    @click.option("--no-track", is_flag=True, help="Do not record the run in MLflow.")
-    @click.option("--experiment", default=None, metavar="NAME",
-                  help="MLflow experiment [default: forecast/<crime slug>].")
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        return func(*args, **kwargs)
-    return wrapper
+output_options = options(
+    click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+                 help="Table for people, JSON or CSV for other programs."),
+    click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+                 help="Write to this file (atomically) instead of standard output."),
+)
+
+tracking_options = options(
+    click.option("--tracking-uri", default=None, metavar="URI",
+                 help="MLflow store [default: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db]."),
+    click.option("--no-track", is_flag=True, help="Do not record the run in MLflow."),
+    click.option("--experiment", default=None, metavar="NAME", help="MLflow experiment [default: forecast/<crime slug>]."),
+)
+
+model_options = options(
+    click.option("--origins", default=4, show_default=True, type=click.IntRange(1, 60),
+                 help="Rolling origins of the backtest."),
+    click.option("--step", default=3, show_default=True, type=click.IntRange(1, 24), help="Months between backtest origins."),
+    click.option("--jobs", "n_jobs", default=None, type=click.IntRange(1, 256),
+                 help="Parallel processes (default: one per core)."),
+)
 
 
 def emit(text: str, output: str | None) -> None:
@@ -239,20 +246,6 @@ def spc_table(results) -> str:
     lines = [f"SPC at {last} ({len(results)} series; * = trial limits)", format_table(rows), ""]
     lines += [sentence for r in results for sentence in r.sentences]
     return "\n".join(lines)
-
-
-def model_options(func):
-    """Backtest windows shared by backtest and run."""
-    @click.option("--origins", default=4, show_default=True, type=click.IntRange(1, 60),
-                  help="Rolling origins of the backtest.")
-    @click.option("--step", default=3, show_default=True, type=click.IntRange(1, 24),
-                  help="Months between backtest origins.")
-    @click.option("--jobs", "n_jobs", default=None, type=click.IntRange(1, 256),
-                  help="Parallel processes (default: one per core).")
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        return func(*args, **kwargs)
-    return wrapper
 
 
 class Progress:
@@ -423,7 +416,8 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
         spc_options, tracking_uri, no_track, experiment) -> None:
     """Next quarter's forecast for one crime type in every area, with SPC status and backtest accuracy.
 
-    Writes forecast.csv, spc.csv, backtest.csv and summary.csv, and records the run in MLflow.
+    Writes forecast.csv, spc.csv, backtest.csv, summary.csv, sentences.txt, the charts and report.html to
+    the output folder, and records the run in MLflow.
 
         forecast run --crime robbery
     """
@@ -441,10 +435,11 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
 
     if model != "auto":
         make(model)
-    crimes = resolve_names(crime, panel.with_totals().crime_types, "crime type")
+    panel = panel.with_totals(include_asb=include_asb)
+    crimes = resolve_names(crime, panel.crime_types, "crime type")
     if len(crimes) != 1:
         raise InputError(f"--crime: run takes one crime type, got {len(crimes)} ({', '.join(crimes)})")
-    panel = panel.with_totals(include_asb=include_asb).select(crime=crimes, area=area)
+    panel = panel.select(crime=crimes, area=area)
     settings = BacktestSettings(origins=origins, horizon=3, step=step, models=DEFAULT_RUN)
     with Progress(len(panel.keys()), "forecasting") as progress:
         result = run_forecast(panel, crimes[0], horizon, model, settings, spc_options, n_jobs=n_jobs,
@@ -517,8 +512,9 @@ def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_
     from forecast.outlook import outlook_frame, run_outlooks
     from forecast.run import run_forecast
 
-    crimes = resolve_names(crime, panel.with_totals().crime_types, "crime type")
-    panel = panel.with_totals().select(crime=crimes, area=area)
+    panel = panel.with_totals()
+    crimes = resolve_names(crime, panel.crime_types, "crime type")
+    panel = panel.select(crime=crimes, area=area)
     outlooks = []
     with Progress(len(panel.keys()), "forecasting") as progress:
         for crime_type in crimes:

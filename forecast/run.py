@@ -4,6 +4,7 @@ for every area and the force total, with the board's sentences."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -41,6 +42,10 @@ class RunResult:
 
     def summary(self) -> pd.DataFrame:
         """One row per series: SPC status, model and accuracy, the forecast months and quarter total."""
+        return self._summary.copy()
+
+    @cached_property
+    def _summary(self) -> pd.DataFrame:
         rows = []
         for key in self.keys:
             s, f = self.spc[key], self.forecasts[key]
