@@ -719,7 +719,8 @@ def ui(tracking_uri, host, port) -> None:
 
 
 def run_table(result) -> str:
-    from forecast.spc import fmt
+    from forecast.outlook import step_label
+    from forecast.spc import fmt, fmt_pct
 
     summary = result.summary()
     months = [pd_period(summary[f"m{i}_month"].iloc[0]).strftime("%b %Y") for i in range(1, result.horizon + 1)]
@@ -731,27 +732,16 @@ def run_table(result) -> str:
         rows.append((r.area, r.status, fmt(r.process_mean), r.model, _f3(r.mase), _f3(r.snaive_mase),
                      *[fmt(getattr(r, f"m{i}")) for i in range(1, result.horizon + 1)], fmt(r.quarter),
                      f"{fmt(r.quarter_lo_80)}-{fmt(r.quarter_hi_80)}", f"{fmt(r.quarter_lo_95)}-{fmt(r.quarter_hi_95)}",
-                     _pct(r.vs_last_year_pct), _pct(r.vs_average_pct),
-                     *((_step(r.p_step_up, r.p_step_down),) if outlook else ())))
+                     fmt_pct(r.vs_last_year_pct, "-"), fmt_pct(r.vs_average_pct, "-"),
+                     *((step_label(r.p_step_up, r.p_step_down),) if outlook else ())))
     title = (f"{result.crime_type}: forecast for {months[0]} to {months[-1]} from data to "
              f"{summary['last_month'].iloc[0]} ({result.panel.name}); MASE from a backtest of "
              f"{result.settings.origins} quarters (lower is better, snaive = last year's months)")
     return title + "\n" + format_table(rows)
 
 
-def _step(up: float, down: float) -> str:
-    """'0.71 up', '0.12 down' or '0.00': the chance of a step change next quarter and its likelier way."""
-    if up + down < 0.005:
-        return "0.00"
-    return f"{up:.2f} up" if up >= down else f"{down:.2f} down"
-
-
 def _f3(x) -> str:
     return "-" if x != x else f"{x:.2f}"
-
-
-def _pct(x) -> str:
-    return "-" if x != x else f"{x:+.0f}%"
 
 
 def format_table(rows: list[tuple]) -> str:

@@ -9,7 +9,7 @@ for all paths at once. Seeded: the same inputs and seed give the same numbers.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -131,7 +131,14 @@ def outlook(result: spc.SPCResult, paths: np.ndarray) -> Outlook:
                 float(np.mean((declared >= 0) & (direction > 0))), float(np.mean((declared >= 0) & (direction < 0))),
                 by_month, above, below, run_completes(paths, cur["mean"], side, length, result.options.run_length),
                 paths.shape[0])
-    return Outlook(**{**o.__dict__, "sentences": (sentence(o),)})
+    return replace(o, sentences=(sentence(o),))
+
+
+def step_label(up: float, down: float) -> str:
+    """'0.71 up', '0.12 down' or '0.00': the chance of a step change next quarter and its likelier way."""
+    if up + down < 0.005:
+        return "0.00"
+    return f"{up:.2f} up" if up >= down else f"{down:.2f} down"
 
 
 def sentence(o: Outlook) -> str:

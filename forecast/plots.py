@@ -19,6 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from forecast.spc import fmt  # noqa: E402
+
 COLOURS = {"common_cause": "#a6a6a6", "special_cause_improvement": "#00b0f0", "special_cause_concern": "#e46c0a",
            "special_cause_neutral_high": "#490092", "special_cause_neutral_low": "#490092", "ignored": "#d9d9d9"}
 MARKERS = {"common_cause": "o", "special_cause_improvement": "^", "special_cause_concern": "s",
@@ -59,10 +61,6 @@ def step_changes_of(points: pd.DataFrame) -> list[dict]:
     return out
 
 
-def _number(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.1f}"
-
-
 def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, compact: bool = False) -> None:
     """Draw one series' SPC chart (and forecast fan) on ``ax``."""
     points = points.copy()
@@ -89,7 +87,7 @@ def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, com
         ax.axvline(sx, color="#000000", ls=":", lw=0.8, zorder=1, gid=f"step-{sc['month']}")
         if not compact:
             pct = f" ({sc['pct_change']:+.0f}%)" if np.isfinite(sc["pct_change"]) else ""
-            ax.annotate(f"{_number(sc['old_mean'])}\u2192{_number(sc['new_mean'])}{pct}", (sx, sc["new_mean"]),
+            ax.annotate(f"{fmt(sc['old_mean'])}\u2192{fmt(sc['new_mean'])}{pct}", (sx, sc["new_mean"]),
                         xytext=(3, 6), textcoords="offset points", fontsize=7, color="#000000",
                         bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
                         gid=f"note-{sc['month']}")

@@ -13,6 +13,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from forecast.outlook import step_label
+from forecast.spc import fmt, fmt_pct
+
 ICON_TEXT = {"common_cause": "common cause", "improvement_high": "improvement (high)",
              "improvement_low": "improvement (low)", "concern_high": "concern (high)", "concern_low": "concern (low)",
              "neutral_high": "special cause (high)", "neutral_low": "special cause (low)"}
@@ -37,11 +40,7 @@ _TEXT = ' class="text"'
 
 
 def _fmt(x, pct: bool = False) -> str:
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return "-"
-    if pct:
-        return f"{x:+.0f}%"
-    return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.1f}"
+    return fmt_pct(x, "-") if pct else fmt(x, "-")
 
 
 def _icon(icon: str) -> str:
@@ -69,8 +68,7 @@ def summary_table(summary: pd.DataFrame) -> str:
                  f"{_fmt(r['quarter_lo_95'])}&ndash;{_fmt(r['quarter_hi_95'])}", _fmt(r["vs_last_year_pct"], pct=True)]
         if has_outlook:
             up, down = r["p_step_up"], r["p_step_down"]
-            cells.append("-" if not np.isfinite(up) else
-                         f"{max(up, down):.2f} {'up' if up >= down else 'down'}" if up + down >= 0.005 else "0.00")
+            cells.append(step_label(up, down) if np.isfinite(up) else "-")
         cells.append(_icon(str(r.get("icon", "common_cause"))))
         rows.append("<tr>" + "".join(f'<td{_TEXT if i in TEXT_COLUMNS or i == len(cells) - 1 else ""}>{c}</td>'
                                      for i, c in enumerate(cells)) + "</tr>")

@@ -406,15 +406,16 @@ def _num(x) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), 6)
 
 
-def fmt(x: float) -> str:
-    """Counts as whole numbers, other values to one decimal place."""
+def fmt(x: float, missing: str = "n/a") -> str:
+    """Counts as whole numbers, other values to one decimal place; ``missing`` for None or NaN."""
     if x is None or not np.isfinite(x):
-        return "n/a"
+        return missing
     return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.1f}"
 
 
-def fmt_pct(x: float) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:+.0f}%"
+def fmt_pct(x: float, missing: str = "n/a") -> str:
+    """A signed whole percentage, e.g. '+15%'; ``missing`` for None or NaN."""
+    return missing if x is None or not np.isfinite(x) else f"{x:+.0f}%"
 
 
 def analyse(y: pd.Series, crime_type: str = "", area: str = "", options: SPCOptions = SPCOptions(),

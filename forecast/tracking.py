@@ -109,6 +109,14 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", message=".*input example.*")
 
 
+@contextlib.contextmanager
+def writing(uri: str | None):
+    """An MLflow client on the store, its writers serialised and its failures mapped to TrackingError."""
+    store = tracking_uri(uri)
+    with mapped_errors(store), store_lock(store):
+        yield client(store), store
+
+
 def client(uri: str):
     import mlflow
     from mlflow.tracking import MlflowClient
@@ -314,6 +322,17 @@ def _batch(c, run_id: str, params: dict | None = None, metrics: Iterable[tuple] 
         c.log_batch(run_id, metrics=metrics[i:i + 1000], params=params[i:i + 100], tags=tags[i:i + 100])
 
 
+def _finished_run(c, experiment_id: str, run_name: str, tags: dict, params: dict, metrics: Iterable[tuple],
+                  artifacts: Sequence[Path] = ()) -> str:
+    """Create a run, log its params and metrics in batches and its files, and mark it finished."""
+    run_id = c.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
+    _batch(c, run_id, params, metrics)
+    for path in artifacts:
+        c.log_artifact(run_id, str(path))
+    c.set_terminated(run_id)
+    return run_id
+
+
 def child_records(result, key) -> tuple[dict, list[tuple], dict]:
     """Params, metrics (with steps) and tags of one series' child run."""
     f = result.forecasts[key]
@@ -349,12 +368,10 @@ def begin_run(result, uri: str | None = None, experiment: str | None = None, run
     """
     from forecast.backtest import BacktestResult
 
-    store = tracking_uri(uri)
-    with mapped_errors(store), store_lock(store):
+    with writing(uri) as (c, store):
         import mlflow.pyfunc
         from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
-        c = client(store)
         experiment_id = ensure_experiment(c, experiment_name(result.slug, experiment), store)
         summary = BacktestResult(result.settings, tuple(result.forecasts[k] for k in result.keys)).summary()
         parent = c.create_run(experiment_id, run_name=run_name or f"run {result.slug} {time.strftime('%Y-%m-%d %H:%M')}",
@@ -368,9 +385,8 @@ def begin_run(result, uri: str | None = None, experiment: str | None = None, run
         _batch(c, run_id, run_params(result, extra_params), [(k, v, 0) for k, v in metrics.items()])
         for key in result.keys:
             params, child_metrics, tags = child_records(result, key)
-            child = c.create_run(experiment_id, run_name=key[1], tags={MLFLOW_PARENT_RUN_ID: run_id})
-            _batch(c, child.info.run_id, params, child_metrics, {k: v for k, v in tags.items() if k != MLFLOW_RUN_NAME})
-            c.set_terminated(child.info.run_id)
+            tags = {MLFLOW_PARENT_RUN_ID: run_id, **{k: _clean(v) for k, v in tags.items() if k != MLFLOW_RUN_NAME}}
+            _finished_run(c, experiment_id, key[1], tags, params, child_metrics)
         if log_model:
             bundle, example, output = build_bundle(result)
             with mlflow.start_run(run_id=run_id):
@@ -382,9 +398,7 @@ def begin_run(result, uri: str | None = None, experiment: str | None = None, run
 
 def end_run(run_id: str, artifacts: Sequence[Path] = (), uri: str | None = None) -> str:
     """Attach the run's files (charts under ``charts/``) and mark it finished."""
-    store = tracking_uri(uri)
-    with mapped_errors(store), store_lock(store):
-        c = client(store)
+    with writing(uri) as (c, _):
         for path in map(Path, artifacts):
             if path.is_file():
                 c.log_artifact(run_id, str(path), "charts" if path.parent.name == "charts" else None)
@@ -402,14 +416,10 @@ def log_backtest(result, panel, artifacts: Sequence[Path] = (), uri: str | None 
     """Record a ``forecast backtest``: one run with the windows, data and per-model accuracy metrics."""
     from forecast.data import slug
 
-    store = tracking_uri(uri)
     crimes = panel.crime_types
     name = experiment or (f"forecast/{slug(crimes[0])}" if len(crimes) == 1 else "forecast/backtest")
-    with mapped_errors(store), store_lock(store):
-        c = client(store)
+    with writing(uri) as (c, store):
         experiment_id = ensure_experiment(c, name, store)
-        run = c.create_run(experiment_id, run_name=f"backtest {time.strftime('%Y-%m-%d %H:%M')}",
-                           tags={"command": "backtest", "data": panel.name})
         s = result.settings
         params = {"data": panel.name, "data_source": panel.source, "data_hash": panel.content_hash()[:16],
                   "crime_types": ", ".join(crimes), "n_series": len(result.series), "models": ",".join(s.models),
@@ -418,31 +428,23 @@ def log_backtest(result, panel, artifacts: Sequence[Path] = (), uri: str | None 
                   "package_version": __version__, "git_commit": git_commit() or "unknown", **(extra_params or {})}
         metrics = summary_metrics(result.summary(min_months=min_months))
         metrics["fit_failures"] = result.failures()
-        _batch(c, run.info.run_id, params, [(k, v, 0) for k, v in metrics.items()])
-        for path in artifacts:
-            c.log_artifact(run.info.run_id, str(path))
-        c.set_terminated(run.info.run_id)
-        return run.info.run_id
+        return _finished_run(c, experiment_id, f"backtest {time.strftime('%Y-%m-%d %H:%M')}",
+                             {"command": "backtest", "data": panel.name}, params,
+                             [(k, v, 0) for k, v in metrics.items()], artifacts)
 
 
 def log_comparison(spec_name: str, crime_types: Sequence[str], summary: pd.DataFrame, params: dict,
                    uri: str | None = None, experiment: str | None = None,
                    artifacts: Sequence[Path] = ()) -> dict[str, str]:
     """One run per model of an experiment spec, all with the same metric names; returns run ids by model."""
-    store = tracking_uri(uri)
-    with mapped_errors(store), store_lock(store):
-        c = client(store)
-        name = experiment or f"forecast/compare/{spec_name}"
-        experiment_id = ensure_experiment(c, name, store)
+    with writing(uri) as (c, store):
+        experiment_id = ensure_experiment(c, experiment or f"forecast/compare/{spec_name}", store)
         ids = {}
         for row in summary.itertuples():
-            run = c.create_run(experiment_id, run_name=f"{spec_name}: {row.model}",
-                               tags={"command": "compare", "spec": spec_name, "model": row.model})
             metrics = [(m, getattr(row, m), 0) for m in ("mase", "smape", "coverage_80", "coverage_95", "won")]
             metrics.append(("series", row.series, 0))
-            _batch(c, run.info.run_id, {**params, "model": row.model, "crime_types": ", ".join(crime_types)}, metrics)
-            for path in artifacts:
-                c.log_artifact(run.info.run_id, str(path))
-            c.set_terminated(run.info.run_id)
-            ids[row.model] = run.info.run_id
+            ids[row.model] = _finished_run(
+                c, experiment_id, f"{spec_name}: {row.model}",
+                {"command": "compare", "spec": spec_name, "model": row.model},
+                {**params, "model": row.model, "crime_types": ", ".join(crime_types)}, metrics, artifacts)
         return ids
