@@ -16,8 +16,15 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from forecast.errors import ModelFitError
 from forecast.models import BASELINE, FAMILIES, ForecastModel, LEVELS, combine, make
 from forecast.models.ensemble import Ensemble
+
+#: the errors a fit can genuinely raise on awkward data; anything else is a bug and must surface
+FIT_ERRORS = (ModelFitError, ValueError, ArithmeticError, np.linalg.LinAlgError)
+#: the name under which the nested model choice is scored, and the family it starts from
+AUTO = "auto"
+DEFAULT_FAMILY = Ensemble.name
 
 PREDICTION_COLUMNS = ["crime_type", "area", "model", "origin", "month", "step", "actual",
                       "mean", "lo_80", "hi_80", "lo_95", "hi_95"]
@@ -101,6 +108,14 @@ class SeriesForecast:
     model: ForecastModel | None = None
     notes: list[str] = field(default_factory=list)
     failures: int = 0
+    scored_as: str | None = None
+
+    def reported_scores(self) -> pd.Series | None:
+        """Backtest means of what the run did: ``auto``'s nested choices when the model was chosen, else the
+        family given. Never the in-sample score of the family that won the backtest."""
+        scores = self.model_scores()
+        name = self.scored_as or self.chosen
+        return scores.loc[name] if name in scores.index else None
 
     def model_scores(self) -> pd.DataFrame:
         """Mean metrics per model over the origins."""
@@ -114,6 +129,31 @@ def fit_predict(name: str, y: pd.Series, horizon: int, template: ForecastModel |
     model = template.template() if template is not None and hasattr(template, "template") else make(name)
     model.fit(y)
     return model, model.predict(horizon, LEVELS)
+
+
+def is_template(model: ForecastModel) -> bool:
+    """A model whose choices (form, orders) can be reused: one that was really fitted, not a flat-series constant."""
+    return model.constant_ is None
+
+
+def default_family(candidates: Sequence[str]) -> str:
+    """The family used where there is no earlier score to choose by."""
+    return DEFAULT_FAMILY if DEFAULT_FAMILY in candidates else candidates[0]
+
+
+def nested_choices(metrics: pd.DataFrame, candidates: Sequence[str], window: int | None = None) -> dict[str, str]:
+    """For each origin, the family chosen from the scores of earlier origins only (the default at the first).
+
+    This is the choice ``auto`` would have made at that origin, so its error there is out of sample.
+    """
+    origins = sorted(metrics["origin"].unique()) if not metrics.empty else []
+    out = {}
+    for i, origin in enumerate(origins):
+        earlier = metrics[metrics["origin"].isin(origins[max(0, i - window) if window else 0:i])]
+        scores = earlier.groupby("model")[["mase", "mae"]].mean() if not earlier.empty else earlier
+        out[origin] = choose_model(scores, candidates) if i else None
+        out[origin] = out[origin] or default_family(candidates)
+    return out
 
 
 def backtest_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettings) -> SeriesForecast:
@@ -136,8 +176,9 @@ def backtest_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
         for name in settings.base_models():
             try:
                 model, frames[name] = fit_predict(name, train, settings.horizon, templates.get(name))
-                templates[name] = model
-            except Exception as exc:  # noqa: BLE001 - a failed fold is recorded, not fatal
+                if is_template(model):
+                    templates[name] = model
+            except FIT_ERRORS as exc:
                 out.failures += 1
                 out.notes.append(f"{name} failed at origin {train.index[-1]}: {type(exc).__name__}")
                 frames[name] = pd.DataFrame(np.nan, index=pd.period_range(train.index[-1] + 1, periods=settings.horizon,
@@ -161,7 +202,18 @@ def backtest_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
     if rows:
         out.predictions = pd.concat(rows, ignore_index=True)[PREDICTION_COLUMNS]
         out.metrics = pd.DataFrame(metric_rows)
+        if len(settings.models) > 1:
+            out.predictions, out.metrics = _with_auto(out.predictions, out.metrics, settings.models)
     return out
+
+
+def _with_auto(predictions: pd.DataFrame, metrics: pd.DataFrame, candidates: Sequence[str]):
+    """Add the rows of ``auto``: at each origin, the predictions and scores of the nested choice."""
+    choice = nested_choices(metrics, candidates)
+    pick = lambda f: f[f["model"] == f["origin"].map(choice)].assign(model=AUTO)  # noqa: E731
+    chosen_metrics = pick(metrics).assign(chosen=lambda f: f["origin"].map(choice))
+    return (pd.concat([predictions, pick(predictions)], ignore_index=True),
+            pd.concat([metrics, chosen_metrics], ignore_index=True))
 
 
 def choose_model(scores: pd.DataFrame, candidates: Sequence[str]) -> str | None:
@@ -178,7 +230,7 @@ def forecast_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
                     horizon: int = 3) -> SeriesForecast:
     """Backtest, choose the model (``auto``) or take the one given, then fit it once on all months and forecast."""
     result = backtest_series(key, y, settings)
-    if model == "auto":
+    if model == AUTO:
         chosen = choose_model(result.model_scores(), settings.models)
         if chosen is None:
             chosen = Ensemble.name if len(y) >= 2 * settings.m else BASELINE
@@ -186,9 +238,10 @@ def forecast_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
     else:
         chosen = model
     result.chosen = chosen
+    result.scored_as = AUTO if model == AUTO and len(settings.models) > 1 else chosen
     try:
         result.model = make(chosen).fit(y)
-    except Exception as exc:  # noqa: BLE001 - fall back to the baseline and say so
+    except FIT_ERRORS as exc:
         result.failures += 1
         result.notes.append(f"{chosen} failed on the full series ({type(exc).__name__}); seasonal naive used")
         result.chosen = BASELINE
@@ -202,9 +255,8 @@ def forecast_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
 def _job(func: Callable, key, y, *args):
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1), warnings.catch_warnings():
+    with threadpool_limits(1), warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        np.seterr(all="ignore")
         return func(key, y, *args)
 
 
@@ -257,13 +309,13 @@ class BacktestResult:
             return pd.DataFrame(columns=columns)
         metrics = metrics[metrics["series_months"] >= min_months].assign(
             key=lambda f: f["crime_type"] + "\x00" + f["area"])
-        per_series = metrics.groupby(["key", "model"])["mase"].mean().unstack("model")
+        per_series = metrics[metrics["model"] != AUTO].groupby(["key", "model"])["mase"].mean().unstack("model")
         winners = per_series.dropna(how="all").idxmin(axis=1).value_counts()
         table = metrics.groupby("model").agg(series=("key", "nunique"), mase=("mase", "mean"),
                                              smape=("smape", "mean"), coverage_80=("coverage_80", "mean"),
                                              coverage_95=("coverage_95", "mean"))
         table["won"] = (winners / max(1, winners.sum())).reindex(table.index).fillna(0.0)
-        order = [m for m in self.settings.models if m in table.index]
+        order = [m for m in (*self.settings.models, AUTO) if m in table.index]
         return table.loc[order].reset_index()[columns]
 
     def failures(self) -> int:

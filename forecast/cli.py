@@ -509,7 +509,7 @@ def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_
     if not crime:
         raise InputError("--crime is required (except with --evaluate)")
     from forecast.data import resolve_names
-    from forecast.outlook import outlook_frame, run_outlooks
+    from forecast.outlook import outlook_frame
     from forecast.run import run_forecast
 
     panel = panel.with_totals()
@@ -519,8 +519,8 @@ def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_
     with Progress(len(panel.keys()), "forecasting") as progress:
         for crime_type in crimes:
             result = run_forecast(panel, crime_type, 3, model, BacktestSettings(models=DEFAULT_RUN), spc_options,
-                                  n_jobs=n_jobs, progress=progress)
-            outlooks += [o for o in run_outlooks(result, n_paths, seed).values()]
+                                  n_jobs=n_jobs, progress=progress, n_paths=n_paths, seed=seed)
+            outlooks += list(result.outlooks.values())
     if fmt == "json":
         return emit(json.dumps([o.to_dict() for o in outlooks], indent=1), output)
     frame = outlook_frame(outlooks)
@@ -539,25 +539,35 @@ def evaluate_outlook(panel, crime, area, model, every, n_paths, seed, n_jobs, sp
     from forecast.backtest import run_parallel
     from forecast.outlook import Calibration
 
+    from forecast.models import DEFAULT_RUN
+
     panel = panel.select(crime=crime, area=area)
-    model = "theta" if model == "auto" else model
+    models = DEFAULT_RUN if model == "auto" else (model,)
     keys = panel.keys()
     with Progress(len(keys), "replaying history") as progress:
-        frames = run_parallel(_EvaluateJob(spc_options, model, every, n_paths, seed), panel.iter_series(),
+        frames = run_parallel(_EvaluateJob(spc_options, models, every, n_paths, seed), panel.iter_series(),
                               n_jobs=n_jobs, progress=progress)
     calibration = Calibration(pd.concat([f.records for f in frames], ignore_index=True))
     table = calibration.reliability()
+    c = calibration
     if fmt == "json":
-        return emit(json.dumps({"model": model, "origins": len(calibration.records), "base_rate": calibration.base_rate,
-                                "brier": calibration.brier, "brier_base_rate": calibration.brier_base_rate,
-                                "skill": calibration.skill, "reliability": table.to_dict(orient="records")},
+        return emit(json.dumps({"model": model, "models": list(models), "series": len(keys), "quarters": len(c.records),
+                                "base_rate": c.base_rate, "brier": c.brier, "brier_base_rate": c.brier_base_rate,
+                                "brier_run_length": c.brier_run_length, "skill": c.skill,
+                                "skill_run_length": c.skill_run_length, "reliability": table.to_dict(orient="records")},
                                indent=1), output)
     if fmt == "csv":
-        return emit(calibration.records.to_csv(index=False), output)
-    lines = [f"Step-change outlook replayed on {len(keys)} series, {len(calibration.records)} past quarters "
-             f"(every {every} months, model {model}, {n_paths} paths):",
-             f"  Brier score {calibration.brier:.4f} against {calibration.brier_base_rate:.4f} for the base rate "
-             f"({calibration.base_rate:.3f} of quarters brought a step change); skill {calibration.skill:+.3f}", "",
+        return emit(csv_text(c.records), output)
+    verdict = "beats" if c.brier < c.brier_run_length else "does NOT beat"
+    lines = [f"Step-change outlook replayed on {len(keys)} series, {len(c.records)} past quarters (every {every} "
+             f"months, model {model}{' chosen from earlier origins only' if model == 'auto' else ''}, {n_paths} paths).",
+             f"Brier score (lower is better; {c.base_rate:.3f} of quarters brought a step change):",
+             format_table([("forecast", "Brier"), ("base rate (always the same probability)", f"{c.brier_base_rate:.4f}"),
+                           ("run-length baseline (how often a run of this length led to a change)",
+                            f"{c.brier_run_length:.4f}"), ("outlook (sample paths through the SPC rules)",
+                                                            f"{c.brier:.4f}")]),
+             f"Skill against the run-length baseline {c.skill_run_length:+.3f} (against the base rate "
+             f"{c.skill:+.3f}): the outlook {verdict} the run-length baseline.", "",
              format_table([("predicted", "quarters", "mean predicted", "observed")] + [
                  (r.bin, r.n, f"{r.predicted:.3f}", f"{r.observed:.3f}") for r in table.itertuples()])]
     emit("\n".join(lines), output)
@@ -566,8 +576,8 @@ def evaluate_outlook(panel, crime, area, model, every, n_paths, seed, n_jobs, sp
 class _EvaluateJob:
     """A picklable job for the parallel workers: the outlook replayed over one series' history."""
 
-    def __init__(self, options, model, every, n_paths, seed):
-        self.args = (options, model, every, 36, 3, n_paths, seed)
+    def __init__(self, options, models, every, n_paths, seed):
+        self.args = (options, models, every, 36, 3, n_paths, seed)
 
     def __call__(self, key, y):
         from types import SimpleNamespace

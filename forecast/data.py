@@ -56,7 +56,8 @@ class Panel:
 
     @property
     def areas(self) -> list[str]:
-        return sorted(self.frame["area"].unique())
+        """Areas of their own: crimes without a location count in the force total only."""
+        return sorted(a for a in self.frame["area"].unique() if a != NO_LOCATION)
 
     @property
     def months(self) -> pd.PeriodIndex:
@@ -70,7 +71,7 @@ class Panel:
 
     def keys(self) -> list[tuple[str, str]]:
         """(crime_type, area) of every series, sorted, force totals last within a crime type."""
-        pairs = self.frame[["crime_type", "area"]].drop_duplicates()
+        pairs = self.frame.loc[self.frame["area"] != NO_LOCATION, ["crime_type", "area"]].drop_duplicates()
         return sorted(map(tuple, pairs.to_numpy()), key=lambda k: (k[0], k[1] == ALL_AREAS, k[1]))
 
     def series(self, crime_type: str, area: str) -> pd.Series:
@@ -92,7 +93,7 @@ class Panel:
 
     def lengths(self) -> pd.Series:
         """Months per series, indexed by (crime_type, area)."""
-        return self.frame.groupby(["crime_type", "area"])["month"].count()
+        return self.frame[self.frame["area"] != NO_LOCATION].groupby(["crime_type", "area"])["month"].count()
 
     def short_series(self, min_months: int = SHORT_SERIES_MONTHS) -> list[tuple[str, str]]:
         """Series with fewer than ``min_months`` months: kept, but later steps limit what they do."""
@@ -112,7 +113,7 @@ class Panel:
             wanted = resolve_names(crime, self.crime_types, "crime type")
             frame = frame[frame["crime_type"].isin(wanted)]
         if area:
-            wanted = resolve_names(area, sorted(frame["area"].unique()), "area")
+            wanted = resolve_names(area, sorted(a for a in frame["area"].unique() if a != NO_LOCATION), "area")
             frame = frame[frame["area"].isin(wanted)]
         return Panel(frame.reset_index(drop=True), self.name, self.source, self.fill_missing, self.all_crime_excludes)
 

@@ -8,14 +8,14 @@ for all paths at once. Seeded: the same inputs and seed give the same numbers.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field, replace
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from forecast import spc
-from forecast.paths import sample_paths
+from forecast.paths import model_paths
 
 LIKELY = 0.5
 POSSIBLE = 0.1
@@ -38,6 +38,7 @@ class Outlook:
     p_run_completes: float | None
     n_paths: int
     sentences: tuple[str, ...] = field(default=())
+    low_count: bool = False
 
     @property
     def p_step(self) -> float:
@@ -130,7 +131,7 @@ def outlook(result: spc.SPCResult, paths: np.ndarray) -> Outlook:
     o = Outlook(result.crime_type, result.area, result.last_month, side, length,
                 float(np.mean((declared >= 0) & (direction > 0))), float(np.mean((declared >= 0) & (direction < 0))),
                 by_month, above, below, run_completes(paths, cur["mean"], side, length, result.options.run_length),
-                paths.shape[0])
+                paths.shape[0], low_count=result.status in (spc.TOO_FEW, spc.NONE_RECORDED))
     return replace(o, sentences=(sentence(o),))
 
 
@@ -145,6 +146,8 @@ def sentence(o: Outlook) -> str:
     """The board's sentence, e.g. "Robbery in Dudley: 7 months above average; a significant step change up is
     likely next month (probability 0.71)"."""
     measure = spc.measure_name(o.crime_type, o.area)
+    if o.low_count:
+        return f"{measure}: too few crimes a month for a step-change outlook."
     run = f"{o.run_length} months {'above' if o.run_side > 0 else 'below'} average; " if o.run_length >= 2 else ""
     if o.p_step < POSSIBLE:
         return f"{measure}: {run}no step change is expected next quarter (probability of a change {o.p_step:.2f})."
@@ -156,25 +159,13 @@ def sentence(o: Outlook) -> str:
             f"(probability {p:.2f}).")
 
 
-def model_paths(model, forecast: pd.DataFrame, n_paths: int, rng: np.random.Generator, whole: bool) -> np.ndarray:
-    """Paths from the fitted model's own simulation where it has one, else from its forecast distribution."""
-    paths = model.simulate(len(forecast), n_paths, rng) if model is not None else None
-    if paths is None:
-        paths = sample_paths(forecast, n_paths, rng=rng)
-    paths = np.clip(paths, 0.0, None)
-    return np.round(paths) if whole else paths
-
-
-def run_outlooks(run, n_paths: int = 2000, seed: int = 0) -> dict:
-    """The outlook of every series of a :class:`forecast.run.RunResult`, seeded per series (by its name, so that a
-    series gets the same numbers whichever others are selected with it)."""
-    whole = run.panel.is_count
+def run_outlooks(run, n_paths: int = 2000) -> dict:
+    """The outlook of every series of a :class:`forecast.run.RunResult`, from the run's own sample paths (seeded
+    per series by its name, so that a series gets the same numbers whichever others are selected with it)."""
     out = {}
     for key in run.keys:
-        f = run.forecasts[key]
-        rng = np.random.default_rng([seed, zlib.crc32("\x00".join(key).encode())])
-        paths = model_paths(f.model, f.forecast, n_paths, rng, whole)
-        out[key] = outlook(run.spc[key], paths)
+        paths = run.paths[key][:n_paths]
+        out[key] = outlook(run.spc[key], np.round(paths) if run.panel.is_count else paths)
     return out
 
 
@@ -186,28 +177,104 @@ def outlook_frame(outlooks) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ calibration against history
 
-def evaluate_series(key: tuple[str, str], y: pd.Series, options: spc.SPCOptions, model: str, every: int,
-                    min_history: int, horizon: int, n_paths: int, seed: int) -> pd.DataFrame:
-    """At past months, the forecast probability of a step change in the next ``horizon`` months and
-    whether the SPC replay of what really happened declared one."""
-    from forecast.models import make
+def current_run_of(history: np.ndarray, options: spc.SPCOptions = spc.SPCOptions()) -> tuple[int, int, float]:
+    """(side, length) of the latest run on one side of the current process average, and that average, from the
+    history alone."""
+    history = np.asarray(history, dtype=float)
+    start = spc.current_process_start(spc.find_step_changes(history, options))
+    segment = history[start:]
+    mean = float(segment[:options.baseline or None].mean())
+    sides = spc.side_of_mean(segment, mean)
+    if sides.size == 0 or sides[-1] == 0:
+        return 0, 0, mean
+    changes = np.flatnonzero(sides != sides[-1])
+    return int(sides[-1]), int(sides.size - (changes[-1] + 1 if changes.size else 0)), mean
+
+
+def evaluate_series(key: tuple[str, str], y: pd.Series, options: spc.SPCOptions, models: Sequence[str],
+                    every: int = 3, min_history: int = 36, horizon: int = 3, n_paths: int = 1000, seed: int = 0,
+                    window: int = 4) -> pd.DataFrame:
+    """Replay the outlook procedure at past origins: the forecast probability of a step change in the next
+    ``horizon`` months, and whether the SPC replay of what really happened declared one.
+
+    At each origin every family in ``models`` is fitted on the months so far; with several, the one used is
+    chosen as ``forecast run`` chooses (lowest mean MASE), from the ``window`` latest earlier origins whose
+    outcome was known by then (the ensemble at the first), so the choice never sees the future. As in the
+    backtest, a family's form (ETS form, ARIMA orders) is searched afresh every ``window`` origins and refitted
+    in between.
+    """
+    from forecast.backtest import FIT_ERRORS, choose_model, default_family, fit_predict, is_template, mase, mase_scale
+    from forecast.models.ensemble import Ensemble
 
     values = y.to_numpy(dtype=float)
-    actual = spc.find_step_changes(values, options)
-    detected = np.array([c.detected for c in actual])
+    detected = np.array([c.detected for c in spc.find_step_changes(values, options)])
+    whole = bool(np.all(values % 1 == 0))
+    base = [m for m in models if m != Ensemble.name]
+    if Ensemble.name in models:
+        base += [m for m in Ensemble.default_members if m not in base]
+    scores: list[dict] = []
     rows = []
-    origins = range(min_history - 1, len(values) - horizon, every)
-    for j, t in enumerate(origins):
+    templates: dict = {}
+    for j, t in enumerate(range(min_history - 1, len(values) - horizon, every)):
+        side, length, level = current_run_of(values[:t + 1], options)
+        if level < options.min_mean:
+            continue  # too few crimes for SPC signals: the outlook makes no claim here
         train = y.iloc[:t + 1]
-        fitted = make(model).fit(train)
-        forecast = fitted.predict(horizon)
-        rng = np.random.default_rng([seed, j])
-        paths = model_paths(fitted, forecast, n_paths, rng, bool(np.all(values % 1 == 0)))
+        actual = values[t + 1:t + 1 + horizon]
+        fitted = {}
+        if j % window == 0:
+            templates.clear()
+        for name in base:
+            try:
+                fitted[name], _ = fit_predict(name, train, horizon, templates.get(name))
+            except FIT_ERRORS:
+                continue
+            if is_template(fitted[name]):
+                templates.setdefault(name, fitted[name])
+        if Ensemble.name in models and all(m in fitted for m in Ensemble.default_members):
+            fitted[Ensemble.name] = Ensemble.of([fitted[m] for m in Ensemble.default_members])
+        known = [r for r in scores if r["origin"] + horizon <= t]
+        recent = sorted({r["origin"] for r in known})[-window:]
+        table = pd.DataFrame([r for r in known if r["origin"] in recent])
+        candidates = [m for m in models if m in fitted]
+        chosen = None
+        if len(candidates) > 1 and not table.empty:
+            chosen = choose_model(table.groupby("model")[["mase", "mae"]].mean(), candidates)
+        chosen = chosen or (default_family(candidates) if candidates else None)
+        if chosen is None:
+            continue
+        scale = mase_scale(values[:t + 1])
+        for name in candidates:
+            mean = fitted[name].predict(horizon)["mean"].to_numpy()
+            scores.append({"origin": t, "model": name, "mase": mase(actual, mean, scale),
+                           "mae": float(np.mean(np.abs(actual - mean)))})
+        model = fitted[chosen]
+        paths = model_paths(model, model.predict(horizon), n_paths, np.random.default_rng([seed, j]), whole)
         declared, _ = declared_changes(values[:t + 1], paths, options)
-        happened = bool(np.any((detected > t) & (detected <= t + horizon)))
-        rows.append({"crime_type": key[0], "area": key[1], "origin": str(y.index[t]),
-                     "p_step": float(np.mean(declared >= 0)), "step_change": happened})
-    return pd.DataFrame(rows)
+        rows.append({"crime_type": key[0], "area": key[1], "origin": str(y.index[t]), "model": chosen,
+                     "run_side": side, "run_length": length, "p_step": float(np.mean(declared >= 0)),
+                     "step_change": bool(np.any((detected > t) & (detected <= t + horizon)))})
+    return pd.DataFrame(rows, columns=["crime_type", "area", "origin", "model", "run_side", "run_length", "p_step",
+                                       "step_change"])
+
+
+def run_length_baseline(records: pd.DataFrame) -> pd.Series:
+    """The honest baseline of the outlook: how often a step change followed a run of the same length (and side)
+    at other series' origins. Cross-validated by series: a series' own history never informs its forecast."""
+    r = records.assign(series=records["crime_type"] + "\x00" + records["area"],
+                       state=records["run_side"].astype(str) + ":" + records["run_length"].astype(str),
+                       hit=records["step_change"].astype(float))
+    by_state = r.groupby("state")["hit"].agg(["sum", "count"])
+    own = r.groupby(["series", "state"])["hit"].agg(["sum", "count"])
+    own_series = r.groupby("series")["hit"].agg(["sum", "count"])
+    index = pd.MultiIndex.from_frame(r[["series", "state"]])
+    hits = by_state["sum"].reindex(r["state"]).to_numpy() - own["sum"].reindex(index).to_numpy()
+    n = by_state["count"].reindex(r["state"]).to_numpy() - own["count"].reindex(index).to_numpy()
+    others_rate = ((r["hit"].sum() - own_series["sum"].reindex(r["series"]).to_numpy())
+                   / np.maximum(1, len(r) - own_series["count"].reindex(r["series"]).to_numpy()))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(n > 0, hits / np.maximum(n, 1), others_rate)
+    return pd.Series(p, index=records.index, name="p_run_length")
 
 
 @dataclass(frozen=True)
@@ -234,9 +301,21 @@ class Calibration:
         return float(brier_score_loss(y, np.full(len(y), y.mean())))
 
     @property
+    def brier_run_length(self) -> float:
+        """Brier score of the run-length baseline (:func:`run_length_baseline`)."""
+        from sklearn.metrics import brier_score_loss
+
+        return float(brier_score_loss(self.records["step_change"], run_length_baseline(self.records)))
+
+    @property
     def skill(self) -> float:
         """Brier skill score against the base rate (1 perfect, 0 no better than the base rate)."""
         return 1 - self.brier / self.brier_base_rate if self.brier_base_rate else float("nan")
+
+    @property
+    def skill_run_length(self) -> float:
+        """Brier skill score against the run-length baseline: what the forecast adds to the run's state."""
+        return 1 - self.brier / self.brier_run_length if self.brier_run_length else float("nan")
 
     def reliability(self, bins=(0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)) -> pd.DataFrame:
         """Predicted probability bins against the observed frequency of step changes."""

@@ -3,6 +3,7 @@ for every area and the force total, with the board's sentences."""
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,9 +16,11 @@ from forecast import spc
 from forecast.backtest import BacktestSettings, SeriesForecast, forecast_series, run_parallel
 from forecast.data import ALL_AREAS, Panel, slug, write_csv, write_text
 from forecast.models import BASELINE
-from forecast.paths import total_interval
+from forecast.paths import model_paths, total_interval
 from forecast.seasonality import Decomposition, decompose, outlook_sentences, seasonal_outlook
 
+#: sample paths per series for the quarter total's intervals when the outlook asks for fewer
+QUARTER_PATHS = 2000
 FORECAST_COLUMNS = ["crime_type", "area", "model", "month", "step", "mean", "lo_80", "hi_80", "lo_95", "hi_95"]
 
 
@@ -34,6 +37,7 @@ class RunResult:
     spc: dict
     forecasts: dict
     decompositions: dict
+    paths: dict = field(default_factory=dict)
     outlooks: dict = field(default_factory=dict)
 
     @property
@@ -51,11 +55,11 @@ class RunResult:
             s, f = self.spc[key], self.forecasts[key]
             y = self.panel.series(*key)
             scores = f.model_scores()
-            quarter = total_interval(f.forecast)
+            quarter = total_interval(self.paths[key], f.forecast["mean"].sum())
             row = {"crime_type": key[0], "area": key[1], "last_month": str(y.index[-1]), "status": s.status,
                    "icon": s.icon, "step_change": s.summary()["step_change"] or "",
                    "process_mean": float(s.current["mean"]), "model": f.chosen,
-                   "mase": _score(scores, f.chosen), "snaive_mase": _score(scores, BASELINE)}
+                   "mase": _score(scores, f.scored_as), "snaive_mase": _score(scores, BASELINE)}
             for i, (month, value) in enumerate(f.forecast["mean"].items(), start=1):
                 row[f"m{i}"] = float(value)
                 row[f"m{i}_month"] = str(month)
@@ -152,9 +156,18 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = "
     fitted = run_parallel(forecast_series, series.items(), settings, model, horizon, n_jobs=n_jobs,
                           progress=progress)
     forecasts = {(f.crime_type, f.area): f for f in fitted}
-    result = RunResult(panel, crime_type, horizon, settings, spc_options, keys, spc_results, forecasts, decompositions)
+    paths = {k: model_paths(forecasts[k].model, forecasts[k].forecast, max(n_paths, QUARTER_PATHS), series_rng(seed, k))
+             for k in keys}
+    result = RunResult(panel, crime_type, horizon, settings, spc_options, keys, spc_results, forecasts, decompositions,
+                       paths)
     if n_paths and horizon < spc_options.run_length:
         from forecast.outlook import run_outlooks
 
-        result.outlooks.update(run_outlooks(result, n_paths, seed))
+        result.outlooks.update(run_outlooks(result, n_paths))
     return result
+
+
+def series_rng(seed: int, key: tuple[str, str]) -> np.random.Generator:
+    """A generator seeded by the run's seed and the series' name: a series draws the same paths whichever
+    other series run beside it."""
+    return np.random.default_rng([seed, zlib.crc32("\x00".join(key).encode())])

@@ -19,6 +19,9 @@ LIMIT_MULTIPLIER = 2.66
 NEAR_FRACTION = 2 / 3
 SCREEN_MULTIPLIER = 3.267
 DIRECTIONS = ("decrease", "increase", "neutral")
+MIN_MEAN = 5.0
+TOO_FEW = "too few crimes"
+NONE_RECORDED = "no crimes recorded"
 
 COMMON_CAUSE = "Common Cause"
 IGNORED = "Ignored"
@@ -39,12 +42,18 @@ class SPCOptions:
     step_changes_at: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     limit_multiplier: float = LIMIT_MULTIPLIER
+    #: below this process average (crimes a month), single crimes would make signals: none are reported
+    min_mean: float = MIN_MEAN
+    #: counts cannot be negative, so a lower limit below zero is reported as 0
+    floor_at_zero: bool = True
 
     def __post_init__(self):
         if self.run_length < 2:
             raise ValueError(f"run_length must be at least 2, got {self.run_length}")
         if self.baseline is not None and self.baseline < 2:
             raise ValueError(f"baseline must be at least 2 points or None (all points), got {self.baseline}")
+        if not self.min_mean >= 0:
+            raise ValueError(f"min_mean must be zero or more, got {self.min_mean}")
         if self.improvement_direction not in DIRECTIONS:
             raise ValueError(f"improvement_direction must be one of {DIRECTIONS}, got {self.improvement_direction!r}")
 
@@ -85,14 +94,19 @@ def mean_moving_range(y: np.ndarray, screen: bool = False) -> float:
     return float(amr)
 
 
-def xmr_limits(y: np.ndarray, screen_mr: bool = False, multiplier: float = LIMIT_MULTIPLIER) -> Limits:
-    """Process average, control limits (mean +/- 2.66 mR-bar) and near limits (2/3 of the way)."""
+def xmr_limits(y: np.ndarray, screen_mr: bool = False, multiplier: float = LIMIT_MULTIPLIER,
+               floor: float | None = None) -> Limits:
+    """Process average, control limits (mean +/- 2.66 mR-bar) and near limits (2/3 of the way); lower limits
+    are raised to ``floor`` where given (0 for counts, which cannot be negative)."""
     y = np.asarray(y, dtype=float)
     mean = float(y.mean()) if y.size else float("nan")
     amr = mean_moving_range(y, screen_mr)
     width = multiplier * amr
     near = NEAR_FRACTION * width
-    return Limits(mean, amr, mean - width, mean + width, mean - near, mean + near)
+    lcl, near_lcl = mean - width, mean - near
+    if floor is not None:
+        lcl, near_lcl = max(lcl, floor), max(near_lcl, floor)
+    return Limits(mean, amr, lcl, mean + width, near_lcl, mean + near)
 
 
 # ------------------------------------------------------------------ point rules (one function each)
@@ -446,7 +460,8 @@ def analyse(y: pd.Series, crime_type: str = "", area: str = "", options: SPCOpti
     for k, (s, e) in enumerate(zip(starts, ends)):
         idx = np.flatnonzero(usable[s:e + 1]) + s
         base = baseline_indices(idx, options.baseline)
-        limits = xmr_limits(values[base], options.screen_mr, options.limit_multiplier) if base.size else \
+        floor = 0.0 if options.floor_at_zero and np.nanmin(values, initial=0.0) >= 0 else None
+        limits = xmr_limits(values[base], options.screen_mr, options.limit_multiplier, floor) if base.size else \
             Limits(*[float("nan")] * 6)
         trial = idx.size < (options.baseline or 12)
         process_rows.append({"process": k, "start": months[s], "end": months[e], "n": int(idx.size),
@@ -457,6 +472,11 @@ def analyse(y: pd.Series, crime_type: str = "", area: str = "", options: SPCOpti
             for i, label in zip(idx, classify_points(values[idx], limits, options)):
                 labels[i] = label
     processes = pd.DataFrame(process_rows)
+    low = bool(processes["mean"].iloc[-1] < options.min_mean) if np.isfinite(processes["mean"].iloc[-1]) else False
+    if low and options.auto_step_change:
+        from dataclasses import replace
+
+        return _low_count(analyse(y, crime_type, area, replace(options, auto_step_change=False), target))
     if processes["n"].iloc[-1] < 2:
         notes.append("fewer than 2 months in the current process: no control limits yet")
     elif processes["trial"].iloc[-1]:
@@ -483,6 +503,27 @@ def analyse(y: pd.Series, crime_type: str = "", area: str = "", options: SPCOpti
     sentence, status = narrate(points, processes, step_changes, crime_type, area, options)
     return SPCResult(crime_type, area, points, processes, step_changes, (sentence,), status, icon, tuple(notes),
                      options)
+
+
+def _low_count(result: SPCResult) -> SPCResult:
+    """A series too small for XmR signals: one process (bar known changes), no special causes, a plain sentence."""
+    from dataclasses import replace
+
+    points = result.points.assign(rule=result.points["rule"].where(result.points["rule"] == IGNORED, COMMON_CAUSE),
+                                  point_type=result.points["point_type"].where(
+                                      result.points["point_type"] == "ignored", "common_cause"))
+    measure = measure_name(result.crime_type, result.area)
+    counts = points["count"].dropna()
+    if counts.size and (counts == 0).all():
+        sentence = f"{measure}: no crimes recorded in the {counts.size} months to {result.last_month}."
+        status = NONE_RECORDED
+    else:
+        sentence = (f"{measure}: too few crimes a month (average {fmt(result.current['mean'])}) for reliable SPC "
+                    f"signals (below {fmt(result.options.min_mean)}); shown without step changes or special causes.")
+        status = TOO_FEW
+    return replace(result, points=points, sentences=(sentence,), status=status, icon="common_cause",
+                   notes=result.notes + (f"process average below {fmt(result.options.min_mean)} a month: no SPC "
+                                         "signals",))
 
 
 # ------------------------------------------------------------------ the board's sentences

@@ -28,8 +28,11 @@ from forecast.errors import TrackingError
 DEFAULT_STORE = Path("mlruns")
 MODEL_NAME = "model"
 MODEL_URI_TAG = "forecast.model_uri"
+CHECKSUMS = "CHECKSUMS.sha256"
 # MLflow 3 reports usage to its developers unless told not to; police data stays on this machine
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+#: entries of each kind per log_batch call (MLflow accepts at most 100 params and 100 tags a call)
+BATCH = 100
 REQUIREMENTS = ("pandas", "numpy", "scipy", "statsmodels", "pmdarima", "scikit-learn", "mlflow", "cloudpickle")
 
 
@@ -98,22 +101,32 @@ def mapped_errors(uri: str):
         raise TrackingError(f"MLflow store {uri}: {message[:200]}") from None
 
 
-def quiet() -> None:
-    """MLflow's own chatter (migrations, pickling advice) is not for planners."""
+@contextlib.contextmanager
+def quiet():
+    """MLflow's own chatter (migrations, pickling advice) is not for planners: silenced while inside, and the
+    loggers and warning filters are as they were afterwards."""
     import logging
     import warnings
 
-    for name in ("mlflow", "alembic", "alembic.runtime.migration"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="mlflow")
-    warnings.filterwarnings("ignore", message=".*input example.*")
+    loggers = [logging.getLogger(name) for name in ("mlflow", "alembic", "alembic.runtime.migration")]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module="mlflow")
+        warnings.filterwarnings("ignore", message=".*input example.*")
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)
 
 
 @contextlib.contextmanager
 def writing(uri: str | None):
     """An MLflow client on the store, its writers serialised and its failures mapped to TrackingError."""
     store = tracking_uri(uri)
-    with mapped_errors(store), store_lock(store):
+    with quiet(), mapped_errors(store), store_lock(store):
         yield client(store), store
 
 
@@ -121,7 +134,6 @@ def client(uri: str):
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    quiet()
     mlflow.set_tracking_uri(uri)
     return MlflowClient(tracking_uri=uri)
 
@@ -239,26 +251,65 @@ def save_model(result, path: Path) -> Path:
     tmp = path.with_name(f".{path.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    quiet()
-    mlflow.pyfunc.save_model(str(tmp), python_model=bundle, pip_requirements=pip_requirements(),
-                             signature=model_signature(example, output), input_example=example)
+    with quiet():
+        mlflow.pyfunc.save_model(str(tmp), python_model=bundle, pip_requirements=pip_requirements(),
+                                 signature=model_signature(example, output), input_example=example)
+    write_checksums(tmp)
     if path.exists():
         shutil.rmtree(path)
     tmp.rename(path)
     return path
 
 
+def _file_digests(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != CHECKSUMS}
+
+
+def write_checksums(folder: Path) -> Path:
+    """Record the SHA-256 of every file of an exported model, so that ``predict`` can refuse a changed one."""
+    lines = [f"{digest}  {name}" for name, digest in _file_digests(folder).items()]
+    (folder / CHECKSUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder / CHECKSUMS
+
+
+def verify_checksums(folder: Path) -> None:
+    """Refuse a model folder whose files differ from those recorded at export: loading one runs its code."""
+    listed = folder / CHECKSUMS
+    if not listed.is_file():
+        raise TrackingError(f"{folder}: no {CHECKSUMS} (export it again with forecast run --export); a model "
+                            "folder is code, so only a verified one is loaded")
+    expected = {}
+    for line in listed.read_text(encoding="utf-8", errors="replace").splitlines():
+        digest, _, name = line.partition("  ")
+        if name:
+            expected[name] = digest
+    actual = _file_digests(folder)
+    for name in sorted(set(expected) | set(actual)):
+        if name not in actual:
+            raise TrackingError(f"{folder}: {name} is missing (the folder changed since export); not loaded")
+        if name not in expected:
+            raise TrackingError(f"{folder}: {name} was not part of the export; not loaded")
+        if actual[name] != expected[name]:
+            raise TrackingError(f"{folder}: {name} does not match its checksum (changed or damaged since "
+                                "export); not loaded")
+
+
 def load_model(run_id: str | None = None, model_dir: str | None = None, uri: str | None = None):
-    """The pyfunc model of a tracked run (by run id) or of an exported folder."""
+    """The pyfunc model of a tracked run (by run id) or of an exported folder (verified against its checksums
+    before anything in it is unpickled)."""
     import mlflow.pyfunc
 
-    quiet()
     if model_dir:
         if not Path(model_dir, "MLmodel").exists():
             raise TrackingError(f"{model_dir}: not an exported model folder (no MLmodel file)")
-        return mlflow.pyfunc.load_model(str(model_dir))
+        verify_checksums(Path(model_dir))
+        with quiet():
+            return mlflow.pyfunc.load_model(str(model_dir))
     store = tracking_uri(uri)
-    with mapped_errors(store):
+    with quiet(), mapped_errors(store):
         c = client(store)
         run = c.get_run(run_id)
         model_uri = run.data.tags.get(MODEL_URI_TAG)
@@ -270,7 +321,7 @@ def load_model(run_id: str | None = None, model_dir: str | None = None, uri: str
 def download_outputs(run_id: str, folder: Path, uri: str | None = None) -> str:
     """Fetch a run's CSV outputs into ``folder``; returns a description of the source for captions."""
     store = tracking_uri(uri)
-    with mapped_errors(store):
+    with quiet(), mapped_errors(store):
         c = client(store)
         run = c.get_run(run_id)
         folder.mkdir(parents=True, exist_ok=True)
@@ -318,8 +369,8 @@ def _batch(c, run_id: str, params: dict | None = None, metrics: Iterable[tuple] 
     params = [Param(k, _clean(v)) for k, v in (params or {}).items()]
     metrics = [Metric(_metric_key(k), float(v), now, step) for k, v, step in metrics if v == v and np.isfinite(v)]
     tags = [RunTag(k, _clean(v)) for k, v in (tags or {}).items()]
-    for i in range(0, max(len(params), len(metrics), len(tags), 1), 100):
-        c.log_batch(run_id, metrics=metrics[i:i + 1000], params=params[i:i + 100], tags=tags[i:i + 100])
+    for i in range(0, max(len(params), len(metrics), len(tags), 1), BATCH):
+        c.log_batch(run_id, metrics=metrics[i:i + BATCH], params=params[i:i + BATCH], tags=tags[i:i + BATCH])
 
 
 def _finished_run(c, experiment_id: str, run_name: str, tags: dict, params: dict, metrics: Iterable[tuple],
@@ -338,13 +389,14 @@ def child_records(result, key) -> tuple[dict, list[tuple], dict]:
     f = result.forecasts[key]
     params = {"model": f.chosen, **{f"fit.{k}": v for k, v in f.model.fitted_params().items()}}
     metrics: list[tuple] = []
-    chosen = f.metrics[f.metrics["model"] == f.chosen] if not f.metrics.empty else pd.DataFrame()
-    for step, row in enumerate(chosen.itertuples()):
+    scored = f.metrics[f.metrics["model"] == f.scored_as] if not f.metrics.empty else pd.DataFrame()
+    for step, row in enumerate(scored.itertuples()):
         metrics += [("origin_mase", row.mase, step), ("origin_smape", row.smape, step)]
     scores = f.model_scores()
     metrics += [(f"mase_{model}", row["mase"], 0) for model, row in scores.iterrows()]
-    if f.chosen in scores.index:
-        metrics += [(name, scores.loc[f.chosen, name], 0) for name in ("mase", "smape", "coverage_80", "coverage_95")]
+    reported = f.reported_scores()
+    if reported is not None:
+        metrics += [(name, reported[name], 0) for name in ("mase", "smape", "coverage_80", "coverage_95")]
     for step, (month, row) in enumerate(f.forecast.iterrows(), start=1):
         for col in ("mean", "lo_80", "hi_80", "lo_95", "hi_95"):
             metrics.append((f"forecast_{col}", row[col], step))

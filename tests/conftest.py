@@ -24,3 +24,19 @@ def invoke():
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.write_bytes(text.encode(encoding))
     return path
+
+
+def seasonal_naive_scale(y, origin: str) -> float:
+    """MASE's scale written out longhand: the mean absolute difference from the same month a year before, over
+    the months up to ``origin``."""
+    train = y[:origin].to_numpy()
+    return sum(abs(train[i] - train[i - 12]) for i in range(12, len(train))) / (len(train) - 12)
+
+
+def backtest_mase(backtest, y_of, model: str) -> float:
+    """Mean MASE of one model over the series and origins of a backtest.csv frame, from the data alone."""
+    import numpy as np
+
+    scores = [np.mean(np.abs(g["actual"] - g["mean"])) / seasonal_naive_scale(y_of(area), origin)
+              for (area, origin), g in backtest[backtest["model"] == model].groupby(["area", "origin"])]
+    return float(np.mean(scores))

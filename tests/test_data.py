@@ -83,7 +83,24 @@ def test_bundled_met_major_shape_and_short_airport_series():
     assert lengths.value_counts().to_dict() == {132: 288, 24: 9}
     assert lengths[("Robbery", "London Heathrow and London City Airports")] == 24
     assert panel.short_series() == []  # short means fewer than 24 months
-    assert len(load_panel(DATA / "raw_sample_city_of_london").short_series()) == 61
+    # 61 crime type x area pairs in the files, 14 of them crimes without a location, which are no area of their own
+    assert len(load_panel(DATA / "raw_sample_city_of_london").short_series()) == 61 - 14
+
+
+def test_crimes_without_a_location_count_in_the_force_total_but_are_no_area():
+    import csv
+
+    folder = DATA / "raw_sample_city_of_london"
+    rows = [r for f in sorted(folder.iterdir()) for r in csv.DictReader(f.open(encoding="utf-8-sig"))]
+    unlocated = [r for r in rows if not r["LSOA name"].strip() and r["Crime type"] == "Violence and sexual offences"]
+    assert len(unlocated) > 0
+    panel = load_panel(folder).with_totals()
+    assert "(no location)" not in panel.areas
+    assert all(area != "(no location)" for _, area in panel.keys())
+    total = panel.series("Violence and sexual offences", ALL_AREAS)
+    by_month = {m: sum(r["Month"] == m and r["Crime type"] == "Violence and sexual offences" for r in rows)
+                for m in ("2020-02", "2020-03", "2020-04")}
+    assert total.tolist() == list(by_month.values())
 
 
 def test_force_total_is_the_sum_of_areas():

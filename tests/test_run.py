@@ -6,6 +6,8 @@ import pytest
 
 from forecast import datasets
 
+from conftest import seasonal_naive_scale
+
 
 @pytest.fixture(scope="module")
 def robbery_run(tmp_path_factory):
@@ -33,8 +35,8 @@ def test_run_writes_its_outputs(robbery_run):
     assert (forecast[["mean", "lo_80", "hi_80", "lo_95", "hi_95"]] >= 0).all().all()
     assert (forecast["lo_95"] <= forecast["lo_80"]).all() and (forecast["hi_80"] <= forecast["hi_95"]).all()
     backtest = pd.read_csv(out / "backtest.csv")
-    assert set(backtest["model"]) == {"snaive", "ets", "theta", "stl-arima", "ensemble"}
-    assert len(backtest) == 2 * 5 * 4 * 3
+    assert set(backtest["model"]) == {"snaive", "ets", "theta", "stl-arima", "ensemble", "auto"}
+    assert len(backtest) == 2 * 6 * 4 * 3
     spc_points = pd.read_csv(out / "spc.csv")
     assert len(spc_points) == 2 * 132
     assert "forecasting" in result.stderr  # the progress bar goes to stderr
@@ -52,10 +54,40 @@ def test_run_summary_numbers_hold_together(robbery_run):
     assert camden["vs_last_year_pct"] == pytest.approx((camden["quarter"] - last_year) / last_year * 100)
     assert camden["quarter_lo_95"] < camden["quarter_lo_80"] < camden["quarter"] < camden["quarter_hi_80"] \
         < camden["quarter_hi_95"]
+
+
+
+def test_run_reports_the_nested_choice_not_the_in_sample_winner(robbery_run):
+    _, out = robbery_run
+    summary = pd.read_csv(out / "summary.csv").set_index("area")
     backtest = pd.read_csv(out / "backtest.csv")
-    chosen = backtest[(backtest["area"] == "Camden") & (backtest["model"] == camden["model"])]
-    assert len(chosen) == 12
-    assert camden["snaive_mase"] > 0 and camden["mase"] <= camden["snaive_mase"] + 1e-12
+    y = datasets.load("met-major").series("Robbery", "Camden")
+    camden = backtest[backtest["area"] == "Camden"]
+    auto = camden[camden["model"] == "auto"]
+    origins = sorted(auto["origin"].unique())
+    assert origins == ["2017-12", "2018-03", "2018-06", "2018-09"]
+    # the first origin has no earlier score: auto is the default family there, the ensemble
+    first = auto[auto["origin"] == origins[0]]["mean"].to_numpy()
+    ensemble = camden[(camden["model"] == "ensemble") & (camden["origin"] == origins[0])]["mean"].to_numpy()
+    assert np.allclose(first, ensemble)
+    # at each later origin auto is the family with the lowest mean MASE over the origins before it
+    by_origin = {}
+    for origin in origins:
+        rows = camden[camden["origin"] == origin]
+        scale = seasonal_naive_scale(y, origin)
+        by_origin[origin] = {m: float(np.mean(np.abs(g["actual"] - g["mean"]))) / scale
+                             for m, g in rows.groupby("model") if m != "auto"}
+    for i, origin in enumerate(origins[1:], start=1):
+        means = {m: np.mean([by_origin[o][m] for o in origins[:i]]) for m in by_origin[origin]}
+        best = min(means, key=means.get)
+        picked = auto[auto["origin"] == origin]["mean"].to_numpy()
+        assert np.allclose(picked, camden[(camden["model"] == best) & (camden["origin"] == origin)]["mean"])
+    nested = np.mean([np.mean(np.abs(g["actual"] - g["mean"])) / seasonal_naive_scale(y, o)
+                      for o, g in auto.groupby("origin")])
+    assert summary.loc["Camden", "mase"] == pytest.approx(nested, rel=1e-9)
+    snaive = camden[camden["model"] == "snaive"]
+    assert summary.loc["Camden", "snaive_mase"] == pytest.approx(np.mean(
+        [np.mean(np.abs(g["actual"] - g["mean"])) / seasonal_naive_scale(y, o) for o, g in snaive.groupby("origin")]))
 
 
 def test_run_prints_table_and_sentences(robbery_run):
@@ -86,7 +118,7 @@ def test_backtest_command_writes_exact_columns(invoke, tmp_path):
     assert frame.columns.tolist() == ["crime_type", "area", "model", "origin", "month", "step", "actual", "mean",
                                       "lo_80", "hi_80", "lo_95", "hi_95"]
     assert sorted(frame["origin"].unique()) == ["2018-06", "2018-09"]
-    assert len(frame) == 2 * 2 * 2 * 3
+    assert len(frame) == 2 * 3 * 2 * 3  # snaive, theta and auto (their nested choice)
     table = result.stdout.splitlines()
     assert table[0].startswith("Backtest: 2 series, 2 origins x 3 months, step 3")
     snaive = next(line for line in table if line.startswith("snaive"))
@@ -94,7 +126,17 @@ def test_backtest_command_writes_exact_columns(invoke, tmp_path):
     f = frame[frame["model"] == "snaive"]
     y = datasets.load("met-major").series("Drugs", "Bexley").iloc[-60:]
     assert f[f["area"] == "Bexley"]["actual"].tolist() == y.iloc[-6:].tolist()
-    assert 0 < mase < 3
+    # the seasonal naive forecast is last year's month, and its MASE is worked out here from the data alone
+    full = datasets.load("met-major")
+    expected = []
+    for area in ("Bexley", "Bromley"):
+        s = full.series("Drugs", area).iloc[-60:]
+        for origin in ("2018-06", "2018-09"):
+            train, actual = s[:origin], s[pd.Period(origin, "M") + 1:pd.Period(origin, "M") + 3]
+            naive = s[actual.index - 12].to_numpy()
+            expected.append(np.mean(np.abs(actual.to_numpy() - naive)) / seasonal_naive_scale(s, origin))
+            assert np.allclose(f[(f["area"] == area) & (f["origin"] == origin)]["mean"], naive)
+    assert mase == pytest.approx(np.mean(expected), abs=5e-4)
 
 
 def test_decompose_outlook_and_one_series(invoke):

@@ -104,7 +104,6 @@ def test_stable_series():
 
 
 @pytest.mark.parametrize("values,trial,note", [
-    ([0.0] * 36, False, None),
     ([7.0] * 24, False, None),
     ([5.0], True, "fewer than 2 months"),
     ([5.0, 6.0], True, "trial limits: the current process has 2 of 12"),
@@ -125,9 +124,39 @@ def test_degenerate_series_behave_and_say_so(values, trial, note):
 def test_zero_baseline_then_counts_has_no_division_by_zero():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        r = spc.analyse(monthly([0.0] * 12 + [3.0] * 8), "Murder", "Sutton")
+        r = spc.analyse(monthly([0.0] * 12 + [3.0] * 8), "Murder", "Sutton", spc.SPCOptions(min_mean=0))
     assert r.step_changes["direction"].tolist() == ["up"] and np.isnan(r.step_changes["pct_change"].iloc[0])
     assert r.sentences[0].endswith("is now 3, up from 0.")
+
+
+def test_all_zero_series_reads_no_crimes_recorded():
+    r = spc.analyse(monthly([0.0] * 36), "Murder", "Sutton")
+    assert r.status == "no crimes recorded" and r.icon == "common_cause"
+    assert r.sentences == ("Murder in Sutton: no crimes recorded in the 36 months to 2022-12.",)
+    assert r.step_changes.empty and set(r.points["point_type"]) == {"common_cause"}
+
+
+def test_low_counts_give_no_signals_from_single_crimes():
+    # Robbery at Heathrow: an average near 1 a month; with default XmR rules the run of low months in 2016 and
+    # one month of 5 would read as a step change and "Above UCL"
+    values = [1, 0, 2, 1, 0, 1, 1, 2, 0, 1, 1, 2] + [0] * 8 + [5, 1, 0, 1]
+    raw = spc.analyse(monthly(values), "Robbery", "Heathrow", spc.SPCOptions(min_mean=0))
+    assert not raw.step_changes.empty  # the defect: a step change from single crimes
+    r = spc.analyse(monthly(values), "Robbery", "Heathrow")
+    assert r.status == "too few crimes" and r.step_changes.empty
+    assert set(r.points["point_type"]) == {"common_cause"} and r.icon == "common_cause"
+    assert r.sentences == ("Robbery in Heathrow: too few crimes a month (average 1) for reliable SPC signals "
+                           "(below 5); shown without step changes or special causes.",)
+    assert spc.analyse(monthly(values), "Robbery", "Heathrow", spc.SPCOptions(min_mean=0.5)).status != "too few crimes"
+
+
+def test_lower_limit_below_zero_is_reported_as_zero():
+    values = [2.0, 9.0] * 6  # mean 5.5, mR-bar 7: lcl 5.5 - 18.62 < 0
+    r = spc.analyse(monthly(values), "Robbery", "Camden")
+    assert r.current["lcl"] == 0.0 and r.current["ucl"] == pytest.approx(5.5 + 2.66 * 7)
+    assert (r.points["lcl"] == 0.0).all()
+    unfloored = spc.analyse(monthly(values), "Robbery", "Camden", spc.SPCOptions(floor_at_zero=False))
+    assert unfloored.current["lcl"] == pytest.approx(5.5 - 2.66 * 7)
 
 
 def test_missing_month_is_left_out_and_said():

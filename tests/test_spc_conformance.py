@@ -18,9 +18,9 @@ CASES = {c["id"]: c for c in SPEC["cases"]}
 ABS, REL = SPEC["tolerance"]["abs"], SPEC["tolerance"]["rel"]
 
 ANCHOR = spc.SPCOptions(baseline=None, screen_mr=True, two_in_three_beyond_limits=False,
-                        auto_step_change=False, improvement_direction="increase")
+                        auto_step_change=False, improvement_direction="increase", min_mean=0, floor_at_zero=False)
 EXCEL = spc.SPCOptions(baseline=None, screen_mr=False, two_in_three_beyond_limits=False,
-                       auto_step_change=False, improvement_direction="increase")
+                       auto_step_change=False, improvement_direction="increase", min_mean=0, floor_at_zero=False)
 
 
 def monthly(values) -> pd.Series:

@@ -56,7 +56,16 @@ class ForecastModel:
         return frame.clip(lower=0.0)
 
     def simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray | None:
-        """Sample paths (n_paths x horizon) from the fitted model where its library can simulate, else None."""
+        """Sample paths (n_paths x horizon) with the error correlation across months that the model implies:
+        the library's own simulation where it has one, else the family's error structure. None where the
+        family has neither (callers then fall back to :func:`forecast.paths.sample_paths`)."""
+        if not hasattr(self, "y_"):
+            raise ModelFitError(f"{self.name}: simulate() called before fit()")
+        if self.constant_ is not None:
+            return np.full((n_paths, horizon), self.constant_)
+        return self._simulate(horizon, n_paths, rng)
+
+    def _simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray | None:
         return None
 
     def params(self) -> dict:
@@ -100,3 +109,21 @@ def seasonal_naive_errors(y: np.ndarray, m: int = 12) -> np.ndarray:
     """In-sample errors of the seasonal naive forecast (naive when the series is shorter than m + 1)."""
     lag = m if len(y) > m else 1
     return y[lag:] - y[:-lag]
+
+
+def local_level_paths(mean: np.ndarray, sd: np.ndarray, weight: float, n_paths: int,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Normal paths with the given monthly means and standard deviations and the error correlation of an
+    integrated MA(1) (simple exponential smoothing, Theta): the error h months ahead is the new shock plus
+    ``weight`` times every earlier shock of the horizon. ``weight`` 0 gives independent months, 1 a random walk."""
+    mean, sd = np.asarray(mean, dtype=float), np.asarray(sd, dtype=float)
+    shocks = rng.standard_normal((n_paths, mean.size))
+    earlier = np.cumsum(shocks, axis=1) - shocks
+    errors = (shocks + weight * earlier) / np.sqrt(1 + weight ** 2 * np.arange(mean.size))
+    return mean + sd * errors
+
+
+def arima_paths(arima, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
+    """Paths simulated by statsmodels from a fitted pmdarima ARIMA, anchored at the end of its data."""
+    sims = arima.arima_res_.simulate(horizon, anchor="end", repetitions=n_paths, rng=rng)
+    return np.asarray(sims, dtype=float).reshape(horizon, n_paths).T

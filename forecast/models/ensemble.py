@@ -27,6 +27,15 @@ class Ensemble(ForecastModel):
     def __init__(self, members: Sequence[str] = default_members):
         self.members = tuple(members)
 
+    @classmethod
+    def of(cls, fitted: Sequence[ForecastModel]) -> "Ensemble":
+        """The ensemble of members already fitted on the same series (no refit)."""
+        ensemble = cls(tuple(m.name for m in fitted))
+        ensemble.y_, ensemble.constant_ = fitted[0].y_, fitted[0].constant_
+        if ensemble.constant_ is None:
+            ensemble.models_ = list(fitted)
+        return ensemble
+
     def _fit(self, y: np.ndarray) -> None:
         from forecast.models import make
 
@@ -36,6 +45,14 @@ class Ensemble(ForecastModel):
         if not hasattr(self, "models_"):
             return super().predict(horizon, levels)
         return combine([m.predict(horizon, levels) for m in self.models_])
+
+    def _simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
+        """An equal mixture of the members' own paths (each member simulates its share)."""
+        from forecast.paths import model_paths
+
+        shares = np.diff(np.linspace(0, n_paths, len(self.models_) + 1).round().astype(int))
+        parts = [model_paths(m, m.predict(horizon), k, rng) for m, k in zip(self.models_, shares) if k]
+        return rng.permutation(np.concatenate(parts))
 
     def params(self) -> dict:
         out = {"members": ",".join(self.members)}

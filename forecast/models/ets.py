@@ -62,10 +62,8 @@ class ETS(ForecastModel):
         sd = (frame["pi_upper"].to_numpy() - mean) / 1.959963984540054
         return mean, np.maximum(sd, 0.0)
 
-    def simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray | None:
+    def _simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
         """Paths simulated by statsmodels from the fitted state at the end of the series."""
-        if self.constant_ is not None:
-            return np.full((n_paths, horizon), self.constant_)
         sims = self.result_.simulate(horizon, anchor="end", repetitions=n_paths, rng=rng)
         return np.asarray(sims, dtype=float).reshape(horizon, n_paths).T
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pmdarima as pm
 
-from forecast.models.base import ForecastModel
+from forecast.models.base import ForecastModel, arima_paths
 
 
 class SArima(ForecastModel):
@@ -30,6 +30,9 @@ class SArima(ForecastModel):
     def _forecast(self, horizon: int):
         mean, conf = self.arima_.predict(horizon, return_conf_int=True, alpha=0.05)
         return np.asarray(mean), np.maximum((conf[:, 1] - mean) / 1.959963984540054, 0.0)
+
+    def _simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
+        return arima_paths(self.arima_, horizon, n_paths, rng)
 
     def template(self) -> "SArima":
         """An unfitted copy that keeps the chosen orders (cheap refits at later backtest origins)."""

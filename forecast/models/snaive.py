@@ -27,5 +27,13 @@ class SeasonalNaive(ForecastModel):
         sd = self.sigma_ * np.sqrt(h // self.lag_ + 1)
         return mean.astype(float), sd
 
+    def _simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
+        """Each month's error is a new shock plus the error of the same month a year (lag) earlier."""
+        mean, _ = self._forecast(horizon)
+        errors = rng.standard_normal((n_paths, horizon)) * self.sigma_
+        for h in range(self.lag_, horizon):
+            errors[:, h] += errors[:, h - self.lag_]
+        return mean + errors
+
     def params(self) -> dict:
         return {"lag": self.lag_, "sigma": self.sigma_}

@@ -10,7 +10,7 @@ import numpy as np
 import pmdarima as pm
 from statsmodels.tsa.seasonal import STL
 
-from forecast.models.base import ForecastModel
+from forecast.models.base import ForecastModel, arima_paths
 
 
 class STLArima(ForecastModel):
@@ -48,6 +48,14 @@ class STLArima(ForecastModel):
         years = h // self.m + 1
         sd = np.sqrt(sd_arima ** 2 + self.seasonal_var_ * years)
         return np.asarray(mean) + season, sd
+
+    def _simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
+        """ARIMA paths of the adjusted series (statsmodels), plus the carried-forward season and its own
+        independent error each month."""
+        h = np.arange(horizon)
+        season = self.season_profile()[h % self.m]
+        wobble = rng.standard_normal((n_paths, horizon)) * np.sqrt(self.seasonal_var_ * (h // self.m + 1))
+        return arima_paths(self.arima_, horizon, n_paths, rng) + season + wobble
 
     def carry_forward_variance(self, seasonal: np.ndarray) -> float:
         """Mean squared error of forecasting each seasonal value by the mean of its previous years (as in

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.tsa.forecasting.theta import ThetaModel
 
-from forecast.models.base import ForecastModel
+from forecast.models.base import ForecastModel, local_level_paths
 
 
 class Theta(ForecastModel):
@@ -29,6 +29,12 @@ class Theta(ForecastModel):
         bounds = self.result_.prediction_intervals(horizon, alpha=0.05)
         sd = (bounds["upper"].to_numpy() - mean) / 1.959963984540054
         return mean, np.maximum(sd, 0.0)
+
+    def _simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
+        """Theta is simple exponential smoothing with drift: errors correlate across months as in an IMA(1,1)
+        with weight alpha on earlier shocks; each month keeps the model's own mean and spread."""
+        mean, sd = self._forecast(horizon)
+        return local_level_paths(mean, sd, float(self.result_.params["alpha"]), n_paths, rng)
 
     def params(self) -> dict:
         p = self.result_.params
