@@ -86,8 +86,10 @@ def spc_options(func):
                   help="A month left out of averages, limits and runs; repeat for several.")
     @click.option("--direction", type=click.Choice(["decrease", "increase", "neutral"]), default="decrease",
                   show_default=True, help="Which way is improvement (crime counts: decrease).")
+    @click.option("--min-mean", default=5.0, show_default=True, type=click.FloatRange(0),
+                  help="Below this process average a month, no SPC signals are reported (too few crimes).")
     @functools.wraps(func)
-    def wrapper(*args, run_length, baseline, screen_mr, step_change_at, ignore_month, direction, **kwargs):
+    def wrapper(*args, run_length, baseline, screen_mr, step_change_at, ignore_month, direction, min_mean, **kwargs):
         from forecast.spc import SPCOptions
 
         if baseline.lower() == "all":
@@ -104,7 +106,8 @@ def spc_options(func):
                 raise InputError(f"--step-change-at/--ignore-month: {m!r} is not a month (expected YYYY-MM)")
         options = SPCOptions(run_length=run_length, baseline=base, screen_mr=screen_mr,
                              step_changes_at=tuple(months[:len(step_change_at)]),
-                             ignore=tuple(months[len(step_change_at):]), improvement_direction=direction)
+                             ignore=tuple(months[len(step_change_at):]), improvement_direction=direction,
+                             min_mean=min_mean)
         return func(*args, spc_options=options, **kwargs)
     return wrapper
 

@@ -11,6 +11,10 @@ from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from forecast.errors import ModelFitError
 from forecast.models.base import ForecastModel
 
+#: simulated paths behind the intervals of forms without a closed form (multiplicative season): 1,000 (the
+#: statsmodels default) leaves the 95% bounds about 3% off from run to run
+SIMULATIONS = 5000
+
 
 class ETS(ForecastModel):
     """Additive-error ETS; trend none / additive / damped and seasonality none / additive / multiplicative,
@@ -56,7 +60,8 @@ class ETS(ForecastModel):
     def _forecast(self, horizon: int):
         n = len(self.y_)
         # multiplicative forms get their intervals by simulation: seeded, so that a forecast is reproducible
-        prediction = self.result_.get_prediction(start=n, end=n + horizon - 1, rng=np.random.default_rng(0))
+        prediction = self.result_.get_prediction(start=n, end=n + horizon - 1, simulate_repetitions=SIMULATIONS,
+                                                 rng=np.random.default_rng(0))
         frame = prediction.summary_frame(alpha=0.05)
         mean = frame["mean"].to_numpy()
         sd = (frame["pi_upper"].to_numpy() - mean) / 1.959963984540054

@@ -1,0 +1,44 @@
+"""Wall and CPU time of a command, as the benchmarks print them.
+
+The command runs as a fresh process (``python -m forecast ...``), as a planner would start it; its CPU
+time is user + system time of that process and of every worker process it started and waited for,
+read from ``getrusage(RUSAGE_CHILDREN)`` before and after.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timed:
+    wall: float
+    cpu: float
+    stdout: str
+    stderr: str
+    returncode: int
+
+    def line(self, label: str) -> str:
+        return f"{label}: wall {self.wall:.1f} s, CPU {self.cpu:.1f} s (all processes, {os.cpu_count()} cores)"
+
+
+def run_forecast(*args: str, cwd: str | None = None) -> Timed:
+    """Run ``python -m forecast ARGS`` and time it."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "forecast", *args], cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Timed(wall, cpu, done.stdout, done.stderr, done.returncode)
+
+
+def conditions() -> str:
+    """The machine and load a figure was measured under."""
+    load = os.getloadavg()[0]
+    return f"{os.cpu_count()} cores, load average {load:.2f} at the start, Python {sys.version.split()[0]}"
