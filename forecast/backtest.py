@@ -315,6 +315,8 @@ class BacktestResult:
                                              smape=("smape", "mean"), coverage_80=("coverage_80", "mean"),
                                              coverage_95=("coverage_95", "mean"))
         table["won"] = (winners / max(1, winners.sum())).reindex(table.index).fillna(0.0)
+        if AUTO in table.index:
+            table.loc[AUTO, "won"] = np.nan  # a choice among the others, not a competitor
         order = [m for m in (*self.settings.models, AUTO) if m in table.index]
         return table.loc[order].reset_index()[columns]
 

@@ -10,8 +10,12 @@ from pathlib import Path
 import click
 
 from forecast import __version__
-from forecast.data import ALL_AREAS, ALL_CRIME, Panel, load_panel, write_csv, write_text
-from forecast.errors import DataError, ForecastError, SelectionError
+from forecast.data import ALL_AREAS, ALL_CRIME, Panel, load_panel
+from forecast.output import csv_text, write_csv, write_text
+from forecast.errors import DataError, ForecastError, OutputError, SelectionError
+
+#: forecast.models.DEFAULT_MODEL, spelled out so that the CLI starts without importing the model libraries
+DEFAULT_MODEL = "ensemble"
 
 
 class InputError(click.ClickException):
@@ -26,7 +30,7 @@ class ForecastGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (DataError, SelectionError) as exc:
+        except (DataError, SelectionError, OutputError) as exc:
             raise InputError(str(exc)) from None
         except ForecastError as exc:
             raise click.ClickException(str(exc)) from None
@@ -232,7 +236,7 @@ def spc(panel: Panel, spc_options, fmt, output, chart, svg) -> None:
     if fmt == "json":
         emit(json.dumps([r.to_dict() for r in results], indent=1), output)
     elif fmt == "csv":
-        emit(spc_core.points_frame(results).astype({"month": str}).to_csv(index=False), output)
+        emit(csv_text(spc_core.points_frame(results)), output)
     else:
         emit(spc_table(results), output)
 
@@ -294,7 +298,7 @@ def decompose(panel: Panel, outlook, horizon, months, fmt, output, chart) -> Non
         if fmt == "json":
             return emit(table.to_json(orient="records", indent=1), output)
         if fmt == "csv":
-            return emit(table.to_csv(index=False), output)
+            return emit(csv_text(table), output)
         rows = [("crime type", "area", "next months", "seasonal change", "%", "strength")]
         rows += [(r.crime_type, r.area, r.next_months, f"{r.seasonal_change:+.1f}", f"{r.seasonal_change_pct:+.1f}%",
                   f"{r.strength:.2f}") for r in table.itertuples()]
@@ -318,7 +322,7 @@ def decompose(panel: Panel, outlook, horizon, months, fmt, output, chart) -> Non
                                 "indices": d.indices().to_dict(orient="records"),
                                 "components": components.to_dict(orient="records")}, indent=1), output)
     if fmt == "csv":
-        return emit(components.to_csv(index=False), output)
+        return emit(csv_text(components), output)
     idx = d.indices()
     lines = [f"{d.crime_type} / {d.area}: strength of seasonality {d.strength:.2f} (0 none, 1 all)", "",
              "Seasonal index by calendar month (100 = an average month; effect in counts, last 5 years):",
@@ -375,7 +379,7 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
     summary = result.summary(min_months=min_months)
     rows = [("model", "series", "MASE", "sMAPE %", "80% cover", "95% cover", "won")]
     rows += [(r.model, r.series, f"{r.mase:.3f}", f"{r.smape:.1f}", f"{r.coverage_80:.1%}", f"{r.coverage_95:.1%}",
-              f"{r.won:.0%}") for r in summary.itertuples()]
+              "-" if r.won != r.won else f"{r.won:.0%}") for r in summary.itertuples()]
     click.echo(f"Backtest: {len(keys)} series, {settings.origins} origins x {settings.horizon} months, step "
                f"{settings.step}; means over series of at least {min_months} months and their origins")
     click.echo(format_table(rows))
@@ -403,8 +407,9 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
 @click.option("--area", default=None, metavar="NAME",
               help="Areas (comma-separated names, slugs or prefixes). Default: every area and the force total.")
 @click.option("--include-asb", is_flag=True, help="Count anti-social behaviour in 'All crime'.")
-@click.option("--model", default="auto", show_default=True,
-              help="'auto' picks per series by backtest MASE; or force one family (e.g. ets, sarima).")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True,
+              help="A model family (e.g. ets, sarima), or 'auto' to pick per series by backtest MASE. The ensemble "
+                   "is the default because it forecasts better than the per-series choice (README, Measured).")
 @click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 12), help="Months to forecast.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Output folder [default: out/<crime>/].")
@@ -485,7 +490,8 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
 @click.option("--paths", "n_paths", default=2000, show_default=True, type=click.IntRange(100, 100000),
               help="Sample paths per series.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed: same seed, same numbers.")
-@click.option("--model", default="auto", show_default=True, help="'auto' (backtest choice) or a model family.")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True,
+              help="A model family, or 'auto' (per-series backtest choice).")
 @click.option("--evaluate", is_flag=True,
               help="Replay history: Brier score of the outlook against the base rate, and a reliability table.")
 @click.option("--every", default=3, show_default=True, type=click.IntRange(1, 24),
@@ -528,7 +534,7 @@ def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_
         return emit(json.dumps([o.to_dict() for o in outlooks], indent=1), output)
     frame = outlook_frame(outlooks)
     if fmt == "csv":
-        return emit(frame.to_csv(index=False), output)
+        return emit(csv_text(frame), output)
     rows = [("crime type", "area", "run", "P(step up)", "P(step down)", "likely month", "P(>UCL)", "P(<LCL)")]
     rows += [(o.crime_type, o.area, f"{o.run_length} {'above' if o.run_side > 0 else 'below'}" if o.run_length else "-",
               f"{o.p_step_up:.2f}", f"{o.p_step_down:.2f}", str(o.likely_month or "-"), f"{o.p_above_ucl:.2f}",
@@ -650,7 +656,7 @@ def predict(run_id, model_dir, area, horizon, tracking_uri, fmt, output) -> None
     if fmt == "json":
         return emit(frame.to_json(orient="records", indent=1), output)
     if fmt == "csv":
-        return emit(frame.to_csv(index=False), output)
+        return emit(csv_text(frame), output)
     from forecast.spc import fmt as number
 
     rows = [("crime type", "area", "model", "month", "mean", "80%", "95%")]
@@ -689,7 +695,7 @@ def compare(spec_file, n_jobs, tracking_uri, no_track, experiment) -> None:
                f"{time.perf_counter() - start:.1f} s")
     rows = [("rank", "model", "series", "MASE", "sMAPE %", "80% cover", "95% cover", "won")]
     rows += [(i, r.model, r.series, f"{r.mase:.3f}", f"{r.smape:.1f}", f"{r.coverage_80:.1%}",
-              f"{r.coverage_95:.1%}", f"{r.won:.0%}") for i, r in enumerate(summary.itertuples(), start=1)]
+              f"{r.coverage_95:.1%}", "-" if r.won != r.won else f"{r.won:.0%}") for i, r in enumerate(summary.itertuples(), start=1)]
     click.echo(format_table(rows))
     if not no_track:
         import tempfile

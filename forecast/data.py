@@ -395,29 +395,3 @@ def load_panel(paths: str | Path | Sequence[str | Path], fill_missing: str | Non
 
 def _name_of(items: Sequence[Path]) -> str:
     return items[0].name if len(items) == 1 else f"{items[0].name} (+{len(items) - 1})"
-
-
-def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write a frame as CSV atomically: a temporary file beside the target, then a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = frame.copy()
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.PeriodDtype):
-            out[col] = out[col].astype(str)
-    if "count" in out and len(out) and bool((out["count"] % 1 == 0).all()):
-        out["count"] = out["count"].astype("int64")
-    tmp = path.with_name(f".{path.name}.tmp")
-    out.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
-
-
-def write_text(text: str, path: str | Path) -> Path:
-    """Write text atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path

@@ -13,6 +13,10 @@ class SelectionError(ForecastError):
     """A crime type or area name that matches nothing, or more than one thing."""
 
 
+class OutputError(ForecastError):
+    """An output that cannot or must not be written (unwritable, or one of the inputs)."""
+
+
 class ModelFitError(ForecastError):
     """A model that could not be fitted."""
 

@@ -107,7 +107,7 @@ def write_report(out_dir: str | Path, source: str, svg: bool = False) -> dict[st
     """Charts and report.html from a run's output folder (summary.csv, spc.csv, forecast.csv, sentences.txt)."""
     import time
 
-    from forecast.data import write_text
+    from forecast.output import read_csv, write_text
     from forecast.errors import DataError
     from forecast.plots import crime_charts
 
@@ -116,13 +116,8 @@ def write_report(out_dir: str | Path, source: str, svg: bool = False) -> dict[st
     missing = [n for n in needed if not (out_dir / n).exists()]
     if missing:
         raise DataError(f"{out_dir}: not a run's output folder (missing {', '.join(missing)})")
-    summary = pd.read_csv(out_dir / "summary.csv", keep_default_na=False, na_values=[""])
-    points = pd.read_csv(out_dir / "spc.csv")
-    forecasts = pd.read_csv(out_dir / "forecast.csv")
-    for frame in (summary, points, forecasts):
-        for col in ("crime_type", "area"):
-            if col in frame:
-                frame[col] = frame[col].astype(str)
+    names = {"crime_type": str, "area": str, "step_change": str, "notes": str, "model": str}
+    summary, points, forecasts = (read_csv(out_dir / name, dtype=names) for name in needed)
     sentences_file = out_dir / "sentences.txt"
     sentences = sentences_file.read_text(encoding="utf-8").splitlines() if sentences_file.exists() else []
     charts = crime_charts(summary, points, forecasts, out_dir / "charts", source, svg)

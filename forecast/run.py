@@ -14,8 +14,9 @@ import pandas as pd
 
 from forecast import spc
 from forecast.backtest import BacktestSettings, SeriesForecast, forecast_series, run_parallel
-from forecast.data import ALL_AREAS, Panel, slug, write_csv, write_text
-from forecast.models import BASELINE
+from forecast.data import ALL_AREAS, Panel, slug
+from forecast.output import write_csv, write_text
+from forecast.models import BASELINE, DEFAULT_MODEL
 from forecast.paths import model_paths, total_interval
 from forecast.seasonality import Decomposition, decompose, outlook_sentences, seasonal_outlook
 
@@ -136,7 +137,7 @@ def _pct(new: float, old: float) -> float:
     return float((new - old) / old * 100) if old else float("nan")
 
 
-def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = "auto",
+def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = DEFAULT_MODEL,
                  settings: BacktestSettings | None = None, spc_options: spc.SPCOptions = spc.SPCOptions(),
                  n_jobs: int | None = None, progress: Callable[[SeriesForecast], None] | None = None,
                  n_paths: int = 0, seed: int = 0) -> RunResult:

@@ -181,3 +181,10 @@ def test_spc_command_min_mean_and_low_counts(invoke):
     assert all(p["lcl"] is None or p["lcl"] >= 0 for p in result["points"])
     raw = invoke("spc", "--crime", "robbery", "--area", airports, "--min-mean", "0", "--format", "json")
     assert __import__("json").loads(raw.stdout)[0]["status"] != "too few crimes"
+
+
+def test_the_cli_default_model_is_the_measured_best():
+    from forecast import cli
+    from forecast.models import DEFAULT_MODEL
+
+    assert cli.DEFAULT_MODEL == DEFAULT_MODEL == "ensemble"

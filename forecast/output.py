@@ -1,0 +1,152 @@
+"""What the toolkit writes: Excel-safe CSV, files and run folders that appear whole or not at all, and
+checks that an output can be written (and is not one of the inputs) before any work starts.
+
+A text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is a formula to Excel
+(``=HYPERLINK(...)``, ``+cmd|' /C calc'!A0``). Following OWASP, such cells are written with a leading
+apostrophe; numbers stay numbers. :func:`read_csv` undoes it, so names round-trip through our own files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pandas as pd
+
+from forecast.errors import OutputError
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+ESCAPE = "'"
+
+
+def _escaped(value: str) -> bool:
+    """An apostrophe before a formula character or another apostrophe: a cell :func:`neutralise` wrote."""
+    return value.startswith(ESCAPE) and value[1:2] != "" and value[1] in (*FORMULA_START, ESCAPE)
+
+
+def neutralise(value):
+    """One text cell made safe for spreadsheets: a leading apostrophe before a formula character (and before a
+    cell that already looks escaped, so that :func:`restore` gives back exactly what was written)."""
+    if isinstance(value, str) and (value.startswith(FORMULA_START) or _escaped(value)):
+        return ESCAPE + value
+    return value
+
+
+def restore(value):
+    """The inverse of :func:`neutralise`."""
+    return value[1:] if isinstance(value, str) and _escaped(value) else value
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells are neutralised and whose periods are written as YYYY-MM; numbers untouched."""
+    out = frame.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.PeriodDtype):
+            out[col] = out[col].astype(str)
+        elif not pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_bool_dtype(out[col]):
+            out[col] = out[col].map(neutralise, na_action="ignore")
+    if "count" in out and len(out) and pd.api.types.is_numeric_dtype(out["count"]) \
+            and bool((out["count"] % 1 == 0).all()):
+        out["count"] = out["count"].astype("int64")
+    return out
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """The frame as Excel-safe CSV text."""
+    return safe_frame(frame).to_csv(index=False)
+
+
+def read_csv(path: str | Path, **kwargs) -> pd.DataFrame:
+    """Read a CSV this toolkit wrote: names are text exactly as written ("NA", "None" stay names), neutralised
+    cells are restored."""
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""], **kwargs)
+    for col in frame.columns:
+        if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
+            frame[col] = frame[col].map(restore, na_action="ignore")
+    return frame
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    """Write text atomically: a temporary file beside the target, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a frame as Excel-safe CSV, atomically."""
+    return write_text(csv_text(frame), path)
+
+
+@contextlib.contextmanager
+def atomic_folder(target: str | Path) -> Iterator[Path]:
+    """Yield a new folder beside ``target`` to write a run into; when the block ends normally it replaces
+    ``target`` whole, and on any error or Ctrl-C it is removed and ``target`` is left as it was."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex[:8]
+    work = target.with_name(f".{target.name}.{tag}.partial")
+    work.mkdir()
+    try:
+        yield work
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    old = target.with_name(f".{target.name}.{tag}.old")
+    if target.exists():
+        target.rename(old)
+    work.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _existing_ancestor(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_folder(path: str | Path, what: str = "output folder") -> Path:
+    """Refuse, before any work, a folder that cannot be created or written (one-line OutputError)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: {what} is a file, not a folder")
+    base = _existing_ancestor(path)
+    if not base.is_dir():
+        raise OutputError(f"{path}: cannot create the {what} ({base} is not a folder)")
+    writable = os.access(base, os.W_OK | os.X_OK) and (not path.exists() or os.access(path.parent, os.W_OK))
+    if not writable:
+        raise OutputError(f"{path}: cannot write the {what} (read-only or no permission at {base})")
+    return path
+
+
+def check_file(path: str | Path, inputs: Iterable[str | Path] = (), suffixes: tuple[str, ...] = (),
+               what: str = "output file") -> Path:
+    """Refuse, before any work, an output file that is one of the inputs, has the wrong suffix, or cannot be
+    written (one-line OutputError)."""
+    path = Path(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise OutputError(f"{path}: {what} must end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise OutputError(f"{path}: {what} is a folder")
+    for given in inputs:
+        given = Path(given)
+        if given.exists() and path.exists() and (path.samefile(given) or
+                                                 (given.is_dir() and given.resolve() in path.resolve().parents)):
+            raise OutputError(f"{path}: {what} is one of the inputs; choose another name (nothing was written)")
+        if not path.exists() and given.is_dir() and given.resolve() in path.resolve().parents:
+            raise OutputError(f"{path}: {what} is inside the input folder {given}; choose another place")
+    check_folder(path.parent, f"folder of the {what}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OutputError(f"{path}: cannot write the {what} (read-only)")
+    return path
