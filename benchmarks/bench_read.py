@@ -3,7 +3,7 @@
 import time
 from pathlib import Path
 
-from forecast.data import load_panel
+from forecast.load import load_panel
 
 MET = Path(__file__).resolve().parents[1] / "tests" / "data" / "met_borough_monthly_2008_2018.csv.gz"
 

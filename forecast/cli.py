@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from forecast import __version__
-from forecast.data import ALL_AREAS, ALL_CRIME, Panel, load_panel
+from forecast.data import ALL_AREAS, ALL_CRIME, Panel
 from forecast.output import csv_text, write_csv, write_text
 from forecast.errors import DataError, ForecastError, OutputError, SelectionError
 
@@ -48,16 +48,57 @@ def main() -> None:
 
 # ------------------------------------------------------------------ shared options
 
+encoding_option = click.option(
+    "--encoding", default=None, metavar="NAME",
+    help="Text encoding of the input files (e.g. iso-8859-2) [default: UTF-8, else Windows-1252, said when assumed].")
+
+
+def read_panel(data, fill_missing=None, encoding=None) -> Panel:
+    """Load the panel and say on stderr what the readers noticed (an assumed encoding)."""
+    from forecast.load import load_panel
+
+    panel = load_panel(data, fill_missing=fill_missing, encoding=encoding)
+    for note in panel.notes:
+        click.echo(f"note: {note}", err=True)
+    return panel
+
+
 def data_options(func):
-    """--data and --fill-missing: where the panel comes from."""
+    """--data, --fill-missing and --encoding: where the panel comes from. The inputs are kept in the context so
+    that no output is ever written over one of them."""
     @click.option("--data", "data", default="met-major", show_default=True, metavar="NAME|PATH",
                   help="Bundled data set name, a tidy CSV, or data.police.uk street files (a file or a folder).")
     @click.option("--fill-missing", type=click.Choice(["zero"]), default=None,
                   help="Count months missing inside a series as zero instead of refusing the file.")
+    @encoding_option
     @functools.wraps(func)
-    def wrapper(*args, data, fill_missing, **kwargs):
-        return func(*args, panel=load_panel(data, fill_missing=fill_missing), **kwargs)
+    def wrapper(*args, data, fill_missing, encoding, **kwargs):
+        from forecast.load import input_paths
+
+        click.get_current_context().meta["forecast.inputs"] = input_paths(data)
+        return func(*args, panel=read_panel(data, fill_missing, encoding), **kwargs)
     return wrapper
+
+
+def inputs() -> list[Path]:
+    return click.get_current_context().meta.get("forecast.inputs", [])
+
+
+def check_outputs(files=(), folder=None, charts=()) -> None:
+    """Refuse, before any work, outputs that cannot be written or would overwrite an input."""
+    from forecast.output import check_file, check_folder
+
+    for path in files:
+        if path:
+            check_file(path, inputs())
+    for path in charts:
+        if path:
+            check_file(path, inputs(), suffixes=(".png",), what="chart file")
+    if folder:
+        check_folder(folder)
+        for given in inputs():
+            if Path(folder).resolve() == given.resolve() or Path(folder).resolve() in given.resolve().parents:
+                raise OutputError(f"{folder}: the output folder holds the input {given}; choose another folder")
 
 
 def selection_options(crime_required: bool = False, totals: bool = True):
@@ -189,9 +230,13 @@ def datasets() -> None:
               help="Count months missing inside a series as zero instead of refusing the file.")
 @click.option("--totals/--no-totals", default=False, help="Add the force total and 'All crime' series.")
 @click.option("--include-asb", is_flag=True, help="Count anti-social behaviour in 'All crime'.")
-def ingest(paths, output, fill_missing, totals, include_asb) -> None:
+@encoding_option
+def ingest(paths, output, fill_missing, totals, include_asb, encoding) -> None:
     """Read a tidy CSV or data.police.uk street files (files or a folder) and write the tidy panel."""
-    panel = load_panel(list(paths), fill_missing=fill_missing)
+    from forecast.output import check_file
+
+    check_file(output, paths)
+    panel = read_panel(list(paths), fill_missing, encoding)
     if totals:
         panel = panel.with_totals(include_asb=include_asb)
     columns = ["month", "area", "crime_type", "count"] + (["force"] if "force" in panel.frame else [])
@@ -219,7 +264,10 @@ def spc(panel: Panel, spc_options, fmt, output, chart, svg) -> None:
     """
     from forecast import spc as spc_core
 
-    results = spc_core.analyse_panel(panel.iter_series(), spc_options)
+    check_outputs(files=[output], charts=[chart])
+    keys = panel.keys()
+    with Progress(len(keys), "SPC") as progress:
+        results = spc_core.analyse_panel(panel.iter_series(), spc_options, progress=progress)
     if chart:
         from forecast import plots
 
@@ -437,23 +485,26 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     from forecast.models import DEFAULT_RUN, make
     from forecast.run import run_forecast
 
-    started = time.perf_counter()
-    if not no_track or export:
-        tracking.preload()
+    from forecast.output import file_stems
 
+    started = time.perf_counter()
     if model != "auto":
         make(model)
     panel = panel.with_totals(include_asb=include_asb)
     crimes = resolve_names(crime, panel.crime_types, "crime type")
     if len(crimes) != 1:
         raise InputError(f"--crime: run takes one crime type, got {len(crimes)} ({', '.join(crimes)})")
+    out_dir = Path(out_dir or Path("out") / file_stems(crimes)[crimes[0]])
+    check_outputs(folder=out_dir)
+    if not no_track:
+        tracking.check_store(tracking_uri, tracking.experiment_name(file_stems(crimes)[crimes[0]], experiment))
+    if not no_track or export:
+        tracking.preload()
     panel = panel.select(crime=crimes, area=area)
     settings = BacktestSettings(origins=origins, horizon=3, step=step, models=DEFAULT_RUN)
     with Progress(len(panel.keys()), "forecasting") as progress:
         result = run_forecast(panel, crimes[0], horizon, model, settings, spc_options, n_jobs=n_jobs,
                               progress=progress, n_paths=n_paths, seed=seed)
-    out_dir = Path(out_dir or Path("out") / result.slug)
-    paths = result.write(out_dir)
     fitted = time.perf_counter() - started
     click.echo(run_table(result))
     click.echo("")
@@ -461,17 +512,23 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     click.echo("")
     from concurrent.futures import ThreadPoolExecutor
 
+    from forecast.output import atomic_folder
     from forecast.report import write_report
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         # the MLflow records are written while the charts render in worker processes
         recording = None if no_track else pool.submit(tracking.begin_run, result, uri=tracking_uri,
                                                       experiment=experiment, extra_metrics={"run_seconds": fitted})
-        paths.update(write_report(out_dir, result.panel.name))
+        # the run's files appear together or not at all: written into a new folder that then replaces out_dir
+        with atomic_folder(out_dir) as work:
+            written = result.write(work)
+            written.update(write_report(work, result.panel.name))
+        paths = {name: out_dir / path.relative_to(work) for name, path in written.items()}
         for name, path in paths.items():
             if not name.startswith("chart ") or name == "chart small multiples":
                 click.echo(f"wrote {path}")
-        click.echo(f"wrote {sum(k.startswith('chart ') for k in paths) - 1} series charts in {out_dir / 'charts'}")
+        charts = sum(k.startswith('chart ') for k in paths) - 1
+        click.echo(f"wrote {charts} series chart{'s' if charts != 1 else ''} in {out_dir / 'charts'}")
         run_id = None
         if recording is not None:
             run_id = tracking.end_run(recording.result(), list(paths.values()), uri=tracking_uri)

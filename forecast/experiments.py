@@ -121,7 +121,7 @@ def load_spec(path: str | Path) -> ExperimentSpec:
 
 def spec_panel(spec: ExperimentSpec):
     """The panel a spec selects: its data, crime types, areas, end month and last months."""
-    from forecast.data import load_panel
+    from forecast.load import load_panel
 
     panel = load_panel(spec.data)
     if spec.totals:

@@ -139,14 +139,38 @@ def check_file(path: str | Path, inputs: Iterable[str | Path] = (), suffixes: tu
         raise OutputError(f"{path}: {what} must end in {' or '.join(suffixes)}")
     if path.is_dir():
         raise OutputError(f"{path}: {what} is a folder")
-    for given in inputs:
-        given = Path(given)
-        if given.exists() and path.exists() and (path.samefile(given) or
-                                                 (given.is_dir() and given.resolve() in path.resolve().parents)):
+    for given in map(Path, inputs):
+        same = given.is_file() and path.exists() and path.samefile(given)
+        inside = given.is_dir() and path.exists() and given.resolve() in path.resolve().parents
+        if same or inside:
             raise OutputError(f"{path}: {what} is one of the inputs; choose another name (nothing was written)")
-        if not path.exists() and given.is_dir() and given.resolve() in path.resolve().parents:
-            raise OutputError(f"{path}: {what} is inside the input folder {given}; choose another place")
     check_folder(path.parent, f"folder of the {what}")
     if path.exists() and not os.access(path, os.W_OK):
         raise OutputError(f"{path}: cannot write the {what} (read-only)")
     return path
+
+
+#: file names are bounded well below the 255 bytes most file systems allow
+MAX_STEM = 60
+RESERVED_STEMS = ("small-multiples",)
+
+
+def file_stems(names: Iterable[str]) -> dict[str, str]:
+    """A file name stem per name: its slug, bounded in length, made unique with a short hash of the exact name
+    where slugs would collide (``Camden/Islington`` and ``Camden-Islington``), be empty (emoji only), be cut, or
+    take a reserved name."""
+    import hashlib
+
+    from forecast.data import slug
+
+    names = list(dict.fromkeys(names))
+    slugs = {n: slug(n)[:MAX_STEM].strip("-") for n in names}
+    taken: dict[str, int] = {}
+    for s in slugs.values():
+        taken[s] = taken.get(s, 0) + 1
+    out = {}
+    for n, s in slugs.items():
+        if not s or taken[s] > 1 or len(slug(n)) > MAX_STEM or s in RESERVED_STEMS:
+            s = f"{s or 'series'}-{hashlib.sha1(n.encode('utf-8')).hexdigest()[:8]}"
+        out[n] = s
+    return out

@@ -19,6 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from forecast.errors import OutputError  # noqa: E402
+from forecast.output import file_stems  # noqa: E402
 from forecast.spc import fmt  # noqa: E402
 
 COLOURS = {"common_cause": "#a6a6a6", "special_cause_improvement": "#00b0f0", "special_cause_concern": "#e46c0a",
@@ -33,6 +35,11 @@ ICONS = {"common_cause": ("#a6a6a6", "~"), "improvement_high": ("#00b0f0", "H"),
          "neutral_low": ("#490092", "L")}
 FORECAST = "#1f5fa8"
 DPI = 150
+
+
+def plain(text: str) -> str:
+    """A label shown exactly as written: a name with dollar signs is not mathematics to matplotlib."""
+    return str(text).replace("$", r"\$")
 
 
 def _x(months) -> np.ndarray:
@@ -121,12 +128,12 @@ def spc_chart(points: pd.DataFrame, forecast: pd.DataFrame | None = None, *, tit
     fig, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
     draw_spc(ax, points, forecast)
     draw_icon(ax, icon)
-    ax.set_title(f"{title}: {status}" if status else title, loc="left", fontsize=11)
+    ax.set_title(plain(f"{title}: {status}" if status else title), loc="left", fontsize=11)
     ax.set_xlabel("Month")
     ax.set_ylabel(ylabel)
     ax.legend(loc="upper left", fontsize=7, frameon=False, ncol=3)
     if caption:
-        fig.text(0.01, 0.005, caption, fontsize=7, color="#555555", ha="left", va="bottom")
+        fig.text(0.01, 0.005, plain(caption), fontsize=7, color="#555555", ha="left", va="bottom")
         fig.get_layout_engine().set(h_pad=0.25)
     return fig
 
@@ -143,13 +150,13 @@ def small_multiples(panels: Sequence[tuple[str, pd.DataFrame, pd.DataFrame | Non
                         hspace=0.35, wspace=0.22)
     for ax, (label, points, forecast) in zip(axes.flat, panels):
         draw_spc(ax, points, forecast, compact=True)
-        ax.set_title(label, fontsize=8, loc="left")
+        ax.set_title(plain(label), fontsize=8, loc="left")
         ax.tick_params(labelsize=6)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
-    fig.suptitle(title, x=0.01, ha="left", fontsize=11)
+    fig.suptitle(plain(title), x=0.01, ha="left", fontsize=11)
     if caption:
-        fig.text(0.01, 0.002, caption, fontsize=7, color="#555555", ha="left", va="bottom")
+        fig.text(0.01, 0.002, plain(caption), fontsize=7, color="#555555", ha="left", va="bottom")
     return fig
 
 
@@ -174,13 +181,15 @@ def seasonality_chart(components: pd.DataFrame, indices: pd.DataFrame, *, title:
     ax.axvline(100, color="#000000", lw=0.8)
     ax.set_xlabel("seasonal index (100 = average month)", fontsize=8)
     ax.tick_params(labelsize=7)
-    fig.suptitle(title, x=0.01, ha="left", fontsize=11)
+    fig.suptitle(plain(title), x=0.01, ha="left", fontsize=11)
     return fig
 
 
 def save(fig: plt.Figure, path: str | Path, svg: bool = False) -> list[Path]:
     """Save a figure as PNG at 150 dpi (and SVG on request), atomically; closes the figure."""
     path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise OutputError(f"{path}: a chart is written as PNG; give a file name ending in .png")
     path.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for suffix in (".png", ".svg") if svg else (".png",):
@@ -250,7 +259,8 @@ def crime_charts(summary: pd.DataFrame, points: pd.DataFrame, forecasts: pd.Data
     jobs = [delayed(_multiples_chart)(panels, f"{crime}: every area, with next quarter's forecast",
                                       caption(source, summary["last_month"].iloc[0]), out_dir / "small-multiples.png",
                                       svg)]
-    jobs += [delayed(_series_chart)(r, p, f, out_dir / f"{_file_slug(r['area'])}.png", source, svg)
+    stems = file_stems(r["area"] for r in rows)
+    jobs += [delayed(_series_chart)(r, p, f, out_dir / f"{stems[r['area']]}.png", source, svg)
              for r, (_, p, f) in zip(rows, panels)]
     n_jobs = n_jobs or min(os.cpu_count() or 1, max(1, len(jobs) // 4))
     done = Parallel(n_jobs=n_jobs)(jobs) if n_jobs > 1 else [job[0](*job[1], **job[2]) for job in jobs]
@@ -260,8 +270,3 @@ def crime_charts(summary: pd.DataFrame, points: pd.DataFrame, forecasts: pd.Data
 def _multiples_chart(panels, title: str, text: str, path: Path, svg: bool) -> Path:
     return save(small_multiples(panels, title=title, caption=text), path, svg)[0]
 
-
-def _file_slug(name: str) -> str:
-    from forecast.data import slug
-
-    return slug(name) or "series"

@@ -13,8 +13,9 @@ from typing import Sequence
 
 import pandas as pd
 
-from forecast.data import NO_LOCATION, parse_months, read_csv_text, read_text, _normalise
+from forecast.data import NO_LOCATION
 from forecast.errors import DataError
+from forecast.tidy import normalise_header, parse_months, parse_names, read_csv_text, read_text
 
 STREET_FILE = re.compile(r"^\d{4}-\d{2}-.+-street\.csv(\.gz)?$")
 _LSOA_CODE = re.compile(r"\s+\d{3}[A-Z]$")
@@ -43,30 +44,41 @@ def area_from_lsoa(names: pd.Series) -> pd.Series:
     return area.mask(area == "", NO_LOCATION)
 
 
-def read_street_file(path: Path) -> pd.DataFrame:
-    """Crimes of one street file as rows of month, force, area, crime_type."""
-    raw = read_csv_text(read_text(path), path)
-    normalised = {_normalise(h): h for h in raw.columns}
-    missing = [c for c in _REQUIRED if _normalise(c) not in normalised]
+def read_street_file(path: Path, encoding: str | None = None, notes: list[str] | None = None) -> pd.DataFrame:
+    """Crimes of one street file as rows of month, force, area, crime_type. The month in a file's name
+    (``2020-05-...-street.csv``) and the months inside it must agree."""
+    source = read_text(path, encoding)
+    raw = read_csv_text(source)
+    normalised = {normalise_header(h): h for h in raw.columns}
+    missing = [c for c in _REQUIRED if normalise_header(c) not in normalised]
     if missing:
         raise DataError(f"{path}: required column missing: {', '.join(missing)}; found: {', '.join(raw.columns)}")
-    crime_type = raw[normalised["crime_type"]].str.strip()
-    blank = crime_type == ""
-    if blank.any():
-        raise DataError(f"{path}, line {int(blank.to_numpy().nonzero()[0][0]) + 2}: crime type is blank")
+    crime_type = parse_names(raw[normalised["crime_type"]], "crime_type", source)
     force_col = normalised.get("falls_within")
+    months = parse_months(raw[normalised["month"]], source)
+    named = STREET_FILE.match(path.name)
+    if named:
+        expected = pd.Period(path.name[:7], "M")
+        other = (months != expected).to_numpy()
+        if other.any():
+            row = int(other.nonzero()[0][0])
+            raise source.error(row, f"month {months.iloc[row]} inside a file named for {expected}; a street file "
+                                    "holds the month in its name")
+    if notes is not None:
+        notes.extend(source.notes)
     return pd.DataFrame({
-        "month": parse_months(raw[normalised["month"]], path),
+        "month": months,
         "force": raw[force_col].str.strip() if force_col else "",
         "area": area_from_lsoa(raw[normalised["lsoa_name"]]),
         "crime_type": crime_type,
     })
 
 
-def read_street_files(paths: Sequence[str | Path]) -> pd.DataFrame:
+def read_street_files(paths: Sequence[str | Path], encoding: str | None = None,
+                      notes: list[str] | None = None) -> pd.DataFrame:
     """Count crimes per month x area x crime type over street files, with zero months filled in."""
     files = street_files(paths)
-    crimes = pd.concat([read_street_file(f) for f in files], ignore_index=True)
+    crimes = pd.concat([read_street_file(f, encoding, notes) for f in files], ignore_index=True)
     months = pd.period_range(crimes["month"].min(), crimes["month"].max(), freq="M")
     absent = months.difference(pd.PeriodIndex(crimes["month"].unique()))
     if len(absent):

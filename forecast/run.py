@@ -14,8 +14,8 @@ import pandas as pd
 
 from forecast import spc
 from forecast.backtest import BacktestSettings, SeriesForecast, forecast_series, run_parallel
-from forecast.data import ALL_AREAS, Panel, slug
-from forecast.output import write_csv, write_text
+from forecast.data import ALL_AREAS, Panel
+from forecast.output import file_stems, write_csv, write_text
 from forecast.models import BASELINE, DEFAULT_MODEL
 from forecast.paths import model_paths, total_interval
 from forecast.seasonality import Decomposition, decompose, outlook_sentences, seasonal_outlook
@@ -43,7 +43,8 @@ class RunResult:
 
     @property
     def slug(self) -> str:
-        return slug(self.crime_type)
+        """The crime type as a bounded file-name stem (out/<slug>, forecast/<slug>, models/<slug>)."""
+        return file_stems([self.crime_type])[self.crime_type]
 
     def summary(self) -> pd.DataFrame:
         """One row per series: SPC status, model and accuracy, the forecast months and quarter total."""

@@ -10,7 +10,7 @@ wires them together for one series and returns an :class:`SPCResult`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, asdict
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -638,10 +638,16 @@ def _highest_lowest(points: pd.DataFrame, min_gap: int = 24) -> tuple[str, str] 
 
 # ------------------------------------------------------------------ panels
 
-def analyse_panel(series: Iterable[tuple[tuple[str, str], pd.Series]], options: SPCOptions = SPCOptions()) \
-        -> list[SPCResult]:
-    """SPC of every series of a panel (from :meth:`forecast.data.Panel.iter_series`)."""
-    return [analyse(y, crime_type, area, options) for (crime_type, area), y in series]
+def analyse_panel(series: Iterable[tuple[tuple[str, str], pd.Series]], options: SPCOptions = SPCOptions(),
+                  progress: Callable[[SPCResult], None] | None = None) -> list[SPCResult]:
+    """SPC of every series of a panel (from :meth:`forecast.data.Panel.iter_series`); ``progress`` is called
+    with each result."""
+    results = []
+    for (crime_type, area), y in series:
+        results.append(analyse(y, crime_type, area, options))
+        if progress:
+            progress(results[-1])
+    return results
 
 
 def points_frame(results: Sequence[SPCResult]) -> pd.DataFrame:

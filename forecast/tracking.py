@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from forecast import __version__
-from forecast.errors import TrackingError
+from forecast.errors import ForecastError, TrackingError
 
 DEFAULT_STORE = Path("mlruns")
 MODEL_NAME = "model"
@@ -63,6 +63,34 @@ def artifact_root(uri: str) -> str | None:
 
 def experiment_name(crime_slug: str, override: str | None = None) -> str:
     return override or f"forecast/{crime_slug}"
+
+
+#: MLflow refuses longer experiment names; run names are cut to stay readable in its UI
+MAX_EXPERIMENT_NAME = 500
+MAX_RUN_NAME = 250
+
+
+def check_store(uri: str | None, experiment: str | None = None) -> str:
+    """Refuse, before any work, a store that cannot be written or an experiment name MLflow would reject."""
+    store = tracking_uri(uri)
+    if experiment is not None and len(experiment) > MAX_EXPERIMENT_NAME:
+        raise TrackingError(f"experiment name is {len(experiment):,} characters; MLflow takes at most "
+                            f"{MAX_EXPERIMENT_NAME} (give a shorter --experiment)")
+    path = _sqlite_path(store)
+    if path is not None:
+        from forecast.output import check_folder
+
+        try:
+            check_folder(path.parent, "MLflow store folder")
+        except ForecastError as exc:
+            raise TrackingError(f"MLflow store {store}: {exc}") from None
+        if path.exists() and not os.access(path, os.W_OK):
+            raise TrackingError(f"MLflow store {store}: cannot write there (read-only or no permission)")
+    return store
+
+
+def bounded_name(text: str) -> str:
+    return text if len(text) <= MAX_RUN_NAME else text[:MAX_RUN_NAME - 3] + "..."
 
 
 @contextlib.contextmanager
@@ -426,7 +454,8 @@ def begin_run(result, uri: str | None = None, experiment: str | None = None, run
 
         experiment_id = ensure_experiment(c, experiment_name(result.slug, experiment), store)
         summary = BacktestResult(result.settings, tuple(result.forecasts[k] for k in result.keys)).summary()
-        parent = c.create_run(experiment_id, run_name=run_name or f"run {result.slug} {time.strftime('%Y-%m-%d %H:%M')}",
+        parent = c.create_run(experiment_id, run_name=bounded_name(
+                                  run_name or f"run {result.slug} {time.strftime('%Y-%m-%d %H:%M')}"),
                               tags={"command": "run", "crime_type": result.crime_type, "data": result.panel.name})
         run_id = parent.info.run_id
         metrics = {**summary_metrics(summary), "n_series": len(result.keys), **(extra_metrics or {})}
@@ -438,7 +467,7 @@ def begin_run(result, uri: str | None = None, experiment: str | None = None, run
         for key in result.keys:
             params, child_metrics, tags = child_records(result, key)
             tags = {MLFLOW_PARENT_RUN_ID: run_id, **{k: _clean(v) for k, v in tags.items() if k != MLFLOW_RUN_NAME}}
-            _finished_run(c, experiment_id, key[1], tags, params, child_metrics)
+            _finished_run(c, experiment_id, bounded_name(key[1]), tags, params, child_metrics)
         if log_model:
             bundle, example, output = build_bundle(result)
             with mlflow.start_run(run_id=run_id):

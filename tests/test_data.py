@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from forecast import datasets
-from forecast.data import ALL_AREAS, ALL_CRIME, add_totals, load_panel, read_tidy_csv, resolve_names
+from forecast.data import ALL_AREAS, ALL_CRIME, add_totals, resolve_names
+from forecast.load import load_panel
+from forecast.tidy import read_tidy_csv
 from forecast.errors import DataError, SelectionError
 from forecast.police_uk import area_from_lsoa, read_street_files
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
-from forecast.data import Panel, read_tidy_csv
+from forecast.data import Panel
+from forecast.tidy import read_tidy_csv
 from forecast.errors import DataError
 
 DEFAULT = "met-major"
