@@ -116,17 +116,24 @@ def _existing_ancestor(path: Path) -> Path:
     return path
 
 
+def folder_problem(path: Path) -> str | None:
+    """Why a folder cannot be created or written into, or None."""
+    if path.exists() and not path.is_dir():
+        return "it is a file, not a folder"
+    base = _existing_ancestor(path)
+    if not base.is_dir():
+        return f"{base} is not a folder"
+    if not os.access(base, os.W_OK | os.X_OK) or (path.exists() and not os.access(path.parent, os.W_OK)):
+        return f"read-only or no permission at {base}"
+    return None
+
+
 def check_folder(path: str | Path, what: str = "output folder") -> Path:
     """Refuse, before any work, a folder that cannot be created or written (one-line OutputError)."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"{path}: {what} is a file, not a folder")
-    base = _existing_ancestor(path)
-    if not base.is_dir():
-        raise OutputError(f"{path}: cannot create the {what} ({base} is not a folder)")
-    writable = os.access(base, os.W_OK | os.X_OK) and (not path.exists() or os.access(path.parent, os.W_OK))
-    if not writable:
-        raise OutputError(f"{path}: cannot write the {what} (read-only or no permission at {base})")
+    problem = folder_problem(path)
+    if problem:
+        raise OutputError(f"{path}: cannot write the {what} ({problem})")
     return path
 
 
@@ -144,9 +151,11 @@ def check_file(path: str | Path, inputs: Iterable[str | Path] = (), suffixes: tu
         inside = given.is_dir() and path.exists() and given.resolve() in path.resolve().parents
         if same or inside:
             raise OutputError(f"{path}: {what} is one of the inputs; choose another name (nothing was written)")
-    check_folder(path.parent, f"folder of the {what}")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise OutputError(f"{path}: cannot write the {what} (read-only)")
+    problem = folder_problem(path.parent)
+    if problem is None and path.exists() and not os.access(path, os.W_OK):
+        problem = "read-only"
+    if problem:
+        raise OutputError(f"{path}: cannot write the {what} ({problem})")
     return path
 
 

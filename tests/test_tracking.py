@@ -195,8 +195,8 @@ def test_bad_store_is_one_line_and_outputs_are_still_written(tmp_path, invoke, s
     if store == "corrupt":  # found only when MLflow opens it: the outputs are written first
         assert (out / "forecast.csv").exists() and (out / "summary.csv").exists()
     else:  # refused before any work: no progress bar, nothing written
-        assert lines == [f"Error: MLflow store {uri}: {tmp_path / 'blocker'}: MLflow store folder is a file, not a "
-                         "folder"]
+        assert lines == [f"Error: MLflow store {uri}: {tmp_path / 'blocker'}: cannot write the MLflow store folder "
+                         "(it is a file, not a folder)"]
         assert not out.exists()
 
 
