@@ -1,38 +1,35 @@
-"""`forecast run --crime robbery` on the bundled data: wall time untracked and tracked (MLflow overhead).
+"""`forecast run --crime robbery` on the bundled data: wall and CPU time untracked and tracked (MLflow overhead).
 
 Run: python benchmarks/bench_run.py [REPEATS]
 Each run is a fresh process, as a planner would start it. The store is created first by one
-untimed tracked run (creating a new SQLite store, a one-off, costs about 2.5 s more; that first
-run's time is printed too); then untracked and tracked runs alternate.
+untimed tracked run (creating a new SQLite store is a one-off; that first run's time is printed too);
+then untracked and tracked runs alternate. CPU time counts the worker processes too.
 """
 
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-
-def timed(args: list[str], cwd: str) -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "forecast", *args], cwd=cwd, check=True, capture_output=True)
-    return time.perf_counter() - start
+from timing import conditions, run_forecast
 
 
 def main(repeats: int = 3) -> None:
+    print(conditions())
     plain, tracked = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        first = timed(["run", "--crime", "robbery", "--out", f"{tmp}/first"], tmp)
+        first = run_forecast("run", "--crime", "robbery", "--out", f"{tmp}/first", cwd=tmp)
+        assert first.returncode == 0, first.stderr
         for _ in range(repeats):
-            plain.append(timed(["run", "--crime", "robbery", "--no-track", "--out", f"{tmp}/plain"], tmp))
-            tracked.append(timed(["run", "--crime", "robbery", "--out", f"{tmp}/tracked"], tmp))
+            plain.append(run_forecast("run", "--crime", "robbery", "--no-track", "--out", f"{tmp}/plain", cwd=tmp))
+            tracked.append(run_forecast("run", "--crime", "robbery", "--out", f"{tmp}/tracked", cwd=tmp))
         size = Path(tmp, "mlruns", "mlflow.db").stat().st_size / 1e6
-    p, t = statistics.median(plain), statistics.median(tracked)
+    p, t = (statistics.median(r.wall for r in runs) for runs in (plain, tracked))
+    pc, tc = (statistics.median(r.cpu for r in runs) for runs in (plain, tracked))
     print(f"forecast run --crime robbery (34 series: backtest, forecast, outlook, charts, report), median of {repeats}:")
-    print(f"  untracked {p:.1f} s   runs: {', '.join(f'{x:.1f}' for x in plain)}")
-    print(f"  tracked   {t:.1f} s   runs: {', '.join(f'{x:.1f}' for x in tracked)}")
-    print(f"  MLflow overhead {t - p:+.1f} s ({(t / p - 1) * 100:+.1f}%); first run on a new store {first:.1f} s; "
+    print(f"  untracked wall {p:.1f} s, CPU {pc:.1f} s   runs: {', '.join(f'{r.wall:.1f}' for r in plain)}")
+    print(f"  tracked   wall {t:.1f} s, CPU {tc:.1f} s   runs: {', '.join(f'{r.wall:.1f}' for r in tracked)}")
+    print(f"  MLflow overhead {t - p:+.1f} s ({(t / p - 1) * 100:+.1f}%); first run on a new store {first.wall:.1f} s; "
           f"store {size:.1f} MB after {repeats + 1} runs")
 
 

@@ -3,25 +3,20 @@
 Run: python benchmarks/bench_spc.py
 """
 
-import time
-
-from click.testing import CliRunner
-
 from forecast import datasets, spc
-from forecast.cli import cli
+from timing import Clock, conditions, run_forecast
 
 
 def main() -> None:
+    print(conditions())
     panel = datasets.load("met-major").with_totals()
-    start = time.perf_counter()
-    results = spc.analyse_panel(panel.iter_series())
-    core = time.perf_counter() - start
+    with Clock() as clock:
+        results = spc.analyse_panel(panel.iter_series())
     changes = sum(len(r.step_changes) for r in results)
-    print(f"spc core: {len(results)} series, {changes} step changes, {core:.2f} s")
-    start = time.perf_counter()
-    result = CliRunner().invoke(cli, ["spc", "--format", "json"])
-    assert result.exit_code == 0, result.output
-    print(f"forecast spc --format json (load + totals + SPC + JSON), all series: {time.perf_counter() - start:.2f} s")
+    print(f"spc core: {len(results)} series, {changes} step changes, {clock}")
+    result = run_forecast("spc", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    print(result.line("forecast spc --format json (start, load, totals, SPC, JSON), all series"))
 
 
 if __name__ == "__main__":

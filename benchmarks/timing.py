@@ -42,3 +42,17 @@ def conditions() -> str:
     """The machine and load a figure was measured under."""
     load = os.getloadavg()[0]
     return f"{os.cpu_count()} cores, load average {load:.2f} at the start, Python {sys.version.split()[0]}"
+
+
+class Clock:
+    """Wall and CPU time of this process over a ``with`` block (for work done in-process)."""
+
+    def __enter__(self) -> "Clock":
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall, self.cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
+
+    def __str__(self) -> str:
+        return f"wall {self.wall:.2f} s, CPU {self.cpu:.2f} s"
