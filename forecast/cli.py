@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -162,7 +163,7 @@ def pd_period(text: str):
 
     try:
         return pd.Period(text, freq="M")
-    except Exception as exc:
+    except (ValueError, TypeError) as exc:
         raise ValueError(text) from exc
 
 
@@ -266,8 +267,30 @@ def spc(panel: Panel, spc_options, fmt, output, chart, svg) -> None:
 
     check_outputs(files=[output], charts=[chart])
     keys = panel.keys()
-    with Progress(len(keys), "SPC") as progress:
-        results = spc_core.analyse_panel(panel.iter_series(), spc_options, progress=progress)
+    # streamed: each series is written (or, for the table, summarised) as it is analysed, so that a panel of
+    # tens of thousands of series never holds every result in memory
+    results, rows, sentences = [], [], []
+    with Progress(len(keys), "SPC") as progress, text_output(output) as out:
+        if fmt == "json":
+            out.write("[")
+        for i, r in enumerate(spc_core.analyse_panel(panel.iter_series(), spc_options, lazy=True)):
+            progress(r)
+            if chart:
+                results.append(r)
+            if fmt == "json":
+                out.write(("," if i else "") + "\n" + json.dumps(r.to_dict(), indent=1))
+            elif fmt == "csv":
+                text = csv_text(spc_core.points_frame([r]))
+                out.write(text if i == 0 else text.split("\n", 1)[1])  # the header once
+            else:
+                rows.append(spc_row(r))
+                sentences += r.sentences
+        if fmt == "json":
+            out.write("\n]\n")
+        elif fmt == "table":
+            last = rows[0][-1] if rows else ""
+            out.write("\n".join([f"SPC at {last} ({len(rows)} series; * = trial limits)",
+                                  format_table([SPC_HEADER] + [row[:-1] for row in rows]), "", *sentences]) + "\n")
     if chart:
         from forecast import plots
 
@@ -281,26 +304,32 @@ def spc(panel: Panel, spc_options, fmt, output, chart, svg) -> None:
                                         caption=plots.caption(panel.name, results[0].last_month))
         for path in plots.save(fig, chart, svg):
             click.echo(f"wrote {path}", err=True)
-    if fmt == "json":
-        emit(json.dumps([r.to_dict() for r in results], indent=1), output)
-    elif fmt == "csv":
-        emit(csv_text(spc_core.points_frame(results)), output)
-    else:
-        emit(spc_table(results), output)
+    if output:
+        click.echo(f"wrote {output}", err=True)
 
 
-def spc_table(results) -> str:
+SPC_HEADER = ("crime type", "area", "status", "average", "lcl", "ucl", "months", "latest step change")
+
+
+def spc_row(r) -> tuple:
+    """One series' row of the SPC table (its last month last, for the title)."""
     from forecast.spc import fmt
 
-    rows = [("crime type", "area", "status", "average", "lcl", "ucl", "months", "latest step change")]
-    for r in results:
-        s = r.summary()
-        rows.append((r.crime_type, r.area, s["status"], fmt(s["mean"]) + ("*" if s["trial"] else ""), fmt(s["lcl"]),
-                     fmt(s["ucl"]), s["months_in_process"], s["step_change"] or "-"))
-    last = results[0].last_month if results else ""
-    lines = [f"SPC at {last} ({len(results)} series; * = trial limits)", format_table(rows), ""]
-    lines += [sentence for r in results for sentence in r.sentences]
-    return "\n".join(lines)
+    s = r.summary()
+    return (r.crime_type, r.area, s["status"], fmt(s["mean"]) + ("*" if s["trial"] else ""), fmt(s["lcl"]),
+            fmt(s["ucl"]), s["months_in_process"], s["step_change"] or "-", str(r.last_month))
+
+
+@contextlib.contextmanager
+def text_output(output: str | None):
+    """Standard output, or a file written atomically (whole or not at all) as the text is streamed into it."""
+    if not output:
+        yield sys.stdout
+        return
+    from forecast.output import atomic_file
+
+    with atomic_file(output) as handle:
+        yield handle
 
 
 class Progress:

@@ -70,17 +70,26 @@ def read_csv(path: str | Path, **kwargs) -> pd.DataFrame:
     return frame
 
 
-def write_text(text: str, path: str | Path) -> Path:
-    """Write text atomically: a temporary file beside the target, then a rename."""
+@contextlib.contextmanager
+def atomic_file(path: str | Path) -> Iterator:
+    """A text handle on a temporary file beside ``path`` that replaces it when the block ends normally; on any
+    error or Ctrl-C the temporary file is removed and ``path`` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with tmp.open("w", encoding="utf-8", newline="") as handle:
+            yield handle
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    """Write text atomically: a temporary file beside the target, then a rename."""
+    with atomic_file(path) as handle:
+        handle.write(text)
+    return Path(path)
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:

@@ -10,7 +10,7 @@ wires them together for one series and returns an :class:`SPCResult`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, asdict
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -639,15 +639,11 @@ def _highest_lowest(points: pd.DataFrame, min_gap: int = 24) -> tuple[str, str] 
 # ------------------------------------------------------------------ panels
 
 def analyse_panel(series: Iterable[tuple[tuple[str, str], pd.Series]], options: SPCOptions = SPCOptions(),
-                  progress: Callable[[SPCResult], None] | None = None) -> list[SPCResult]:
-    """SPC of every series of a panel (from :meth:`forecast.data.Panel.iter_series`); ``progress`` is called
-    with each result."""
-    results = []
-    for (crime_type, area), y in series:
-        results.append(analyse(y, crime_type, area, options))
-        if progress:
-            progress(results[-1])
-    return results
+                  lazy: bool = False) -> list[SPCResult] | Iterator[SPCResult]:
+    """SPC of every series of a panel (from :meth:`forecast.data.Panel.iter_series`); with ``lazy``, one result
+    at a time, so that a caller can write each and let it go."""
+    results = (analyse(y, crime_type, area, options) for (crime_type, area), y in series)
+    return results if lazy else list(results)
 
 
 def points_frame(results: Sequence[SPCResult]) -> pd.DataFrame:
