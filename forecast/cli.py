@@ -13,6 +13,7 @@ import click
 from forecast import __version__
 from forecast.data import ALL_AREAS, ALL_CRIME, Panel
 from forecast.output import csv_text, write_csv, write_text
+from forecast.tables import SPC_HEADER, format_table, run_table, spc_row
 from forecast.errors import DataError, ForecastError, OutputError, SelectionError
 
 #: forecast.models.DEFAULT_MODEL, spelled out so that the CLI starts without importing the model libraries
@@ -308,18 +309,6 @@ def spc(panel: Panel, spc_options, fmt, output, chart, svg) -> None:
         click.echo(f"wrote {output}", err=True)
 
 
-SPC_HEADER = ("crime type", "area", "status", "average", "lcl", "ucl", "months", "latest step change")
-
-
-def spc_row(r) -> tuple:
-    """One series' row of the SPC table (its last month last, for the title)."""
-    from forecast.spc import fmt
-
-    s = r.summary()
-    return (r.crime_type, r.area, s["status"], fmt(s["mean"]) + ("*" if s["trial"] else ""), fmt(s["lcl"]),
-            fmt(s["ucl"]), s["months_in_process"], s["step_change"] or "-", str(r.last_month))
-
-
 @contextlib.contextmanager
 def text_output(output: str | None):
     """Standard output, or a file written atomically (whole or not at all) as the text is streamed into it."""
@@ -369,6 +358,7 @@ def decompose(panel: Panel, outlook, horizon, months, fmt, output, chart) -> Non
     """
     from forecast.seasonality import decompose as stl, outlook_sentences, seasonal_outlook
 
+    check_outputs(files=[output], charts=[chart])
     if outlook:
         keys = [k for k in panel.keys() if k[1] == ALL_AREAS] or panel.keys()
         table = seasonal_outlook(stl(panel.series(*k), *k) for k in keys)
@@ -440,9 +430,11 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
     from forecast.models import parse_models
 
     settings = BacktestSettings(origins=origins, horizon=horizon, step=step, models=parse_models(models))
+    check_outputs(files=[output])
     if not no_track:
         from forecast import tracking
 
+        tracking.check_store(tracking_uri, experiment)
         tracking.preload()
     if last:
         panel = panel.last_months(last)
@@ -599,6 +591,7 @@ def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_
 
     if model != "auto":
         make(model)
+    check_outputs(files=[output])
     if evaluate:
         return evaluate_outlook(panel, crime, area, model, every, n_paths, seed, n_jobs, spc_options, fmt, output)
     if not crime:
@@ -733,6 +726,7 @@ def predict(run_id, model_dir, area, horizon, tracking_uri, fmt, output) -> None
 
     if bool(run_id) == bool(model_dir):
         raise InputError("give exactly one of --run-id and --model-dir")
+    check_outputs(files=[output])
     model = tracking.load_model(run_id=run_id, model_dir=model_dir, uri=tracking_uri)
     if area == "all":
         areas = sorted({a for (_, a) in model.unwrap_python_model().models})
@@ -770,6 +764,7 @@ def compare(spec_file, n_jobs, tracking_uri, no_track, experiment) -> None:
     panel = spec_panel(spec)
     settings = BacktestSettings(origins=spec.origins, horizon=spec.horizon, step=spec.step, models=spec.models)
     if not no_track:
+        tracking.check_store(tracking_uri, experiment)
         tracking.preload()
     start = time.perf_counter()
     keys = panel.keys()
@@ -821,53 +816,6 @@ def ui(tracking_uri, host, port) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
         click.echo("stopped", err=True)
-
-
-def run_table(result) -> str:
-    from forecast.outlook import step_label
-    from forecast.spc import fmt, fmt_pct
-
-    summary = result.summary()
-    months = [pd_period(summary[f"m{i}_month"].iloc[0]).strftime("%b %Y") for i in range(1, result.horizon + 1)]
-    outlook = "p_step_up" in summary
-    header = ("area", "SPC status", "average", "model", "MASE", "snaive", *months, "quarter", "80%", "95%",
-              "vs last yr", "vs avg", *(("P(step)",) if outlook else ()))
-    rows = [header]
-    for r in summary.itertuples():
-        rows.append((r.area, r.status, fmt(r.process_mean), r.model, _f3(r.mase), _f3(r.snaive_mase),
-                     *[fmt(getattr(r, f"m{i}")) for i in range(1, result.horizon + 1)], fmt(r.quarter),
-                     f"{fmt(r.quarter_lo_80)}-{fmt(r.quarter_hi_80)}", f"{fmt(r.quarter_lo_95)}-{fmt(r.quarter_hi_95)}",
-                     fmt_pct(r.vs_last_year_pct, "-"), fmt_pct(r.vs_average_pct, "-"),
-                     *((step_label(r.p_step_up, r.p_step_down),) if outlook else ())))
-    title = (f"{result.crime_type}: forecast for {months[0]} to {months[-1]} from data to "
-             f"{summary['last_month'].iloc[0]} ({result.panel.name}); MASE from a backtest of "
-             f"{result.settings.origins} quarters (lower is better, snaive = last year's months)")
-    return title + "\n" + format_table(rows)
-
-
-def _f3(x) -> str:
-    return "-" if x != x else f"{x:.2f}"
-
-
-def format_table(rows: list[tuple]) -> str:
-    """A plain aligned text table; the first row is the header."""
-    text = [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in text) for i in range(len(text[0]))]
-    numeric = [all(_is_number(r[i]) for r in text[1:]) for i in range(len(widths))]
-    lines = []
-    for row in text:
-        cells = [c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric)]
-        lines.append("  ".join(cells).rstrip())
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text.replace("%", "").replace(",", ""))
-        return True
-    except ValueError:
-        return text in ("", "-")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,65 @@
+"""Plain aligned text tables for the terminal: the SPC table, the run table, and the one layout they share."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+SPC_HEADER = ("crime type", "area", "status", "average", "lcl", "ucl", "months", "latest step change")
+
+
+def spc_row(r) -> tuple:
+    """One series' row of the SPC table (its last month last, for the title)."""
+    from forecast.spc import fmt
+
+    s = r.summary()
+    return (r.crime_type, r.area, s["status"], fmt(s["mean"]) + ("*" if s["trial"] else ""), fmt(s["lcl"]),
+            fmt(s["ucl"]), s["months_in_process"], s["step_change"] or "-", str(r.last_month))
+
+
+def run_table(result) -> str:
+    """The table ``forecast run`` prints: a row per series, the forecast months, quarter and its intervals."""
+    from forecast.outlook import step_label
+    from forecast.spc import fmt, fmt_pct
+
+    summary = result.summary()
+    months = [pd.Period(summary[f"m{i}_month"].iloc[0], "M").strftime("%b %Y") for i in range(1, result.horizon + 1)]
+    outlook = "p_step_up" in summary
+    header = ("area", "SPC status", "average", "model", "MASE", "snaive", *months, "quarter", "80%", "95%",
+              "vs last yr", "vs avg", *(("P(step)",) if outlook else ()))
+    rows = [header]
+    for r in summary.itertuples():
+        rows.append((r.area, r.status, fmt(r.process_mean), r.model, _f3(r.mase), _f3(r.snaive_mase),
+                     *[fmt(getattr(r, f"m{i}")) for i in range(1, result.horizon + 1)], fmt(r.quarter),
+                     f"{fmt(r.quarter_lo_80)}-{fmt(r.quarter_hi_80)}", f"{fmt(r.quarter_lo_95)}-{fmt(r.quarter_hi_95)}",
+                     fmt_pct(r.vs_last_year_pct, "-"), fmt_pct(r.vs_average_pct, "-"),
+                     *((step_label(r.p_step_up, r.p_step_down),) if outlook else ())))
+    title = (f"{result.crime_type}: forecast for {months[0]} to {months[-1]} from data to "
+             f"{summary['last_month'].iloc[0]} ({result.panel.name}); MASE from a backtest of "
+             f"{result.settings.origins} quarters (lower is better, snaive = last year's months)")
+    return title + "\n" + format_table(rows)
+
+
+def _f3(x) -> str:
+    return "-" if x != x else f"{x:.2f}"
+
+
+def format_table(rows: list[tuple]) -> str:
+    """A plain aligned text table; the first row is the header."""
+    text = [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in text) for i in range(len(text[0]))]
+    numeric = [all(_is_number(r[i]) for r in text[1:]) for i in range(len(widths))]
+    lines = []
+    for row in text:
+        cells = [c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric)]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace("%", "").replace(",", ""))
+        return True
+    except ValueError:
+        return text in ("", "-")
