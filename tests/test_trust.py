@@ -188,3 +188,20 @@ def test_the_cli_default_model_is_the_measured_best():
     from forecast.models import DEFAULT_MODEL
 
     assert cli.DEFAULT_MODEL == DEFAULT_MODEL == "ensemble"
+
+
+def test_outlook_evaluate_reports_all_three_brier_scores(invoke):
+    args = ["outlook", "--evaluate", "--crime", "burglary", "--area", "merton,sutton", "--every", "12", "--paths", "200",
+            "--jobs", "1"]
+    result = invoke(*args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    c = __import__("json").loads(result.stdout)
+    # two series, origins every 12 months from the 36th month (2010-12) while 3 later months are known (to 2018-09)
+    assert c["quarters"] == 2 * len(pd.period_range("2010-12", "2018-09", freq="12M")) == 16
+    assert c["model"] == "ensemble" and c["series"] == 2
+    for key in ("brier", "brier_base_rate", "brier_run_length"):
+        assert 0 <= c[key] <= 1
+    assert c["skill_run_length"] == pytest.approx(1 - c["brier"] / c["brier_run_length"])
+    text = invoke(*args[:6], "--every", "24", "--paths", "100", "--jobs", "1")
+    assert "run-length baseline (how often a run of this length led to a change)" in text.stdout
+    assert "Skill against the run-length baseline" in text.stdout
