@@ -141,7 +141,7 @@ def default_family(candidates: Sequence[str]) -> str:
     return DEFAULT_FAMILY if DEFAULT_FAMILY in candidates else candidates[0]
 
 
-def nested_choices(metrics: pd.DataFrame, candidates: Sequence[str], window: int | None = None) -> dict[str, str]:
+def nested_choices(metrics: pd.DataFrame, candidates: Sequence[str]) -> dict[str, str]:
     """For each origin, the family chosen from the scores of earlier origins only (the default at the first).
 
     This is the choice ``auto`` would have made at that origin, so its error there is out of sample.
@@ -149,10 +149,9 @@ def nested_choices(metrics: pd.DataFrame, candidates: Sequence[str], window: int
     origins = sorted(metrics["origin"].unique()) if not metrics.empty else []
     out = {}
     for i, origin in enumerate(origins):
-        earlier = metrics[metrics["origin"].isin(origins[max(0, i - window) if window else 0:i])]
-        scores = earlier.groupby("model")[["mase", "mae"]].mean() if not earlier.empty else earlier
-        out[origin] = choose_model(scores, candidates) if i else None
-        out[origin] = out[origin] or default_family(candidates)
+        earlier = metrics[metrics["origin"].isin(origins[:i])]
+        chosen = choose_model(earlier.groupby("model")[["mase", "mae"]].mean(), candidates) if i else None
+        out[origin] = chosen or default_family(candidates)
     return out
 
 
@@ -210,7 +209,10 @@ def backtest_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
 def _with_auto(predictions: pd.DataFrame, metrics: pd.DataFrame, candidates: Sequence[str]):
     """Add the rows of ``auto``: at each origin, the predictions and scores of the nested choice."""
     choice = nested_choices(metrics, candidates)
-    pick = lambda f: f[f["model"] == f["origin"].map(choice)].assign(model=AUTO)  # noqa: E731
+
+    def pick(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["model"] == frame["origin"].map(choice)].assign(model=AUTO)
+
     chosen_metrics = pick(metrics).assign(chosen=lambda f: f["origin"].map(choice))
     return (pd.concat([predictions, pick(predictions)], ignore_index=True),
             pd.concat([metrics, chosen_metrics], ignore_index=True))
