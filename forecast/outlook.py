@@ -283,6 +283,12 @@ class Calibration:
 
     records: pd.DataFrame
 
+    def __post_init__(self):
+        # records gathered per series may include empty frames (a series with too few crimes has no origins),
+        # whose object columns would otherwise make the outcome column untyped
+        typed = self.records.astype({"step_change": bool, "p_step": float})
+        object.__setattr__(self, "records", typed.reset_index(drop=True))
+
     @property
     def base_rate(self) -> float:
         return float(self.records["step_change"].mean())

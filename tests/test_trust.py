@@ -205,3 +205,12 @@ def test_outlook_evaluate_reports_all_three_brier_scores(invoke):
     text = invoke(*args[:6], "--every", "24", "--paths", "100", "--jobs", "1")
     assert "run-length baseline (how often a run of this length led to a change)" in text.stdout
     assert "Skill against the run-length baseline" in text.stdout
+
+
+def test_calibration_takes_records_gathered_with_empty_series():
+    empty = evaluate_series(("Robbery", "Heathrow"), monthly([1, 0, 2, 0] * 12), spc.SPCOptions(), ("theta",))
+    assert empty.empty  # too few crimes: the outlook makes no claim at any origin
+    full = pd.DataFrame({"crime_type": "A", "area": "x", "origin": ["2015-01", "2015-04"], "model": "theta",
+                         "run_side": [1, -1], "run_length": [7, 2], "p_step": [0.9, 0.0], "step_change": [True, False]})
+    c = Calibration(pd.concat([empty, full], ignore_index=True))
+    assert c.brier == pytest.approx((0.1 ** 2 + 0) / 2) and c.base_rate == 0.5
