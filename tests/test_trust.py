@@ -79,7 +79,7 @@ def test_models_with_a_state_space_simulate_their_own_paths(family):
     y = datasets.load("met-major").series("Robbery", "Camden")
     model = make(family).fit(y)
     forecast = model.predict(3)
-    paths = model.simulate(3, 20000, np.random.default_rng(0))
+    paths = model.simulate(3, 8000, np.random.default_rng(0))
     sd = (forecast["hi_95"] - forecast["mean"]).to_numpy() / 1.959964
     assert np.allclose(paths.mean(axis=0), forecast["mean"], atol=0.05 * sd.max())
     # the 95% interval of the paths is the model's own (ETS with a multiplicative season: both by simulation)
