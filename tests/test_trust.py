@@ -88,12 +88,21 @@ def test_models_with_a_state_space_simulate_their_own_paths(family):
     assert np.corrcoef(paths[:, 0], paths[:, 2])[0, 1] < 0.95  # not one shared draw
 
 
-def test_ensemble_paths_are_an_equal_mixture_of_its_members():
-    y = datasets.load("met-major").series("Robbery", "Camden")
+def test_ensemble_paths_keep_its_own_intervals_and_its_members_dependence():
+    y = datasets.load("met-major").series("Robbery", "Westminster")
     model = make("ensemble").fit(y)
+    forecast = model.predict(3)
     paths = model.simulate(3, 30000, np.random.default_rng(0))
-    members = [m.predict(3)["mean"].to_numpy() for m in model.models_]
-    assert np.allclose(paths.mean(axis=0), np.mean(members, axis=0), rtol=0.02)
+    # each month: the ensemble's own forecast and 95% interval (the medians of its members'), as in forecast.csv
+    assert np.allclose(np.median(paths, axis=0), forecast["mean"], rtol=0.01)
+    assert np.allclose(np.quantile(paths, [0.025, 0.975], axis=0), forecast[["lo_95", "hi_95"]].to_numpy().T,
+                       rtol=0.01)
+    # across months: the rank correlation of an equal mixture of the members' own paths
+    from scipy.stats import spearmanr
+
+    mixture = np.concatenate([m.simulate(3, 10000, np.random.default_rng(i)) for i, m in enumerate(model.models_)])
+    assert spearmanr(paths[:, 0], paths[:, 2])[0] == pytest.approx(spearmanr(mixture[:, 0], mixture[:, 2])[0],
+                                                                   abs=0.03)
 
 
 def test_the_outlook_evaluation_replays_the_runs_procedure_at_past_origins():

@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from forecast.models.base import LEVELS, ForecastModel
+from forecast.models.base import LEVELS, ForecastModel, z_value
 
 
 def combine(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -47,12 +47,30 @@ class Ensemble(ForecastModel):
         return combine([m.predict(horizon, levels) for m in self.models_])
 
     def _simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
-        """An equal mixture of the members' own paths (each member simulates its share)."""
+        """Paths with the ensemble's own monthly forecasts and intervals (the medians of its members', which
+        need not be symmetric), and the dependence between months of its members: an equal mixture of the
+        members' own paths gives each path its rank in each month, and the rank is read off the ensemble's
+        margin, interpolated through its forecast and interval bounds (a copula)."""
+        from scipy.stats import norm
+
         from forecast.paths import model_paths
 
         shares = np.diff(np.linspace(0, n_paths, len(self.models_) + 1).round().astype(int))
-        parts = [model_paths(m, m.predict(horizon), k, rng) for m, k in zip(self.models_, shares) if k]
-        return rng.permutation(np.concatenate(parts))
+        mixture = np.concatenate([model_paths(m, m.predict(horizon), k, rng)
+                                  for m, k in zip(self.models_, shares) if k])
+        ranks = mixture.argsort(axis=0, kind="stable").argsort(axis=0, kind="stable")
+        z = norm.ppf((ranks + 0.5) / len(mixture))
+        frame = self.predict(horizon)
+        knots = np.array([-z_value(95), -z_value(80), 0.0, z_value(80), z_value(95)])
+        paths = np.empty_like(z)
+        for h in range(horizon):
+            f = frame.iloc[h]
+            values = np.array([f["lo_95"], f["lo_80"], f["mean"], f["hi_80"], f["hi_95"]])
+            low, high = np.polyfit(knots[:2], values[:2], 1), np.polyfit(knots[-2:], values[-2:], 1)
+            zh = z[:, h]
+            paths[:, h] = np.where(zh < knots[0], np.polyval(low, zh),
+                                   np.where(zh > knots[-1], np.polyval(high, zh), np.interp(zh, knots, values)))
+        return rng.permutation(paths)
 
     def params(self) -> dict:
         out = {"members": ",".join(self.members)}
