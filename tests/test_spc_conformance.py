@@ -195,13 +195,19 @@ def check_anhoej(case):
 
 
 def check_qic_constants(case):
+    # worked by hand: the 18 points sum to 35 (mean 35/18 = 1.94444); the 17 moving ranges are 1, 1, 1, 8, 9 and
+    # twelve 1s, summing to 32 (mR-bar 32/17 = 1.88235). qicharts2: sigma = mR-bar / 1.128 = 1.66875 and limits at
+    # 3 sigma, 1.94444 +/- 5.00626 = 6.95070 and -3.06181; MDC: 1.94444 +/- 2.66 x 1.88235 = 6.95150 and -3.06261
     y = [1, 2, 1, 2, 10, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1]
-    sigma = spc.mean_moving_range(y) / 1.128
     qic = spc.xmr_limits(y, multiplier=3 / 1.128)
-    assert qic.ucl - qic.mean == pytest.approx(3 * sigma, abs=ABS)
-    assert 3 / 1.128 == pytest.approx(2.6596, abs=1e-4)
-    assert spc.xmr_limits(y).ucl - spc.xmr_limits(y).mean == pytest.approx(2.66 * spc.mean_moving_range(y))
-    assert not spc.anhoej_signal(np.array(y, dtype=float), float(np.median(y)))  # points on the centre ignored
+    assert (qic.mean, qic.amr) == (pytest.approx(1.944444, abs=1e-6), pytest.approx(1.882353, abs=1e-6))
+    assert (qic.ucl, qic.lcl) == (pytest.approx(6.950702, abs=1e-6), pytest.approx(-3.061813, abs=1e-6))
+    mdc = spc.xmr_limits(y)
+    assert (mdc.ucl, mdc.lcl) == (pytest.approx(6.951503, abs=1e-6), pytest.approx(-3.062614, abs=1e-6))
+    assert spc.xmr_limits(y, floor=0.0).lcl == 0.0  # counts: the lower limit is reported as 0
+    # points on the centre line are ignored by the runs analysis: with the median 1.5 nothing sits on it, and the
+    # longest run (1) and the 16 crossings of 17 useful points give no signal
+    assert not spc.anhoej_signal(np.array(y, dtype=float), float(np.median(y)))
 
 
 CHECKS = {
