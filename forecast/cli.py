@@ -806,15 +806,20 @@ def ui(tracking_uri, host, port) -> None:
     if root:
         command += ["--default-artifact-root", root]
     click.echo(f"MLflow UI on http://{host}:{port} for {store} (Ctrl-C stops it)", err=True)
-    process = subprocess.Popen(command)
+    import os
+    import signal
+
+    # its own process group, so that stopping it stops the web server processes it starts as well
+    process = subprocess.Popen(command, start_new_session=True)
     try:
         process.wait()
     except KeyboardInterrupt:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
         click.echo("stopped", err=True)
 
 

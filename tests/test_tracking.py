@@ -155,7 +155,7 @@ def test_ui_serves_the_store_over_rest_and_stops(tracked):
     finally:
         process.send_signal(__import__("signal").SIGINT)
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
             raise
