@@ -794,7 +794,8 @@ def compare(spec_file, n_jobs, tracking_uri, no_track, experiment) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 exposes it).")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
 def ui(tracking_uri, host, port) -> None:
-    """Start the MLflow UI on the same store, to compare runs and models. Ctrl-C stops it."""
+    """Start the MLflow UI on the same store, to compare runs and models. Ctrl-C (or SIGTERM) stops it and
+    everything it started."""
     import subprocess
 
     from forecast import tracking
@@ -805,22 +806,47 @@ def ui(tracking_uri, host, port) -> None:
     root = tracking.artifact_root(store)
     if root:
         command += ["--default-artifact-root", root]
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"warning: the MLflow UI has no authentication; on {host} anyone who can reach port {port} "
+                   "can read every run and model", err=True)
     click.echo(f"MLflow UI on http://{host}:{port} for {store} (Ctrl-C stops it)", err=True)
+    # its own process group, so that stopping it stops the web server, job runner and queue consumers it starts
+    process = subprocess.Popen(command, start_new_session=True)
+    with stop_on_sigterm():
+        try:
+            process.wait()
+        except KeyboardInterrupt:
+            stop_group(process)
+            click.echo("stopped", err=True)
+
+
+def stop_group(process, grace: float = 10.0) -> None:
+    """SIGTERM to a process's whole group, then SIGKILL after ``grace`` seconds."""
     import os
     import signal
+    import subprocess
 
-    # its own process group, so that stopping it stops the web server processes it starts as well
-    process = subprocess.Popen(command, start_new_session=True)
+    os.killpg(process.pid, signal.SIGTERM)
     try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-    except KeyboardInterrupt:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        click.echo("stopped", err=True)
+
+
+@contextlib.contextmanager
+def stop_on_sigterm():
+    """Inside the block, SIGTERM stops the command the way Ctrl-C does; the previous handler is restored."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -144,10 +144,20 @@ def resolve_names(query: str | Sequence[str], names: Sequence[str], kind: str) -
         if len(matches) != 1:
             problem = "matches several" if matches else "matches no"
             options = matches or names
-            raise SelectionError(f"{kind} {q!r} {problem} {kind}s; valid: " + ", ".join(options))
+            guess = "" if matches else did_you_mean(q, names)
+            raise SelectionError(f"{kind} {q!r} {problem} {kind}s;{guess} valid: " + ", ".join(options))
         if matches[0] not in found:
             found.append(matches[0])
     return found
+
+
+def did_you_mean(query: str, names: Sequence[str]) -> str:
+    """' did you mean 'Burglary'?' for a misspelling close to one or two names (compared as slugs), else ''."""
+    import difflib
+
+    by_slug = {slug(n): n for n in names}
+    close = difflib.get_close_matches(slug(query), list(by_slug), n=2, cutoff=0.75)
+    return f" did you mean {' or '.join(repr(by_slug[c]) for c in close)}?" if close else ""
 
 
 def add_totals(frame: pd.DataFrame, force_total: bool = True, all_crime: bool = True,

@@ -275,3 +275,10 @@ def test_a_tampered_or_truncated_model_folder_is_refused_before_loading(tmp_path
     (folder / "extra.py").write_text("import os\n")
     line = one_line_error(invoke("predict", "--model-dir", folder), code=1)
     assert line == f"Error: {folder}: extra.py was not part of the export; not loaded"
+
+
+def test_a_misspelt_name_gets_a_suggestion(invoke):
+    line = one_line_error(invoke("spc", "--crime", "burglery"))
+    assert line.startswith("Error: crime type 'burglery' matches no crime types; did you mean 'Burglary'? valid: ")
+    line = one_line_error(invoke("spc", "--crime", "robbery", "--area", "westminister"))
+    assert line.startswith("Error: area 'westminister' matches no areas; did you mean 'Westminster'? valid: ")

@@ -126,7 +126,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_ui_serves_the_store_over_rest_and_stops(tracked):
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of running processes that contain ``text`` (from /proc)."""
+    from pathlib import Path
+
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in line:
+            found.append(line)
+    return found
+
+
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_ui_serves_the_store_over_rest_and_stops(tracked, stop):
     root, uri, run_id, _ = tracked
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "forecast", "ui", "--tracking-uri", uri, "--port", str(port)],
@@ -153,13 +169,20 @@ def test_ui_serves_the_store_over_rest_and_stops(tracked):
         assert run_id in {r["info"]["run_id"] for r in runs}
         assert len(runs) == 3  # the parent and its two series
     finally:
-        process.send_signal(__import__("signal").SIGINT)
+        process.send_signal(getattr(__import__("signal"), stop))
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
             raise
     assert "MLflow UI on http://127.0.0.1:" in process.stderr.read()
+    # everything it started is gone: the web server, MLflow's job runner and its queue consumers
+    deadline = time.time() + 15
+    while processes_mentioning(f"--port {port}") and time.time() < deadline:
+        time.sleep(0.5)
+    assert processes_mentioning(f"--port {port}") == []
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{base}/experiments/search?max_results=1", timeout=2)
 
 
 def test_two_runs_record_to_one_store_at_the_same_time(tmp_path):
