@@ -104,7 +104,8 @@ def check_outputs(files=(), folder=None, charts=()) -> None:
 
 
 def selection_options(crime_required: bool = False, totals: bool = True):
-    """--crime and --area (forgiving names), plus whether to add force totals."""
+    """--crime and --area (forgiving names). ``totals``: add the force total and All crime always, or (False)
+    only when the selection names one of them ('all-areas', 'all-crime')."""
     def decorator(func):
         @click.option("--crime", "crime", required=crime_required, metavar="NAME",
                       help="Crime type: name, slug or unique prefix (e.g. robbery, theft). Comma-separate several.")
@@ -113,11 +114,19 @@ def selection_options(crime_required: bool = False, totals: bool = True):
         @click.option("--include-asb", is_flag=True, help="Count anti-social behaviour in 'All crime'.")
         @functools.wraps(func)
         def wrapper(*args, panel: Panel, crime, area, include_asb, **kwargs):
-            if totals:
+            if totals or names_a_total(crime, area):
                 panel = panel.with_totals(include_asb=include_asb)
             return func(*args, panel=panel.select(crime=crime, area=area), **kwargs)
         return wrapper
     return decorator
+
+
+def names_a_total(*queries: str | None) -> bool:
+    """True when a --crime or --area value names the force total or All crime."""
+    from forecast.data import slug
+
+    wanted = {slug(q) for text in queries if text for q in text.split(",")}
+    return bool(wanted & {slug(ALL_AREAS), slug(ALL_CRIME)})
 
 
 def spc_options(func):
@@ -583,7 +592,7 @@ def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_
     Sample paths from the chosen model are appended to the history and the SPC rules replayed on them.
 
     \b
-        forecast outlook --crime robbery --area dudley
+        forecast outlook --crime robbery --area bromley
         forecast outlook --evaluate --crime burglary
     """
     from forecast.backtest import BacktestSettings

@@ -282,3 +282,15 @@ def test_a_misspelt_name_gets_a_suggestion(invoke):
     assert line.startswith("Error: crime type 'burglery' matches no crime types; did you mean 'Burglary'? valid: ")
     line = one_line_error(invoke("spc", "--crime", "robbery", "--area", "westminister"))
     assert line.startswith("Error: area 'westminister' matches no areas; did you mean 'Westminster'? valid: ")
+
+
+def test_backtest_takes_the_force_total_as_help_says(invoke, tmp_path):
+    out = tmp_path / "bt.csv"
+    result = invoke("backtest", "--crime", "drugs", "--area", "all-areas", "--models", "snaive", "--origins", "1",
+                    "--jobs", "1", "--no-track", "-o", out)
+    assert result.exit_code == 0, result.output
+    frame = read_csv(out)
+    assert set(frame["area"]) == {"All areas"}
+    total = __import__("forecast.datasets", fromlist=["load"]).load("met-major").select(crime="drugs").frame
+    last = total[total["month"] == total["month"].max()]["count"].sum()
+    assert frame["actual"].iloc[-1] == last  # the force total is the sum of the areas
