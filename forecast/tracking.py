@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from forecast import __version__
-from forecast.errors import ForecastError, TrackingError
+from forecast.errors import DataError, ForecastError, SelectionError, TrackingError
 
 DEFAULT_STORE = Path("mlruns")
 MODEL_NAME = "model"
@@ -118,7 +118,7 @@ def mapped_errors(uri: str):
     """Turn MLflow / SQLAlchemy / OS failures into one-line TrackingErrors."""
     try:
         yield
-    except TrackingError:
+    except ForecastError:
         raise
     except Exception as exc:  # noqa: BLE001 - any store failure is reported the same way
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -307,7 +307,7 @@ def verify_checksums(folder: Path) -> None:
     """Refuse a model folder whose files differ from those recorded at export: loading one runs its code."""
     listed = folder / CHECKSUMS
     if not listed.is_file():
-        raise TrackingError(f"{folder}: no {CHECKSUMS} (export it again with forecast run --export); a model "
+        raise DataError(f"{folder}: no {CHECKSUMS} (export it again with forecast run --export); a model "
                             "folder is code, so only a verified one is loaded")
     expected = {}
     for line in listed.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -317,12 +317,35 @@ def verify_checksums(folder: Path) -> None:
     actual = _file_digests(folder)
     for name in sorted(set(expected) | set(actual)):
         if name not in actual:
-            raise TrackingError(f"{folder}: {name} is missing (the folder changed since export); not loaded")
+            raise DataError(f"{folder}: {name} is missing (the folder changed since export); not loaded")
         if name not in expected:
-            raise TrackingError(f"{folder}: {name} was not part of the export; not loaded")
+            raise DataError(f"{folder}: {name} was not part of the export; not loaded")
         if actual[name] != expected[name]:
-            raise TrackingError(f"{folder}: {name} does not match its checksum (changed or damaged since "
+            raise DataError(f"{folder}: {name} does not match its checksum (changed or damaged since "
                                 "export); not loaded")
+
+
+def existing_store(uri: str | None) -> str:
+    """The store a read-only command reads: refused (and not created empty) when it does not exist."""
+    store = tracking_uri(uri)
+    path = _sqlite_path(store)
+    if path is not None and not path.exists():
+        raise SelectionError(f"MLflow store {store}: there is no store there; give the one the run was recorded "
+                             "in with --tracking-uri (or MLFLOW_TRACKING_URI)")
+    return store
+
+
+def recorded_run(c, run_id: str, store: str):
+    """A run of the store, or a one-line error naming the store and how to choose another."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return c.get_run(run_id)
+    except MlflowException as exc:
+        if getattr(exc, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise SelectionError(f"run {run_id} is not in the MLflow store {store}; give the store it was recorded "
+                             "in with --tracking-uri (or MLFLOW_TRACKING_URI)") from None
 
 
 def load_model(run_id: str | None = None, model_dir: str | None = None, uri: str | None = None):
@@ -332,14 +355,14 @@ def load_model(run_id: str | None = None, model_dir: str | None = None, uri: str
 
     if model_dir:
         if not Path(model_dir, "MLmodel").exists():
-            raise TrackingError(f"{model_dir}: not an exported model folder (no MLmodel file)")
+            raise DataError(f"{model_dir}: not an exported model folder (no MLmodel file)")
         verify_checksums(Path(model_dir))
         with quiet():
             return mlflow.pyfunc.load_model(str(model_dir))
-    store = tracking_uri(uri)
+    store = existing_store(uri)
     with quiet(), mapped_errors(store):
         c = client(store)
-        run = c.get_run(run_id)
+        run = recorded_run(c, run_id, store)
         model_uri = run.data.tags.get(MODEL_URI_TAG)
         if not model_uri:
             raise TrackingError(f"run {run_id} has no logged forecast model")
@@ -348,10 +371,10 @@ def load_model(run_id: str | None = None, model_dir: str | None = None, uri: str
 
 def download_outputs(run_id: str, folder: Path, uri: str | None = None) -> str:
     """Fetch a run's CSV outputs into ``folder``; returns a description of the source for captions."""
-    store = tracking_uri(uri)
+    store = existing_store(uri)
     with quiet(), mapped_errors(store):
         c = client(store)
-        run = c.get_run(run_id)
+        run = recorded_run(c, run_id, store)
         folder.mkdir(parents=True, exist_ok=True)
         names = [a.path for a in c.list_artifacts(run_id) if not a.is_dir]
         for name in names:

@@ -268,12 +268,12 @@ def test_a_tampered_or_truncated_model_folder_is_refused_before_loading(tmp_path
     pickled = next(p for p in folder.rglob("*") if p.suffix in (".pkl", ".pickle") or p.name == "python_model.pkl")
     original = pickled.read_bytes()
     pickled.write_bytes(original[: len(original) // 2])
-    line = one_line_error(invoke("predict", "--model-dir", folder), code=1)
+    line = one_line_error(invoke("predict", "--model-dir", folder))
     assert line == (f"Error: {folder}: {pickled.relative_to(folder).as_posix()} does not match its checksum (changed "
                     "or damaged since export); not loaded")
     pickled.write_bytes(original)
     (folder / "extra.py").write_text("import os\n")
-    line = one_line_error(invoke("predict", "--model-dir", folder), code=1)
+    line = one_line_error(invoke("predict", "--model-dir", folder))
     assert line == f"Error: {folder}: extra.py was not part of the export; not loaded"
 
 
@@ -294,3 +294,19 @@ def test_backtest_takes_the_force_total_as_help_says(invoke, tmp_path):
     total = __import__("forecast.datasets", fromlist=["load"]).load("met-major").select(crime="drugs").frame
     last = total[total["month"] == total["month"].max()]["count"].sum()
     assert frame["actual"].iloc[-1] == last  # the force total is the sum of the areas
+
+
+def test_predict_from_a_run_the_store_does_not_have(invoke, tmp_path):
+    missing = f"sqlite:///{tmp_path / 'nowhere' / 'mlflow.db'}"
+    line = one_line_error(invoke("predict", "--run-id", "0123abcd", "--tracking-uri", missing))
+    assert line == (f"Error: MLflow store {missing}: there is no store there; give the one the run was recorded in "
+                    "with --tracking-uri (or MLFLOW_TRACKING_URI)")
+    assert not (tmp_path / "nowhere").exists()  # a read-only command creates no empty store
+    from forecast import tracking
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with tracking.writing(store) as (c, s):
+        tracking.ensure_experiment(c, "forecast/x", s)
+    line = one_line_error(invoke("predict", "--run-id", "0123abcd", "--tracking-uri", store))
+    assert line == (f"Error: run 0123abcd is not in the MLflow store {store}; give the store it was recorded in with "
+                    "--tracking-uri (or MLFLOW_TRACKING_URI)")
