@@ -331,21 +331,38 @@ def text_output(output: str | None):
 
 
 class Progress:
-    """A progress bar on stderr, advanced once per finished series."""
+    """A progress bar on stderr, advanced once per finished series. When stderr is not a terminal (a log file,
+    a pipe) there is no bar, only one line at the end: what was done, for how many series, in how long."""
 
     def __init__(self, total: int, label: str):
+        self.total, self.label, self.done = total, label, 0
+        self.live = sys.stderr.isatty()
         self.bar = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True,
-                                     item_show_func=lambda f: None if f is None else f"{f.crime_type} / {f.area}")
+                                     item_show_func=lambda f: None if f is None else f"{f.crime_type} / {f.area}") \
+            if self.live else None
 
     def __enter__(self):
-        self.bar.__enter__()
+        import time
+
+        self.started = time.perf_counter()
+        if self.bar:
+            self.bar.__enter__()
         return self
 
     def __call__(self, item) -> None:
-        self.bar.update(1, item)
+        self.done += 1
+        if self.bar:
+            self.bar.update(1, item)
 
     def __exit__(self, *exc):
-        return self.bar.__exit__(*exc)
+        import time
+
+        if self.bar:
+            return self.bar.__exit__(*exc)
+        if exc[0] is None:
+            click.echo(f"{self.label}: {self.done} of {self.total} series in {time.perf_counter() - self.started:.1f} s",
+                       err=True)
+        return None
 
 
 @cli.command()
@@ -463,7 +480,8 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
     click.echo(format_table(rows))
     notes = [f"{s.crime_type} / {s.area}: {n}" for s in result.series for n in s.notes if "failed" not in n]
     failures = result.failures()
-    click.echo(f"{elapsed:.1f} s" + (f"; {failures} fit(s) failed and were scored as missing" if failures else "")
+    click.echo(f"backtest of {len(keys)} series took {elapsed:.1f} s"
+               + (f"; {failures} fit(s) failed and were scored as missing" if failures else "")
                + (f"; {len(notes)} series limited by their length" if notes else ""))
     if output:
         click.echo(f"wrote {output}")

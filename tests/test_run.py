@@ -39,7 +39,10 @@ def test_run_writes_its_outputs(robbery_run):
     assert len(backtest) == 2 * 6 * 4 * 3
     spc_points = pd.read_csv(out / "spc.csv")
     assert len(spc_points) == 2 * 132
-    assert "forecasting" in result.stderr  # the progress bar goes to stderr
+    # not a terminal: no bar drawn line by line, one line at the end instead
+    assert [line for line in result.stderr.splitlines() if line.startswith("forecasting")] == \
+        [line for line in result.stderr.splitlines() if line.startswith("forecasting: 2 of 2 series in ")]
+    assert len([line for line in result.stderr.splitlines() if line.startswith("forecasting")]) == 1
 
 
 def test_run_summary_numbers_hold_together(robbery_run):
