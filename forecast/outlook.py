@@ -204,7 +204,7 @@ def evaluate_series(key: tuple[str, str], y: pd.Series, options: spc.SPCOptions,
     in between.
     """
     from forecast.backtest import FIT_ERRORS, choose_model, default_family, fit_predict, is_template, mase, mase_scale
-    from forecast.models.ensemble import Ensemble
+    from forecast.models.ensemble import Ensemble, combine
 
     values = y.to_numpy(dtype=float)
     detected = np.array([c.detected for c in spc.find_step_changes(values, options)])
@@ -221,18 +221,19 @@ def evaluate_series(key: tuple[str, str], y: pd.Series, options: spc.SPCOptions,
             continue  # too few crimes for SPC signals: the outlook makes no claim here
         train = y.iloc[:t + 1]
         actual = values[t + 1:t + 1 + horizon]
-        fitted = {}
+        fitted, forecasts = {}, {}
         if j % window == 0:
             templates.clear()
         for name in base:
             try:
-                fitted[name], _ = fit_predict(name, train, horizon, templates.get(name))
+                fitted[name], forecasts[name] = fit_predict(name, train, horizon, templates.get(name))
             except FIT_ERRORS:
                 continue
             if is_template(fitted[name]):
                 templates.setdefault(name, fitted[name])
         if Ensemble.name in models and all(m in fitted for m in Ensemble.default_members):
             fitted[Ensemble.name] = Ensemble.of([fitted[m] for m in Ensemble.default_members])
+            forecasts[Ensemble.name] = combine([forecasts[m] for m in Ensemble.default_members])
         known = [r for r in scores if r["origin"] + horizon <= t]
         recent = sorted({r["origin"] for r in known})[-window:]
         table = pd.DataFrame([r for r in known if r["origin"] in recent])
@@ -245,11 +246,10 @@ def evaluate_series(key: tuple[str, str], y: pd.Series, options: spc.SPCOptions,
             continue
         scale = mase_scale(values[:t + 1])
         for name in candidates:
-            mean = fitted[name].predict(horizon)["mean"].to_numpy()
+            mean = forecasts[name]["mean"].to_numpy()
             scores.append({"origin": t, "model": name, "mase": mase(actual, mean, scale),
                            "mae": float(np.mean(np.abs(actual - mean)))})
-        model = fitted[chosen]
-        paths = model_paths(model, model.predict(horizon), n_paths, np.random.default_rng([seed, j]), whole)
+        paths = model_paths(fitted[chosen], forecasts[chosen], n_paths, np.random.default_rng([seed, j]), whole)
         declared, _ = declared_changes(values[:t + 1], paths, options)
         rows.append({"crime_type": key[0], "area": key[1], "origin": str(y.index[t]), "model": chosen,
                      "run_side": side, "run_length": length, "p_step": float(np.mean(declared >= 0)),

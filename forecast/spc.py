@@ -457,10 +457,10 @@ def analyse(y: pd.Series, crime_type: str = "", area: str = "", options: SPCOpti
 
     process_rows, labels = [], [IGNORED] * len(values)
     point_limits = np.full((len(values), 3), np.nan)
+    floor = 0.0 if options.floor_at_zero and np.nanmin(values, initial=0.0) >= 0 else None
     for k, (s, e) in enumerate(zip(starts, ends)):
         idx = np.flatnonzero(usable[s:e + 1]) + s
         base = baseline_indices(idx, options.baseline)
-        floor = 0.0 if options.floor_at_zero and np.nanmin(values, initial=0.0) >= 0 else None
         limits = xmr_limits(values[base], options.screen_mr, options.limit_multiplier, floor) if base.size else \
             Limits(*[float("nan")] * 6)
         trial = idx.size < (options.baseline or 12)

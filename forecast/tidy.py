@@ -311,9 +311,16 @@ def read_tidy_csv(path: str | Path, fill_missing: str | None = None, encoding: s
 
 
 def is_street_file(path: Path) -> bool:
-    """True for a data.police.uk street-level file (by its header)."""
+    """True for a data.police.uk street-level file (by its header; only the start of the file is read, since
+    the reader reads it whole afterwards)."""
     try:
-        headers = {normalise_header(h) for h in header_of(read_text(path))}
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except (OSError, EOFError):
+        return False
+    source = Source(path, head.decode("utf-8-sig", errors="replace"), "utf-8")
+    try:
+        headers = {normalise_header(h) for h in header_of(source)}
     except DataError:
         return False
     return {"month", "lsoa_name", "crime_type"} <= headers

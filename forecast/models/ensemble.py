@@ -56,11 +56,11 @@ class Ensemble(ForecastModel):
         from forecast.paths import model_paths
 
         shares = np.diff(np.linspace(0, n_paths, len(self.models_) + 1).round().astype(int))
-        mixture = np.concatenate([model_paths(m, m.predict(horizon), k, rng)
-                                  for m, k in zip(self.models_, shares) if k])
+        frames = [m.predict(horizon) for m in self.models_]
+        mixture = np.concatenate([model_paths(m, f, k, rng) for m, f, k in zip(self.models_, frames, shares) if k])
         ranks = mixture.argsort(axis=0, kind="stable").argsort(axis=0, kind="stable")
         z = norm.ppf((ranks + 0.5) / len(mixture))
-        frame = self.predict(horizon)
+        frame = combine(frames)
         knots = np.array([-z_value(95), -z_value(80), 0.0, z_value(80), z_value(95)])
         paths = np.empty_like(z)
         for h in range(horizon):
