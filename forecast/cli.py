@@ -6,6 +6,7 @@ import contextlib
 import functools
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -13,7 +14,7 @@ import click
 from forecast import __version__
 from forecast.data import ALL_AREAS, ALL_CRIME, Panel
 from forecast.output import csv_text, write_csv, write_text
-from forecast.tables import SPC_HEADER, format_table, run_table, spc_row
+from forecast.tables import ACCURACY_HEADER, SPC_HEADER, accuracy_rows, format_table, run_table, spc_row
 from forecast.errors import DataError, ForecastError, OutputError, SelectionError
 
 #: forecast.models.DEFAULT_MODEL, spelled out so that the CLI starts without importing the model libraries
@@ -97,10 +98,7 @@ def check_outputs(files=(), folder=None, charts=()) -> None:
         if path:
             check_file(path, inputs(), suffixes=(".png",), what="chart file")
     if folder:
-        check_folder(folder)
-        for given in inputs():
-            if Path(folder).resolve() == given.resolve() or Path(folder).resolve() in given.resolve().parents:
-                raise OutputError(f"{folder}: the output folder holds the input {given}; choose another folder")
+        check_folder(folder, inputs=inputs())
 
 
 def selection_options(crime_required: bool = False, totals: bool = True):
@@ -342,8 +340,6 @@ class Progress:
             if self.live else None
 
     def __enter__(self):
-        import time
-
         self.started = time.perf_counter()
         if self.bar:
             self.bar.__enter__()
@@ -355,8 +351,6 @@ class Progress:
             self.bar.update(1, item)
 
     def __exit__(self, *exc):
-        import time
-
         if self.bar:
             return self.bar.__exit__(*exc)
         if exc[0] is None:
@@ -472,9 +466,7 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
     if output:
         write_csv(result.predictions, output)
     summary = result.summary(min_months=min_months)
-    rows = [("model", "series", "MASE", "sMAPE %", "80% cover", "95% cover", "won")]
-    rows += [(r.model, r.series, f"{r.mase:.3f}", f"{r.smape:.1f}", f"{r.coverage_80:.1%}", f"{r.coverage_95:.1%}",
-              "-" if r.won != r.won else f"{r.won:.0%}") for r in summary.itertuples()]
+    rows = [ACCURACY_HEADER, *accuracy_rows(summary)]
     click.echo(f"Backtest: {len(keys)} series, {settings.origins} origins x {settings.horizon} months, step "
                f"{settings.step}; means over series of at least {min_months} months and their origins")
     click.echo(format_table(rows))
@@ -542,10 +534,11 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     crimes = resolve_names(crime, panel.crime_types, "crime type")
     if len(crimes) != 1:
         raise InputError(f"--crime: run takes one crime type, got {len(crimes)} ({', '.join(crimes)})")
-    out_dir = Path(out_dir or Path("out") / file_stems(crimes)[crimes[0]])
+    stem = file_stems(crimes)[crimes[0]]
+    out_dir = Path(out_dir or Path("out") / stem)
     check_outputs(folder=out_dir)
     if not no_track:
-        tracking.check_store(tracking_uri, tracking.experiment_name(file_stems(crimes)[crimes[0]], experiment))
+        tracking.check_store(tracking_uri, tracking.experiment_name(stem, experiment))
     if not no_track or export:
         tracking.preload()
     panel = panel.select(crime=crimes, area=area)
@@ -801,9 +794,7 @@ def compare(spec_file, n_jobs, tracking_uri, no_track, experiment) -> None:
     origins = sorted(result.predictions["origin"].unique()) if not result.predictions.empty else []
     click.echo(f"{spec.name}: {len(keys)} series, origins {', '.join(origins)}, horizon {spec.horizon}; "
                f"{time.perf_counter() - start:.1f} s")
-    rows = [("rank", "model", "series", "MASE", "sMAPE %", "80% cover", "95% cover", "won")]
-    rows += [(i, r.model, r.series, f"{r.mase:.3f}", f"{r.smape:.1f}", f"{r.coverage_80:.1%}",
-              f"{r.coverage_95:.1%}", "-" if r.won != r.won else f"{r.won:.0%}") for i, r in enumerate(summary.itertuples(), start=1)]
+    rows = [("rank", *ACCURACY_HEADER)] + [(i, *row) for i, row in enumerate(accuracy_rows(summary), start=1)]
     click.echo(format_table(rows))
     if not no_track:
         import tempfile

@@ -43,8 +43,8 @@ class Panel:
 
     @property
     def areas(self) -> list[str]:
-        """Areas of their own: crimes without a location count in the force total only."""
-        return sorted(a for a in self.frame["area"].unique() if a != NO_LOCATION)
+        """Areas of their own (see :func:`_located`)."""
+        return _areas(self.frame)
 
     @property
     def months(self) -> pd.PeriodIndex:
@@ -58,7 +58,7 @@ class Panel:
 
     def keys(self) -> list[tuple[str, str]]:
         """(crime_type, area) of every series, sorted, force totals last within a crime type."""
-        pairs = self.frame.loc[self.frame["area"] != NO_LOCATION, ["crime_type", "area"]].drop_duplicates()
+        pairs = _located(self.frame)[["crime_type", "area"]].drop_duplicates()
         return sorted(map(tuple, pairs.to_numpy()), key=lambda k: (k[0], k[1] == ALL_AREAS, k[1]))
 
     def series(self, crime_type: str, area: str) -> pd.Series:
@@ -80,7 +80,7 @@ class Panel:
 
     def lengths(self) -> pd.Series:
         """Months per series, indexed by (crime_type, area)."""
-        return self.frame[self.frame["area"] != NO_LOCATION].groupby(["crime_type", "area"])["month"].count()
+        return _located(self.frame).groupby(["crime_type", "area"])["month"].count()
 
     def short_series(self, min_months: int = SHORT_SERIES_MONTHS) -> list[tuple[str, str]]:
         """Series with fewer than ``min_months`` months: kept, but later steps limit what they do."""
@@ -100,7 +100,7 @@ class Panel:
             wanted = resolve_names(crime, self.crime_types, "crime type")
             frame = frame[frame["crime_type"].isin(wanted)]
         if area:
-            wanted = resolve_names(area, sorted(a for a in frame["area"].unique() if a != NO_LOCATION), "area")
+            wanted = resolve_names(area, _areas(frame), "area")
             frame = frame[frame["area"].isin(wanted)]
         return replace(self, frame=frame.reset_index(drop=True))
 
@@ -123,6 +123,15 @@ class Panel:
         return {"name": self.name, "first_month": str(months[0]), "last_month": str(months[-1]),
                 "months": len(months), "areas": len(self.areas), "crime_types": len(self.crime_types),
                 "series": len(self.keys()), "short_series": len(self.short_series())}
+
+
+def _located(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of areas of their own: crimes without a location count in the force total only."""
+    return frame[frame["area"] != NO_LOCATION]
+
+
+def _areas(frame: pd.DataFrame) -> list[str]:
+    return sorted(_located(frame)["area"].unique())
 
 
 def slug(name: str) -> str:

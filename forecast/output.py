@@ -137,12 +137,16 @@ def folder_problem(path: Path) -> str | None:
     return None
 
 
-def check_folder(path: str | Path, what: str = "output folder") -> Path:
-    """Refuse, before any work, a folder that cannot be created or written (one-line OutputError)."""
+def check_folder(path: str | Path, what: str = "output folder", inputs: Iterable[str | Path] = ()) -> Path:
+    """Refuse, before any work, a folder that cannot be created or written, or that holds one of the inputs (a
+    run's folder is replaced whole) (one-line OutputError)."""
     path = Path(path)
     problem = folder_problem(path)
     if problem:
         raise OutputError(f"{path}: cannot write the {what} ({problem})")
+    for given in map(Path, inputs):
+        if path.resolve() == given.resolve() or path.resolve() in given.resolve().parents:
+            raise OutputError(f"{path}: the {what} holds the input {given}; choose another folder")
     return path
 
 

@@ -56,8 +56,7 @@ def read_street_file(path: Path, encoding: str | None = None, notes: list[str] |
     crime_type = parse_names(raw[normalised["crime_type"]], "crime_type", source)
     force_col = normalised.get("falls_within")
     months = parse_months(raw[normalised["month"]], source)
-    named = STREET_FILE.match(path.name)
-    if named:
+    if STREET_FILE.match(path.name):
         expected = pd.Period(path.name[:7], "M")
         other = (months != expected).to_numpy()
         if other.any():

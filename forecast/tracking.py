@@ -269,24 +269,18 @@ def build_bundle(result) -> tuple[object, pd.DataFrame, pd.DataFrame]:
 
 
 def save_model(result, path: Path) -> Path:
-    """Save the run's fitted models in MLflow's model format (``forecast run --export``), atomically."""
-    import shutil
-
+    """Save the run's fitted models in MLflow's model format (``forecast run --export``), atomically, with the
+    checksums ``predict`` verifies."""
     import mlflow.pyfunc
 
+    from forecast.output import atomic_folder
+
     bundle, example, output = build_bundle(result)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with quiet():
-        mlflow.pyfunc.save_model(str(tmp), python_model=bundle, pip_requirements=pip_requirements(),
+    with atomic_folder(path) as work, quiet():
+        mlflow.pyfunc.save_model(str(work), python_model=bundle, pip_requirements=pip_requirements(),
                                  signature=model_signature(example, output), input_example=example)
-    write_checksums(tmp)
-    if path.exists():
-        shutil.rmtree(path)
-    tmp.rename(path)
-    return path
+        write_checksums(work)
+    return Path(path)
 
 
 def _file_digests(folder: Path) -> dict[str, str]:
@@ -308,7 +302,7 @@ def verify_checksums(folder: Path) -> None:
     listed = folder / CHECKSUMS
     if not listed.is_file():
         raise DataError(f"{folder}: no {CHECKSUMS} (export it again with forecast run --export); a model "
-                            "folder is code, so only a verified one is loaded")
+                        "folder is code, so only a verified one is loaded")
     expected = {}
     for line in listed.read_text(encoding="utf-8", errors="replace").splitlines():
         digest, _, name = line.partition("  ")
@@ -322,7 +316,7 @@ def verify_checksums(folder: Path) -> None:
             raise DataError(f"{folder}: {name} was not part of the export; not loaded")
         if actual[name] != expected[name]:
             raise DataError(f"{folder}: {name} does not match its checksum (changed or damaged since "
-                                "export); not loaded")
+                            "export); not loaded")
 
 
 def existing_store(uri: str | None) -> str:
