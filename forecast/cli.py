@@ -390,7 +390,9 @@ def decompose(panel: Panel, outlook, horizon, months, fmt, output, chart) -> Non
         rows += [(r.crime_type, r.area, r.next_months, f"{r.seasonal_change:+.1f}", f"{r.seasonal_change_pct:+.1f}%",
                   f"{r.strength:.2f}") for r in table.itertuples()]
         crimes = table[table["crime_type"] != ALL_CRIME]
-        return emit(format_table(rows) + "\n\n" + "\n".join(outlook_sentences(crimes, horizon)), output)
+        said = outlook_sentences(crimes, horizon) or [
+            f"Based on seasonality, no crime type has a clear rise or fall ahead over the next {horizon} months."]
+        return emit(format_table(rows) + "\n\n" + "\n".join(said), output)
     keys = panel.keys()
     if len(keys) != 1:
         raise InputError(f"decompose needs one series: give --crime and --area ({len(keys)} series selected), "

@@ -12,13 +12,14 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from forecast import spc
+from forecast import board, spc
 from forecast.backtest import BacktestSettings, SeriesForecast, forecast_series, run_parallel
 from forecast.data import ALL_AREAS, Panel
 from forecast.output import file_stems, write_csv, write_text
 from forecast.models import BASELINE, DEFAULT_MODEL
 from forecast.paths import model_paths, total_interval
-from forecast.seasonality import Decomposition, decompose, outlook_sentences, seasonal_outlook
+from forecast.seasonality import (MIN_CHANGE_PCT, MIN_STRENGTH, Decomposition, decompose, outlook_sentences,
+                                  seasonal_outlook)
 
 #: sample paths per series for the quarter total's intervals when the outlook asks for fewer
 QUARTER_PATHS = 2000
@@ -53,13 +54,14 @@ class RunResult:
     @cached_property
     def _summary(self) -> pd.DataFrame:
         rows = []
-        for key in self.keys:
+        for key in self.board_order():
             s, f = self.spc[key], self.forecasts[key]
             y = self.panel.series(*key)
             scores = f.model_scores()
             quarter = total_interval(self.paths[key], f.forecast["mean"].sum())
             row = {"crime_type": key[0], "area": key[1], "last_month": str(y.index[-1]), "status": s.status,
-                   "icon": s.icon, "step_change": s.summary()["step_change"] or "",
+                   "icon": s.icon, "attention": self.attention[key].label,
+                   "step_change": s.summary()["step_change"] or "",
                    "process_mean": float(s.current["mean"]), "model": f.chosen,
                    "mase": _score(scores, f.scored_as), "snaive_mase": _score(scores, BASELINE)}
             for i, (month, value) in enumerate(f.forecast["mean"].items(), start=1):
@@ -103,22 +105,35 @@ class RunResult:
     def seasonal_outlook(self) -> pd.DataFrame:
         return seasonal_outlook(self.decompositions[k] for k in self.keys)
 
-    def sentences(self) -> list[str]:
-        """SPC sentences for every series, their step-change outlook, then the seasonal outlook (force total first)."""
-        out = [sentence for k in self.keys for sentence in self.spc[k].sentences]
-        out += [sentence for k in self.keys if k in self.outlooks for sentence in self.outlooks[k].sentences]
+    @cached_property
+    def attention(self) -> dict:
+        """Each series' place in the board's order (:mod:`forecast.board`)."""
+        return {k: board.attention(self.spc[k], self.outlooks.get(k), self.horizon) for k in self.keys}
+
+    def board_order(self) -> list[tuple[str, str]]:
+        """The series keys exceptions first, the force total leading its rank."""
+        return board.ranked(self.keys, self.attention)
+
+    def seasonal_sentences(self) -> list[str]:
+        """The seasonal outlook: the force total's expected change, then the areas that may rise or fall;
+        nothing for series without a clear seasonal pattern."""
         outlook = self.seasonal_outlook()
         if outlook.empty:
-            return out
-        force = outlook[outlook["area"] == ALL_AREAS]
+            return []
+        out = []
+        force = outlook[(outlook["area"] == ALL_AREAS) & (outlook["strength"] >= MIN_STRENGTH)
+                        & (outlook["seasonal_change_pct"].abs() >= MIN_CHANGE_PCT)]
         for row in force.itertuples():
             direction = "rise" if row.seasonal_change_pct > 0 else "fall"
-            out.append(f"Based on seasonality alone, {row.crime_type} (force total) may {direction} by "
-                       f"{abs(row.seasonal_change_pct):.0f}% a month over {row.next_months} against the last "
+            out.append(f"Based on seasonality, {row.crime_type} (force total) may {direction} by about "
+                       f"{abs(row.seasonal_change_pct):.0f}% a month over {row.next_months} compared with the last "
                        f"{self.horizon} months (seasonal strength {row.strength:.2f}).")
-        areas = outlook[outlook["area"] != ALL_AREAS]
-        out += outlook_sentences(areas, self.horizon, by="area", lead=f"areas where {self.crime_type}")
+        out += outlook_sentences(outlook[outlook["area"] != ALL_AREAS], self.horizon, by="area", crime=self.crime_type)
         return out
+
+    def sentences(self) -> list[str]:
+        """What the board needs to know, exceptions first (:func:`forecast.board.board_sentences`)."""
+        return board.board_sentences(self.keys, self.attention, self.seasonal_sentences())
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write forecast.csv, spc.csv, backtest.csv, summary.csv and sentences.txt (each atomically)."""

@@ -107,26 +107,25 @@ def join_names(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def outlook_sentences(outlook: pd.DataFrame, horizon: int = 3, by: str = "crime_type", lead: str | None = None,
+def outlook_sentences(outlook: pd.DataFrame, horizon: int = 3, by: str = "crime_type", crime: str | None = None,
                       min_strength: float = MIN_STRENGTH, min_change: float = MIN_CHANGE_PCT) -> list[str]:
-    """The board's sentences: which crimes (or areas) may rise, and which may fall, on seasonality alone.
+    """The board's sentences: which crimes (or, with ``crime``, which of its areas) may rise, and which may fall,
+    on seasonality alone, e.g. "Based on seasonality, Robbery and Burglary may rise over the next 3 months".
 
-    Only series with a clear seasonal pattern (strength >= ``min_strength``) and an expected change of
-    at least ``min_change`` percent are named. ``lead`` replaces "crimes that" (e.g. "areas where Robbery").
+    Only series with a clear seasonal pattern (strength >= ``min_strength``) and an expected change of at least
+    ``min_change`` percent are named; a series without seasonality gets no seasonal sentence.
     """
     if outlook.empty:
         return []
-    lead = lead or ("crimes that" if by == "crime_type" else "areas that")
     seasonal = outlook[outlook["strength"] >= min_strength]
     up = seasonal[seasonal["seasonal_change_pct"] >= min_change]
     down = seasonal[seasonal["seasonal_change_pct"] <= -min_change].iloc[::-1]
     out = []
-    for rows, word in ((up, "an increase"), (down, "a reduction")):
+    for rows, verb in ((up, "rise"), (down, "fall")):
         if len(rows):
-            verb = "is" if len(rows) == 1 else "are"
-            out.append(f"Based on seasonality analysis, {lead} may see {word} over the next {horizon} months "
-                       f"{verb} {join_names(rows[by].tolist())}.")
-    if not out:
-        out.append(f"Based on seasonality analysis, none of these series is expected to change markedly over the "
-                   f"next {horizon} months.")
+            names = join_names(rows[by].tolist())
+            if crime:
+                out.append(f"Based on seasonality, {crime} may {verb} over the next {horizon} months in {names}.")
+            else:
+                out.append(f"Based on seasonality, {names} may {verb} over the next {horizon} months.")
     return out
