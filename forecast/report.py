@@ -22,12 +22,12 @@ ICON_TEXT = {"common_cause": "common cause", "improvement_high": "improvement (h
 ICON_COLOUR = {"common": "#a6a6a6", "improvement": "#00b0f0", "concern": "#e46c0a", "neutral": "#490092"}
 
 STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Arial,sans-serif;margin:2em auto;max-width:1200px;color:#1f1f1f;
+body{font-family:system-ui,-apple-system,"Segoe UI",Arial,sans-serif;margin:2em auto;max-width:1340px;color:#1f1f1f;
 padding:0 1em}h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
 .meta{color:#555;font-size:.9em}table{border-collapse:collapse;font-size:.85em;width:100%}
 th,td{padding:.3em .45em;border-bottom:1px solid #e5e5e5;text-align:right}
 td{white-space:nowrap}th{background:#f3f5f8;vertical-align:bottom}td.text,th.text{text-align:left;white-space:normal}
-td.text{min-width:7em}td:nth-child(4){min-width:12em}td:last-child{white-space:nowrap}
+td.text{min-width:6em}td:nth-child(4){min-width:9em}td:last-child{min-width:7em}
 .scroll{overflow-x:auto}
 .icon{display:inline-block;width:.9em;height:.9em;border-radius:50%;vertical-align:middle;margin-right:.3em}
 ul.sentences li{margin:.3em 0}figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
@@ -55,16 +55,16 @@ def image_tag(path: Path, alt: str) -> str:
 
 def summary_table(summary: pd.DataFrame) -> str:
     has_outlook = "p_step_up" in summary
-    head = ["Area", "Status", "Process average", "Latest step change", "Model", "MASE (snaive)",
+    head = ["Area", "Status", "Process average", "Latest step change", "Model: MASE (snaive)",
             "Next quarter", "80% interval", "95% interval", "vs last year"]
     head += ["Chance of a step change"] if has_outlook else []
     head += ["Icon"]
     rows = []
     for r in summary.to_dict(orient="records"):
         step = r.get("step_change") if isinstance(r.get("step_change"), str) else "-"
-        mase = f"{r['mase']:.2f} ({r['snaive_mase']:.2f})" if np.isfinite(r["mase"]) else "-"
+        mase = f": {r['mase']:.2f} ({r['snaive_mase']:.2f})" if np.isfinite(r["mase"]) else ""
         cells = [escape(str(r["area"])), escape(str(r["status"])), _fmt(r["process_mean"]), escape(step),
-                 escape(str(r["model"])), mase, _fmt(r["quarter"]), f"{_fmt(r['quarter_lo_80'])}&ndash;{_fmt(r['quarter_hi_80'])}",
+                 escape(str(r["model"])) + mase, _fmt(r["quarter"]), f"{_fmt(r['quarter_lo_80'])}&ndash;{_fmt(r['quarter_hi_80'])}",
                  f"{_fmt(r['quarter_lo_95'])}&ndash;{_fmt(r['quarter_hi_95'])}", _fmt(r["vs_last_year_pct"], pct=True)]
         if has_outlook:
             up, down = r["p_step_up"], r["p_step_down"]

@@ -75,10 +75,16 @@ class Browser:
         *messages, self._buffer = self._buffer.split(b"\0")
         return [json.loads(m) for m in messages if m]
 
+    def evaluate(self, expression: str):
+        """The value of a JavaScript expression in the page :meth:`load` opened last."""
+        reply = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=self.session)
+        return reply["result"].get("value")
+
     def load(self, url: str) -> tuple[list[str], bytes, str]:
         """Open ``url`` in a new tab: (URLs the page requested over the network, PNG screenshot, DOM)."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        self.session = session
         self.send("Network.enable", session=session)
         self.send("Page.enable", session=session)
         self.send("Page.navigate", {"url": url}, session=session)
@@ -86,8 +92,7 @@ class Browser:
         time.sleep(0.5)
         self.events.extend(self._read(0.2))
         png = base64.b64decode(self.send("Page.captureScreenshot", {"format": "png"}, session=session)["data"])
-        dom = self.send("Runtime.evaluate", {"expression": "document.documentElement.outerHTML",
-                                             "returnByValue": True}, session=session)["result"]["value"]
+        dom = self.evaluate("document.documentElement.outerHTML")
         requested = [e["params"]["request"]["url"] for e in self.events
                      if e.get("sessionId") == session and e.get("method") == "Network.requestWillBeSent"]
         network = [u for u in requested if not u.startswith(("data:", "file:", "about:"))]

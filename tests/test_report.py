@@ -94,3 +94,61 @@ def test_report_renders_in_a_real_browser_without_network(evil_run, tmp_path):
     assert pixels.std() > 0.05 and (pixels.mean(axis=2) < 0.9).mean() > 0.02  # text, table and charts drawn
     assert "<script" not in dom.lower() and "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
     assert dom.count("<img") == 4
+
+
+@pytest.fixture(scope="module")
+def met_run(tmp_path_factory):
+    """A run on the bundled Met data with one series of each kind: a recent step change (Westminster), a likely
+    step change next quarter (Bromley), stable (Camden, the force total) and too few crimes (the airports)."""
+    from click.testing import CliRunner
+
+    from forecast.cli import cli
+
+    out = tmp_path_factory.mktemp("met") / "out"
+    result = CliRunner().invoke(cli, ["run", "--crime", "robbery", "--area",
+                                      "all-areas,westminster,bromley,camden,london-heathrow",
+                                      "--no-track", "--paths", "1000", "--out", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_board_sentences_lead_with_the_exceptions(met_run):
+    out, result = met_run
+    said = (out / "sentences.txt").read_text(encoding="utf-8").splitlines()
+    assert said[0].startswith("Robbery in Westminster saw a significant step change increase")
+    assert said[1].startswith("Robbery in Bromley: 6 months below average; a significant step change down is likely")
+    assert said[-2] == "Stable, with no signal and no step change expected: Robbery for the force total and in Camden."
+    assert said[-1] == ("Too few crimes a month for reliable SPC signals: Robbery in London Heathrow and London City "
+                        "Airports.")
+    assert result.stdout.index(said[0]) < result.stdout.index(said[1]) < result.stdout.index(said[-1])
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["area"].tolist() == ["Westminster", "Bromley", "All areas", "Camden",
+                                        "London Heathrow and London City Airports"]
+    assert summary["attention"].tolist() == ["recent step change", "step change expected", "stable", "stable",
+                                             "too few crimes"]
+
+
+@needs_chromium
+def test_report_fits_1400_pixels_and_leads_with_the_exceptions(met_run, tmp_path):
+    from cdp import Browser
+
+    assert CHROMIUM, "chromium must be installed in CI"
+    out, _ = met_run
+    browser = Browser(CHROMIUM, tmp_path / "profile", width=1400, height=1000)
+    try:
+        browser.load((out / "report.html").as_uri())
+        page = browser.evaluate(
+            "({page: document.documentElement.scrollWidth, window: window.innerWidth,"
+            " table: document.querySelector('table').scrollWidth,"
+            " box: document.querySelector('table').parentElement.clientWidth,"
+            " right: Math.max(...[...document.querySelectorAll('td, th')].map(c => c.getBoundingClientRect().right)),"
+            " bullets: [...document.querySelectorAll('ul.sentences li')].map(li => li.textContent),"
+            " rows: [...document.querySelectorAll('tbody tr td:first-child')].map(td => td.textContent)})")
+    finally:
+        browser.close()
+    assert page["window"] == 1400
+    assert page["page"] <= page["window"] and page["table"] <= page["box"]  # no horizontal scrolling
+    assert page["right"] <= page["window"]  # the icon column is not cut
+    assert page["bullets"] == (out / "sentences.txt").read_text(encoding="utf-8").splitlines()
+    assert page["bullets"][0].startswith("Robbery in Westminster") and page["bullets"][-1].startswith("Too few")
+    assert page["rows"][:2] == ["Westminster", "Bromley"]
