@@ -15,7 +15,7 @@ from forecast import __version__
 from forecast.data import ALL_AREAS, ALL_CRIME, Panel
 from forecast.output import csv_text, write_csv, write_text
 from forecast.tables import ACCURACY_HEADER, SPC_HEADER, accuracy_rows, format_table, run_table, spc_row
-from forecast.errors import DataError, ForecastError, OutputError, SelectionError
+from forecast.errors import DataError, ForecastError, OutputError, SelectionError, TrackingError
 
 #: forecast.models.DEFAULT_MODEL, spelled out so that the CLI starts without importing the model libraries
 DEFAULT_MODEL = "ensemble"
@@ -87,9 +87,32 @@ def inputs() -> list[Path]:
     return click.get_current_context().meta.get("forecast.inputs", [])
 
 
+class History(click.ParamType):
+    """Months of history a chart shows: a number of months (at least 12) or 'all'."""
+
+    name = "MONTHS|all"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, int):
+            return value
+        if str(value).strip().lower() == "all":
+            return None
+        try:
+            months = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number of months nor 'all'", param, ctx)
+        if months < 12:
+            self.fail(f"{months} months is too short a window for an SPC chart; give 12 or more, or 'all'", param, ctx)
+        return months
+
+
+history_option = click.option("--history", default="36", show_default=True, type=History(),
+                              help="Months of history in the charts, before the forecast; 'all' for the whole series.")
+
+
 def check_outputs(files=(), folder=None, charts=()) -> None:
     """Refuse, before any work, outputs that cannot be written or would overwrite an input."""
-    from forecast.output import check_file, check_folder
+    from forecast.output import MANIFEST, check_file, check_folder
 
     for path in files:
         if path:
@@ -98,7 +121,7 @@ def check_outputs(files=(), folder=None, charts=()) -> None:
         if path:
             check_file(path, inputs(), suffixes=(".png",), what="chart file")
     if folder:
-        check_folder(folder, inputs=inputs())
+        check_folder(folder, inputs=inputs(), marker=MANIFEST)
 
 
 def selection_options(crime_required: bool = False, totals: bool = True):
@@ -460,7 +483,7 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
         tracking.preload()
     if last:
         panel = panel.last_months(last)
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), time.time()
     keys = panel.keys()
     with Progress(len(keys), "backtest") as progress:
         result = backtest_panel(panel.iter_series(), settings, n_jobs=n_jobs, progress=progress)
@@ -487,7 +510,8 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
         with tempfile.TemporaryDirectory() as tmp:
             predictions = Path(output) if output else write_csv(result.predictions, Path(tmp) / "backtest.csv")
             run_id = tracking.log_backtest(result, panel, [predictions], uri=tracking_uri, experiment=experiment,
-                                           extra_params={"last_months": last or "all"}, min_months=min_months)
+                                           extra_params={"last_months": last or "all"}, min_months=min_months,
+                                           started=started_at)
         click.echo(f"recorded MLflow run {run_id} in {tracking.tracking_uri(tracking_uri)}")
 
 
@@ -502,16 +526,18 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
                    "is the default because it forecasts better than the per-series choice (README, Measured).")
 @click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 12), help="Months to forecast.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
-              help="Output folder [default: out/<crime>/].")
+              help="Output folder, replaced whole [default: a new out/<data>/<crime>/<time>/, with out/<data>/<crime>/"
+                   "latest pointing to it].")
 @click.option("--export", is_flag=True, help="Also save the fitted models under models/<crime>/<run id>/.")
 @click.option("--paths", "n_paths", default=2000, show_default=True, type=click.IntRange(0, 100000),
               help="Sample paths per series for the step-change outlook (0 turns it off).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed of the outlook.")
+@history_option
 @model_options
 @spc_options
 @tracking_options
-def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export, n_paths, seed, origins, step, n_jobs,
-        spc_options, tracking_uri, no_track, experiment) -> None:
+def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export, n_paths, seed, history, origins, step,
+        n_jobs, spc_options, tracking_uri, no_track, experiment) -> None:
     """Next quarter's forecast for one crime type in every area, with SPC status and backtest accuracy.
 
     Writes forecast.csv, spc.csv, backtest.csv, summary.csv, sentences.txt, the charts and report.html to
@@ -527,9 +553,10 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     from forecast.models import DEFAULT_RUN, make
     from forecast.run import run_forecast
 
-    from forecast.output import file_stems
+    from forecast.output import file_stems, new_run_folder, point_latest
 
     started = time.perf_counter()
+    started_at = time.time()
     if model != "auto":
         make(model)
     panel = panel.with_totals(include_asb=include_asb)
@@ -537,7 +564,10 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     if len(crimes) != 1:
         raise InputError(f"--crime: run takes one crime type, got {len(crimes)} ({', '.join(crimes)})")
     stem = file_stems(crimes)[crimes[0]]
-    out_dir = Path(out_dir or Path("out") / stem)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    latest = out_dir is None
+    out_dir = Path(out_dir) if out_dir else new_run_folder(Path("out") / file_stems([panel.name])[panel.name] / stem,
+                                                            stamp)
     check_outputs(folder=out_dir)
     if not no_track:
         tracking.check_store(tracking_uri, tracking.experiment_name(stem, experiment))
@@ -561,20 +591,30 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     with ThreadPoolExecutor(max_workers=1) as pool:
         # the MLflow records are written while the charts render in worker processes
         recording = None if no_track else pool.submit(tracking.begin_run, result, uri=tracking_uri,
-                                                      experiment=experiment, extra_metrics={"run_seconds": fitted})
+                                                      experiment=experiment, extra_metrics={"run_seconds": fitted},
+                                                      started=started_at)
         # the run's files appear together or not at all: written into a new folder that then replaces out_dir
         with atomic_folder(out_dir) as work:
             written = result.write(work)
-            written.update(write_report(work, result.panel.name))
+            written.update(write_report(work, result.panel.name, history=history))
+            run_id, failure = None, None
+            try:
+                run_id = recording.result() if recording is not None else None
+            except TrackingError as error:  # the outputs are still kept; the error is reported after them
+                failure = error
+            written["manifest"] = result.write_manifest(work, started_at, run_id)
         paths = {name: out_dir / path.relative_to(work) for name, path in written.items()}
         for name, path in paths.items():
             if not name.startswith("chart ") or name == "chart small multiples":
                 click.echo(f"wrote {path}")
         charts = sum(k.startswith('chart ') for k in paths) - 1
         click.echo(f"wrote {charts} series chart{'s' if charts != 1 else ''} in {out_dir / 'charts'}")
-        run_id = None
-        if recording is not None:
-            run_id = tracking.end_run(recording.result(), list(paths.values()), uri=tracking_uri)
+        if latest and point_latest(out_dir):
+            click.echo(f"{out_dir.parent / 'latest'} now points to this run")
+        if failure is not None:
+            raise failure
+        if run_id is not None:
+            tracking.end_run(run_id, list(paths.values()), uri=tracking_uri)
             click.echo(f"recorded MLflow run {run_id} in {tracking.tracking_uri(tracking_uri)} "
                        f"(experiment {tracking.experiment_name(result.slug, experiment)})")
     if export:
@@ -697,20 +737,43 @@ class _EvaluateJob:
         return SimpleNamespace(crime_type=key[0], area=key[1], records=evaluate_series(key, y, *self.args))
 
 
+def latest_run(crime: str, root: Path = Path("out")) -> Path:
+    """The newest run folder of a crime type under ``root`` (``root/<data>/<crime>/latest``), whatever its data."""
+    from forecast.data import slug
+
+    found = [p for p in root.glob(f"*/{slug(crime)}/latest") if p.is_dir()]
+    if not found:
+        raise InputError(f"no run of {crime!r} under {root}/ (run 'forecast run --crime {crime}' first, or give --out)")
+    return max(found, key=lambda p: p.stat().st_mtime)
+
+
+def run_source(folder: Path) -> str:
+    """The data a run folder came from, as its run.json says (or the folder itself for older runs)."""
+    import json
+
+    from forecast.output import MANIFEST
+
+    try:
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["data"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"run outputs in {folder}"
+
+
 @cli.command()
 @click.option("--crime", default=None, metavar="NAME",
-              help="Crime type whose run to report on: its outputs are read from out/<crime>/ (or --out).")
+              help="Crime type whose latest run to report on (out/<data>/<crime>/latest), or give --out.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help="A run's output folder.")
 @click.option("--run-id", default=None, help="Rebuild from an MLflow run's artifacts instead.")
 @click.option("--tracking-uri", default=None, metavar="URI", help="MLflow store of --run-id.")
 @click.option("--svg", is_flag=True, help="Also write the charts as SVG.")
-def report(crime, out_dir, run_id, tracking_uri, svg) -> None:
+@history_option
+def report(crime, out_dir, run_id, tracking_uri, svg, history) -> None:
     """Rebuild the charts and report.html of a run from its outputs or from an MLflow run.
 
-        forecast report --crime robbery
-        forecast report --run-id 1a2b3c --out board-pack/
+    \b
+        forecast report --crime robbery --history all
+        forecast report --run-id RUN_ID --out board-pack/
     """
-    from forecast.data import slug
     from forecast.report import write_report
 
     if run_id:
@@ -721,9 +784,9 @@ def report(crime, out_dir, run_id, tracking_uri, svg) -> None:
     else:
         if not (crime or out_dir):
             raise InputError("give --crime (or --out) or --run-id")
-        folder = Path(out_dir or Path("out") / slug(crime))
-        source = "run outputs in " + str(folder)
-    paths = write_report(folder, source, svg)
+        folder = Path(out_dir) if out_dir else latest_run(crime)
+        source = run_source(folder)
+    paths = write_report(folder, source, svg, history=history)
     click.echo(f"wrote {paths['report']}")
     click.echo(f"wrote {paths['chart small multiples']} and {len(paths) - 2} series charts in {folder / 'charts'}")
 
@@ -788,7 +851,7 @@ def compare(spec_file, n_jobs, tracking_uri, no_track, experiment) -> None:
     if not no_track:
         tracking.check_store(tracking_uri, experiment)
         tracking.preload()
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), time.time()
     keys = panel.keys()
     with Progress(len(keys), spec.name) as progress:
         result = backtest_panel(panel.iter_series(), settings, n_jobs=n_jobs, progress=progress)
@@ -804,7 +867,8 @@ def compare(spec_file, n_jobs, tracking_uri, no_track, experiment) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             predictions = write_csv(result.predictions, Path(tmp) / "backtest.csv")
             ids = tracking.log_comparison(spec.name, panel.crime_types, summary, spec.params(), uri=tracking_uri,
-                                          experiment=experiment, artifacts=[spec_file, predictions])
+                                          experiment=experiment, artifacts=[spec_file, predictions],
+                                          started=started_at)
         click.echo(f"recorded {len(ids)} MLflow runs in {tracking.tracking_uri(tracking_uri)} (experiment "
                    f"{experiment or 'forecast/compare/' + spec.name})")
 

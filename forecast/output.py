@@ -118,6 +118,35 @@ def atomic_folder(target: str | Path) -> Iterator[Path]:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def new_run_folder(parent: str | Path, stamp: str) -> Path:
+    """``parent/stamp``, or ``parent/stamp-2``, ``-3``... if a run of the same second already has that name."""
+    parent = Path(parent)
+    folder, n = parent / stamp, 1
+    while folder.exists() or folder.is_symlink():
+        n += 1
+        folder = parent / f"{stamp}-{n}"
+    return folder
+
+
+LATEST = "latest"
+#: the file that marks a folder as a run's output (see ``RunResult.write_manifest``)
+MANIFEST = "run.json"
+
+
+def point_latest(folder: str | Path) -> Path | None:
+    """Point ``latest`` beside ``folder`` at it (a relative symbolic link, replaced atomically); None where the
+    file system has no symbolic links (the run's folder is still complete and named by its time)."""
+    folder = Path(folder)
+    link = folder.parent / LATEST
+    tmp = folder.parent / f".{LATEST}.{uuid.uuid4().hex[:8]}"
+    try:
+        os.symlink(folder.name, tmp, target_is_directory=True)
+    except (OSError, NotImplementedError):
+        return None
+    os.replace(tmp, link)
+    return link
+
+
 def _existing_ancestor(path: Path) -> Path:
     path = path.absolute()
     while not path.exists() and path != path.parent:
@@ -137,9 +166,11 @@ def folder_problem(path: Path) -> str | None:
     return None
 
 
-def check_folder(path: str | Path, what: str = "output folder", inputs: Iterable[str | Path] = ()) -> Path:
+def check_folder(path: str | Path, what: str = "output folder", inputs: Iterable[str | Path] = (),
+                 marker: str | None = None) -> Path:
     """Refuse, before any work, a folder that cannot be created or written, or that holds one of the inputs (a
-    run's folder is replaced whole) (one-line OutputError)."""
+    run's folder is replaced whole) (one-line OutputError). With ``marker``, an existing folder is replaced only if
+    it holds that file (it is an earlier output of the same kind) or is empty: nothing else of the user's is lost."""
     path = Path(path)
     problem = folder_problem(path)
     if problem:
@@ -147,6 +178,9 @@ def check_folder(path: str | Path, what: str = "output folder", inputs: Iterable
     for given in map(Path, inputs):
         if path.resolve() == given.resolve() or path.resolve() in given.resolve().parents:
             raise OutputError(f"{path}: the {what} holds the input {given}; choose another folder")
+    if marker and path.is_dir() and not (path / marker).exists() and any(path.iterdir()):
+        raise OutputError(f"{path}: holds files that are not a forecast run's output (no {marker}), and a run's "
+                          f"folder is replaced whole; choose a new or empty folder (nothing was written)")
     return path
 
 

@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -35,6 +36,8 @@ ICONS = {"common_cause": ("#a6a6a6", "~"), "improvement_high": ("#00b0f0", "H"),
          "neutral_low": ("#490092", "L")}
 FORECAST = "#1f5fa8"
 DPI = 150
+#: step-change labels closer than this many months alternate rows
+LABEL_MONTHS = 10
 
 
 def plain(text: str) -> str:
@@ -68,9 +71,20 @@ def step_changes_of(points: pd.DataFrame) -> list[dict]:
     return out
 
 
-def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, compact: bool = False) -> None:
-    """Draw one series' SPC chart (and forecast fan) on ``ax``."""
-    points = points.copy()
+#: months of history a chart shows by default (the forecast's months come on top); None shows them all
+HISTORY = 36
+
+
+def recent(points: pd.DataFrame, months: int | None = HISTORY) -> pd.DataFrame:
+    """The last ``months`` months of a series' SPC points (all of them when ``months`` is None)."""
+    return points if months is None or len(points) <= months else points.iloc[-months:].reset_index(drop=True)
+
+
+def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, compact: bool = False,
+             history: int | None = HISTORY) -> None:
+    """Draw one series' SPC chart (and forecast fan) on ``ax``: the last ``history`` months (None: all of them),
+    counts from zero up, step-change labels above the plot so that no point or line covers them."""
+    points = recent(points, history).copy()
     points["month"] = pd.PeriodIndex(points["month"].astype(str), freq="M")
     x = _x(points["month"])
     ax.plot(x, points["count"], color="#a6a6a6", lw=1, zorder=2, gid="values")
@@ -81,22 +95,27 @@ def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, com
         for col, style, colour in (("mean", "-", "#000000"), ("ucl", "--", "#7f7f7f"), ("lcl", "--", "#7f7f7f")):
             value = float(proc[col].iloc[0])
             if np.isfinite(value):
+                name = {"mean": "process average", "ucl": "control limits"}.get(col) if k == 0 and not compact else None
                 ax.plot(xs, np.full(xs.size, value), ls=style, color=colour, lw=1.3 if col == "mean" else 1,
-                        drawstyle="steps-post", zorder=3, gid=f"{col}-{k}")
+                        drawstyle="steps-post", zorder=3, gid=f"{col}-{k}", label=name)
     for kind, group in points.groupby("point_type"):
         if compact and kind == "common_cause":
             continue
         ax.scatter(_x(group["month"]), group["count"], s=14 if compact else 26, color=COLOURS.get(kind, "#a6a6a6"),
                    marker=MARKERS.get(kind, "o"), edgecolor="white", linewidth=0.4, zorder=4,
                    label=LABELS.get(kind, kind), gid=f"points-{kind}")
+    previous, row = None, 0
     for sc in step_changes_of(points):
         sx = _x([sc["month"]])[0]
         ax.axvline(sx, color="#000000", ls=":", lw=0.8, zorder=1, gid=f"step-{sc['month']}")
         if not compact:
+            # close labels alternate between two rows so that they never print over each other
+            row = 1 - row if previous is not None and (sc["month"] - previous).n < LABEL_MONTHS else 0
+            previous = sc["month"]
             pct = f" ({sc['pct_change']:+.0f}%)" if np.isfinite(sc["pct_change"]) else ""
-            ax.annotate(f"{fmt(sc['old_mean'])}\u2192{fmt(sc['new_mean'])}{pct}", (sx, sc["new_mean"]),
-                        xytext=(3, 6), textcoords="offset points", fontsize=7, color="#000000",
-                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+            ax.annotate(f"{fmt(sc['old_mean'])}\u2192{fmt(sc['new_mean'])}{pct}", (sx, 1.0),
+                        xycoords=("data", "axes fraction"), xytext=(0, 2 + 10 * row), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=7, color="#000000", annotation_clip=False,
                         gid=f"note-{sc['month']}")
     if forecast is not None and len(forecast):
         fx = _x(pd.PeriodIndex(pd.Index(forecast.index if "month" not in forecast else forecast["month"]).astype(str),
@@ -112,6 +131,7 @@ def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, com
         if not compact:
             ax.axvspan(fx[0] - np.timedelta64(15, "D"), fx[-1] + np.timedelta64(15, "D"), color="#eef3fa", zorder=0,
                        gid="forecast-zone")
+    ax.set_ylim(bottom=0)
     ax.grid(axis="y", color="#eeeeee", lw=0.6)
     ax.spines[["top", "right"]].set_visible(False)
 
@@ -123,15 +143,17 @@ def draw_icon(ax, icon: str) -> None:
 
 
 def spc_chart(points: pd.DataFrame, forecast: pd.DataFrame | None = None, *, title: str = "", status: str = "",
-              icon: str = "common_cause", caption: str = "", ylabel: str = "Recorded crimes per month") -> plt.Figure:
-    """The SPC overlay chart of one series, with its forecast fan, icon, title and caption."""
-    fig, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
-    draw_spc(ax, points, forecast)
+              icon: str = "common_cause", caption: str = "", ylabel: str = "Recorded crimes per month",
+              history: int | None = HISTORY) -> plt.Figure:
+    """The SPC overlay chart of one series, with its forecast fan, icon, title and caption; the legend sits
+    outside the plot, to its right."""
+    fig, ax = plt.subplots(figsize=(10, 4.4), layout="constrained")
+    draw_spc(ax, points, forecast, history=history)
     draw_icon(ax, icon)
-    ax.set_title(plain(f"{title}: {status}" if status else title), loc="left", fontsize=11)
+    ax.set_title(plain(f"{title}: {status}" if status else title), loc="left", fontsize=11, pad=26)
     ax.set_xlabel("Month")
     ax.set_ylabel(ylabel)
-    ax.legend(loc="upper left", fontsize=7, frameon=False, ncol=3)
+    fig.legend(loc="outside right upper", fontsize=7, frameon=False)
     if caption:
         fig.text(0.01, 0.005, plain(caption), fontsize=7, color="#555555", ha="left", va="bottom")
         fig.get_layout_engine().set(h_pad=0.25)
@@ -139,8 +161,9 @@ def spc_chart(points: pd.DataFrame, forecast: pd.DataFrame | None = None, *, tit
 
 
 def small_multiples(panels: Sequence[tuple[str, pd.DataFrame, pd.DataFrame | None]], *, title: str = "",
-                    sharey: bool = False, caption: str = "", ncols: int = 5) -> plt.Figure:
-    """One compact SPC chart per (label, points, forecast): a crime type across areas, or an area across types."""
+                    sharey: bool = False, caption: str = "", ncols: int = 5, history: int | None = HISTORY) -> plt.Figure:
+    """One compact SPC chart per (label, points, forecast): a crime type across areas, or an area across types,
+    over the same window of months as the single charts."""
     n = len(panels)
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))
@@ -149,9 +172,12 @@ def small_multiples(panels: Sequence[tuple[str, pd.DataFrame, pd.DataFrame | Non
     fig.subplots_adjust(left=0.04, right=0.99, top=1 - 0.8 / fig.get_figheight(), bottom=0.45 / fig.get_figheight(),
                         hspace=0.35, wspace=0.22)
     for ax, (label, points, forecast) in zip(axes.flat, panels):
-        draw_spc(ax, points, forecast, compact=True)
+        draw_spc(ax, points, forecast, compact=True, history=history)
         ax.set_title(plain(label), fontsize=8, loc="left")
         ax.tick_params(labelsize=6)
+    years = axes.flat[0].xaxis
+    years.set_major_locator(mdates.YearLocator(1 if history and history <= 72 else 2))
+    years.set_major_formatter(mdates.DateFormatter("%Y"))
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     fig.suptitle(plain(title), x=0.01, ha="left", fontsize=11)
@@ -238,35 +264,55 @@ def forecast_of(forecasts: pd.DataFrame, crime_type: str, area: str) -> pd.DataF
     return rows.set_index("month")[["mean", "lo_80", "hi_80", "lo_95", "hi_95"]]
 
 
-def _series_chart(row: dict, p: pd.DataFrame, f: pd.DataFrame, path: Path, source: str, svg: bool) -> Path:
-    fig = spc_chart(p, f, title=f"{row['crime_type']} in {row['area']}", status=row["status"],
-                    icon=row.get("icon", "common_cause"), caption=caption(source, row["last_month"], row["model"]))
+def outlook_words(row: dict, short: bool = False) -> str:
+    """The step-change outlook of a summary row as a chart title says it: 'step change down likely next quarter
+    (0.71)', or ('P step down 0.71') in a small multiple; empty when no step change is expected."""
+    from forecast.outlook import LIKELY, POSSIBLE
+
+    up, down = row.get("p_step_up", np.nan), row.get("p_step_down", np.nan)
+    if not (np.isfinite(up) and np.isfinite(down)) or up + down < POSSIBLE:
+        return ""
+    way, p = ("up", up) if up >= down else ("down", down)
+    if short:
+        return f"P step {way} {p:.2f}"
+    return f"step change {way} {'likely' if p >= LIKELY else 'possible'} next quarter ({p:.2f})"
+
+
+def _series_chart(row: dict, p: pd.DataFrame, f: pd.DataFrame, path: Path, source: str, svg: bool,
+                  history: int | None) -> Path:
+    status = "; ".join(filter(None, (row["status"], outlook_words(row))))
+    fig = spc_chart(p, f, title=f"{row['crime_type']} in {row['area']}", status=status,
+                    icon=row.get("icon", "common_cause"), caption=caption(source, row["last_month"], row["model"]),
+                    history=history)
     return save(fig, path, svg)[0]
 
 
 def crime_charts(summary: pd.DataFrame, points: pd.DataFrame, forecasts: pd.DataFrame, out_dir: str | Path,
-                 source: str, svg: bool = False, n_jobs: int | None = None) -> dict[str, Path]:
-    """Every series' SPC chart (rendered in parallel processes) plus the small multiples; paths by area."""
+                 source: str, svg: bool = False, n_jobs: int | None = None,
+                 history: int | None = HISTORY) -> dict[str, Path]:
+    """Every series' SPC chart (rendered in parallel processes) plus the small multiples, each showing the last
+    ``history`` months (None: the whole history) and the forecast; paths by area."""
     import os
 
     from joblib import Parallel, delayed
 
     out_dir = Path(out_dir)
     rows = summary.to_dict(orient="records")
-    panels = [(r["area"], series_points(points, r["crime_type"], r["area"]),
-               forecast_of(forecasts, r["crime_type"], r["area"])) for r in rows]
+    panels = [(" - ".join(filter(None, (r["area"], outlook_words(r, short=True)))),
+               series_points(points, r["crime_type"], r["area"]), forecast_of(forecasts, r["crime_type"], r["area"]))
+              for r in rows]
     crime = summary["crime_type"].iloc[0]
     jobs = [delayed(_multiples_chart)(panels, f"{crime}: every area, with next quarter's forecast",
                                       caption(source, summary["last_month"].iloc[0]), out_dir / "small-multiples.png",
-                                      svg)]
+                                      svg, history)]
     stems = file_stems(r["area"] for r in rows)
-    jobs += [delayed(_series_chart)(r, p, f, out_dir / f"{stems[r['area']]}.png", source, svg)
+    jobs += [delayed(_series_chart)(r, p, f, out_dir / f"{stems[r['area']]}.png", source, svg, history)
              for r, (_, p, f) in zip(rows, panels)]
     n_jobs = n_jobs or min(os.cpu_count() or 1, max(1, len(jobs) // 4))
     done = Parallel(n_jobs=n_jobs)(jobs) if n_jobs > 1 else [job[0](*job[1], **job[2]) for job in jobs]
     return {**dict(zip([r["area"] for r in rows], done[1:])), "small multiples": done[0]}
 
 
-def _multiples_chart(panels, title: str, text: str, path: Path, svg: bool) -> Path:
-    return save(small_multiples(panels, title=title, caption=text), path, svg)[0]
+def _multiples_chart(panels, title: str, text: str, path: Path, svg: bool, history: int | None) -> Path:
+    return save(small_multiples(panels, title=title, caption=text, history=history), path, svg)[0]
 

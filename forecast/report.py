@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.outlook import step_label
+from forecast.plots import HISTORY
 from forecast.spc import fmt, fmt_pct
 
 ICON_TEXT = {"common_cause": "common cause", "improvement_high": "improvement (high)",
@@ -103,8 +104,9 @@ def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mappin
     return "\n".join(parts) + "\n"
 
 
-def write_report(out_dir: str | Path, source: str, svg: bool = False) -> dict[str, Path]:
-    """Charts and report.html from a run's output folder (summary.csv, spc.csv, forecast.csv, sentences.txt)."""
+def write_report(out_dir: str | Path, source: str, svg: bool = False, history: int | None = HISTORY) -> dict[str, Path]:
+    """Charts (the last ``history`` months, None: all) and report.html from a run's output folder (summary.csv,
+    spc.csv, forecast.csv, sentences.txt)."""
     import time
 
     from forecast.output import read_csv, write_text
@@ -120,7 +122,7 @@ def write_report(out_dir: str | Path, source: str, svg: bool = False) -> dict[st
     summary, points, forecasts = (read_csv(out_dir / name, dtype=names) for name in needed)
     sentences_file = out_dir / "sentences.txt"
     sentences = sentences_file.read_text(encoding="utf-8").splitlines() if sentences_file.exists() else []
-    charts = crime_charts(summary, points, forecasts, out_dir / "charts", source, svg)
+    charts = crime_charts(summary, points, forecasts, out_dir / "charts", source, svg, history=history)
     crime = summary["crime_type"].iloc[0]
     multiples = charts.pop("small multiples")
     ordered = {"Every area, with next quarter's forecast": multiples,

@@ -15,7 +15,7 @@ import pandas as pd
 from forecast import board, spc
 from forecast.backtest import BacktestSettings, SeriesForecast, forecast_series, run_parallel
 from forecast.data import ALL_AREAS, Panel
-from forecast.output import file_stems, write_csv, write_text
+from forecast.output import MANIFEST, file_stems, write_csv, write_text
 from forecast.models import BASELINE, DEFAULT_MODEL
 from forecast.paths import model_paths, total_interval
 from forecast.seasonality import (MIN_CHANGE_PCT, MIN_STRENGTH, Decomposition, decompose, outlook_sentences,
@@ -134,6 +134,18 @@ class RunResult:
     def sentences(self) -> list[str]:
         """What the board needs to know, exceptions first (:func:`forecast.board.board_sentences`)."""
         return board.board_sentences(self.keys, self.attention, self.seasonal_sentences())
+
+    def write_manifest(self, out_dir: str | Path, started: float, run_id: str | None = None) -> Path:
+        """run.json: what this run was (data, crime type, areas, when, its MLflow run), so that a folder of
+        outputs says where it came from and can be told from any other folder."""
+        import json
+        import time
+
+        manifest = {"data": self.panel.name, "source": self.panel.source, "crime_type": self.crime_type,
+                    "areas": [k[1] for k in self.keys], "last_month": str(self.panel.months[-1]),
+                    "horizon": self.horizon, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+                    "mlflow_run_id": run_id}
+        return write_text(json.dumps(manifest, indent=1) + "\n", Path(out_dir) / MANIFEST)
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write forecast.csv, spc.csv, backtest.csv, summary.csv and sentences.txt (each atomically)."""

@@ -419,9 +419,11 @@ def _batch(c, run_id: str, params: dict | None = None, metrics: Iterable[tuple] 
 
 
 def _finished_run(c, experiment_id: str, run_name: str, tags: dict, params: dict, metrics: Iterable[tuple],
-                  artifacts: Sequence[Path] = ()) -> str:
-    """Create a run, log its params and metrics in batches and its files, and mark it finished."""
-    run_id = c.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
+                  artifacts: Sequence[Path] = (), started: float | None = None) -> str:
+    """Create a run, log its params and metrics in batches and its files, and mark it finished. ``started``
+    (seconds since the epoch) is when the work it records began: its duration in MLflow is the work's."""
+    start_time = None if started is None else int(started * 1000)
+    run_id = c.create_run(experiment_id, start_time=start_time, run_name=run_name, tags=tags).info.run_id
     _batch(c, run_id, params, metrics)
     for path in artifacts:
         c.log_artifact(run_id, str(path))
@@ -456,12 +458,22 @@ def child_records(result, key) -> tuple[dict, list[tuple], dict]:
     return params, metrics, tags
 
 
+def run_label(crime_type: str, data: str, areas: Sequence[str], started: float) -> str:
+    """A run's name in the MLflow UI: what, on which data, where and when, e.g. 'Robbery · met-major · 34 areas
+    · 2026-11-27 13:40' or 'Burglary · city-of-london · All areas, City of London · 2026-11-27 13:52'."""
+    where = ", ".join(areas) if len(areas) <= 3 else f"{len(areas)} areas"
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
+    return bounded_name(f"{crime_type} · {data} · {where} · {when}")
+
+
 def begin_run(result, uri: str | None = None, experiment: str | None = None, run_name: str | None = None,
-              extra_params: dict | None = None, extra_metrics: dict | None = None, log_model: bool = True) -> str:
+              extra_params: dict | None = None, extra_metrics: dict | None = None, log_model: bool = True,
+              started: float | None = None) -> str:
     """Record a RunResult but for its files: parent run with params and metrics, a child per series, the model.
 
     The run is left open for :func:`end_run`, so that files written meanwhile (charts, report) can join it;
-    ``forecast run`` calls this in a thread while the charts render in worker processes.
+    ``forecast run`` calls this in a thread while the charts render in worker processes. ``started`` (seconds
+    since the epoch) is when the command began, so that the run's duration in MLflow is the command's.
     """
     from forecast.backtest import BacktestResult
 
@@ -471,8 +483,9 @@ def begin_run(result, uri: str | None = None, experiment: str | None = None, run
 
         experiment_id = ensure_experiment(c, experiment_name(result.slug, experiment), store)
         summary = BacktestResult(result.settings, tuple(result.forecasts[k] for k in result.keys)).summary()
-        parent = c.create_run(experiment_id, run_name=bounded_name(
-                                  run_name or f"run {result.slug} {time.strftime('%Y-%m-%d %H:%M')}"),
+        started = time.time() if started is None else started
+        name = run_name or run_label(result.crime_type, result.panel.name, [k[1] for k in result.keys], started)
+        parent = c.create_run(experiment_id, start_time=int(started * 1000), run_name=bounded_name(name),
                               tags={"command": "run", "crime_type": result.crime_type, "data": result.panel.name})
         run_id = parent.info.run_id
         metrics = {**summary_metrics(summary), "n_series": len(result.keys), **(extra_metrics or {})}
@@ -510,7 +523,8 @@ def log_run(result, artifacts: Sequence[Path] = (), uri: str | None = None, **kw
 
 
 def log_backtest(result, panel, artifacts: Sequence[Path] = (), uri: str | None = None,
-                 experiment: str | None = None, extra_params: dict | None = None, min_months: int = 0) -> str:
+                 experiment: str | None = None, extra_params: dict | None = None, min_months: int = 0,
+                 started: float | None = None) -> str:
     """Record a ``forecast backtest``: one run with the windows, data and per-model accuracy metrics."""
     from forecast.data import slug
 
@@ -526,15 +540,18 @@ def log_backtest(result, panel, artifacts: Sequence[Path] = (), uri: str | None 
                   "package_version": __version__, "git_commit": git_commit() or "unknown", **(extra_params or {})}
         metrics = summary_metrics(result.summary(min_months=min_months))
         metrics["fit_failures"] = result.failures()
-        return _finished_run(c, experiment_id, f"backtest {time.strftime('%Y-%m-%d %H:%M')}",
-                             {"command": "backtest", "data": panel.name}, params,
-                             [(k, v, 0) for k, v in metrics.items()], artifacts)
+        started = time.time() if started is None else started
+        what = crimes[0] if len(crimes) == 1 else f"{len(crimes)} crime types"
+        name = f"backtest · {run_label(what, panel.name, panel.areas, started)}"
+        return _finished_run(c, experiment_id, bounded_name(name), {"command": "backtest", "data": panel.name},
+                             params, [(k, v, 0) for k, v in metrics.items()], artifacts, started)
 
 
 def log_comparison(spec_name: str, crime_types: Sequence[str], summary: pd.DataFrame, params: dict,
                    uri: str | None = None, experiment: str | None = None,
-                   artifacts: Sequence[Path] = ()) -> dict[str, str]:
-    """One run per model of an experiment spec, all with the same metric names; returns run ids by model."""
+                   artifacts: Sequence[Path] = (), started: float | None = None) -> dict[str, str]:
+    """One run per model of an experiment spec, all with the same metric names; returns run ids by model. The
+    models are backtested together, so each run's duration is the whole comparison's (from ``started``)."""
     with writing(uri) as (c, store):
         experiment_id = ensure_experiment(c, experiment or f"forecast/compare/{spec_name}", store)
         ids = {}
@@ -544,5 +561,5 @@ def log_comparison(spec_name: str, crime_types: Sequence[str], summary: pd.DataF
             ids[row.model] = _finished_run(
                 c, experiment_id, f"{spec_name}: {row.model}",
                 {"command": "compare", "spec": spec_name, "model": row.model},
-                {**params, "model": row.model, "crime_types": ", ".join(crime_types)}, metrics, artifacts)
+                {**params, "model": row.model, "crime_types": ", ".join(crime_types)}, metrics, artifacts, started)
         return ids

@@ -115,6 +115,8 @@ def test_an_output_that_is_an_input_is_refused_and_left_untouched(tmp_path, invo
     assert line == f"Error: {data}: output file is one of the inputs; choose another name (nothing was written)"
     line = one_line_error(invoke("spc", "--data", data, "-o", data))
     assert line == f"Error: {data}: output file is one of the inputs; choose another name (nothing was written)"
+    line = one_line_error(invoke("backtest", "--data", data, "-o", data, "--no-track"))
+    assert line == f"Error: {data}: output file is one of the inputs; choose another name (nothing was written)"
     line = one_line_error(invoke("run", "--data", data, "--crime", "robbery", "--out", tmp_path, "--no-track"))
     assert line == f"Error: {tmp_path}: the output folder holds the input {data}; choose another folder"
     assert data.read_bytes() == before

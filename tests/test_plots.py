@@ -15,7 +15,7 @@ def merton():
     result = spc.analyse(y, "Burglary", "Merton")
     forecast = make("theta").fit(y).predict(3)
     fig = plots.spc_chart(result.points, forecast, title="Burglary in Merton", status=result.status, icon=result.icon,
-                          caption=plots.caption("met-major", result.last_month, "theta"))
+                          caption=plots.caption("met-major", result.last_month, "theta"), history=None)
     yield result, forecast, fig
     import matplotlib.pyplot as plt
 
@@ -75,7 +75,8 @@ def test_points_are_coloured_and_shaped_by_type(merton):
 def test_small_multiples_one_axis_per_area():
     panel = datasets.load("met-major").select(crime="robbery", area="camden,westminster,merton")
     results = [spc.analyse(y, *k) for k, y in panel.iter_series()]
-    fig = plots.small_multiples([(r.area, r.points, None) for r in results], title="Robbery", sharey=True)
+    fig = plots.small_multiples([(r.area, r.points, None) for r in results], title="Robbery", sharey=True,
+                                history=None)
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title(loc="left") for ax in visible] == ["Camden", "Merton", "Westminster"]
     for ax, r in zip(visible, results):
@@ -102,5 +103,53 @@ def test_save_writes_png_at_150_dpi_and_svg(tmp_path, merton):
     assert [p.name for p in paths] == ["wm.png", "wm.svg"]
     with Image.open(paths[0]) as image:
         assert image.info["dpi"] == pytest.approx((150, 150), abs=0.5)
-        assert image.size == (1350, 630)
+        assert image.size == (1500, 660)
     assert paths[1].read_text().startswith("<?xml")
+
+
+def test_default_window_is_the_last_36_months_and_nothing_covers_the_labels(merton):
+    import matplotlib.pyplot as plt
+
+    result, forecast, _ = merton
+    fig = plots.spc_chart(result.points, forecast, title="Burglary in Merton", status=result.status)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    values = lines_by_gid(ax)["values"]
+    assert len(values.get_xdata()) == 36
+    assert pd.Timestamp(values.get_xdata()[0]) == (result.last_month - 35).to_timestamp()
+    assert ax.get_ylim()[0] == 0  # counts never below zero
+    frame = ax.get_window_extent()
+    renderer = fig.canvas.get_renderer()
+    notes = [t for t in ax.texts if (t.get_gid() or "").startswith("note-")]
+    assert [t.get_gid() for t in notes] == ["note-2018-05"]  # the only step change in the window
+    for note in notes:
+        assert note.get_window_extent(renderer).y0 >= frame.y1  # above the plot: no point or line under it
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert legend.x0 >= frame.x1  # the legend sits beside the plot, not on the data
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["process average", "control limits"] and "forecast" in labels
+    plt.close(fig)
+
+
+def test_close_step_change_labels_take_turns_between_two_rows():
+    months = pd.period_range("2010-01", periods=60, freq="M").astype(str)
+    means = np.repeat([10.0, 20.0, 30.0], [20, 5, 35])
+    points = pd.DataFrame({"month": months, "count": means, "mean": means, "ucl": means + 5, "lcl": means - 5,
+                           "process": np.repeat([0, 1, 2], [20, 5, 35]), "point_type": "common_cause"})
+    fig = plots.spc_chart(points, history=None)
+    notes = {t.get_gid(): t for t in fig.axes[0].texts if (t.get_gid() or "").startswith("note-")}
+    assert notes["note-2011-09"].get_text() == "10\u219220 (+100%)"
+    offsets = [notes[g].xyann[1] for g in ("note-2011-09", "note-2012-02")]
+    assert offsets[1] - offsets[0] == 10  # five months apart: the second label sits a row higher
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_chart_titles_carry_the_step_change_outlook():
+    row = {"p_step_up": 0.02, "p_step_down": 0.71}
+    assert plots.outlook_words(row) == "step change down likely next quarter (0.71)"
+    assert plots.outlook_words(row, short=True) == "P step down 0.71"
+    assert plots.outlook_words({"p_step_up": 0.3, "p_step_down": 0.0}) == "step change up possible next quarter (0.30)"
+    assert plots.outlook_words({"p_step_up": 0.04, "p_step_down": 0.05}) == ""
+    assert plots.outlook_words({"p_step_up": np.nan, "p_step_down": np.nan}) == ""

@@ -25,7 +25,7 @@ def test_run_writes_its_outputs(robbery_run):
     result, out = robbery_run
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["backtest.csv", "charts", "forecast.csv", "report.html",
-                                                     "sentences.txt", "spc.csv", "summary.csv"]
+                                                     "run.json", "sentences.txt", "spc.csv", "summary.csv"]
     assert sorted(p.name for p in (out / "charts").iterdir()) == ["camden.png", "small-multiples.png",
                                                                   "westminster.png"]
     forecast = pd.read_csv(out / "forecast.csv")
@@ -180,3 +180,51 @@ def test_decompose_outlook_and_one_series(invoke):
     assert text.startswith("Burglary / All areas: strength of seasonality")
     many = invoke("decompose", "--crime", "burglary")
     assert many.exit_code == 2 and "decompose needs one series" in many.stderr
+
+
+def test_each_run_writes_its_own_folder_and_latest_points_to_the_newest(tmp_path, invoke, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    args = ("run", "--crime", "drugs", "--area", "sutton", "--no-track", "--paths", "0", "--jobs", "1")
+    first = invoke(*args)
+    assert first.exit_code == 0, first.output
+    second = invoke(*args)
+    other = invoke("run", "--data", "city-of-london", "--crime", "burglary", "--no-track", "--paths", "0", "--jobs", "1")
+    assert second.exit_code == 0 and other.exit_code == 0, second.output + other.output
+    runs = sorted(p for p in (tmp_path / "out" / "met-major" / "drugs").iterdir() if p.name != "latest")
+    assert len(runs) == 2 and runs[1].name.startswith(runs[0].name[:8])  # named by the time they started
+    for run in runs:  # the first run is still whole beside the second
+        assert sorted(p.name for p in run.iterdir()) == ["backtest.csv", "charts", "forecast.csv", "report.html",
+                                                          "run.json", "sentences.txt", "spc.csv", "summary.csv"]
+        assert sorted(p.name for p in (run / "charts").iterdir()) == ["small-multiples.png", "sutton.png"]
+    latest = tmp_path / "out" / "met-major" / "drugs" / "latest"
+    assert latest.resolve() == runs[1].resolve()
+    manifest = json.loads((latest / "run.json").read_text())
+    assert {k: manifest[k] for k in ("data", "crime_type", "areas")} == {"data": "met-major", "crime_type": "Drugs",
+                                                                          "areas": ["Sutton"]}
+    city = tmp_path / "out" / "city-of-london" / "burglary" / "latest"
+    assert json.loads((city / "run.json").read_text())["data"] == "city-of-london"
+    assert f"wrote out/met-major/drugs/{runs[1].name}/report.html" in second.stdout
+    rebuilt = invoke("report", "--crime", "drugs", "--history", "all")
+    assert rebuilt.exit_code == 0 and "wrote out/met-major/drugs/latest/report.html" in rebuilt.stdout
+    assert invoke("report", "--crime", "drugs", "--history", "6").exit_code == 2
+    assert "no run of 'robbery' under out/" in invoke("report", "--crime", "robbery").stderr
+
+
+def test_out_replaces_an_earlier_run_whole_and_refuses_anything_else(tmp_path, invoke):
+    args = ("--crime", "drugs", "--no-track", "--paths", "0", "--jobs", "1")
+    out = tmp_path / "board"
+    assert invoke("run", *args, "--area", "sutton,merton", "--out", out).exit_code == 0
+    assert sorted(p.name for p in (out / "charts").iterdir()) == ["merton.png", "small-multiples.png", "sutton.png"]
+    assert invoke("run", *args, "--area", "sutton", "--out", out).exit_code == 0
+    # the run's folder is replaced whole: no stale chart of Merton beside the new one
+    assert sorted(p.name for p in (out / "charts").iterdir()) == ["small-multiples.png", "sutton.png"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.docx").write_bytes(b"the analyst's own file")
+    refused = invoke("run", *args, "--area", "sutton", "--out", mine)
+    assert refused.exit_code == 2 and refused.stderr.strip() == (
+        f"Error: {mine}: holds files that are not a forecast run's output (no run.json), and a run's folder is "
+        f"replaced whole; choose a new or empty folder (nothing was written)")
+    assert [p.name for p in mine.iterdir()] == ["notes.docx"]

@@ -47,7 +47,13 @@ def test_parent_run_has_params_metrics_and_artifacts(tracked):
                        "spc_baseline": "12", "package_version": "0.1.0"}.items():
         assert parent[f"params.{key}"] == value, key
     assert len(parent["params.data_hash"]) == 16 and parent["params.git_commit"]
-    backtest = pd.read_csv(root / "out" / "robbery" / "backtest.csv")
+    started = json.loads((root / "out" / "met-major" / "robbery" / "latest" / "run.json").read_text())["started"]
+    when = pd.Timestamp(started).strftime("%Y-%m-%d %H:%M")
+    assert parent["tags.mlflow.runName"] == f"Robbery · met-major · Camden, Westminster · {when}"
+    # the run lasts as long as the command: from its start (before the fits) to the last file recorded
+    assert (parent["end_time"] - parent["start_time"]).total_seconds() >= parent["metrics.run_seconds"]
+    assert abs((parent["start_time"] - pd.Timestamp(started)).total_seconds()) < 1
+    backtest = pd.read_csv(root / "out" / "met-major" / "robbery" / "latest" / "backtest.csv")
     y_of = datasets.load("met-major").select(crime="robbery").series
     for model in ("snaive", "ets", "theta", "stl-arima", "ensemble", "auto"):
         assert parent[f"metrics.mase_{model}"] == pytest.approx(
@@ -57,16 +63,16 @@ def test_parent_run_has_params_metrics_and_artifacts(tracked):
         assert parent[f"metrics.coverage_95_{model}"] == pytest.approx(held), model
     assert parent[["metrics.won_snaive", "metrics.won_ets", "metrics.won_theta", "metrics.won_stl-arima",
                    "metrics.won_ensemble"]].sum() == pytest.approx(1.0)
-    summary = pd.read_csv(root / "out" / "robbery" / "summary.csv")
-    backtest = pd.read_csv(root / "out" / "robbery" / "backtest.csv")
+    summary = pd.read_csv(root / "out" / "met-major" / "robbery" / "latest" / "summary.csv")
+    backtest = pd.read_csv(root / "out" / "met-major" / "robbery" / "latest" / "backtest.csv")
     snaive = backtest[backtest["model"] == "snaive"]
     assert snaive.shape[0] == 24 and summary.shape[0] == 2
     artifacts = root / "mlruns" / "artifacts" / run_id / "artifacts"
     assert sorted(p.name for p in artifacts.iterdir()) == ["backtest.csv", "charts", "forecast.csv", "report.html",
-                                                           "sentences.txt", "spc.csv", "summary.csv"]
+                                                           "run.json", "sentences.txt", "spc.csv", "summary.csv"]
     assert sorted(p.name for p in (artifacts / "charts").iterdir()) == ["camden.png", "small-multiples.png",
                                                                         "westminster.png"]
-    assert (artifacts / "forecast.csv").read_bytes() == (root / "out" / "robbery" / "forecast.csv").read_bytes()
+    assert (artifacts / "forecast.csv").read_bytes() == (root / "out" / "met-major" / "robbery" / "latest" / "forecast.csv").read_bytes()
 
 
 def test_one_child_run_per_series_with_tags_and_fitted_params(tracked):
@@ -78,7 +84,7 @@ def test_one_child_run_per_series_with_tags_and_fitted_params(tracked):
                                   filter_string=f"tags.mlflow.parentRunId = '{run_id}'")
     assert sorted(children["tags.area"]) == ["Camden", "Westminster"]
     assert set(children["tags.crime_type"]) == {"Robbery"}
-    summary = pd.read_csv(root / "out" / "robbery" / "summary.csv").set_index("area")
+    summary = pd.read_csv(root / "out" / "met-major" / "robbery" / "latest" / "summary.csv").set_index("area")
     for row in children.itertuples():
         area = getattr(row, "_" + str(list(children.columns).index("tags.area") + 1))
         model = children.set_index("tags.area").loc[area, "tags.model"]
@@ -98,7 +104,7 @@ def test_logged_and_exported_models_reproduce_the_forecast(tracked, invoke):
     import mlflow
 
     root, uri, run_id, _ = tracked
-    forecast = pd.read_csv(root / "out" / "robbery" / "forecast.csv")
+    forecast = pd.read_csv(root / "out" / "met-major" / "robbery" / "latest" / "forecast.csv")
     mlflow.set_tracking_uri(uri)
     model_uri = mlflow.tracking.MlflowClient(uri).get_run(run_id).data.tags["forecast.model_uri"]
     model = mlflow.pyfunc.load_model(model_uri)
