@@ -243,7 +243,11 @@ def emit(text: str, output: str | None) -> None:
 
 @cli.command()
 def datasets() -> None:
-    """List the bundled real data sets."""
+    """List the bundled real data sets (give one to --data by name).
+
+    \b
+        forecast datasets
+    """
     from forecast import datasets as bundled
 
     rows = []
@@ -287,12 +291,15 @@ def ingest(paths, output, fill_missing, totals, include_asb, encoding) -> None:
 @click.option("--chart", type=click.Path(dir_okay=False), default=None, metavar="PNG",
               help="Also draw the SPC chart (one series) or small multiples (several) to this PNG.")
 @click.option("--svg", is_flag=True, help="With --chart: also write an SVG.")
-def spc(panel: Panel, spc_options, fmt, output, chart, svg) -> None:
+@history_option
+def spc(panel: Panel, spc_options, fmt, output, chart, svg, history) -> None:
     """Process averages, control limits, significant step changes and the board's sentences.
 
-    One row per series for the latest month, then the sentences. Example:
+    One row per series for the latest month, then the sentences.
 
+    \b
         forecast spc --crime burglary --area camden
+        forecast spc --crime burglary --area camden --chart camden.png --history all
     """
     from forecast import spc as spc_core
 
@@ -328,11 +335,11 @@ def spc(panel: Panel, spc_options, fmt, output, chart, svg) -> None:
         if len(results) == 1:
             r = results[0]
             fig = plots.spc_chart(r.points, title=spc_core.measure_name(r.crime_type, r.area), status=r.status,
-                                  icon=r.icon, caption=plots.caption(panel.name, r.last_month))
+                                  icon=r.icon, caption=plots.caption(panel.name, r.last_month), history=history)
         else:
             fig = plots.small_multiples([(f"{r.crime_type} / {r.area}", r.points, None) for r in results],
                                         title=f"SPC at {results[0].last_month}",
-                                        caption=plots.caption(panel.name, results[0].last_month))
+                                        caption=plots.caption(panel.name, results[0].last_month), history=history)
         for path in plots.save(fig, chart, svg):
             click.echo(f"wrote {path}", err=True)
     if output:
@@ -465,8 +472,9 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
              experiment) -> None:
     """Rolling-origin backtest of the model families against the seasonal naive baseline.
 
-    Prints MASE, sMAPE and 80%/95% interval coverage per model. Example:
+    Prints MASE, sMAPE and 80%/95% interval coverage per model.
 
+    \b
         forecast backtest --crime burglary --models ets,theta,snaive -o backtest.csv
     """
     import time
@@ -540,10 +548,12 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
         n_jobs, spc_options, tracking_uri, no_track, experiment) -> None:
     """Next quarter's forecast for one crime type in every area, with SPC status and backtest accuracy.
 
-    Writes forecast.csv, spc.csv, backtest.csv, summary.csv, sentences.txt, the charts and report.html to
-    the output folder, and records the run in MLflow.
+    Writes forecast.csv, spc.csv, backtest.csv, summary.csv, sentences.txt, run.json, the charts and
+    report.html to a new folder of its own, and records the run in MLflow.
 
+    \b
         forecast run --crime robbery
+        forecast run --crime burglary --area camden,westminster --history all --export
     """
     import time
 
@@ -646,7 +656,7 @@ def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_
 
     \b
         forecast outlook --crime robbery --area bromley
-        forecast outlook --evaluate --crime burglary
+        forecast outlook --evaluate --crime burglary --area all-areas
     """
     from forecast.backtest import BacktestSettings
     from forecast.models import DEFAULT_RUN, make
@@ -691,6 +701,8 @@ def evaluate_outlook(panel, crime, area, model, every, n_paths, seed, n_jobs, sp
 
     from forecast.models import DEFAULT_RUN
 
+    if names_a_total(crime, area):
+        panel = panel.with_totals()
     panel = panel.select(crime=crime, area=area)
     models = DEFAULT_RUN if model == "auto" else (model,)
     keys = panel.keys()
@@ -800,10 +812,12 @@ def report(crime, out_dir, run_id, tracking_uri, svg, history) -> None:
 @click.option("--tracking-uri", default=None, metavar="URI", help="MLflow store of the run.")
 @output_options
 def predict(run_id, model_dir, area, horizon, tracking_uri, fmt, output) -> None:
-    """Forecast from a recorded run's fitted models, without refitting.
+    """Forecast from a recorded run's fitted models, without refitting. RUN_ID is the id that 'forecast run'
+    printed ("recorded MLflow run ..."); --model-dir needs a run made with --export.
 
-        forecast predict --run-id 1a2b3c --area camden
-        forecast predict --model-dir models/robbery/1a2b3c
+    \b
+        forecast predict --run-id RUN_ID --area camden
+        forecast predict --model-dir models/burglary/RUN_ID --horizon 6
     """
     import pandas as pd
 
@@ -837,7 +851,9 @@ def predict(run_id, model_dir, area, horizon, tracking_uri, fmt, output) -> None
 def compare(spec_file, n_jobs, tracking_uri, no_track, experiment) -> None:
     """Run an experiment spec (experiments/*.toml): one MLflow run per model, and a leaderboard.
 
-        forecast compare experiments/winter-demand.toml
+    \b
+        forecast compare experiments/force-totals.toml
+        (experiments/ also holds winter-demand.toml and model-comparison.toml, which take minutes)
     """
     import time
 

@@ -1,0 +1,68 @@
+"""Every example in every command's --help runs, as written, on the bundled data (RUN_ID is the id the run
+examples printed), and does what it says."""
+
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+from click.testing import CliRunner
+
+from forecast.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def examples() -> list[str]:
+    """The example lines of every command's help, run examples first (the others use what they make)."""
+    found = []
+    for name in cli.list_commands(None):
+        text = CliRunner().invoke(cli, [name, "--help"]).output
+        found += [m.group(1).strip() for m in re.finditer(r"^\s+forecast (\S.*)$", text, re.M)]
+    return sorted(found, key=lambda e: not e.startswith("run "))
+
+
+def _csv(path: str) -> pd.DataFrame:
+    return pd.read_csv(path)
+
+
+#: what each example must leave behind: a check of its output (stdout) and of the current folder
+EXPECTED = {
+    "run --crime robbery": lambda out: "Robbery: forecast for Jan 2019 to Mar 2019" in out
+    and len(_csv("out/met-major/robbery/latest/summary.csv")) == 34,
+    "run --crime burglary --area camden,westminster --history all --export": lambda out: "exported model to models/"
+    "burglary/" in out and sorted(_csv("out/met-major/burglary/latest/summary.csv")["area"]) == ["Camden", "Westminster"],
+    "backtest --crime burglary --models ets,theta,snaive -o backtest.csv": lambda out: set(
+        _csv("backtest.csv")["model"]) == {"ets", "theta", "snaive", "auto"},
+    "compare experiments/force-totals.toml": lambda out: "force-totals: 10 series" in out and "recorded 6 MLflow runs" in out,
+    "datasets": lambda out: all(name in out for name in ("met-major", "met-minor", "west-midlands", "city-of-london")),
+    "decompose --crime robbery --area all-areas": lambda out: "Seasonal index by calendar month" in out,
+    "decompose --outlook": lambda out: "may fall over the next 3 months" in out,
+    "outlook --crime robbery --area bromley": lambda out: "Robbery in Bromley: 6 months below average" in out,
+    "outlook --evaluate --crime burglary --area all-areas": lambda out: "Step-change outlook replayed on 1 series" in out,
+    "predict --run-id RUN_ID --area camden": lambda out: "Camden" in out and "2019-03" in out,
+    "predict --model-dir models/burglary/RUN_ID --horizon 6": lambda out: "Westminster" in out and "2019-06" in out,
+    "report --crime robbery --history all": lambda out: "wrote out/met-major/robbery/latest/report.html" in out,
+    "report --run-id RUN_ID --out board-pack/": lambda out: Path("board-pack/report.html").stat().st_size > 10_000,
+    "spc --crime burglary --area camden": lambda out: "Burglary in Camden" in out,
+    "spc --crime burglary --area camden --chart camden.png --history all": lambda out: Path("camden.png").exists(),
+}
+
+
+def test_every_example_has_an_expectation():
+    assert sorted(examples()) == sorted(EXPECTED)
+
+
+def test_every_help_example_runs_on_the_bundled_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
+    run_id = None
+    for example in examples():
+        args = example.replace("RUN_ID", run_id or "RUN_ID").split()
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, f"forecast {example}: {result.output}"
+        recorded = re.search(r"recorded MLflow run ([0-9a-f]{32})", result.output)
+        if example.startswith("run ") and recorded:
+            run_id = recorded.group(1)
+        assert EXPECTED[example](result.output), f"forecast {example}: {result.output}"
