@@ -302,14 +302,17 @@ def crime_charts(summary: pd.DataFrame, points: pd.DataFrame, forecasts: pd.Data
                series_points(points, r["crime_type"], r["area"]), forecast_of(forecasts, r["crime_type"], r["area"]))
               for r in rows]
     crime = summary["crime_type"].iloc[0]
+    # worker processes may be reused from earlier calls made in another working directory: give them full paths
+    target = out_dir.absolute()
     jobs = [delayed(_multiples_chart)(panels, f"{crime}: every area, with next quarter's forecast",
-                                      caption(source, summary["last_month"].iloc[0]), out_dir / "small-multiples.png",
+                                      caption(source, summary["last_month"].iloc[0]), target / "small-multiples.png",
                                       svg, history)]
     stems = file_stems(r["area"] for r in rows)
-    jobs += [delayed(_series_chart)(r, p, f, out_dir / f"{stems[r['area']]}.png", source, svg, history)
+    jobs += [delayed(_series_chart)(r, p, f, target / f"{stems[r['area']]}.png", source, svg, history)
              for r, (_, p, f) in zip(rows, panels)]
     n_jobs = n_jobs or min(os.cpu_count() or 1, max(1, len(jobs) // 4))
     done = Parallel(n_jobs=n_jobs)(jobs) if n_jobs > 1 else [job[0](*job[1], **job[2]) for job in jobs]
+    done = [out_dir / path.relative_to(target) for path in done]
     return {**dict(zip([r["area"] for r in rows], done[1:])), "small multiples": done[0]}
 
 
