@@ -94,9 +94,9 @@ def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mappin
         f"<h1>{escape(title)}</h1>",
         f'<p class="meta">Data: {escape(source)}; last month {escape(str(first["last_month"]))}; forecast for '
         f"{escape(quarter)}. Generated {escape(generated)} by forecast.</p>",
-        "<h2>Summary</h2>", summary_table(summary),
         "<h2>What the board needs to know</h2>", '<ul class="sentences">',
-        *[f"<li>{escape(s)}</li>" for s in sentences], "</ul>", "<h2>Charts</h2>",
+        *[f"<li>{escape(s)}</li>" for s in sentences], "</ul>",
+        "<h2>Summary</h2>", summary_table(summary), "<h2>Charts</h2>",
     ]
     for label, path in charts.items():
         parts.append(f"<figure>{image_tag(path, f'SPC chart: {label}')}<figcaption>{escape(label)}</figcaption></figure>")
