@@ -49,6 +49,9 @@ def test_compare_logs_one_run_per_model_with_the_same_metrics(tmp_path, invoke):
     for column in ("metrics.mase", "metrics.smape", "metrics.coverage_80", "metrics.coverage_95"):
         assert runs[column].notna().all()
     assert set(runs["params.end"]) == {"2017-12"}
+    # each run lasts as long as the comparison that produced it, not the moment it took to record
+    took = float(result.stdout.splitlines()[0].rsplit("; ", 1)[1].split()[0])
+    assert ((runs["end_time"] - runs["start_time"]).dt.total_seconds() >= took - 0.1).all()
 
 
 @pytest.mark.parametrize("text,message", [
