@@ -165,8 +165,12 @@ def spc_options(func):
                   show_default=True, help="Which way is improvement (crime counts: decrease).")
     @click.option("--min-mean", default=5.0, show_default=True, type=click.FloatRange(0),
                   help="Below this process average a month, no SPC signals are reported (too few crimes).")
+    @click.option("--adjust", type=click.Choice(["none", "seasonal"]), default="none", show_default=True,
+                  help="'seasonal': the rules work on seasonally adjusted counts, so that summer is not a step "
+                       "change (docs/SPC.md section 9).")
     @functools.wraps(func)
-    def wrapper(*args, run_length, baseline, screen_mr, step_change_at, ignore_month, direction, min_mean, **kwargs):
+    def wrapper(*args, run_length, baseline, screen_mr, step_change_at, ignore_month, direction, min_mean, adjust,
+                **kwargs):
         from forecast.spc import SPCOptions
 
         if baseline.lower() == "all":
@@ -184,7 +188,7 @@ def spc_options(func):
         options = SPCOptions(run_length=run_length, baseline=base, screen_mr=screen_mr,
                              step_changes_at=tuple(months[:len(step_change_at)]),
                              ignore=tuple(months[len(step_change_at):]), improvement_direction=direction,
-                             min_mean=min_mean)
+                             min_mean=min_mean, adjust=adjust)
         return func(*args, spc_options=options, **kwargs)
     return wrapper
 
@@ -327,14 +331,15 @@ def spc(panel: Panel, spc_options, fmt, output, chart, svg, history) -> None:
             out.write("\n]\n")
         elif fmt == "table":
             last = rows[0][-1] if rows else ""
-            out.write("\n".join([f"SPC at {last} ({len(rows)} series; * = trial limits)",
+            adjusted = "; averages and limits seasonally adjusted" if spc_options.adjust == "seasonal" else ""
+            out.write("\n".join([f"SPC at {last} ({len(rows)} series; * = trial limits{adjusted})",
                                   format_table([SPC_HEADER] + [row[:-1] for row in rows]), "", *sentences]) + "\n")
     if chart:
         from forecast import plots
 
         if len(results) == 1:
             r = results[0]
-            fig = plots.spc_chart(r.points, title=spc_core.measure_name(r.crime_type, r.area), status=r.status,
+            fig = plots.spc_chart(r.points, title=r.measure, status=r.status,
                                   icon=r.icon, caption=plots.caption(panel.name, r.last_month), history=history)
         else:
             fig = plots.small_multiples([(f"{r.crime_type} / {r.area}", r.points, None) for r in results],

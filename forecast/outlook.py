@@ -39,6 +39,8 @@ class Outlook:
     n_paths: int
     sentences: tuple[str, ...] = field(default=())
     low_count: bool = False
+    #: replayed through the rules on seasonally adjusted counts
+    adjusted: bool = False
 
     @property
     def p_step(self) -> float:
@@ -116,10 +118,15 @@ def run_completes(paths: np.ndarray, mean: float, side: int, length: int, run_le
 
 
 def outlook(result: spc.SPCResult, paths: np.ndarray) -> Outlook:
-    """The step-change outlook of one series from its SPC result and sample paths of its next months."""
+    """The step-change outlook of one series from its SPC result and sample paths of its next months. When the
+    SPC was seasonally adjusted, so are the paths (by the factors estimated at the last month), and the rules
+    are replayed on the adjusted history."""
     points = result.points
     usable = (points["rule"] != spc.IGNORED).to_numpy()
     history = points["count"].to_numpy(dtype=float)
+    if result.adjustment is not None:
+        history = points["adjusted"].to_numpy(dtype=float)
+        paths = paths / result.adjustment.ahead(paths.shape[1])
     declared, direction = declared_changes(np.nan_to_num(history), paths, result.options, usable)
     horizon = paths.shape[1]
     by_month = tuple(float(np.mean(declared == h)) for h in range(horizon))
@@ -131,7 +138,8 @@ def outlook(result: spc.SPCResult, paths: np.ndarray) -> Outlook:
     o = Outlook(result.crime_type, result.area, result.last_month, side, length,
                 float(np.mean((declared >= 0) & (direction > 0))), float(np.mean((declared >= 0) & (direction < 0))),
                 by_month, above, below, run_completes(paths, cur["mean"], side, length, result.options.run_length),
-                paths.shape[0], low_count=result.status in (spc.TOO_FEW, spc.NONE_RECORDED))
+                paths.shape[0], low_count=result.status in (spc.TOO_FEW, spc.NONE_RECORDED),
+                adjusted=result.adjustment is not None)
     return replace(o, sentences=(sentence(o),))
 
 
@@ -145,7 +153,7 @@ def step_label(up: float, down: float) -> str:
 def sentence(o: Outlook) -> str:
     """The board's sentence, e.g. "Robbery in Dudley: 7 months above average; a significant step change up is
     likely next month (probability 0.71)"."""
-    measure = spc.measure_name(o.crime_type, o.area)
+    measure = spc.measure_name(o.crime_type, o.area, o.adjusted)
     if o.low_count:
         return f"{measure}: too few crimes a month for a step-change outlook."
     run = f"{o.run_length} months {'above' if o.run_side > 0 else 'below'} average; " if o.run_length >= 2 else ""

@@ -64,7 +64,9 @@ def step_changes_of(points: pd.DataFrame) -> list[dict]:
     out = []
     procs = processes_of(points)
     for old, new in zip(procs, procs[1:]):
-        old_mean, new_mean = float(old["mean"].iloc[0]), float(new["mean"].iloc[0])
+        # a seasonally adjusted process has one average on the adjusted scale
+        old_mean, new_mean = (float((p["mean"] / p["factor"]).iloc[0]) if "factor" in p else float(p["mean"].iloc[0])
+                              for p in (old, new))
         pct = (new_mean - old_mean) / old_mean * 100 if old_mean else float("nan")
         out.append({"month": pd.Period(new["month"].iloc[0], "M"), "old_mean": old_mean, "new_mean": new_mean,
                     "pct_change": pct})
@@ -81,9 +83,10 @@ def recent(points: pd.DataFrame, months: int | None = HISTORY) -> pd.DataFrame:
 
 
 def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, compact: bool = False,
-             history: int | None = HISTORY) -> None:
+             history: int | None = HISTORY) -> int:
     """Draw one series' SPC chart (and forecast fan) on ``ax``: the last ``history`` months (None: all of them),
-    counts from zero up, step-change labels above the plot so that no point or line covers them."""
+    counts from zero up, step-change labels above the plot so that no point or line covers them. Returns the
+    rows of labels drawn above the plot."""
     points = recent(points, history).copy()
     points["month"] = pd.PeriodIndex(points["month"].astype(str), freq="M")
     x = _x(points["month"])
@@ -93,10 +96,12 @@ def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, com
         end = _x([proc["month"].iloc[-1] + 1])[0]
         xs = np.r_[px, end]
         for col, style, colour in (("mean", "-", "#000000"), ("ucl", "--", "#7f7f7f"), ("lcl", "--", "#7f7f7f")):
-            value = float(proc[col].iloc[0])
-            if np.isfinite(value):
+            # month by month: flat for a process, following the season when seasonally adjusted limits are
+            # carried back onto the counts
+            value = proc[col].to_numpy(dtype=float)
+            if np.isfinite(value).any():
                 name = {"mean": "process average", "ucl": "control limits"}.get(col) if k == 0 and not compact else None
-                ax.plot(xs, np.full(xs.size, value), ls=style, color=colour, lw=1.3 if col == "mean" else 1,
+                ax.plot(xs, np.r_[value, value[-1]], ls=style, color=colour, lw=1.3 if col == "mean" else 1,
                         drawstyle="steps-post", zorder=3, gid=f"{col}-{k}", label=name)
     for kind, group in points.groupby("point_type"):
         if compact and kind == "common_cause":
@@ -104,13 +109,15 @@ def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, com
         ax.scatter(_x(group["month"]), group["count"], s=14 if compact else 26, color=COLOURS.get(kind, "#a6a6a6"),
                    marker=MARKERS.get(kind, "o"), edgecolor="white", linewidth=0.4, zorder=4,
                    label=LABELS.get(kind, kind), gid=f"points-{kind}")
-    previous, row = None, 0
+    previous, row, rows = None, 0, 0
+    # a label is about an eighth of the plot wide: labels closer than that take turns between three rows
+    close = max(LABEL_MONTHS, len(points) // 8)
     for sc in step_changes_of(points):
         sx = _x([sc["month"]])[0]
         ax.axvline(sx, color="#000000", ls=":", lw=0.8, zorder=1, gid=f"step-{sc['month']}")
         if not compact:
-            # close labels alternate between two rows so that they never print over each other
-            row = 1 - row if previous is not None and (sc["month"] - previous).n < LABEL_MONTHS else 0
+            row = (row + 1) % 3 if previous is not None and (sc["month"] - previous).n < close else 0
+            rows = max(rows, row + 1)
             previous = sc["month"]
             pct = f" ({sc['pct_change']:+.0f}%)" if np.isfinite(sc["pct_change"]) else ""
             ax.annotate(f"{fmt(sc['old_mean'])}\u2192{fmt(sc['new_mean'])}{pct}", (sx, 1.0),
@@ -134,6 +141,7 @@ def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, com
     ax.set_ylim(bottom=0)
     ax.grid(axis="y", color="#eeeeee", lw=0.6)
     ax.spines[["top", "right"]].set_visible(False)
+    return rows
 
 
 def draw_icon(ax, icon: str) -> None:
@@ -147,17 +155,33 @@ def spc_chart(points: pd.DataFrame, forecast: pd.DataFrame | None = None, *, tit
               history: int | None = HISTORY) -> plt.Figure:
     """The SPC overlay chart of one series, with its forecast fan, icon, title and caption; the legend sits
     outside the plot, to its right."""
-    fig, ax = plt.subplots(figsize=(10, 4.4), layout="constrained")
-    draw_spc(ax, points, forecast, history=history)
+    adjusted = "adjusted" in points
+    fig, axes = plt.subplots(2 if adjusted else 1, 1, figsize=(10, 7.4 if adjusted else 4.4), layout="constrained",
+                             sharex=True, squeeze=False, height_ratios=(3, 2) if adjusted else None)
+    ax = axes[0, 0]
+    rows = draw_spc(ax, points, forecast, history=history)
     draw_icon(ax, icon)
-    ax.set_title(plain(f"{title}: {status}" if status else title), loc="left", fontsize=11, pad=26)
-    ax.set_xlabel("Month")
+    ax.set_title(plain(f"{title}: {status}" if status else title), loc="left", fontsize=11, pad=6 + 10 * rows)
     ax.set_ylabel(ylabel)
-    fig.legend(loc="outside right upper", fontsize=7, frameon=False)
+    if adjusted:
+        below = axes[1, 0]
+        draw_spc(below, adjusted_points(points), history=history, compact=True)
+        below.set_title("Seasonally adjusted, what the SPC rules see (counts / seasonal factor); above, the "
+                        "average and limits carried back onto the counts follow the season", loc="left", fontsize=8)
+        below.set_ylabel("Adjusted per month")
+    axes[-1, 0].set_xlabel("Month")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize=7, frameon=False)
     if caption:
         fig.text(0.01, 0.005, plain(caption), fontsize=7, color="#555555", ha="left", va="bottom")
         fig.get_layout_engine().set(h_pad=0.25)
     return fig
+
+
+def adjusted_points(points: pd.DataFrame) -> pd.DataFrame:
+    """A seasonally adjusted series' points on the adjusted scale: what the rules saw, with flat limits."""
+    factor = points["factor"]
+    return points.assign(count=points["adjusted"], mean=points["mean"] / factor, lcl=points["lcl"] / factor,
+                         ucl=points["ucl"] / factor).drop(columns=["adjusted", "factor"])
 
 
 def small_multiples(panels: Sequence[tuple[str, pd.DataFrame, pd.DataFrame | None]], *, title: str = "",

@@ -10,15 +10,20 @@ wires them together for one series and returns an :class:`SPCResult`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, asdict
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from forecast.adjust import Adjustment
 
 LIMIT_MULTIPLIER = 2.66
 NEAR_FRACTION = 2 / 3
 SCREEN_MULTIPLIER = 3.267
 DIRECTIONS = ("decrease", "increase", "neutral")
+ADJUSTMENTS = ("none", "seasonal")
+SEASONALLY_ADJUSTED = "seasonally adjusted"
 MIN_MEAN = 5.0
 TOO_FEW = "too few crimes"
 NONE_RECORDED = "no crimes recorded"
@@ -46,6 +51,8 @@ class SPCOptions:
     min_mean: float = MIN_MEAN
     #: counts cannot be negative, so a lower limit below zero is reported as 0
     floor_at_zero: bool = True
+    #: "seasonal": the rules work on seasonally adjusted counts (:mod:`forecast.adjust`); "none": on the counts
+    adjust: str = "none"
 
     def __post_init__(self):
         if self.run_length < 2:
@@ -54,6 +61,8 @@ class SPCOptions:
             raise ValueError(f"baseline must be at least 2 points or None (all points), got {self.baseline}")
         if not self.min_mean >= 0:
             raise ValueError(f"min_mean must be zero or more, got {self.min_mean}")
+        if self.adjust not in ADJUSTMENTS:
+            raise ValueError(f"adjust must be one of {ADJUSTMENTS}, got {self.adjust!r}")
         if self.improvement_direction not in DIRECTIONS:
             raise ValueError(f"improvement_direction must be one of {DIRECTIONS}, got {self.improvement_direction!r}")
 
@@ -372,6 +381,13 @@ class SPCResult:
     icon: str
     notes: tuple[str, ...]
     options: SPCOptions = field(default_factory=SPCOptions)
+    #: how the counts were seasonally adjusted (None: the rules saw the counts themselves)
+    adjustment: Adjustment | None = None
+
+    @property
+    def measure(self) -> str:
+        """What the sentences call the series: 'Burglary in Merton', '... (seasonally adjusted)'."""
+        return measure_name(self.crime_type, self.area, self.adjustment is not None)
 
     @property
     def current(self) -> pd.Series:
@@ -409,10 +425,13 @@ class SPCResult:
                               "old_mean": _num(r.old_mean), "new_mean": _num(r.new_mean),
                               "pct_change": _num(r.pct_change), "manual": bool(r.manual)}
                              for r in self.step_changes.itertuples()],
-            "points": [{"month": month(r.month), "count": _num(r.count), "mean": _num(r.mean), "lcl": _num(r.lcl),
-                        "ucl": _num(r.ucl), "rule": r.rule, "point_type": r.point_type}
+            "points": [{"month": month(r.month), "count": _num(r.count),
+                        **({"adjusted": _num(r.adjusted), "factor": _num(r.factor)} if self.adjustment else {}),
+                        "mean": _num(r.mean), "lcl": _num(r.lcl), "ucl": _num(r.ucl), "rule": r.rule,
+                        "point_type": r.point_type}
                        for r in self.points.itertuples()],
             "icon": self.icon, "status": self.status, "sentences": list(self.sentences), "notes": list(self.notes),
+            **({"adjustment": self.adjustment.to_dict()} if self.adjustment is not None else {}),
         }
 
 
@@ -434,7 +453,10 @@ def fmt_pct(x: float, missing: str = "n/a") -> str:
 
 def analyse(y: pd.Series, crime_type: str = "", area: str = "", options: SPCOptions = SPCOptions(),
             target: float | None = None) -> SPCResult:
-    """The full SPC of one monthly series (values indexed by a monthly PeriodIndex)."""
+    """The full SPC of one monthly series (values indexed by a monthly PeriodIndex). With
+    ``options.adjust == "seasonal"`` the rules work on seasonally adjusted counts, and the points carry the raw
+    count, its ``factor`` and ``adjusted`` value, with the average and limits carried back onto the raw scale
+    (they follow the season); processes and step changes stay on the adjusted scale."""
     notes: list[str] = []
     y = y.sort_index()
     if not isinstance(y.index, pd.PeriodIndex):
@@ -445,6 +467,36 @@ def analyse(y: pd.Series, crime_type: str = "", area: str = "", options: SPCOpti
     if len(calendar) != len(y):
         notes.append(f"{len(calendar) - len(y)} missing month(s) left out of the limits and runs")
         y = y.reindex(calendar)
+    if options.adjust == "seasonal":
+        from forecast.adjust import adjusted_values, seasonal_adjustment
+
+        adjustment = seasonal_adjustment(y) if y.notna().all() else None
+        if adjustment is None:
+            notes.append("too short (or with missing months) for seasonal adjustment, which needs three years: "
+                         "analysed raw")
+        else:
+            if adjustment.first_adjusted != y.index[0]:
+                notes.append(f"seasonally adjusted from {adjustment.first_adjusted}; the months before are raw "
+                             "(factors need two full years of history)")
+            adjusted = pd.Series(adjusted_values(y, adjustment), y.index)
+            return _on_raw_scale(_analyse(adjusted, crime_type, area, options, target, notes, adjustment), y)
+    return _analyse(y, crime_type, area, options, target, notes)
+
+
+def _on_raw_scale(result: SPCResult, y: pd.Series) -> SPCResult:
+    """Points of an adjusted analysis with the raw counts, and the average and limits times each month's factor."""
+    from dataclasses import replace
+
+    factor = np.where(result.adjustment.adjusted, result.adjustment.factors, 1.0)
+    points = result.points.assign(adjusted=result.points["count"], factor=factor, count=y.to_numpy(dtype=float))
+    for col in ("mean", "lcl", "ucl"):
+        points[col] = points[col] * factor
+    return replace(result, points=points[["month", "count", "adjusted", "factor", "process", "mean", "lcl", "ucl",
+                                          "rule", "point_type"]])
+
+
+def _analyse(y: pd.Series, crime_type: str, area: str, options: SPCOptions, target: float | None,
+             notes: list[str], adjustment=None) -> SPCResult:
     months = y.index
     values = y.to_numpy(dtype=float)
     ignore = {pd.Period(m, "M") for m in options.ignore}
@@ -476,7 +528,8 @@ def analyse(y: pd.Series, crime_type: str = "", area: str = "", options: SPCOpti
     if low and options.auto_step_change:
         from dataclasses import replace
 
-        return _low_count(analyse(y, crime_type, area, replace(options, auto_step_change=False), target))
+        return _low_count(_analyse(y, crime_type, area, replace(options, auto_step_change=False), target,
+                                   notes, adjustment))
     if processes["n"].iloc[-1] < 2:
         notes.append("fewer than 2 months in the current process: no control limits yet")
     elif processes["trial"].iloc[-1]:
@@ -500,9 +553,10 @@ def analyse(y: pd.Series, crime_type: str = "", area: str = "", options: SPCOpti
                                           for l in labels]})
     last_label = next((l for l in reversed(labels) if l != IGNORED), COMMON_CAUSE)
     icon = variation_icon(last_label, options.improvement_direction)
-    sentence, status = narrate(points, processes, step_changes, crime_type, area, options)
+    measure = measure_name(crime_type, area, adjustment is not None)
+    sentence, status = narrate(points, processes, step_changes, measure, options)
     return SPCResult(crime_type, area, points, processes, step_changes, (sentence,), status, icon, tuple(notes),
-                     options)
+                     options, adjustment)
 
 
 def _low_count(result: SPCResult) -> SPCResult:
@@ -512,7 +566,7 @@ def _low_count(result: SPCResult) -> SPCResult:
     points = result.points.assign(rule=result.points["rule"].where(result.points["rule"] == IGNORED, COMMON_CAUSE),
                                   point_type=result.points["point_type"].where(
                                       result.points["point_type"] == "ignored", "common_cause"))
-    measure = measure_name(result.crime_type, result.area)
+    measure = result.measure
     counts = points["count"].dropna()
     if counts.size and (counts == 0).all():
         sentence = f"{measure}: no crimes recorded in the {counts.size} months to {result.last_month}."
@@ -528,14 +582,15 @@ def _low_count(result: SPCResult) -> SPCResult:
 
 # ------------------------------------------------------------------ the board's sentences
 
-def measure_name(crime_type: str, area: str) -> str:
+def measure_name(crime_type: str, area: str, adjusted: bool = False) -> str:
+    """'Burglary in Merton', 'Burglary (force total)'; with ``adjusted``, followed by '(seasonally adjusted)'."""
     from forecast.data import ALL_AREAS
 
-    if not area:
-        return crime_type or "The series"
+    note = f", {SEASONALLY_ADJUSTED}" if adjusted else ""
     if area == ALL_AREAS:
-        return f"{crime_type} (force total)"
-    return f"{crime_type} in {area}"
+        return f"{crime_type} (force total{note})"
+    name = f"{crime_type} in {area}" if area else crime_type or "The series"
+    return f"{name} ({SEASONALLY_ADJUSTED})" if adjusted else name
 
 
 def current_run(points: pd.DataFrame) -> tuple[int, int]:
@@ -553,10 +608,9 @@ def current_run(points: pd.DataFrame) -> tuple[int, int]:
     return int(sides[-1]), length
 
 
-def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.DataFrame, crime_type: str,
-            area: str, options: SPCOptions) -> tuple[str, str]:
+def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.DataFrame, measure: str,
+            options: SPCOptions) -> tuple[str, str]:
     """The board's sentence for the latest month and a short status, by the priority of SPC.md section 5."""
-    measure = measure_name(crime_type, area)
     last = points.iloc[-1]
     cur = processes.iloc[-1]
     trial = ", trial limits" if cur["trial"] else ""
