@@ -280,6 +280,8 @@ def caption(source: str, last_month, model: str | None = None) -> str:
 def series_points(points: pd.DataFrame, crime_type: str, area: str) -> pd.DataFrame:
     """One series' rows of a tidy SPC points frame (spc.csv)."""
     rows = points[(points["crime_type"] == crime_type) & (points["area"] == area)]
+    if "adjusted" in rows and rows["adjusted"].isna().all():  # analysed raw in a seasonally adjusted run
+        rows = rows.drop(columns=["adjusted", "factor"])
     return rows.reset_index(drop=True)
 
 

@@ -80,9 +80,11 @@ def summary_table(summary: pd.DataFrame) -> str:
 
 
 def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mapping[str, Path], *, title: str,
-                 source: str, generated: str) -> str:
-    """The HTML text of the report."""
+                 source: str, generated: str, adjusted: bool = False) -> str:
+    """The HTML text of the report; ``adjusted``: the SPC was on seasonally adjusted counts, said once."""
     first = summary.iloc[0]
+    how = (" SPC on seasonally adjusted counts: process averages are per month net of the season, and the charts' "
+           "limits follow the season." if adjusted else "")
     quarter = f"{first.get('m1_month', '')} to {first.get('m3_month', first.get('m1_month', ''))}"
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
@@ -93,7 +95,7 @@ def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mappin
         f"<title>{escape(title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
         f"<h1>{escape(title)}</h1>",
         f'<p class="meta">Data: {escape(source)}; last month {escape(str(first["last_month"]))}; forecast for '
-        f"{escape(quarter)}. Generated {escape(generated)} by forecast.</p>",
+        f"{escape(quarter)}. Generated {escape(generated)} by forecast.{escape(how)}</p>",
         "<h2>What the board needs to know</h2>", '<ul class="sentences">',
         *[f"<li>{escape(s)}</li>" for s in sentences], "</ul>",
         "<h2>Summary</h2>", summary_table(summary), "<h2>Charts</h2>",
@@ -129,6 +131,7 @@ def write_report(out_dir: str | Path, source: str, svg: bool = False, history: i
                **{f"{crime} in {area}" if area != "All areas" else f"{crime} (force total)": path
                   for area, path in charts.items()}}
     html = build_report(summary, sentences, ordered, title=f"{crime}: next quarter and process status",
-                        source=source, generated=time.strftime("%Y-%m-%d %H:%M"))
+                        source=source, generated=time.strftime("%Y-%m-%d %H:%M"),
+                        adjusted="adjusted" in points and points["adjusted"].notna().any())
     report = write_text(html, out_dir / "report.html")
     return {"report": report, "chart small multiples": multiples, **{f"chart {k}": v for k, v in charts.items()}}

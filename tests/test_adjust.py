@@ -120,3 +120,21 @@ def test_chart_draws_limits_that_follow_the_season_and_the_adjusted_panel(shifte
     notes = [t.get_text() for t in top.texts if (t.get_gid() or "").startswith("note-")]
     assert notes == []  # the one step change (2012-03) is before the last 36 months
     plt.close(fig)
+
+
+def test_run_with_adjust_says_so_in_sentences_report_and_charts(tmp_path, invoke):
+    out = tmp_path / "run"
+    result = invoke("run", "--crime", "burglary", "--area", "merton", "--adjust", "seasonal", "--no-track", "--jobs", "1",
+                    "--paths", "300", "--out", out)
+    assert result.exit_code == 0, result.output
+    said = (out / "sentences.txt").read_text().splitlines()
+    assert said[0].startswith("Burglary in Merton (seasonally adjusted) saw a significant step change increase")
+    assert "up from 113 (+19%)" in said[0]
+    points = pd.read_csv(out / "spc.csv")
+    assert points["factor"].iloc[-1] == pytest.approx(1.190216, abs=1e-6)
+    html = (out / "report.html").read_text()
+    assert html.count("SPC on seasonally adjusted counts") == 1
+    from PIL import Image
+
+    with Image.open(out / "charts" / "merton.png") as chart:
+        assert chart.size == (1500, 1110)  # the counts above, the adjusted series below
