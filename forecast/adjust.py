@@ -93,6 +93,16 @@ class Adjustment:
                                    for m, f in enumerate(self.latest, start=1)}}
 
 
+def replay_values(y: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """For replaying history: the adjusted values (raw where no factor was known yet) and every month's twelve
+    factors (:func:`causal_factors`), so that an origin t can adjust its sample paths by row t."""
+    values = y.to_numpy(dtype=float)
+    calendar = y.index.month.to_numpy()
+    factors = causal_factors(values, calendar)
+    applied = factors[np.arange(values.size), calendar - 1]
+    return np.where(np.isfinite(applied), values / np.where(np.isfinite(applied), applied, 1.0), values), factors
+
+
 def seasonal_adjustment(y: pd.Series) -> Adjustment | None:
     """The causal adjustment of a monthly series (PeriodIndex, no gaps), or None when it is too short for one."""
     values = y.to_numpy(dtype=float)

@@ -727,7 +727,8 @@ def evaluate_outlook(panel, crime, area, model, every, n_paths, seed, n_jobs, sp
         return emit(csv_text(c.records), output)
     verdict = "beats" if c.brier < c.brier_run_length else "does NOT beat"
     lines = [f"Step-change outlook replayed on {len(keys)} series, {len(c.records)} past quarters (every {every} "
-             f"months, model {model}{' chosen from earlier origins only' if model == 'auto' else ''}, {n_paths} paths).",
+             f"months, model {model}{' chosen from earlier origins only' if model == 'auto' else ''}, {n_paths} paths"
+             f"{', SPC on seasonally adjusted counts' if spc_options.adjust == 'seasonal' else ''}).",
              f"Brier score (lower is better; {c.base_rate:.3f} of quarters brought a step change):",
              format_table([("forecast", "Brier"), ("base rate (always the same probability)", f"{c.brier_base_rate:.4f}"),
                            ("run-length baseline (how often a run of this length led to a change)",

@@ -209,13 +209,19 @@ def evaluate_series(key: tuple[str, str], y: pd.Series, options: spc.SPCOptions,
     chosen as ``forecast run`` chooses (lowest mean MASE), from the ``window`` latest earlier origins whose
     outcome was known by then (the ensemble at the first), so the choice never sees the future. As in the
     backtest, a family's form (ETS form, ARIMA orders) is searched afresh every ``window`` origins and refitted
-    in between.
+    in between. With ``options.adjust == "seasonal"`` the rules see the causally adjusted counts, and each
+    origin's paths are adjusted by the factors known at that origin, as :func:`outlook` does.
     """
     from forecast.backtest import FIT_ERRORS, choose_model, default_family, fit_predict, is_template, mase, mase_scale
     from forecast.models.ensemble import Ensemble, combine
 
     values = y.to_numpy(dtype=float)
-    detected = np.array([c.detected for c in spc.find_step_changes(values, options)])
+    seen, factors = values, None  # what the SPC rules see: the counts, or the seasonally adjusted counts
+    if options.adjust == "seasonal":
+        from forecast.adjust import replay_values
+
+        seen, factors = replay_values(y)
+    detected = np.array([c.detected for c in spc.find_step_changes(seen, options)])
     whole = bool(np.all(values % 1 == 0))
     base = [m for m in models if m != Ensemble.name]
     if Ensemble.name in models:
@@ -224,7 +230,7 @@ def evaluate_series(key: tuple[str, str], y: pd.Series, options: spc.SPCOptions,
     rows = []
     templates: dict = {}
     for j, t in enumerate(range(min_history - 1, len(values) - horizon, every)):
-        side, length, level = current_run_of(values[:t + 1], options)
+        side, length, level = current_run_of(seen[:t + 1], options)
         if level < options.min_mean:
             continue  # too few crimes for SPC signals: the outlook makes no claim here
         train = y.iloc[:t + 1]
@@ -258,7 +264,9 @@ def evaluate_series(key: tuple[str, str], y: pd.Series, options: spc.SPCOptions,
             scores.append({"origin": t, "model": name, "mase": mase(actual, mean, scale),
                            "mae": float(np.mean(np.abs(actual - mean)))})
         paths = model_paths(fitted[chosen], forecasts[chosen], n_paths, np.random.default_rng([seed, j]), whole)
-        declared, _ = declared_changes(values[:t + 1], paths, options)
+        if factors is not None and np.isfinite(factors[t]).all():
+            paths = paths / factors[t][[(y.index[t] + h).month - 1 for h in range(1, horizon + 1)]]
+        declared, _ = declared_changes(seen[:t + 1], paths, options)
         rows.append({"crime_type": key[0], "area": key[1], "origin": str(y.index[t]), "model": chosen,
                      "run_side": side, "run_length": length, "p_step": float(np.mean(declared >= 0)),
                      "step_change": bool(np.any((detected > t) & (detected <= t + horizon)))})

@@ -138,3 +138,21 @@ def test_run_with_adjust_says_so_in_sentences_report_and_charts(tmp_path, invoke
 
     with Image.open(out / "charts" / "merton.png") as chart:
         assert chart.size == (1500, 1110)  # the counts above, the adjusted series below
+
+
+def test_outlook_evaluation_replays_the_adjusted_rules(invoke):
+    from io import StringIO
+
+    from forecast import datasets
+
+    result = invoke("outlook", "--evaluate", "--crime", "burglary", "--area", "all-areas", "--adjust", "seasonal",
+                    "--every", "3", "--paths", "200", "--format", "csv", "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    records = pd.read_csv(StringIO(result.stdout))
+    y = datasets.load("met-major").with_totals().series("Burglary", "All areas")
+    detected = spc.analyse(y, options=ADJUSTED).step_changes["detected"]
+    # the outcome of each past quarter is whether the adjusted replay declared a step change in it
+    expected = [bool(((detected > pd.Period(o, "M")) & (detected <= pd.Period(o, "M") + 3)).any())
+                for o in records["origin"]]
+    assert len(records) == 32 and records["origin"].iloc[0] == "2010-12"
+    assert records["step_change"].tolist() == expected and sum(expected) == 5
