@@ -1,0 +1,82 @@
+"""Forecasts that add up: the areas' forecasts to the force total's (one level: a total over its parts).
+
+Base forecasts of the total and of each part are made separately and do not add up. Reconciliation replaces them
+with coherent ones, ``S @ G @ base``, where ``S`` sums the parts into the total and ``G`` maps all base forecasts
+to the parts:
+
+- ``bottom-up``: the parts as forecast, the total their sum (``G`` picks the parts);
+- ``wls``: MinT with a diagonal covariance, the variance of each base forecast (from its own interval), so that
+  the total and the parts move in proportion to how uncertain each is (Wickramasuriya, Athanasopoulos and
+  Hyndman, 2019);
+- ``mint``: MinT with the covariance of the base forecasts' past errors, shrunk towards its diagonal
+  (Schäfer and Strimmer, 2005), which also uses how the areas' errors move together.
+
+This is the whole of the method for a one-level hierarchy, in numpy; Nixtla's hierarchicalforecast implements the
+same estimators for deep hierarchies, at the cost of narwhals, qpsolvers, clarabel and utilsforecast, which one
+level does not need. Counts are never negative: a part reconciled below zero is set to zero and the total
+re-summed, which keeps the forecasts coherent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+METHODS = ("none", "bottom-up", "wls", "mint")
+
+
+def summing_matrix(n_parts: int) -> np.ndarray:
+    """``S`` for a total over ``n_parts`` parts: the total's row of ones, then the identity (parts in order)."""
+    return np.vstack([np.ones((1, n_parts)), np.eye(n_parts)])
+
+
+def shrunk_covariance(errors: np.ndarray) -> np.ndarray:
+    """The covariance of ``errors`` (samples x series), its correlations shrunk towards zero by the
+    Schäfer-Strimmer intensity (the diagonal is kept)."""
+    errors = np.asarray(errors, dtype=float)
+    n = errors.shape[0]
+    centred = errors - errors.mean(axis=0)
+    cov = centred.T @ centred / (n - 1)
+    sd = np.sqrt(np.diag(cov))
+    sd = np.where(sd > 0, sd, 1.0)
+    std = centred / sd
+    products = std[:, :, None] * std[:, None, :]
+    corr = products.sum(axis=0) / (n - 1)
+    var_corr = n / (n - 1) ** 3 * ((products - products.mean(axis=0)) ** 2).sum(axis=0)
+    off = ~np.eye(cov.shape[0], dtype=bool)
+    denominator = (corr[off] ** 2).sum()
+    intensity = float(np.clip(var_corr[off].sum() / denominator, 0, 1)) if denominator > 0 else 1.0
+    shrunk = (1 - intensity) * cov
+    shrunk[np.diag_indices_from(shrunk)] = np.diag(cov)
+    return shrunk
+
+
+def mapping(n_parts: int, method: str, variances: np.ndarray | None = None,
+            covariance: np.ndarray | None = None) -> np.ndarray:
+    """``G`` (parts x all series, the total first) of a reconciliation method."""
+    S = summing_matrix(n_parts)
+    if method == "bottom-up":
+        return np.hstack([np.zeros((n_parts, 1)), np.eye(n_parts)])
+    if method == "wls":
+        if variances is None:
+            raise ValueError("wls reconciliation needs each base forecast's variance")
+        W = np.diag(np.maximum(np.asarray(variances, dtype=float), 1e-9))
+    elif method == "mint":
+        if covariance is None:
+            raise ValueError("mint reconciliation needs the covariance of past errors")
+        W = covariance + 1e-9 * np.eye(n_parts + 1)
+    else:
+        raise ValueError(f"reconciliation must be one of {METHODS[1:]}, got {method!r}")
+    Winv = np.linalg.inv(W)
+    return np.linalg.solve(S.T @ Winv @ S, S.T @ Winv)
+
+
+def reconcile(base: np.ndarray, method: str, variances: np.ndarray | None = None,
+              covariance: np.ndarray | None = None) -> np.ndarray:
+    """Coherent forecasts from ``base`` (all series x anything: months, or sample paths; the total in row 0):
+    the parts reconciled, negative parts set to zero, and the total their sum."""
+    base = np.asarray(base, dtype=float)
+    if method == "none":
+        return base.copy()
+    parts = mapping(base.shape[0] - 1, method, variances, covariance) @ base
+    parts = np.maximum(parts, 0.0)
+    return np.vstack([parts.sum(axis=0, keepdims=True), parts])

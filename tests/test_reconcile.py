@@ -1,0 +1,59 @@
+"""Reconciliation of a total over its parts: known inputs, known coherent outputs."""
+
+import numpy as np
+import pytest
+
+from forecast.reconcile import mapping, reconcile, shrunk_covariance, summing_matrix
+
+
+def test_bottom_up_keeps_the_parts_and_sums_them():
+    base = np.array([[10.0, 20.0], [3.0, 5.0], [4.0, 6.0]])
+    assert np.array_equal(reconcile(base, "bottom-up"), [[7.0, 11.0], [3.0, 5.0], [4.0, 6.0]])
+    assert np.array_equal(reconcile(base, "none"), base)
+
+
+def test_equal_variances_share_the_gap_equally():
+    # total 10 against parts 3 + 4: with W = I (OLS) each of the three forecasts moves by a third of the gap of 3
+    out = reconcile(np.array([[10.0], [3.0], [4.0]]), "wls", variances=np.ones(3))
+    assert np.allclose(out[:, 0], [9.0, 4.0, 5.0])
+
+
+def test_a_certain_total_is_kept_and_the_parts_take_the_gap_by_their_variance():
+    out = reconcile(np.array([[10.0], [3.0], [4.0]]), "wls", variances=np.array([1e-9, 1.0, 2.0]))
+    assert np.allclose(out[:, 0], [10.0, 4.0, 6.0], atol=1e-6)  # the gap of 3 split 1:2
+
+
+def test_mint_with_a_diagonal_covariance_is_wls_and_is_coherent():
+    base = np.array([[100.0, 90.0], [30.0, 20.0], [50.0, 60.0], [10.0, 5.0]])
+    variances = np.array([40.0, 10.0, 20.0, 5.0])
+    wls = reconcile(base, "wls", variances=variances)
+    mint = reconcile(base, "mint", covariance=np.diag(variances))
+    assert np.allclose(wls, mint)
+    assert np.allclose(mint[0], mint[1:].sum(axis=0))
+    G = mapping(3, "mint", covariance=np.diag(variances))
+    assert np.allclose(G @ summing_matrix(3), np.eye(3))  # unbiased: coherent forecasts are left as they are
+
+
+def test_negative_parts_are_set_to_zero_and_the_total_resummed():
+    out = reconcile(np.array([[0.0], [1.0], [9.0]]), "wls", variances=np.ones(3))
+    # OLS would give parts -2.33 and 5.67: the first becomes 0 and the total is the sum
+    assert np.allclose(out[:, 0], [17 / 3, 0.0, 17 / 3])
+
+
+def test_shrinkage_keeps_a_strong_correlation_and_removes_noise():
+    rng = np.random.default_rng(0)
+    common = rng.normal(size=(200, 1))
+    together = np.hstack([common, common * 2 + 0.01 * rng.normal(size=(200, 1))])
+    cov = np.cov(together, rowvar=False)
+    assert np.allclose(shrunk_covariance(together), cov, rtol=0.01)
+    apart = rng.normal(size=(6, 2))  # six samples of unrelated series: their sample correlation is noise
+    shrunk = shrunk_covariance(apart)
+    assert np.allclose(np.diag(shrunk), np.diag(np.cov(apart, rowvar=False)))
+    assert abs(shrunk[0, 1]) < abs(np.cov(apart, rowvar=False)[0, 1])
+
+
+def test_methods_need_what_they_estimate_from():
+    with pytest.raises(ValueError, match="needs each base forecast's variance"):
+        reconcile(np.ones((3, 1)), "wls")
+    with pytest.raises(ValueError, match="must be one of"):
+        reconcile(np.ones((3, 1)), "middle-out")
