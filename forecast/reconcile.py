@@ -5,6 +5,7 @@ with coherent ones, ``S @ G @ base``, where ``S`` sums the parts into the total 
 to the parts:
 
 - ``bottom-up``: the parts as forecast, the total their sum (``G`` picks the parts);
+- ``top-down``: the total as forecast, shared among the parts in proportion to their forecasts;
 - ``wls``: MinT with a diagonal covariance, the variance of each base forecast (from its own interval), so that
   the total and the parts move in proportion to how uncertain each is (Wickramasuriya, Athanasopoulos and
   Hyndman, 2019);
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-METHODS = ("none", "bottom-up", "wls", "mint")
+METHODS = ("none", "bottom-up", "top-down", "wls", "mint")
 
 
 def summing_matrix(n_parts: int) -> np.ndarray:
@@ -70,6 +71,15 @@ def mapping(n_parts: int, method: str, variances: np.ndarray | None = None,
     return np.linalg.solve(S.T @ Winv @ S, S.T @ Winv)
 
 
+def top_down(base: np.ndarray) -> np.ndarray:
+    """The total as forecast, shared among the parts in proportion to their own forecasts (Athanasopoulos,
+    Ahmed and Hyndman, 2009); evenly where the parts forecast nothing."""
+    total, parts = np.maximum(base[:1], 0.0), np.maximum(base[1:], 0.0)
+    sums = parts.sum(axis=0, keepdims=True)
+    share = np.divide(parts, sums, out=np.full_like(parts, 1 / parts.shape[0]), where=sums > 0)
+    return np.vstack([total, share * total])
+
+
 def reconcile(base: np.ndarray, method: str, variances: np.ndarray | None = None,
               covariance: np.ndarray | None = None) -> np.ndarray:
     """Coherent forecasts from ``base`` (all series x anything: months, or sample paths; the total in row 0):
@@ -77,6 +87,8 @@ def reconcile(base: np.ndarray, method: str, variances: np.ndarray | None = None
     base = np.asarray(base, dtype=float)
     if method == "none":
         return base.copy()
+    if method == "top-down":
+        return top_down(base)
     parts = mapping(base.shape[0] - 1, method, variances, covariance) @ base
     parts = np.maximum(parts, 0.0)
     return np.vstack([parts.sum(axis=0, keepdims=True), parts])
