@@ -1,6 +1,6 @@
 """Step-change outlook: its cost inside `forecast run`, and its calibration on the Met major-category series.
 
-Run: python benchmarks/bench_outlook.py [--skip-evaluation]
+Run: python benchmarks/bench_outlook.py [--skip-evaluation] [--adjust seasonal]
 The evaluation replays, every 3 months of every series' history, exactly what `forecast outlook` does (the
 default model, sample paths through the SPC rules) and scores it with the Brier score next to two baselines:
 the base rate, and the run-length baseline (how often a run of that length was followed by a step change in
@@ -26,7 +26,9 @@ def main() -> None:
           f"CPU {time.process_time() - cpu:.2f} s added to run")
     if "--skip-evaluation" in sys.argv:
         return
-    out = timed("outlook", "--evaluate", "--data", "met-major", "--paths", "1000", "--format", "json")
+    adjust = sys.argv[sys.argv.index("--adjust") + 1] if "--adjust" in sys.argv else "none"
+    out = timed("outlook", "--evaluate", "--data", "met-major", "--paths", "1000", "--format", "json",
+                "--adjust", adjust)
     if out.returncode:
         print(out.stderr)
         sys.exit(out.returncode)
@@ -40,7 +42,7 @@ def main() -> None:
           f"{c['skill']:+.3f}")
     print("  reliability: " + "; ".join(f"{r['bin']}: n={r['n']} predicted {r['predicted']:.2f} observed "
                                          f"{r['observed']:.2f}" for r in c["reliability"]))
-    print(out.line("forecast outlook --evaluate"))
+    print(out.line(f"forecast outlook --evaluate --adjust {adjust}"))
 
 if __name__ == "__main__":
     main()
