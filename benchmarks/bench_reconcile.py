@@ -4,8 +4,9 @@ For each of the 9 major crime types, the force total and its 33 areas are backte
 months, 8 origins x 3 months, step 3); the last 4 origins are scored, as in bench_backtest.py. At each scored
 origin the base forecasts are reconciled with each method of forecast/reconcile.py; mint's covariance is that of
 the errors at the earlier origins only (nested), so no method sees the future. Printed: mean MASE at the force
-total and at the area level (series of 36+ months), and the coverage of 80% / 95% intervals, where the
-reconciled intervals are Gaussian with the covariance S G W G' S' (W: the shrunk covariance of earlier errors).
+total and at the area level (series of 36+ months), and the coverage of 80% / 95% intervals: Gaussian, with the
+spread that `forecast run`'s reconciled sample paths have when each series' own paths are independent (the base
+intervals' spread mapped by the method).
 
 Run: python benchmarks/bench_reconcile.py [--from out/bench_reconcile_backtest.csv]
 """
@@ -20,12 +21,11 @@ from forecast import datasets
 from forecast.backtest import mase, mase_scale
 from forecast.data import ALL_AREAS, ALL_CRIME
 from forecast.output import read_csv, write_csv
-from forecast.reconcile import METHODS, mapping, reconcile, shrunk_covariance, summing_matrix
+from forecast.reconcile import METHODS, Z, reconcile, reconciled_spread, shrunk_covariance
 from timing import Clock, conditions, run_forecast
 
 PREDICTIONS = Path("out/bench_reconcile_backtest.csv")
 SCORED = 4
-Z = {80: 1.2816, 95: 1.9600}
 
 
 def backtest(panel) -> pd.DataFrame:
@@ -76,19 +76,11 @@ def main() -> None:
                                     .reshape(1, -1) for o in origins[:k]]).reshape(k, len(areas), 3)
                 samples = errors.transpose(0, 2, 1).reshape(-1, len(areas))  # one row per earlier origin and step
                 W = shrunk_covariance(samples)
-                S = summing_matrix(len(areas) - 1)
+                variances = (sd ** 2).mean(axis=1)
                 for method in METHODS:
-                    if method == "none":
-                        mean, spread = base, sd
-                    else:
-                        mean = np.column_stack([reconcile(base[:, h:h + 1], method, variances=sd[:, h] ** 2,
-                                                          covariance=W) for h in range(3)])
-                        if method == "top-down":  # shares of the total: its variance shared by the same shares
-                            share = mean[1:, :1] / max(mean[0, 0], 1e-9)
-                            G = np.hstack([share, np.zeros((len(areas) - 1, len(areas) - 1))])
-                        else:
-                            G = mapping(len(areas) - 1, method, variances=sd.mean(axis=1) ** 2, covariance=W)
-                        spread = np.sqrt(np.diag(S @ G @ W @ G.T @ S.T))[:, None] * np.ones((1, 3))
+                    # the spread of the run's reconciled paths, whose series' own paths are independent
+                    mean = reconcile(base, method, variances=variances, covariance=W)
+                    spread = reconciled_spread(base, sd, method, variances=variances, covariance=W)
                     for i, area in enumerate(areas):
                         train = values[area][:pd.Period(origin, "M")].to_numpy(dtype=float)
                         if len(train) < 36:

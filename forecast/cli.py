@@ -16,6 +16,7 @@ from forecast.data import ALL_AREAS, ALL_CRIME, Panel
 from forecast.output import csv_text, write_csv, write_text
 from forecast.tables import ACCURACY_HEADER, SPC_HEADER, accuracy_rows, format_table, run_table, spc_row
 from forecast.errors import DataError, ForecastError, OutputError, SelectionError, TrackingError
+from forecast.reconcile import DEFAULT as RECONCILE_DEFAULT, METHODS as RECONCILE_METHODS
 
 #: forecast.models.DEFAULT_MODEL, spelled out so that the CLI starts without importing the model libraries
 DEFAULT_MODEL = "ensemble"
@@ -546,11 +547,14 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
               help="Sample paths per series for the step-change outlook (0 turns it off).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed of the outlook.")
 @history_option
+@click.option("--reconcile", type=click.Choice(RECONCILE_METHODS), default=RECONCILE_DEFAULT, show_default=True,
+              help="Make the areas' forecasts add up to the force total's (when the run holds both): 'top-down' "
+                   "measured best (README, Measured); 'none' keeps each series' own forecast.")
 @model_options
 @spc_options
 @tracking_options
-def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export, n_paths, seed, history, origins, step,
-        n_jobs, spc_options, tracking_uri, no_track, experiment) -> None:
+def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export, n_paths, seed, history, reconcile,
+        origins, step, n_jobs, spc_options, tracking_uri, no_track, experiment) -> None:
     """Next quarter's forecast for one crime type in every area, with SPC status and backtest accuracy.
 
     Writes forecast.csv, spc.csv, backtest.csv, summary.csv, sentences.txt, run.json, the charts and
@@ -592,8 +596,10 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     settings = BacktestSettings(origins=origins, horizon=3, step=step, models=DEFAULT_RUN)
     with Progress(len(panel.keys()), "forecasting") as progress:
         result = run_forecast(panel, crimes[0], horizon, model, settings, spc_options, n_jobs=n_jobs,
-                              progress=progress, n_paths=n_paths, seed=seed)
+                              progress=progress, n_paths=n_paths, seed=seed, reconcile=reconcile)
     fitted = time.perf_counter() - started
+    if result.reconciliation_note:
+        click.echo(f"note: {result.reconciliation_note}", err=True)
     click.echo(run_table(result))
     click.echo("")
     click.echo("\n".join(result.sentences()))

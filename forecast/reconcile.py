@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 METHODS = ("none", "bottom-up", "top-down", "wls", "mint")
+#: chosen from benchmarks/bench_reconcile.py: the only method that made neither level worse on the Met panel
+DEFAULT = "top-down"
 
 
 def summing_matrix(n_parts: int) -> np.ndarray:
@@ -92,3 +94,50 @@ def reconcile(base: np.ndarray, method: str, variances: np.ndarray | None = None
     parts = mapping(base.shape[0] - 1, method, variances, covariance) @ base
     parts = np.maximum(parts, 0.0)
     return np.vstack([parts.sum(axis=0, keepdims=True), parts])
+
+
+def reconcile_paths(base: np.ndarray, paths: np.ndarray, method: str, variances: np.ndarray | None = None,
+                    covariance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Coherent means and sample paths: ``base`` (series x months) and ``paths`` (series x paths x months), the
+    total first. Every reconciled path adds up: the total's path is the sum of the parts' paths.
+
+    Top-down keeps the total's own paths and gives each part its share of them, plus its own variation around
+    its forecast less its share of the parts' joint variation (so that the shares still add up to the total);
+    the linear methods map every path as they map the means (``S G``). Parts below zero are set to zero and the
+    total re-summed, path by path.
+    """
+    means = reconcile(base, method, variances, covariance)
+    if method == "none":
+        return means, paths.copy()
+    if method == "top-down":
+        shares = means[1:] / np.where(means[0] > 0, means[0], 1.0)
+        if not (means[0] > 0).all():
+            shares = np.where(means[0] > 0, shares, 1 / (base.shape[0] - 1))
+        own = paths[1:] - base[1:, None, :]
+        parts = shares[:, None, :] * (paths[0][None] - own.sum(axis=0)[None]) + own
+    else:
+        parts = np.einsum("ps,snh->pnh", mapping(base.shape[0] - 1, method, variances, covariance), paths)
+    parts = np.maximum(parts, 0.0)
+    return means, np.concatenate([parts.sum(axis=0, keepdims=True), parts])
+
+
+#: a normal's half-widths of the 80% and 95% intervals, in standard deviations
+Z = {80: 1.2816, 95: 1.9600}
+
+
+def reconciled_spread(base: np.ndarray, sd: np.ndarray, method: str, variances: np.ndarray | None = None,
+                      covariance: np.ndarray | None = None) -> np.ndarray:
+    """The standard deviation of each reconciled forecast (series x months) when the series' own forecasts vary
+    independently with ``sd``: what the reconciled sample paths of :func:`reconcile_paths` spread by."""
+    if method == "none":
+        return sd.copy()
+    if method == "top-down":
+        means = top_down(base)
+        share = means[1:] / np.maximum(means[:1], 1e-9)
+        own = sd[1:] ** 2
+        parts = np.sqrt(np.maximum(share ** 2 * sd[:1] ** 2 + own * (1 - 2 * share) + share ** 2 * own.sum(axis=0), 0))
+        return np.vstack([sd[:1], parts])
+    n = base.shape[0] - 1
+    SG = summing_matrix(n) @ mapping(n, method, variances, covariance)
+    return np.column_stack([np.sqrt(np.diag(SG @ np.diag(sd[:, h] ** 2) @ SG.T)) for h in range(sd.shape[1])])
+

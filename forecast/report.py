@@ -85,6 +85,10 @@ def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mappin
     first = summary.iloc[0]
     how = (" SPC on seasonally adjusted counts: process averages are per month net of the season, and the charts' "
            "limits follow the season." if adjusted else "")
+    method = str(first.get("reconciliation", "none"))
+    if method not in ("none", "nan"):
+        how += (f" Forecasts reconciled ({method}): the areas' forecasts and intervals add up to the force "
+                "total's.")
     quarter = f"{first.get('m1_month', '')} to {first.get('m3_month', first.get('m1_month', ''))}"
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
@@ -120,7 +124,7 @@ def write_report(out_dir: str | Path, source: str, svg: bool = False, history: i
     missing = [n for n in needed if not (out_dir / n).exists()]
     if missing:
         raise DataError(f"{out_dir}: not a run's output folder (missing {', '.join(missing)})")
-    names = {"crime_type": str, "area": str, "step_change": str, "notes": str, "model": str}
+    names = {"crime_type": str, "area": str, "step_change": str, "notes": str, "model": str, "reconciliation": str}
     summary, points, forecasts = (read_csv(out_dir / name, dtype=names) for name in needed)
     sentences_file = out_dir / "sentences.txt"
     sentences = sentences_file.read_text(encoding="utf-8").splitlines() if sentences_file.exists() else []

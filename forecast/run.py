@@ -18,6 +18,7 @@ from forecast.data import ALL_AREAS, Panel
 from forecast.output import MANIFEST, file_stems, write_csv, write_text
 from forecast.models import BASELINE, DEFAULT_MODEL
 from forecast.paths import model_paths, total_interval
+from forecast.reconcile import DEFAULT as RECONCILE, Z
 from forecast.seasonality import (MIN_CHANGE_PCT, MIN_STRENGTH, Decomposition, decompose, outlook_sentences,
                                   seasonal_outlook)
 
@@ -41,6 +42,9 @@ class RunResult:
     decompositions: dict
     paths: dict = field(default_factory=dict)
     outlooks: dict = field(default_factory=dict)
+    #: how the forecasts were made to add up ("none": not reconciled), and why not when asked but not done
+    reconciliation: str = "none"
+    reconciliation_note: str = ""
 
     @property
     def slug(self) -> str:
@@ -78,6 +82,7 @@ class RunResult:
                 row.update({"p_step_up": o.p_step_up, "p_step_down": o.p_step_down,
                             "likely_month": str(o.likely_month) if o.likely_month else "",
                             "p_above_ucl": o.p_above_ucl, "p_below_lcl": o.p_below_lcl})
+            row["reconciliation"] = self.reconciliation
             row["notes"] = "; ".join(s.notes + tuple(f.notes))
             rows.append(row)
         return pd.DataFrame(rows)
@@ -168,9 +173,12 @@ def _pct(new: float, old: float) -> float:
 def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = DEFAULT_MODEL,
                  settings: BacktestSettings | None = None, spc_options: spc.SPCOptions = spc.SPCOptions(),
                  n_jobs: int | None = None, progress: Callable[[SeriesForecast], None] | None = None,
-                 n_paths: int = 0, seed: int = 0) -> RunResult:
+                 n_paths: int = 0, seed: int = 0, reconcile: str = RECONCILE) -> RunResult:
     """SPC, decomposition, backtest, model choice and forecast for every series of one crime type; with
-    ``n_paths`` > 0, also the step-change outlook from that many sample paths per series."""
+    ``n_paths`` > 0, also the step-change outlook from that many sample paths per series. When the run holds
+    the force total and every area, the forecasts, their sample paths (so their intervals and the outlook) are
+    reconciled so that the areas add up to the force total (``reconcile``: a method of
+    :mod:`forecast.reconcile`)."""
     from forecast.models import DEFAULT_RUN
 
     settings = settings or BacktestSettings(models=DEFAULT_RUN)
@@ -187,13 +195,67 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = D
     forecasts = {(f.crime_type, f.area): f for f in fitted}
     paths = {k: model_paths(forecasts[k].model, forecasts[k].forecast, max(n_paths, QUARTER_PATHS), series_rng(seed, k))
              for k in keys}
+    applied, note = "none", ""
+    if reconcile != "none":
+        note = hierarchy_problem(crime_type, series)
+        if not note:
+            forecasts, paths = reconciled(crime_type, series, forecasts, paths, reconcile)
+            applied = reconcile
     result = RunResult(panel, crime_type, horizon, settings, spc_options, keys, spc_results, forecasts, decompositions,
-                       paths)
+                       paths, reconciliation=applied, reconciliation_note=note)
     if n_paths and horizon < spc_options.run_length:
         from forecast.outlook import run_outlooks
 
         result.outlooks.update(run_outlooks(result, n_paths))
     return result
+
+
+def hierarchy_problem(crime_type: str, series: dict) -> str:
+    """Why the series cannot be reconciled (empty when they can): a force total and every one of its areas,
+    whose histories add up to it, are needed."""
+    total = (crime_type, ALL_AREAS)
+    parts = [k for k in series if k != total]
+    if total not in series or len(parts) < 2:
+        return "not reconciled: the run needs the force total and its areas"
+    summed = sum(series[k].reindex(series[total].index).fillna(0) for k in parts)
+    if not np.allclose(summed.to_numpy(), series[total].to_numpy()):
+        return "not reconciled: the areas in the run do not add up to the force total (select every area)"
+    return ""
+
+
+def reconciled(crime_type: str, series: dict, forecasts: dict, paths: dict, method: str) -> tuple[dict, dict]:
+    """The forecasts and sample paths made coherent: each month's means add up, and so does every path; the
+    intervals are the reconciled paths' quantiles."""
+    from dataclasses import replace
+
+    from forecast.reconcile import reconcile_paths
+
+    order = [(crime_type, ALL_AREAS), *[k for k in series if k[1] != ALL_AREAS]]
+    frames = [forecasts[k].forecast for k in order]
+    base = np.vstack([f["mean"].to_numpy(dtype=float) for f in frames])
+    variances = np.array([np.mean(((f["hi_80"] - f["lo_80"]).to_numpy(dtype=float) / (2 * Z[80])) ** 2)
+                          for f in frames])
+    covariance = None
+    if method == "mint":
+        from forecast.reconcile import shrunk_covariance
+
+        errors = pd.concat({k: _errors(forecasts[k]) for k in order}, axis=1).dropna()
+        covariance = shrunk_covariance(errors.to_numpy()) if len(errors) > 2 else np.diag(variances)
+    means, joint = reconcile_paths(base, np.stack([paths[k] for k in order]), method, variances, covariance)
+    new_forecasts, new_paths = dict(forecasts), dict(paths)
+    for i, key in enumerate(order):
+        q = np.quantile(joint[i], [0.10, 0.90, 0.025, 0.975], axis=0)
+        frame = pd.DataFrame({"mean": means[i], "lo_80": q[0], "hi_80": q[1], "lo_95": q[2], "hi_95": q[3]},
+                             index=frames[i].index)
+        new_forecasts[key] = replace(forecasts[key], forecast=frame)
+        new_paths[key] = joint[i]
+    return new_forecasts, new_paths
+
+
+def _errors(f: SeriesForecast) -> pd.Series:
+    """Backtest errors of the model a series' forecast was made with, by (origin, step)."""
+    rows = f.predictions[f.predictions["model"] == f.chosen]
+    return (rows["actual"] - rows["mean"]).set_axis(pd.MultiIndex.from_frame(rows[["origin", "step"]]))
 
 
 def series_rng(seed: int, key: tuple[str, str]) -> np.random.Generator:

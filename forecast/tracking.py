@@ -390,6 +390,7 @@ def run_params(result, extra: dict | None = None) -> dict:
         "backtest_origins": result.settings.origins, "backtest_step": result.settings.step,
         "backtest_horizon": result.settings.horizon, "last_month": str(panel.months[-1]),
         "package_version": __version__, "git_commit": git_commit() or "unknown", "outlook_paths": outlook_paths,
+        "reconciliation": result.reconciliation,
     }
     params.update({f"spc_{k}": v for k, v in result.spc_options.as_params().items()})
     params.update(extra or {})

@@ -5,6 +5,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from click.testing import CliRunner
 
@@ -26,10 +27,21 @@ def _csv(path: str) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+def adds_up(folder: str) -> bool:
+    """The areas' forecasts add up to the force total's, month by month and for the quarter (to rounding)."""
+    forecast, summary = _csv(f"{folder}/forecast.csv"), _csv(f"{folder}/summary.csv")
+    total = forecast[forecast["area"] == "All areas"].set_index("month")["mean"]
+    areas = forecast[forecast["area"] != "All areas"].groupby("month")["mean"].sum()
+    quarter = summary.set_index("area")["quarter"]
+    return (len(areas) == 3 and bool(np.allclose(areas, total.reindex(areas.index), rtol=1e-9))
+            and bool(np.isclose(quarter.drop("All areas").sum(), quarter["All areas"], rtol=1e-9))
+            and set(summary["reconciliation"]) == {"top-down"})
+
+
 #: what each example must leave behind: a check of its output (stdout) and of the current folder
 EXPECTED = {
     "run --crime robbery": lambda out: "Robbery: forecast for Jan 2019 to Mar 2019" in out
-    and len(_csv("out/met-major/robbery/latest/summary.csv")) == 34,
+    and len(_csv("out/met-major/robbery/latest/summary.csv")) == 34 and adds_up("out/met-major/robbery/latest"),
     "run --crime burglary --area camden,westminster --history all --export": lambda out: "exported model to models/"
     "burglary/" in out and sorted(_csv("out/met-major/burglary/latest/summary.csv")["area"]) == ["Camden", "Westminster"],
     "backtest --crime burglary --models ets,theta,snaive -o backtest.csv": lambda out: set(

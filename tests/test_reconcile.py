@@ -57,3 +57,36 @@ def test_methods_need_what_they_estimate_from():
         reconcile(np.ones((3, 1)), "wls")
     with pytest.raises(ValueError, match="must be one of"):
         reconcile(np.ones((3, 1)), "middle-out")
+
+
+def test_top_down_paths_add_up_keep_the_total_and_each_part_its_own_spread():
+    from forecast.reconcile import reconcile_paths
+
+    rng = np.random.default_rng(0)
+    base = np.array([[1000.0, 900.0], [300.0, 200.0], [500.0, 600.0]])  # parts add to 800, not the total's 1000
+    sd = np.array([40.0, 30.0, 20.0])
+    paths = base[:, None, :] + sd[:, None, None] * rng.standard_normal((3, 20000, 2))
+    means, out = reconcile_paths(base, paths, "top-down")
+    assert np.allclose(means, [[1000, 900], [375, 225], [625, 675]])  # the total shared 3:5, then 2:6
+    assert np.allclose(out[0], out[1:].sum(axis=0))  # every path adds up
+    assert np.allclose(out[0], paths[0])  # the total keeps its own distribution (no part went below zero)
+    assert np.allclose(out.mean(axis=1), means, rtol=0.01)
+    # a part keeps roughly its own spread: sd 30 becomes sqrt(30^2 (1 - 2 * 3/8) + (3/8)^2 (40^2 + 30^2 + 20^2))
+    expected = np.sqrt(30 ** 2 * (1 - 2 * 3 / 8) + (3 / 8) ** 2 * (40 ** 2 + 30 ** 2 + 20 ** 2))
+    assert out[1, :, 0].std() == pytest.approx(expected, rel=0.03)
+    from forecast.reconcile import reconciled_spread
+
+    spread = reconciled_spread(base, np.repeat(sd[:, None], 2, axis=1), "top-down")
+    assert spread[1, 0] == pytest.approx(expected) and spread[0, 0] == 40
+    assert np.allclose(spread, out.std(axis=1), rtol=0.03)  # the formula is the paths' spread
+
+
+def test_linear_methods_map_every_path_and_stay_coherent():
+    from forecast.reconcile import reconcile_paths
+
+    base = np.array([[10.0], [3.0], [4.0]])
+    paths = np.array([[[10.0], [12.0]], [[3.0], [2.0]], [[4.0], [5.0]]])
+    means, out = reconcile_paths(base, paths, "wls", variances=np.ones(3))
+    assert np.allclose(means[:, 0], [9.0, 4.0, 5.0])
+    assert np.allclose(out[:, 0, 0], [9.0, 4.0, 5.0])  # the path equal to the base maps to the reconciled means
+    assert np.allclose(out[0], out[1:].sum(axis=0))
