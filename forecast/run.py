@@ -219,7 +219,8 @@ def hierarchy_problem(crime_type: str, series: dict) -> str:
         return "not reconciled: the run needs the force total and its areas"
     summed = sum(series[k].reindex(series[total].index).fillna(0) for k in parts)
     if not np.allclose(summed.to_numpy(), series[total].to_numpy()):
-        return "not reconciled: the areas in the run do not add up to the force total (select every area)"
+        return ("not reconciled: the areas in the run do not add up to the force total (areas left out, or crimes "
+                "without a location)")
     return ""
 
 

@@ -189,6 +189,7 @@ def test_each_run_writes_its_own_folder_and_latest_points_to_the_newest(tmp_path
     args = ("run", "--crime", "drugs", "--area", "sutton", "--no-track", "--paths", "0", "--jobs", "1")
     first = invoke(*args)
     assert first.exit_code == 0, first.output
+    assert "note: not reconciled: the run needs the force total and its areas" in first.stderr
     second = invoke(*args)
     other = invoke("run", "--data", "city-of-london", "--crime", "burglary", "--no-track", "--paths", "0", "--jobs", "1")
     assert second.exit_code == 0 and other.exit_code == 0, second.output + other.output

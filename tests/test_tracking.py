@@ -44,7 +44,7 @@ def test_parent_run_has_params_metrics_and_artifacts(tracked):
     parent = runs.iloc[0]
     for key, value in {"data": "met-major", "crime_type": "Robbery", "horizon": "3", "n_series": "2",
                        "models": "snaive,ets,theta,stl-arima,ensemble", "spc_run_length": "8",
-                       "spc_baseline": "12", "package_version": "0.1.0"}.items():
+                       "spc_baseline": "12", "package_version": "0.1.0", "reconciliation": "none"}.items():
         assert parent[f"params.{key}"] == value, key
     assert len(parent["params.data_hash"]) == 16 and parent["params.git_commit"]
     started = json.loads((root / "out" / "met-major" / "robbery" / "latest" / "run.json").read_text())["started"]
