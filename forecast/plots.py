@@ -270,10 +270,11 @@ def _save_png(fig: plt.Figure, path: Path) -> None:
                                                                                 dpi=(DPI, DPI))
 
 
-def caption(source: str, last_month, model: str | None = None) -> str:
+def caption(source: str, last_month, model: str | None = None, reconciliation: str = "none") -> str:
     text = f"Source: {source}. Last month {last_month}. XmR limits; 8 months on one side of the average = step change."
     if model:
-        text += f" Forecast: {model}, 80% and 95% intervals."
+        text += f" Forecast: {model}, 80% and 95% intervals"
+        text += f", reconciled {reconciliation} with the other areas." if reconciliation not in ("none", "nan") else "."
     return text
 
 
@@ -308,7 +309,8 @@ def _series_chart(row: dict, p: pd.DataFrame, f: pd.DataFrame, path: Path, sourc
                   history: int | None) -> Path:
     status = "; ".join(filter(None, (row["status"], outlook_words(row))))
     fig = spc_chart(p, f, title=f"{row['crime_type']} in {row['area']}", status=status,
-                    icon=row.get("icon", "common_cause"), caption=caption(source, row["last_month"], row["model"]),
+                    icon=row.get("icon", "common_cause"),
+                    caption=caption(source, row["last_month"], row["model"], str(row.get("reconciliation", "none"))),
                     history=history)
     return save(fig, path, svg)[0]
 
