@@ -326,6 +326,29 @@ class BacktestResult:
         return sum(s.failures for s in self.series)
 
 
+def rescored(result: BacktestResult, predictions: pd.DataFrame) -> BacktestResult:
+    """The same backtest with its predictions replaced (reconciled, say) and every score recomputed from them,
+    against the same MASE scale."""
+    from dataclasses import replace
+
+    groups = {key: frame for key, frame in predictions.groupby(["crime_type", "area", "model", "origin"])}
+    series = []
+    for s in result.series:
+        if s.metrics.empty:
+            series.append(s)
+            continue
+        metrics = s.metrics.copy()
+        for i, row in enumerate(metrics.itertuples()):
+            f = groups[(s.crime_type, s.area, row.model, row.origin)].sort_values("step")
+            actual = f["actual"].to_numpy(dtype=float)
+            metrics.iloc[i, metrics.columns.get_indexer(["mase", "smape", "coverage_80", "coverage_95", "mae"])] = [
+                mase(actual, f["mean"], row.scale), smape(actual, f["mean"]), coverage(actual, f["lo_80"], f["hi_80"]),
+                coverage(actual, f["lo_95"], f["hi_95"]), float(np.mean(np.abs(actual - f["mean"].to_numpy())))]
+        mine = predictions[(predictions["crime_type"] == s.crime_type) & (predictions["area"] == s.area)]
+        series.append(replace(s, predictions=mine[PREDICTION_COLUMNS].reset_index(drop=True), metrics=metrics))
+    return BacktestResult(result.settings, tuple(series))
+
+
 def backtest_panel(series: Iterable[tuple[tuple[str, str], pd.Series]], settings: BacktestSettings = BacktestSettings(),
                    n_jobs: int | None = None, progress=None) -> BacktestResult:
     """Backtest every series (see :func:`backtest_series`)."""

@@ -125,9 +125,10 @@ def check_outputs(files=(), folder=None, charts=()) -> None:
         check_folder(folder, inputs=inputs(), marker=MANIFEST)
 
 
-def selection_options(crime_required: bool = False, totals: bool = True):
+def selection_options(crime_required: bool = False, totals: bool = True, force_totals_flag: bool = False):
     """--crime and --area (forgiving names). ``totals``: add the force total and All crime always, or (False)
-    only when the selection names one of them ('all-areas', 'all-crime')."""
+    only when the selection names one of them ('all-areas', 'all-crime'). ``force_totals_flag``: also offer
+    --force-totals, every area with each crime type's force total (a hierarchy to reconcile)."""
     def decorator(func):
         @click.option("--crime", "crime", required=crime_required, metavar="NAME",
                       help="Crime type: name, slug or unique prefix (e.g. robbery, theft). Comma-separate several.")
@@ -135,10 +136,19 @@ def selection_options(crime_required: bool = False, totals: bool = True):
                       help="Area (LPU): name, slug or unique prefix; 'all-areas' is the force total. Default: every area.")
         @click.option("--include-asb", is_flag=True, help="Count anti-social behaviour in 'All crime'.")
         @functools.wraps(func)
-        def wrapper(*args, panel: Panel, crime, area, include_asb, **kwargs):
-            if totals or names_a_total(crime, area):
+        def wrapper(*args, panel: Panel, crime, area, include_asb, force_totals=False, **kwargs):
+            if force_totals:
+                if area:
+                    raise InputError("--force-totals adds each crime type's force total to every area; leave out "
+                                     "--area")
+                panel = panel.with_totals(all_crime=False)
+            elif totals or names_a_total(crime, area):
                 panel = panel.with_totals(include_asb=include_asb)
             return func(*args, panel=panel.select(crime=crime, area=area), **kwargs)
+        if force_totals_flag:
+            wrapper = click.option("--force-totals", is_flag=True,
+                                   help="Add each crime type's force total to its areas, and make the areas' "
+                                        "forecasts add up to it (--reconcile).")(wrapper)
         return wrapper
     return decorator
 
@@ -462,7 +472,10 @@ def decompose(panel: Panel, outlook, horizon, months, fmt, output, chart) -> Non
 
 @cli.command()
 @data_options
-@selection_options(totals=False)
+@selection_options(totals=False, force_totals_flag=True)
+@click.option("--reconcile", type=click.Choice(["none", "bottom-up", "top-down", "wls"]), default=RECONCILE_DEFAULT,
+              show_default=True, help="With a force total and all its areas: make the forecasts add up at every "
+                                      "origin, and score the reconciled forecasts.")
 @click.option("--models", default="all", show_default=True, metavar="NAMES",
               help="Comma-separated model families, or 'all' (snaive, stl-arima, sarima, ets, theta, ensemble).")
 @click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 24), help="Months ahead per origin.")
@@ -474,8 +487,8 @@ def decompose(panel: Panel, outlook, horizon, months, fmt, output, chart) -> Non
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Predictions CSV to write (crime_type, area, model, origin, month, step, actual, mean, bounds).")
 @tracking_options
-def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_jobs, output, tracking_uri, no_track,
-             experiment) -> None:
+def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins, step, n_jobs, output, tracking_uri,
+             no_track, experiment) -> None:
     """Rolling-origin backtest of the model families against the seasonal naive baseline.
 
     Prints MASE, sMAPE and 80%/95% interval coverage per model.
@@ -501,6 +514,7 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
     keys = panel.keys()
     with Progress(len(keys), "backtest") as progress:
         result = backtest_panel(panel.iter_series(), settings, n_jobs=n_jobs, progress=progress)
+    result, reconciled = reconciled_backtest(panel, result, reconcile)
     elapsed = time.perf_counter() - start
     if output:
         write_csv(result.predictions, output)
@@ -514,6 +528,8 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
     click.echo(f"backtest of {len(keys)} series took {elapsed:.1f} s"
                + (f"; {failures} fit(s) failed and were scored as missing" if failures else "")
                + (f"; {len(notes)} series limited by their length" if notes else ""))
+    if reconciled:
+        click.echo(reconciled)
     if output:
         click.echo(f"wrote {output}")
     if not no_track:
@@ -524,8 +540,9 @@ def backtest(panel: Panel, models, horizon, last, min_months, origins, step, n_j
         with tempfile.TemporaryDirectory() as tmp:
             predictions = Path(output) if output else write_csv(result.predictions, Path(tmp) / "backtest.csv")
             run_id = tracking.log_backtest(result, panel, [predictions], uri=tracking_uri, experiment=experiment,
-                                           extra_params={"last_months": last or "all"}, min_months=min_months,
-                                           started=started_at)
+                                           extra_params={"last_months": last or "all", "reconciliation":
+                                                         reconcile if reconciled else "none"},
+                                           min_months=min_months, started=started_at)
         click.echo(f"recorded MLflow run {run_id} in {tracking.tracking_uri(tracking_uri)}")
 
 
@@ -781,6 +798,25 @@ def run_source(folder: Path) -> str:
         return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["data"]
     except (OSError, ValueError, KeyError, TypeError):
         return f"run outputs in {folder}"
+
+
+def reconciled_backtest(panel: Panel, result, method: str):
+    """The backtest with the forecasts of every complete hierarchy (a force total and all its areas) reconciled
+    at each origin and scored again; and a line saying what was done ('' when nothing was)."""
+    from forecast.backtest import rescored
+    from forecast.reconcile import hierarchy_problem, reconcile_predictions
+
+    if method == "none":
+        return result, ""
+    series = dict(panel.iter_series())
+    hierarchies = {crime: (ALL_AREAS, sorted(a for c, a in series if c == crime and a != ALL_AREAS))
+                   for crime in panel.crime_types if not hierarchy_problem(series, (crime, ALL_AREAS))}
+    if not hierarchies:
+        return result, ""
+    predictions, done, left = reconcile_predictions(result.predictions, hierarchies, method)
+    return rescored(result, predictions), (
+        f"reconciled ({method}): the areas' forecasts add up to the force total at {done} origin(s) x model(s)"
+        + (f"; {left} left as forecast (an area had no forecast from that origin)" if left else ""))
 
 
 @cli.command()

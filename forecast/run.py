@@ -18,7 +18,7 @@ from forecast.data import ALL_AREAS, Panel
 from forecast.output import MANIFEST, file_stems, write_csv, write_text
 from forecast.models import BASELINE, DEFAULT_MODEL
 from forecast.paths import model_paths, total_interval
-from forecast.reconcile import DEFAULT as RECONCILE, Z
+from forecast.reconcile import DEFAULT as RECONCILE, Z, hierarchy_problem
 from forecast.seasonality import (MIN_CHANGE_PCT, MIN_STRENGTH, Decomposition, decompose, outlook_sentences,
                                   seasonal_outlook)
 
@@ -197,7 +197,7 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = D
              for k in keys}
     applied, note = "none", ""
     if reconcile != "none":
-        note = hierarchy_problem(crime_type, series)
+        note = hierarchy_problem(series, (crime_type, ALL_AREAS))
         if not note:
             forecasts, paths = reconciled(crime_type, series, forecasts, paths, reconcile)
             applied = reconcile
@@ -208,20 +208,6 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = D
 
         result.outlooks.update(run_outlooks(result, n_paths))
     return result
-
-
-def hierarchy_problem(crime_type: str, series: dict) -> str:
-    """Why the series cannot be reconciled (empty when they can): a force total and every one of its areas,
-    whose histories add up to it, are needed."""
-    total = (crime_type, ALL_AREAS)
-    parts = [k for k in series if k != total]
-    if total not in series or len(parts) < 2:
-        return "not reconciled: the run needs the force total and its areas"
-    summed = sum(series[k].reindex(series[total].index).fillna(0) for k in parts)
-    if not np.allclose(summed.to_numpy(), series[total].to_numpy()):
-        return ("not reconciled: the areas in the run do not add up to the force total (areas left out, or crimes "
-                "without a location)")
-    return ""
 
 
 def reconciled(crime_type: str, series: dict, forecasts: dict, paths: dict, method: str) -> tuple[dict, dict]:

@@ -90,3 +90,33 @@ def test_linear_methods_map_every_path_and_stay_coherent():
     assert np.allclose(means[:, 0], [9.0, 4.0, 5.0])
     assert np.allclose(out[:, 0, 0], [9.0, 4.0, 5.0])  # the path equal to the base maps to the reconciled means
     assert np.allclose(out[0], out[1:].sum(axis=0))
+
+
+def test_backtest_reconciles_every_origin_and_scores_the_reconciled_forecasts(tmp_path, invoke):
+    import pandas as pd
+
+    from conftest import backtest_mase
+    from forecast import datasets
+
+    out = tmp_path / "backtest.csv"
+    args = ("backtest", "--crime", "drugs", "--force-totals", "--models", "snaive,theta", "--last", "60",
+            "--origins", "2", "--min-months", "0", "--no-track", "--jobs", "1")
+    result = invoke(*args, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "reconciled (top-down): the areas' forecasts add up to the force total at 6 origin(s) x model(s)" in \
+        result.stdout  # 2 origins x (snaive, theta, auto)
+    p = pd.read_csv(out)
+    for _, frame in p.groupby(["model", "origin"]):
+        total = frame[frame["area"] == "All areas"].set_index("month")["mean"]
+        areas = frame[frame["area"] != "All areas"].groupby("month")["mean"].sum()
+        assert np.allclose(areas, total.reindex(areas.index))
+    assert (p[["lo_80", "lo_95"]] >= 0).all().all()
+    panel = datasets.load("met-major").with_totals(all_crime=False).last_months(60)
+    theta = backtest_mase(p, lambda area: panel.series("Drugs", area), "theta")
+    row = next(line.split() for line in result.stdout.splitlines() if line.startswith("theta "))
+    assert float(row[2]) == pytest.approx(theta, abs=5e-4)  # the table scores what was written: reconciled
+    assert invoke(*args, "--reconcile", "none", "-o", tmp_path / "plain.csv").exit_code == 0
+    unreconciled = pd.read_csv(tmp_path / "plain.csv")
+    plain = unreconciled[(unreconciled["origin"] == p["origin"].max()) & (unreconciled["model"] == "theta")]
+    assert not np.isclose(plain[plain["area"] != "All areas"].groupby("month")["mean"].sum(),
+                          plain[plain["area"] == "All areas"].set_index("month")["mean"]).all()
