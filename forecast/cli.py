@@ -128,7 +128,8 @@ def check_outputs(files=(), folder=None, charts=()) -> None:
 def selection_options(crime_required: bool = False, totals: bool = True, force_totals_flag: bool = False):
     """--crime and --area (forgiving names). ``totals``: add the force total and All crime always, or (False)
     only when the selection names one of them ('all-areas', 'all-crime'). ``force_totals_flag``: also offer
-    --force-totals, every area with each crime type's force total (a hierarchy to reconcile)."""
+    --force-totals (every area with each crime type's force total) and --all-crime (every crime type with each
+    area's All crime): hierarchies to reconcile."""
     def decorator(func):
         @click.option("--crime", "crime", required=crime_required, metavar="NAME",
                       help="Crime type: name, slug or unique prefix (e.g. robbery, theft). Comma-separate several.")
@@ -136,12 +137,12 @@ def selection_options(crime_required: bool = False, totals: bool = True, force_t
                       help="Area (LPU): name, slug or unique prefix; 'all-areas' is the force total. Default: every area.")
         @click.option("--include-asb", is_flag=True, help="Count anti-social behaviour in 'All crime'.")
         @functools.wraps(func)
-        def wrapper(*args, panel: Panel, crime, area, include_asb, force_totals=False, **kwargs):
-            if force_totals:
-                if area:
-                    raise InputError("--force-totals adds each crime type's force total to every area; leave out "
-                                     "--area")
-                panel = panel.with_totals(all_crime=False)
+        def wrapper(*args, panel: Panel, crime, area, include_asb, force_totals=False, all_crime=False, **kwargs):
+            if force_totals or all_crime:
+                if force_totals and area or all_crime and crime:
+                    raise InputError("--force-totals (every area) and --all-crime (every crime type) add totals "
+                                     "over the whole selection; leave out --area or --crime")
+                panel = panel.with_totals(force_total=force_totals, all_crime=all_crime, include_asb=include_asb)
             elif totals or names_a_total(crime, area):
                 panel = panel.with_totals(include_asb=include_asb)
             return func(*args, panel=panel.select(crime=crime, area=area), **kwargs)
@@ -149,6 +150,9 @@ def selection_options(crime_required: bool = False, totals: bool = True, force_t
             wrapper = click.option("--force-totals", is_flag=True,
                                    help="Add each crime type's force total to its areas, and make the areas' "
                                         "forecasts add up to it (--reconcile).")(wrapper)
+            wrapper = click.option("--all-crime", is_flag=True,
+                                   help="Add each area's All crime to its crime types, and make the crime types' "
+                                        "forecasts add up to it (--reconcile); with --force-totals, both.")(wrapper)
         return wrapper
     return decorator
 
@@ -804,19 +808,20 @@ def reconciled_backtest(panel: Panel, result, method: str):
     """The backtest with the forecasts of every complete hierarchy (a force total and all its areas) reconciled
     at each origin and scored again; and a line saying what was done ('' when nothing was)."""
     from forecast.backtest import rescored
-    from forecast.reconcile import hierarchy_problem, reconcile_predictions
+    from forecast.reconcile import plan, reconcile_predictions
 
     if method == "none":
         return result, ""
-    series = dict(panel.iter_series())
-    hierarchies = {crime: (ALL_AREAS, sorted(a for c, a in series if c == crime and a != ALL_AREAS))
-                   for crime in panel.crime_types if not hierarchy_problem(series, (crime, ALL_AREAS))}
-    if not hierarchies:
+    try:
+        steps = plan(dict(panel.iter_series()), method)
+    except ValueError as error:
+        raise InputError(f"--reconcile: {error}")
+    if not steps:
         return result, ""
-    predictions, done, left = reconcile_predictions(result.predictions, hierarchies, method)
+    predictions, done, left = reconcile_predictions(result.predictions, steps)
     return rescored(result, predictions), (
-        f"reconciled ({method}): the areas' forecasts add up to the force total at {done} origin(s) x model(s)"
-        + (f"; {left} left as forecast (an area had no forecast from that origin)" if left else ""))
+        f"reconciled ({method}): the forecasts add up to their totals at {done} origin(s) x model(s)"
+        + (f"; {left} left as forecast (a series had no forecast from that origin)" if left else ""))
 
 
 @cli.command()

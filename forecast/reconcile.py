@@ -20,7 +20,7 @@ re-summed, which keeps the forecasts coherent.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -146,55 +146,100 @@ def reconciled_spread(base: np.ndarray, sd: np.ndarray, method: str, variances: 
 
 
 
+def adds_up(series: Mapping[tuple[str, str], pd.Series], total: tuple[str, str],
+            parts: Sequence[tuple[str, str]]) -> bool:
+    """Whether the parts' histories add up to the total's, month by month."""
+    if total not in series or len(parts) < 2 or any(p not in series for p in parts):
+        return False
+    summed = sum(series[p].reindex(series[total].index).fillna(0) for p in parts)
+    return bool(np.allclose(summed.to_numpy(), series[total].to_numpy()))
+
+
 def hierarchy_problem(series: Mapping[tuple[str, str], pd.Series], total: tuple[str, str]) -> str:
     """Why the series of ``total``'s crime type cannot be reconciled (empty when they can): the force total and
     every one of its areas, whose histories add up to it, are needed."""
     parts = [k for k in series if k[0] == total[0] and k != total]
     if total not in series or len(parts) < 2:
         return "not reconciled: the run needs the force total and its areas"
-    summed = sum(series[k].reindex(series[total].index).fillna(0) for k in parts)
-    if not np.allclose(summed.to_numpy(), series[total].to_numpy()):
+    if not adds_up(series, total, parts):
         return ("not reconciled: the areas in the run do not add up to the force total (areas left out, or crimes "
                 "without a location)")
     return ""
 
 
-def reconcile_predictions(predictions: pd.DataFrame, hierarchies: Mapping[str, tuple[str, list[str]]],
-                          method: str) -> tuple[pd.DataFrame, int, int]:
-    """Backtest predictions reconciled at every origin, for each crime type and model whose force total and areas
-    were all forecast there: means as :func:`reconcile`, intervals normal with :func:`reconciled_spread`.
-    ``hierarchies`` maps a crime type to (its force total's area name, its areas). Other rows are kept as they
-    were. Returns the frame and the number of (crime type, model, origin) groups reconciled and left alone."""
-    if method == "mint":
+#: a step of a reconciliation plan: (method, or "sum" for a total that is the sum of its parts; total; parts)
+Step = tuple[str, tuple[str, str], list[tuple[str, str]]]
+
+
+def plan(series: Mapping[tuple[str, str], pd.Series], method: str) -> list[Step]:
+    """How to make a panel's series add up: areas to each crime type's force total, crime types to each area's
+    All crime, or both (the grouped structure: then top-down shares the force's All crime among the crime types'
+    force totals, each of those among its areas, and each area's All crime is the sum of its crime types;
+    bottom-up sums from the area x type series up). Only totals whose history is the sum of their parts count."""
+    from forecast.data import ALL_AREAS, ALL_CRIME
+
+    crimes = sorted({c for c, _ in series if c != ALL_CRIME})
+    areas = sorted({a for _, a in series if a != ALL_AREAS})
+    by_area = {c: [(c, a) for a in areas] for c in [*crimes, ALL_CRIME]}
+    by_type = {a: [(c, a) for c in crimes] for a in [*areas, ALL_AREAS]}
+    force = [c for c in crimes if adds_up(series, (c, ALL_AREAS), by_area[c])]
+    types = [a for a in areas if adds_up(series, (ALL_CRIME, a), by_type[a])]
+    grouped = (len(force) == len(crimes) and len(types) == len(areas) and crimes and areas
+               and adds_up(series, (ALL_CRIME, ALL_AREAS), by_type[ALL_AREAS]))
+    if not grouped:
+        return ([(method, (c, ALL_AREAS), by_area[c]) for c in force]
+                + [(method, (ALL_CRIME, a), by_type[a]) for a in types])
+    grand = (ALL_CRIME, ALL_AREAS)
+    if method == "top-down":
+        return ([("top-down", grand, by_type[ALL_AREAS])] + [("top-down", (c, ALL_AREAS), by_area[c]) for c in crimes]
+                + [("sum", (ALL_CRIME, a), by_type[a]) for a in areas])
+    if method == "bottom-up":
+        return ([("sum", (ALL_CRIME, a), by_type[a]) for a in areas]
+                + [("sum", (c, ALL_AREAS), by_area[c]) for c in crimes] + [("sum", grand, by_type[ALL_AREAS])])
+    raise ValueError(f"{method} reconciles one level at a time; areas and crime types together take top-down or "
+                     "bottom-up")
+
+
+def reconcile_predictions(predictions: pd.DataFrame, steps: Sequence[Step]) -> tuple[pd.DataFrame, int, int]:
+    """Backtest predictions made to add up at every origin, for each model, by the steps of :func:`plan` (means as
+    :func:`reconcile`, intervals normal with :func:`reconciled_spread`; a summed total's spread as if its parts
+    were independent). Origins where a series of the plan has no forecast are left as they were. Returns the
+    frame and the number of (model, origin) groups reconciled and left alone."""
+    if any(method == "mint" for method, _, _ in steps):
         raise ValueError("mint needs past errors at every origin; a backtest reconciles with bottom-up, top-down "
                          "or wls")
-    if method == "none" or predictions.empty:
+    if not steps or predictions.empty:
         return predictions, 0, 0
+    keys = list(dict.fromkeys(k for _, total, parts in steps for k in (total, *parts)))
     out, done, left = [], 0, 0
-    for (crime, _, _), group in predictions.groupby(["crime_type", "model", "origin"], sort=False):
-        if crime not in hierarchies:
-            out.append(group)
-            continue
-        total, areas = hierarchies[crime]
-        order = [total, *areas]
-        rows = {area: g.sort_values("step") for area, g in group.groupby("area")}
-        complete = all(a in rows and len(rows[a]) == len(rows[total]) for a in order)
-        if not complete or any(rows[a]["mean"].isna().any() for a in order):
+    for _, group in predictions.groupby(["model", "origin"], sort=False):
+        rows = {key: g.sort_values("step") for key, g in group.groupby(["crime_type", "area"])}
+        if any(k not in rows or len(rows[k]) != len(rows[keys[0]]) or rows[k]["mean"].isna().any() for k in keys):
             out.append(group)
             left += 1
             continue
-        base = np.vstack([rows[a]["mean"].to_numpy(dtype=float) for a in order])
-        sd = np.vstack([(rows[a]["hi_80"] - rows[a]["lo_80"]).to_numpy(dtype=float) / (2 * Z[80]) for a in order])
-        variances = (sd ** 2).mean(axis=1)
-        mean = reconcile(base, method, variances=variances)
-        spread = reconciled_spread(base, sd, method, variances=variances)
-        for i, area in enumerate(order):
-            frame = rows[area].copy()
-            frame["mean"] = mean[i]
+        mean = {k: rows[k]["mean"].to_numpy(dtype=float) for k in keys}
+        sd = {k: (rows[k]["hi_80"] - rows[k]["lo_80"]).to_numpy(dtype=float) / (2 * Z[80]) for k in keys}
+        for method, total, parts in steps:
+            order = [total, *parts]
+            if method == "sum":
+                mean[total] = sum(mean[p] for p in parts)
+                sd[total] = np.sqrt(sum(sd[p] ** 2 for p in parts))
+                continue
+            base = np.vstack([mean[k] for k in order])
+            spread_of = np.vstack([sd[k] for k in order])
+            variances = (spread_of ** 2).mean(axis=1)
+            new_mean = reconcile(base, method, variances=variances)
+            new_sd = reconciled_spread(base, spread_of, method, variances=variances)
+            for i, k in enumerate(order):
+                mean[k], sd[k] = new_mean[i], new_sd[i]
+        for k in keys:
+            frame = rows[k].copy()
+            frame["mean"] = mean[k]
             for level, z in Z.items():
-                frame[f"lo_{level}"] = np.maximum(mean[i] - z * spread[i], 0.0)
-                frame[f"hi_{level}"] = mean[i] + z * spread[i]
+                frame[f"lo_{level}"] = np.maximum(mean[k] - z * sd[k], 0.0)
+                frame[f"hi_{level}"] = mean[k] + z * sd[k]
             out.append(frame)
-        out.append(group[~group["area"].isin(order)])
+        out.append(group[~group.set_index(["crime_type", "area"]).index.isin(keys)])
         done += 1
     return pd.concat(out, ignore_index=True), done, left

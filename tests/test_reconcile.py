@@ -103,7 +103,7 @@ def test_backtest_reconciles_every_origin_and_scores_the_reconciled_forecasts(tm
             "--origins", "2", "--min-months", "0", "--no-track", "--jobs", "1")
     result = invoke(*args, "-o", out)
     assert result.exit_code == 0, result.output
-    assert "reconciled (top-down): the areas' forecasts add up to the force total at 6 origin(s) x model(s)" in \
+    assert "reconciled (top-down): the forecasts add up to their totals at 6 origin(s) x model(s)" in \
         result.stdout  # 2 origins x (snaive, theta, auto)
     p = pd.read_csv(out)
     for _, frame in p.groupby(["model", "origin"]):
@@ -120,3 +120,45 @@ def test_backtest_reconciles_every_origin_and_scores_the_reconciled_forecasts(tm
     plain = unreconciled[(unreconciled["origin"] == p["origin"].max()) & (unreconciled["model"] == "theta")]
     assert not np.isclose(plain[plain["area"] != "All areas"].groupby("month")["mean"].sum(),
                           plain[plain["area"] == "All areas"].set_index("month")["mean"]).all()
+
+
+def _grouped_series():
+    """2 crime types x 2 areas, with each type's force total, each area's All crime and the force's All crime."""
+    import pandas as pd
+
+    months = pd.period_range("2020-01", periods=6, freq="M")
+    bottom = {("Burglary", "A"): 10.0, ("Burglary", "B"): 20.0, ("Robbery", "A"): 5.0, ("Robbery", "B"): 15.0}
+    series = {k: pd.Series(v + np.arange(6), months) for k, v in bottom.items()}
+    for crime in ("Burglary", "Robbery"):
+        series[(crime, "All areas")] = series[(crime, "A")] + series[(crime, "B")]
+    for area in ("A", "B", "All areas"):
+        series[("All crime", area)] = series[("Burglary", area)] + series[("Robbery", area)]
+    return series
+
+
+def test_grouped_plan_shares_top_down_and_every_total_adds_up():
+    import pandas as pd
+
+    from forecast.reconcile import plan, reconcile_predictions
+
+    series = _grouped_series()
+    steps = plan(series, "top-down")
+    assert steps[0] == ("top-down", ("All crime", "All areas"), [("Burglary", "All areas"), ("Robbery", "All areas")])
+    assert [s[0] for s in steps] == ["top-down"] * 3 + ["sum"] * 2
+    base = {("All crime", "All areas"): 100.0, ("Burglary", "All areas"): 40.0, ("Robbery", "All areas"): 40.0,
+            ("Burglary", "A"): 10.0, ("Burglary", "B"): 30.0, ("Robbery", "A"): 30.0, ("Robbery", "B"): 10.0,
+            ("All crime", "A"): 1.0, ("All crime", "B"): 1.0}
+    frame = pd.DataFrame([{"crime_type": c, "area": a, "model": "theta", "origin": "2020-06", "month": "2020-07",
+                           "step": 1, "actual": 0.0, "mean": m, "lo_80": m - 1, "hi_80": m + 1, "lo_95": m - 2,
+                           "hi_95": m + 2} for (c, a), m in base.items()])
+    out, done, left = reconcile_predictions(frame, steps)
+    got = out.set_index(["crime_type", "area"])["mean"]
+    assert (done, left) == (1, 0)
+    assert got[("Burglary", "All areas")] == got[("Robbery", "All areas")] == pytest.approx(50)  # 100 shared 1:1
+    assert got[("Burglary", "A")] == pytest.approx(12.5) and got[("Robbery", "A")] == pytest.approx(37.5)
+    assert got[("All crime", "A")] == pytest.approx(50) and got[("All crime", "B")] == pytest.approx(50)
+    assert got[("All crime", "A")] + got[("All crime", "B")] == pytest.approx(got[("All crime", "All areas")])
+    with pytest.raises(ValueError, match="areas and crime types together take top-down or bottom-up"):
+        plan(series, "wls")
+    one_level = plan({k: v for k, v in series.items() if k[0] != "All crime"}, "wls")
+    assert [s[1] for s in one_level] == [("Burglary", "All areas"), ("Robbery", "All areas")]
