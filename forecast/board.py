@@ -44,28 +44,9 @@ class Attention:
         return LABELS[self.rank]
 
 
-def _latest_spell(flags: np.ndarray) -> int:
-    """Length of the run of True at the end of ``flags``."""
-    k = 0
-    for flag in flags[::-1]:
-        if not flag:
-            break
-        k += 1
-    return k
-
-
 def months_beyond_limits(result: spc.SPCResult) -> int:
     """Latest consecutive months of the current process on or beyond a control limit, on the same side."""
-    points = result.points
-    current = (points["process"] == points["process"].iloc[-1]).to_numpy()
-    values = points["count"].to_numpy(dtype=float)
-    spells = []
-    for col, sign in (("ucl", 1), ("lcl", -1)):
-        limit, mean = points[col].to_numpy(dtype=float), points["mean"].to_numpy(dtype=float)
-        with np.errstate(invalid="ignore"):
-            beyond = current & np.isfinite(limit) & (values * sign >= limit * sign) & (values * sign > mean * sign)
-        spells.append(_latest_spell(beyond))
-    return max(spells)
+    return max(spc.months_beyond(result.points, sign) for sign in (1, -1))
 
 
 def recent_step_change(result: spc.SPCResult, months: int = 3) -> pd.Series | None:

@@ -608,6 +608,16 @@ def current_run(points: pd.DataFrame) -> tuple[int, int]:
     return int(sides[-1]), length
 
 
+def months_beyond(points: pd.DataFrame, sign: int) -> int:
+    """Latest consecutive months of the current process on or beyond its upper (``sign`` 1) or lower (-1) limit."""
+    col = "ucl" if sign > 0 else "lcl"
+    values, limit, mean = (points[c].to_numpy(dtype=float) for c in ("count", col, "mean"))
+    in_process = points["process"].to_numpy() == points["process"].iloc[-1]
+    with np.errstate(invalid="ignore"):
+        beyond = (values * sign >= limit * sign) & (values * sign > mean * sign) & in_process & np.isfinite(limit)
+    return int(beyond.size) if beyond.all() else int(np.argmin(beyond[::-1]))  # the first month not beyond, from the end
+
+
 def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.DataFrame, measure: str,
             options: SPCOptions) -> tuple[str, str]:
     """The board's sentence for the latest month and a short status, by the priority of SPC.md section 5."""
@@ -626,15 +636,8 @@ def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.Data
         return text, f"step change {sc['direction']}"
 
     values = points["count"].to_numpy()
-    in_process = points["process"].to_numpy() == points["process"].iloc[-1]
-    for sign, word, limit_word, col in ((1, "increases", "above the upper", "ucl"), (-1, "reductions", "below the lower", "lcl")):
-        limit, mean = points[col].to_numpy(), points["mean"].to_numpy()
-        beyond = (values * sign >= limit * sign) & (values * sign > mean * sign) & in_process & np.isfinite(limit)
-        k = 0
-        for b in beyond[::-1]:
-            if not b:
-                break
-            k += 1
+    for sign, word, limit_word in ((1, "increases", "above the upper"), (-1, "reductions", "below the lower")):
+        k = months_beyond(points, sign)
         if k >= 2:
             return (f"{measure} has seen significant {word} in the last {k} months, with monthly levels on or "
                     f"{limit_word} control limit.", f"{'above UCL' if sign > 0 else 'below LCL'} {k} months")
