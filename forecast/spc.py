@@ -615,7 +615,8 @@ def months_beyond(points: pd.DataFrame, sign: int) -> int:
     in_process = points["process"].to_numpy() == points["process"].iloc[-1]
     with np.errstate(invalid="ignore"):
         beyond = (values * sign >= limit * sign) & (values * sign > mean * sign) & in_process & np.isfinite(limit)
-    return int(beyond.size) if beyond.all() else int(np.argmin(beyond[::-1]))  # the first month not beyond, from the end
+    # counted back from the latest month to the first that is not beyond
+    return int(beyond.size) if beyond.all() else int(np.argmin(beyond[::-1]))
 
 
 def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.DataFrame, measure: str,
