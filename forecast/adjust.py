@@ -44,21 +44,38 @@ def causal_factors(values: np.ndarray, calendar: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         cma = centred_moving_average(values)
         ratios = np.where(cma > 0, values / cma, np.nan)
+    # each calendar month's months with a ratio, in order: at month t its ratios are those up to t - 6
+    known = [np.flatnonzero((calendar == m) & np.isfinite(ratios)) for m in range(1, PERIOD + 1)]
     factors = np.full((values.size, PERIOD), np.nan)
     for t in range(values.size):
-        known = t - PERIOD // 2  # the last month whose centred average uses no month after t
+        last = t - PERIOD // 2  # the last month whose centred average uses no month after t
         row = np.full(PERIOD, np.nan)
-        for m in range(1, PERIOD + 1):
-            r = ratios[:max(known + 1, 0)][calendar[:max(known + 1, 0)] == m]
-            r = r[np.isfinite(r)][-YEARS:]
-            if r.size >= MIN_YEARS:
-                row[m - 1] = np.median(r)
+        for m, months in enumerate(known):
+            n = int(np.searchsorted(months, last, side="right"))
+            if n >= MIN_YEARS:
+                row[m] = np.median(ratios[months[max(0, n - YEARS):n]])
         if (row > 0).all():
             factors[t] = row / row.mean()
         elif t and np.isfinite(factors[t - 1]).all():
             # a month with no crimes in most years has no multiplicative factor: keep the last good estimate
             factors[t] = factors[t - 1]
     return factors
+
+
+def applied(factors: np.ndarray, calendar: np.ndarray) -> np.ndarray:
+    """The factor each month was adjusted by: its calendar month's, in the row estimated at that month."""
+    return factors[np.arange(len(calendar)), calendar - 1]
+
+
+def divided(values: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """The values divided by their factors; a value without a factor (NaN) stays raw."""
+    known = np.isfinite(factors)
+    return np.where(known, values / np.where(known, factors, 1.0), values)
+
+
+def ahead(factors: np.ndarray, last: pd.Period, horizon: int) -> np.ndarray:
+    """From one row of twelve factors, those of the ``horizon`` months after ``last``."""
+    return np.array([factors[(last + h).month - 1] for h in range(1, horizon + 1)])
 
 
 @dataclass(frozen=True)
@@ -80,8 +97,7 @@ class Adjustment:
 
     def ahead(self, horizon: int) -> np.ndarray:
         """The factors of the ``horizon`` months after the last, as estimated at the last month."""
-        last = self.months[-1]
-        return np.array([self.latest[(last + h).month - 1] for h in range(1, horizon + 1)])
+        return ahead(self.latest, self.months[-1], horizon)
 
     def to_dict(self) -> dict:
         """The JSON shape: the method, the months adjusted and the latest factors by calendar month."""
@@ -96,24 +112,20 @@ class Adjustment:
 def replay_values(y: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """For replaying history: the adjusted values (raw where no factor was known yet) and every month's twelve
     factors (:func:`causal_factors`), so that an origin t can adjust its sample paths by row t."""
-    values = y.to_numpy(dtype=float)
-    calendar = y.index.month.to_numpy()
+    values, calendar = y.to_numpy(dtype=float), y.index.month.to_numpy()
     factors = causal_factors(values, calendar)
-    applied = factors[np.arange(values.size), calendar - 1]
-    return np.where(np.isfinite(applied), values / np.where(np.isfinite(applied), applied, 1.0), values), factors
+    return divided(values, applied(factors, calendar)), factors
 
 
 def seasonal_adjustment(y: pd.Series) -> Adjustment | None:
     """The causal adjustment of a monthly series (PeriodIndex, no gaps), or None when it is too short for one."""
-    values = y.to_numpy(dtype=float)
-    factors = causal_factors(values, y.index.month.to_numpy())
+    calendar = y.index.month.to_numpy()
+    factors = causal_factors(y.to_numpy(dtype=float), calendar)
     if not np.isfinite(factors[-1]).all():
         return None
-    applied = factors[np.arange(values.size), y.index.month.to_numpy() - 1]
-    return Adjustment(y.index, applied, factors[-1])
+    return Adjustment(y.index, applied(factors, calendar), factors[-1])
 
 
 def adjusted_values(y: pd.Series, adjustment: Adjustment) -> np.ndarray:
     """The counts divided by their month's factor; the months before the first adjusted one stay raw."""
-    values = y.to_numpy(dtype=float)
-    return np.where(adjustment.adjusted, values / np.where(adjustment.adjusted, adjustment.factors, 1.0), values)
+    return divided(y.to_numpy(dtype=float), adjustment.factors)

@@ -218,7 +218,7 @@ def evaluate_series(key: tuple[str, str], y: pd.Series, options: spc.SPCOptions,
     values = y.to_numpy(dtype=float)
     seen, factors = values, None  # what the SPC rules see: the counts, or the seasonally adjusted counts
     if options.adjust == "seasonal":
-        from forecast.adjust import replay_values
+        from forecast.adjust import ahead, replay_values
 
         seen, factors = replay_values(y)
     detected = np.array([c.detected for c in spc.find_step_changes(seen, options)])
@@ -265,7 +265,7 @@ def evaluate_series(key: tuple[str, str], y: pd.Series, options: spc.SPCOptions,
                            "mae": float(np.mean(np.abs(actual - mean)))})
         paths = model_paths(fitted[chosen], forecasts[chosen], n_paths, np.random.default_rng([seed, j]), whole)
         if factors is not None and np.isfinite(factors[t]).all():
-            paths = paths / factors[t][[(y.index[t] + h).month - 1 for h in range(1, horizon + 1)]]
+            paths = paths / ahead(factors[t], y.index[t], horizon)
         declared, _ = declared_changes(seen[:t + 1], paths, options)
         rows.append({"crime_type": key[0], "area": key[1], "origin": str(y.index[t]), "model": chosen,
                      "run_side": side, "run_length": length, "p_step": float(np.mean(declared >= 0)),
