@@ -26,7 +26,9 @@ from forecast import datasets
 from forecast.backtest import mase, mase_scale
 from forecast.data import ALL_AREAS, ALL_CRIME
 from forecast.output import read_csv
-from forecast.reconcile import METHODS, Z, plan, reconcile, reconcile_predictions, reconciled_spread, shrunk_covariance
+from forecast.models.base import LEVELS, z_value
+from forecast.paths import implied_sd
+from forecast.reconcile import METHODS, plan, reconcile, reconcile_predictions, reconciled_spread, shrunk_covariance
 from timing import Clock, conditions, run_forecast
 
 PREDICTIONS = Path("out/bench_reconcile_backtest.csv")
@@ -59,7 +61,7 @@ def filled(ens: pd.DataFrame, series: dict, origins: list[str]) -> pd.DataFrame:
             rows.append(pd.DataFrame({"crime_type": crime, "area": area, "model": "ensemble", "origin": o,
                                       "month": months.astype(str), "step": [1, 2, 3],
                                       "actual": y.reindex(months).fillna(0).to_numpy(), "mean": level,
-                                      **{f"{side}_{lv}": level + sign * Z[lv] * spread for lv in Z
+                                      **{f"{side}_{lv}": level + sign * z_value(lv) * spread for lv in LEVELS
                                          for side, sign in (("lo", -1), ("hi", 1))}}))
     return pd.concat(rows, ignore_index=True)
 
@@ -79,7 +81,7 @@ def scores(frame: pd.DataFrame, series: dict, method: str, structure: str, origi
         actual, mean = g["actual"].to_numpy(), g["mean"].to_numpy()
         row = {"structure": structure, "method": method, "level": level_of(crime, area),
                "mase": mase(actual, mean, mase_scale(train))}
-        for lv in Z:
+        for lv in LEVELS:
             row[f"coverage_{lv}"] = float(np.mean((actual >= g[f"lo_{lv}"]) & (actual <= g[f"hi_{lv}"])))
         rows.append(row)
     return rows
@@ -95,8 +97,7 @@ def areas_within_totals(ens: pd.DataFrame, series: dict, origins: list[str]) -> 
             if k < len(origins) - SCORED:
                 continue
             base = np.vstack([by[(origin, a)]["mean"].to_numpy() for a in areas])
-            sd = np.vstack([(by[(origin, a)]["hi_80"] - by[(origin, a)]["lo_80"]).to_numpy() / (2 * Z[80])
-                            for a in areas])
+            sd = np.vstack([implied_sd(by[(origin, a)]) for a in areas])
             errors = np.stack([np.stack([(by[(o, a)]["actual"] - by[(o, a)]["mean"]).to_numpy() for a in areas])
                                for o in origins[:k]])  # earlier origins x series x step
             W = shrunk_covariance(errors.transpose(0, 2, 1).reshape(-1, len(areas)))
@@ -107,8 +108,9 @@ def areas_within_totals(ens: pd.DataFrame, series: dict, origins: list[str]) -> 
                 for i, area in enumerate(areas):
                     g = by[(origin, area)].copy()
                     g["mean"] = mean[i]
-                    for lv, z in Z.items():
-                        g[f"lo_{lv}"], g[f"hi_{lv}"] = mean[i] - z * spread[i], mean[i] + z * spread[i]
+                    for lv in LEVELS:
+                        half = z_value(lv) * spread[i]
+                        g[f"lo_{lv}"], g[f"hi_{lv}"] = mean[i] - half, mean[i] + half
                     out += scores(g, series, method, "areas in force totals", [origin])
     return pd.DataFrame(out)
 

@@ -1,4 +1,4 @@
-"""Forecasts that add up: the areas' forecasts to the force total's (one level: a total over its parts).
+"""Forecasts that add up: areas to each crime type's force total, crime types to each area's All crime.
 
 Base forecasts of the total and of each part are made separately and do not add up. Reconciliation replaces them
 with coherent ones, ``S @ G @ base``, where ``S`` sums the parts into the total and ``G`` maps all base forecasts
@@ -12,10 +12,11 @@ to the parts:
 - ``mint``: MinT with the covariance of the base forecasts' past errors, shrunk towards its diagonal
   (Schäfer and Strimmer, 2005), which also uses how the areas' errors move together.
 
-This is the whole of the method for a one-level hierarchy, in numpy; Nixtla's hierarchicalforecast implements the
-same estimators for deep hierarchies, at the cost of narwhals, qpsolvers, clarabel and utilsforecast, which one
-level does not need. Counts are never negative: a part reconciled below zero is set to zero and the total
-re-summed, which keeps the forecasts coherent.
+These are the whole of the methods for a total over its parts, in numpy (:func:`plan` chains them when areas and
+crime types are reconciled together); Nixtla's hierarchicalforecast implements the same estimators for deep
+hierarchies, at the cost of narwhals, qpsolvers, clarabel and utilsforecast, which these levels do not need.
+Counts are never negative: a part reconciled below zero is set to zero and the total re-summed, which keeps the
+forecasts coherent.
 """
 
 from __future__ import annotations
@@ -76,13 +77,19 @@ def mapping(n_parts: int, method: str, variances: np.ndarray | None = None,
     return np.linalg.solve(S.T @ Winv @ S, S.T @ Winv)
 
 
+def shares(base: np.ndarray) -> np.ndarray:
+    """Each part's share of the total under top-down: in proportion to its own forecast, evenly where the parts
+    forecast nothing."""
+    parts = np.maximum(base[1:], 0.0)
+    sums = parts.sum(axis=0, keepdims=True)
+    return np.divide(parts, sums, out=np.full_like(parts, 1 / parts.shape[0]), where=sums > 0)
+
+
 def top_down(base: np.ndarray) -> np.ndarray:
     """The total as forecast, shared among the parts in proportion to their own forecasts (Athanasopoulos,
-    Ahmed and Hyndman, 2009); evenly where the parts forecast nothing."""
-    total, parts = np.maximum(base[:1], 0.0), np.maximum(base[1:], 0.0)
-    sums = parts.sum(axis=0, keepdims=True)
-    share = np.divide(parts, sums, out=np.full_like(parts, 1 / parts.shape[0]), where=sums > 0)
-    return np.vstack([total, share * total])
+    Ahmed and Hyndman, 2009)."""
+    total = np.maximum(base[:1], 0.0)
+    return np.vstack([total, shares(base) * total])
 
 
 def reconcile(base: np.ndarray, method: str, variances: np.ndarray | None = None,
@@ -113,19 +120,12 @@ def reconcile_paths(base: np.ndarray, paths: np.ndarray, method: str, variances:
     if method == "none":
         return means, paths.copy()
     if method == "top-down":
-        shares = means[1:] / np.where(means[0] > 0, means[0], 1.0)
-        if not (means[0] > 0).all():
-            shares = np.where(means[0] > 0, shares, 1 / (base.shape[0] - 1))
         own = paths[1:] - base[1:, None, :]
-        parts = shares[:, None, :] * (paths[0][None] - own.sum(axis=0)[None]) + own
+        parts = shares(base)[:, None, :] * (paths[0][None] - own.sum(axis=0)[None]) + own
     else:
         parts = np.einsum("ps,snh->pnh", mapping(base.shape[0] - 1, method, variances, covariance), paths)
     parts = np.maximum(parts, 0.0)
     return means, np.concatenate([parts.sum(axis=0, keepdims=True), parts])
-
-
-#: a normal's half-widths of the 80% and 95% intervals, in standard deviations
-Z = {80: 1.2816, 95: 1.9600}
 
 
 def reconciled_spread(base: np.ndarray, sd: np.ndarray, method: str, variances: np.ndarray | None = None,
@@ -135,15 +135,13 @@ def reconciled_spread(base: np.ndarray, sd: np.ndarray, method: str, variances: 
     if method == "none":
         return sd.copy()
     if method == "top-down":
-        means = top_down(base)
-        share = means[1:] / np.maximum(means[:1], 1e-9)
+        share = shares(base)
         own = sd[1:] ** 2
         parts = np.sqrt(np.maximum(share ** 2 * sd[:1] ** 2 + own * (1 - 2 * share) + share ** 2 * own.sum(axis=0), 0))
         return np.vstack([sd[:1], parts])
     n = base.shape[0] - 1
     SG = summing_matrix(n) @ mapping(n, method, variances, covariance)
     return np.column_stack([np.sqrt(np.diag(SG @ np.diag(sd[:, h] ** 2) @ SG.T)) for h in range(sd.shape[1])])
-
 
 
 def adds_up(series: Mapping[tuple[str, str], pd.Series], total: tuple[str, str],
@@ -205,6 +203,9 @@ def reconcile_predictions(predictions: pd.DataFrame, steps: Sequence[Step]) -> t
     :func:`reconcile`, intervals normal with :func:`reconciled_spread`; a summed total's spread as if its parts
     were independent). Origins where a series of the plan has no forecast are left as they were. Returns the
     frame and the number of (model, origin) groups reconciled and left alone."""
+    from forecast.models.base import LEVELS, z_value  # scipy: not at the command line's start-up
+    from forecast.paths import implied_sd
+
     if any(method == "mint" for method, _, _ in steps):
         raise ValueError("mint needs past errors at every origin; a backtest reconciles with bottom-up, top-down "
                          "or wls")
@@ -219,7 +220,7 @@ def reconcile_predictions(predictions: pd.DataFrame, steps: Sequence[Step]) -> t
             left += 1
             continue
         mean = {k: rows[k]["mean"].to_numpy(dtype=float) for k in keys}
-        sd = {k: (rows[k]["hi_80"] - rows[k]["lo_80"]).to_numpy(dtype=float) / (2 * Z[80]) for k in keys}
+        sd = {k: implied_sd(rows[k]) for k in keys}
         for method, total, parts in steps:
             order = [total, *parts]
             if method == "sum":
@@ -236,9 +237,9 @@ def reconcile_predictions(predictions: pd.DataFrame, steps: Sequence[Step]) -> t
         for k in keys:
             frame = rows[k].copy()
             frame["mean"] = mean[k]
-            for level, z in Z.items():
-                frame[f"lo_{level}"] = np.maximum(mean[k] - z * sd[k], 0.0)
-                frame[f"hi_{level}"] = mean[k] + z * sd[k]
+            for level in LEVELS:
+                frame[f"lo_{level}"] = np.maximum(mean[k] - z_value(level) * sd[k], 0.0)
+                frame[f"hi_{level}"] = mean[k] + z_value(level) * sd[k]
             out.append(frame)
         out.append(group[~group.set_index(["crime_type", "area"]).index.isin(keys)])
         done += 1

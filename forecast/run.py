@@ -17,8 +17,8 @@ from forecast.backtest import BacktestSettings, SeriesForecast, forecast_series,
 from forecast.data import ALL_AREAS, Panel
 from forecast.output import MANIFEST, file_stems, write_csv, write_text
 from forecast.models import BASELINE, DEFAULT_MODEL
-from forecast.paths import model_paths, total_interval
-from forecast.reconcile import DEFAULT as RECONCILE, Z, hierarchy_problem
+from forecast.paths import implied_sd, model_paths, total_interval
+from forecast.reconcile import DEFAULT as RECONCILE, hierarchy_problem
 from forecast.seasonality import (MIN_CHANGE_PCT, MIN_STRENGTH, Decomposition, decompose, outlook_sentences,
                                   seasonal_outlook)
 
@@ -220,8 +220,7 @@ def reconciled(crime_type: str, series: dict, forecasts: dict, paths: dict, meth
     order = [(crime_type, ALL_AREAS), *[k for k in series if k[1] != ALL_AREAS]]
     frames = [forecasts[k].forecast for k in order]
     base = np.vstack([f["mean"].to_numpy(dtype=float) for f in frames])
-    variances = np.array([np.mean(((f["hi_80"] - f["lo_80"]).to_numpy(dtype=float) / (2 * Z[80])) ** 2)
-                          for f in frames])
+    variances = np.array([np.mean(implied_sd(f) ** 2) for f in frames])
     covariance = None
     if method == "mint":
         from forecast.reconcile import shrunk_covariance
