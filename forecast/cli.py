@@ -805,7 +805,8 @@ def run_source(folder: Path) -> str:
 
 
 def reconciled_backtest(panel: Panel, result, method: str):
-    """The backtest with the forecasts of every complete hierarchy (a force total and all its areas) reconciled
+    """The backtest with the forecasts of every total whose parts are all in the panel (a crime type's force total
+    and its areas, an area's All crime and its crime types, or both: :func:`forecast.reconcile.plan`) reconciled
     at each origin and scored again; and a line saying what was done ('' when nothing was)."""
     from forecast.backtest import rescored
     from forecast.reconcile import plan, reconcile_predictions

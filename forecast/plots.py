@@ -62,11 +62,10 @@ def processes_of(points: pd.DataFrame) -> list[pd.DataFrame]:
 def step_changes_of(points: pd.DataFrame) -> list[dict]:
     """Old and new averages at each process boundary, as drawn on the chart."""
     out = []
-    procs = processes_of(points)
+    # a seasonally adjusted process has one average, on the adjusted scale
+    procs = processes_of(adjusted_points(points) if "factor" in points else points)
     for old, new in zip(procs, procs[1:]):
-        # a seasonally adjusted process has one average on the adjusted scale
-        old_mean, new_mean = (float((p["mean"] / p["factor"]).iloc[0]) if "factor" in p else float(p["mean"].iloc[0])
-                              for p in (old, new))
+        old_mean, new_mean = float(old["mean"].iloc[0]), float(new["mean"].iloc[0])
         pct = (new_mean - old_mean) / old_mean * 100 if old_mean else float("nan")
         out.append({"month": pd.Period(new["month"].iloc[0], "M"), "old_mean": old_mean, "new_mean": new_mean,
                     "pct_change": pct})
