@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from forecast.errors import ModelFitError
-from forecast.models import BASELINE, FAMILIES, ForecastModel, LEVELS, combine, make
-from forecast.models.ensemble import Ensemble
+from forecast.models import BASELINE, FAMILIES, GLOBAL, ForecastModel, GlobalSeries, LEVELS, combine, make
+from forecast.models.ensemble import Ensemble, blend
 
 #: the errors a fit can genuinely raise on awkward data; anything else is a bug and must surface
 FIT_ERRORS = (ModelFitError, ValueError, ArithmeticError, np.linalg.LinAlgError)
@@ -49,11 +49,16 @@ class BacktestSettings:
             make(name)
 
     def base_models(self) -> tuple[str, ...]:
-        """Families that are fitted: those asked for, plus the ensemble's members when it is asked for."""
-        names = [n for n in self.models if n != Ensemble.name]
+        """Families fitted on each series: those asked for, plus the ensemble's members when it is asked for
+        (the global model is trained on the panel, not here)."""
+        names = [n for n in self.models if n not in (Ensemble.name, GLOBAL)]
         if Ensemble.name in self.models:
             names += [n for n in Ensemble.default_members if n not in names]
         return tuple(names)
+
+    def uses_global(self) -> bool:
+        """Whether the panel's global model is wanted: asked for, or a member of the ensemble."""
+        return GLOBAL in self.models or Ensemble.name in self.models
 
 
 def rolling_origins(n: int, settings: BacktestSettings = BacktestSettings()) -> list[int]:
@@ -155,8 +160,16 @@ def nested_choices(metrics: pd.DataFrame, candidates: Sequence[str]) -> dict[str
     return out
 
 
-def backtest_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettings) -> SeriesForecast:
-    """Forecast from every origin with every model, and score each forecast against what happened."""
+def _missing(train: pd.Series, horizon: int) -> pd.DataFrame:
+    return pd.DataFrame(np.nan, index=pd.period_range(train.index[-1] + 1, periods=horizon, freq="M"),
+                        columns=["mean", "lo_80", "hi_80", "lo_95", "hi_95"])
+
+
+def backtest_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
+                    given: "PanelForecasts | None" = None) -> SeriesForecast:
+    """Forecast from every origin with every model, and score each forecast against what happened. ``given``
+    holds the global model's forecasts of this series (:func:`panel_forecasts`); without them the global
+    model is missing and the ensemble is the local families' alone."""
     crime_type, area = key
     values = y.to_numpy(dtype=float)
     origins = rolling_origins(len(values), settings)
@@ -180,11 +193,15 @@ def backtest_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
             except FIT_ERRORS as exc:
                 out.failures += 1
                 out.notes.append(f"{name} failed at origin {train.index[-1]}: {type(exc).__name__}")
-                frames[name] = pd.DataFrame(np.nan, index=pd.period_range(train.index[-1] + 1, periods=settings.horizon,
-                                                                          freq="M"),
-                                            columns=["mean", "lo_80", "hi_80", "lo_95", "hi_95"])
+                frames[name] = _missing(train, settings.horizon)
+        panel = given.origins.get(str(train.index[-1])) if given is not None else None
+        if panel is not None:
+            frames[GLOBAL] = panel.predict(settings.horizon, LEVELS)
+        elif GLOBAL in settings.models:
+            frames[GLOBAL] = _missing(train, settings.horizon)
         if Ensemble.name in settings.models:
-            frames[Ensemble.name] = combine([frames[n] for n in Ensemble.default_members])
+            frames[Ensemble.name] = blend(combine([frames[n] for n in Ensemble.default_members]), frames.get(GLOBAL)
+                                          if panel is not None else None)
         for name in settings.models:
             f = frames[name]
             rows.append(pd.DataFrame({"crime_type": crime_type, "area": area, "model": name,
@@ -229,9 +246,10 @@ def choose_model(scores: pd.DataFrame, candidates: Sequence[str]) -> str | None:
 
 
 def forecast_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettings, model: str = "auto",
-                    horizon: int = 3) -> SeriesForecast:
-    """Backtest, choose the model (``auto``) or take the one given, then fit it once on all months and forecast."""
-    result = backtest_series(key, y, settings)
+                    horizon: int = 3, given: "PanelForecasts | None" = None) -> SeriesForecast:
+    """Backtest, choose the model (``auto``) or take the one given, then fit it once on all months and forecast
+    (the global model's forecast comes in ``given``, made from all months of the panel)."""
+    result = backtest_series(key, y, settings, given)
     if model == AUTO:
         chosen = choose_model(result.model_scores(), settings.models)
         if chosen is None:
@@ -241,8 +259,16 @@ def forecast_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
         chosen = model
     result.chosen = chosen
     result.scored_as = AUTO if model == AUTO and len(settings.models) > 1 else chosen
+    final = given.final if given is not None else None
     try:
-        result.model = make(chosen).fit(y)
+        if chosen == GLOBAL:
+            if final is None:
+                raise ModelFitError("no forecast from the global model")
+            result.model = final
+        elif chosen == Ensemble.name:
+            result.model = Ensemble(panel=final).fit(y)
+        else:
+            result.model = make(chosen).fit(y)
     except FIT_ERRORS as exc:
         result.failures += 1
         result.notes.append(f"{chosen} failed on the full series ({type(exc).__name__}); seasonal naive used")
@@ -254,29 +280,31 @@ def forecast_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
 
 # ------------------------------------------------------------------ many series in parallel
 
-def _job(func: Callable, key, y, *args):
+def _job(func: Callable, key, y, *args, **kwargs):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1), warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        return func(key, y, *args)
+        return func(key, y, *args, **kwargs)
 
 
 def run_parallel(func: Callable, series: Iterable[tuple[tuple[str, str], pd.Series]], *args,
-                 n_jobs: int | None = None, progress: Callable[[SeriesForecast], None] | None = None) \
-        -> list[SeriesForecast]:
-    """Apply ``func(key, y, *args)`` to every series, in parallel processes; results in input order."""
+                 n_jobs: int | None = None, progress: Callable[[SeriesForecast], None] | None = None,
+                 given: Mapping | None = None) -> list[SeriesForecast]:
+    """Apply ``func(key, y, *args)`` to every series, in parallel processes; results in input order. With
+    ``given``, each series' entry there (if any) is passed on as ``given=``."""
     from joblib import Parallel, delayed
 
     items = list(series)
     n_jobs = n_jobs or os.cpu_count() or 1
     order = {key: i for i, (key, _) in enumerate(items)}
     results: list = [None] * len(items)
+    extra = (lambda key: {"given": given.get(key)}) if given else (lambda key: {})
     if n_jobs == 1 or len(items) < 3:
-        outputs = (_job(func, key, y, *args) for key, y in items)
+        outputs = (_job(func, key, y, *args, **extra(key)) for key, y in items)
     else:
         outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1)(
-            delayed(_job)(func, key, y, *args) for key, y in items)
+            delayed(_job)(func, key, y, *args, **extra(key)) for key, y in items)
     for out in outputs:
         results[order[(out.crime_type, out.area)]] = out
         if progress:
@@ -292,6 +320,8 @@ class BacktestResult:
 
     settings: BacktestSettings
     series: tuple[SeriesForecast, ...]
+    #: the global model at each origin (empty when it was not used)
+    global_fit: "PanelFit" = field(default_factory=lambda: PanelFit({}, {}))
 
     @property
     def predictions(self) -> pd.DataFrame:
@@ -346,11 +376,126 @@ def rescored(result: BacktestResult, predictions: pd.DataFrame) -> BacktestResul
                 coverage(actual, f["lo_95"], f["hi_95"]), float(np.mean(np.abs(actual - f["mean"].to_numpy())))]
         mine = predictions[(predictions["crime_type"] == s.crime_type) & (predictions["area"] == s.area)]
         series.append(replace(s, predictions=mine[PREDICTION_COLUMNS].reset_index(drop=True), metrics=metrics))
-    return BacktestResult(result.settings, tuple(series))
+    return BacktestResult(result.settings, tuple(series), result.global_fit)
 
 
 def backtest_panel(series: Iterable[tuple[tuple[str, str], pd.Series]], settings: BacktestSettings = BacktestSettings(),
                    n_jobs: int | None = None, progress=None) -> BacktestResult:
-    """Backtest every series (see :func:`backtest_series`)."""
-    results = run_parallel(backtest_series, series, settings, n_jobs=n_jobs, progress=progress)
-    return BacktestResult(settings, tuple(results))
+    """Backtest every series (see :func:`backtest_series`); the global model learns from all of them."""
+    items = dict(series)
+    fit = panel_forecasts(items, items, settings, n_jobs=n_jobs) if settings.uses_global() else PanelFit({}, {})
+    results = run_parallel(backtest_series, items.items(), settings, n_jobs=n_jobs, progress=progress, given=fit.series)
+    return BacktestResult(settings, tuple(results), fit)
+
+
+# ------------------------------------------------------------------ the panel's global model
+
+#: the global model is trained only on panels of at least this many series: on a dozen unrelated series it
+#: made the ensemble worse (benchmarks/bench_global.py)
+MIN_GLOBAL_SERIES = 20
+
+
+@dataclass(frozen=True)
+class PanelForecasts:
+    """The global model's forecasts of one series: at each backtest origin (by month), and from all its months."""
+
+    origins: dict[str, GlobalSeries]
+    final: GlobalSeries | None = None
+
+
+@dataclass(frozen=True)
+class PanelFit:
+    """The global model at every cut-off (by month) and what it forecast for each series; ``note`` says why
+    there is none."""
+
+    series: dict[tuple[str, str], PanelForecasts]
+    models: dict[str, "GlobalModel"]
+    note: str = ""
+
+    def final_model(self):
+        """The model trained on every month (the latest cut-off), or None."""
+        return self.models[max(self.models)] if self.models else None
+
+
+def _train(train: dict, horizon: int):
+    """One cut-off's global model, trained on ``train``.
+
+    On one thread: the cut-offs run in parallel processes instead, and OpenMP's threads, which wait for each
+    other by spinning, slow to a crawl when other processes share the cores (a run beside another took minutes).
+    """
+    from threadpoolctl import threadpool_limits
+
+    from forecast.models import GlobalModel
+
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return GlobalModel(horizon=horizon).fit(train)
+
+
+#: global models already trained in this process, by what they were trained on (see :func:`_training_key`), so
+#: that a second run on the same data (another crime type, another command in one session) does not train again
+_TRAINED: "dict[str, GlobalModel]" = {}
+_TRAINED_KEEP = 16
+
+
+def _training_key(train: dict, horizon: int) -> str:
+    """A digest of the training panel (names, months, counts) and the model's settings."""
+    import hashlib
+
+    from forecast.models import GlobalModel
+
+    digest = hashlib.sha256(repr((horizon, sorted(GlobalModel(horizon).params().items()))).encode())
+    for key in sorted(train):
+        s = train[key]
+        digest.update("\x00".join(key).encode() + str(s.index[0]).encode())
+        digest.update(np.ascontiguousarray(s.to_numpy(dtype=float)).tobytes())
+    return digest.hexdigest()
+
+
+def trained_models(trains: dict, horizon: int, n_jobs: int) -> dict:
+    """The global model for each cut-off's training panel: from this process's cache, or trained in parallel."""
+    from joblib import Parallel, delayed
+
+    keys = {c: _training_key(train, horizon) for c, train in trains.items()}
+    missing = [c for c in trains if keys[c] not in _TRAINED]
+    if missing:
+        models = Parallel(n_jobs=min(n_jobs, len(missing)))(delayed(_train)(trains[c], horizon) for c in missing)
+        for c, model in zip(missing, models):
+            _TRAINED[keys[c]] = model
+        while len(_TRAINED) > _TRAINED_KEEP:
+            _TRAINED.pop(next(iter(_TRAINED)))
+    return {c: _TRAINED[keys[c]] for c in trains}
+
+
+def panel_forecasts(train: Mapping[tuple[str, str], pd.Series], series: Mapping[tuple[str, str], pd.Series],
+                    settings: BacktestSettings, horizon: int | None = None, n_jobs: int | None = None) \
+        -> "PanelFit":
+    """The global model's forecasts of ``series``: at each backtest origin from a model trained on every series
+    of ``train`` cut at that month (never later months), and, with ``horizon``, from all months. One model
+    per cut-off month, trained in parallel (once per process for the same data); none for a panel of fewer than
+    MIN_GLOBAL_SERIES series."""
+    if len(train) < MIN_GLOBAL_SERIES:
+        return PanelFit({}, {}, f"{len(train)} series: the global model needs a panel of {MIN_GLOBAL_SERIES} or more")
+    batches: dict[pd.Period, dict] = {}
+    for key, y in series.items():
+        for n_train in rolling_origins(len(y), settings):
+            batches.setdefault(y.index[n_train - 1], {})[key] = y.iloc[:n_train]
+    finals = {}
+    if horizon:
+        for key, y in series.items():
+            if len(y) >= 3:
+                finals.setdefault(y.index[-1], {})[key] = y
+    cutoffs = sorted(set(batches) | set(finals))
+    if not cutoffs:
+        return PanelFit({}, {}, "no series long enough for the global model")
+    ahead = max(settings.horizon, horizon or 0)
+    trains = {c: {k: s[s.index <= c] for k, s in train.items() if s.index[0] <= c} for c in cutoffs}
+    models = trained_models(trains, ahead, n_jobs or os.cpu_count() or 1)
+    out: dict[tuple[str, str], PanelForecasts] = {}
+    for cutoff in cutoffs:
+        forecasts = models[cutoff].predict({**batches.get(cutoff, {}), **finals.get(cutoff, {})}, ahead)
+        for key in batches.get(cutoff, {}):
+            out.setdefault(key, PanelForecasts({})).origins[str(cutoff)] = forecasts[key]
+        for key in finals.get(cutoff, {}):
+            out[key] = PanelForecasts(out[key].origins if key in out else {}, forecasts[key])
+    return PanelFit(out, {str(c): model for c, model in models.items()})

@@ -613,14 +613,15 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
         tracking.check_store(tracking_uri, tracking.experiment_name(stem, experiment))
     if not no_track or export:
         tracking.preload()
-    panel = panel.select(crime=crimes, area=area)
+    whole, panel = panel, panel.select(crime=crimes, area=area)
     settings = BacktestSettings(origins=origins, horizon=3, step=step, models=DEFAULT_RUN)
     with Progress(len(panel.keys()), "forecasting") as progress:
         result = run_forecast(panel, crimes[0], horizon, model, settings, spc_options, n_jobs=n_jobs,
-                              progress=progress, n_paths=n_paths, seed=seed, reconcile=reconcile)
+                              progress=progress, n_paths=n_paths, seed=seed, reconcile=reconcile, train=whole)
     fitted = time.perf_counter() - started
-    if result.reconciliation_note:
-        click.echo(f"note: {result.reconciliation_note}", err=True)
+    for note in (result.reconciliation_note, result.global_fit.note):
+        if note:
+            click.echo(f"note: {note}", err=True)
     click.echo(run_table(result))
     click.echo("")
     click.echo("\n".join(result.sentences()))
@@ -675,7 +676,8 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
 @click.option("--model", default=DEFAULT_MODEL, show_default=True,
               help="A model family, or 'auto' (per-series backtest choice).")
 @click.option("--evaluate", is_flag=True,
-              help="Replay history: Brier score of the outlook against the base rate, and a reliability table.")
+              help="Replay history: Brier score of the outlook against the base rate, and a reliability table "
+                   "(with the families fitted on each series; the ensemble without the global model).")
 @click.option("--every", default=3, show_default=True, type=click.IntRange(1, 24),
               help="With --evaluate: months between past origins.")
 @click.option("--jobs", "n_jobs", default=None, type=click.IntRange(1, 256), help="Parallel processes.")
@@ -704,14 +706,14 @@ def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_
     from forecast.outlook import outlook_frame
     from forecast.run import run_forecast
 
-    panel = panel.with_totals()
-    crimes = resolve_names(crime, panel.crime_types, "crime type")
-    panel = panel.select(crime=crimes, area=area)
+    whole = panel.with_totals()
+    crimes = resolve_names(crime, whole.crime_types, "crime type")
+    panel = whole.select(crime=crimes, area=area)
     outlooks = []
     with Progress(len(panel.keys()), "forecasting") as progress:
         for crime_type in crimes:
             result = run_forecast(panel, crime_type, 3, model, BacktestSettings(models=DEFAULT_RUN), spc_options,
-                                  n_jobs=n_jobs, progress=progress, n_paths=n_paths, seed=seed)
+                                  n_jobs=n_jobs, progress=progress, n_paths=n_paths, seed=seed, train=whole)
             outlooks += list(result.outlooks.values())
     if fmt == "json":
         return emit(json.dumps([o.to_dict() for o in outlooks], indent=1), output)
@@ -731,12 +733,15 @@ def evaluate_outlook(panel, crime, area, model, every, n_paths, seed, n_jobs, sp
     from forecast.backtest import run_parallel
     from forecast.outlook import Calibration
 
-    from forecast.models import DEFAULT_RUN
+    from forecast.models import DEFAULT_RUN, GLOBAL
 
+    if model == GLOBAL:
+        raise InputError("--evaluate replays the families fitted on each series; the global model, trained on the "
+                         "whole panel, would need training again at every past origin (try --model ensemble)")
     if names_a_total(crime, area):
         panel = panel.with_totals()
     panel = panel.select(crime=crime, area=area)
-    models = DEFAULT_RUN if model == "auto" else (model,)
+    models = tuple(m for m in DEFAULT_RUN if m != GLOBAL) if model == "auto" else (model,)
     keys = panel.keys()
     with Progress(len(keys), "replaying history") as progress:
         frames = run_parallel(_EvaluateJob(spc_options, models, every, n_paths, seed), panel.iter_series(),

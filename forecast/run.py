@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from forecast import board, spc
-from forecast.backtest import BacktestSettings, SeriesForecast, forecast_series, run_parallel
+from forecast.backtest import BacktestSettings, PanelFit, SeriesForecast, forecast_series, panel_forecasts, run_parallel
 from forecast.data import ALL_AREAS, Panel
 from forecast.output import MANIFEST, file_stems, write_csv, write_text
 from forecast.models import BASELINE, DEFAULT_MODEL
@@ -45,6 +45,8 @@ class RunResult:
     #: how the forecasts were made to add up ("none": not reconciled), and why not when asked but not done
     reconciliation: str = "none"
     reconciliation_note: str = ""
+    #: the panel's global model at each cut-off, and its forecasts (empty when it was not used)
+    global_fit: PanelFit = field(default_factory=lambda: PanelFit({}, {}))
 
     @property
     def slug(self) -> str:
@@ -173,25 +175,29 @@ def _pct(new: float, old: float) -> float:
 def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = DEFAULT_MODEL,
                  settings: BacktestSettings | None = None, spc_options: spc.SPCOptions = spc.SPCOptions(),
                  n_jobs: int | None = None, progress: Callable[[SeriesForecast], None] | None = None,
-                 n_paths: int = 0, seed: int = 0, reconcile: str = RECONCILE) -> RunResult:
+                 n_paths: int = 0, seed: int = 0, reconcile: str = RECONCILE, train: Panel | None = None) -> RunResult:
     """SPC, decomposition, backtest, model choice and forecast for every series of one crime type; with
     ``n_paths`` > 0, also the step-change outlook from that many sample paths per series. When the run holds
     the force total and every area, the forecasts, their sample paths (so their intervals and the outlook) are
     reconciled so that the areas add up to the force total (``reconcile``: a method of
-    :mod:`forecast.reconcile`)."""
+    :mod:`forecast.reconcile`). The global model learns from every series of ``train`` (default: ``panel``,
+    every crime type), so that Robbery's forecasts draw on what Burglary's series show too."""
     from forecast.models import DEFAULT_RUN
 
     settings = settings or BacktestSettings(models=DEFAULT_RUN)
     if model not in ("auto", *settings.models):
         settings = BacktestSettings(settings.origins, settings.horizon, settings.step,
                                     tuple(dict.fromkeys((*settings.models, model))), settings.m, settings.min_train)
-    panel = panel.select(crime=crime_type)
+    full, panel = panel, panel.select(crime=crime_type)
     keys = tuple(panel.keys())
     series = {k: panel.series(*k) for k in keys}
     spc_results = {k: spc.analyse(series[k], *k, options=spc_options) for k in keys}
     decompositions: dict[tuple[str, str], Decomposition] = {k: decompose(series[k], *k) for k in keys}
+    global_fit = PanelFit({}, {})
+    if settings.uses_global():
+        global_fit = panel_forecasts(dict((train or full).iter_series()), series, settings, horizon, n_jobs)
     fitted = run_parallel(forecast_series, series.items(), settings, model, horizon, n_jobs=n_jobs,
-                          progress=progress)
+                          progress=progress, given=global_fit.series)
     forecasts = {(f.crime_type, f.area): f for f in fitted}
     paths = {k: model_paths(forecasts[k].model, forecasts[k].forecast, max(n_paths, QUARTER_PATHS), series_rng(seed, k))
              for k in keys}
@@ -202,7 +208,7 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = D
             forecasts, paths = reconciled(crime_type, series, forecasts, paths, reconcile)
             applied = reconcile
     result = RunResult(panel, crime_type, horizon, settings, spc_options, keys, spc_results, forecasts, decompositions,
-                       paths, reconciliation=applied, reconciliation_note=note)
+                       paths, reconciliation=applied, reconciliation_note=note, global_fit=global_fit)
     if n_paths and horizon < spc_options.run_length:
         from forecast.outlook import run_outlooks
 

@@ -219,10 +219,12 @@ def bundle_class():
     class ForecastBundle(mlflow.pyfunc.PythonModel):
         """The fitted models of one run: forecasts any of its series given ``area`` (and ``horizon``)."""
 
-        def __init__(self, models: dict, crime_type: str, levels=(80, 95)):
+        def __init__(self, models: dict, crime_type: str, levels=(80, 95), panel_model=None):
             self.models = models
             self.crime_type = crime_type
             self.levels = tuple(levels)
+            #: the global model trained on every month of the panel (its forecasts are held by the series' models)
+            self.panel_model = panel_model
 
         def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
             return predict_bundle(self.models, model_input, self.levels)
@@ -263,7 +265,7 @@ def model_signature(example_input: pd.DataFrame, example_output: pd.DataFrame):
 def build_bundle(result) -> tuple[object, pd.DataFrame, pd.DataFrame]:
     """The pyfunc object of a RunResult, an input example and its output."""
     models = {key: (f.chosen, f.model) for key, f in result.forecasts.items()}
-    bundle = bundle_class()(models, result.crime_type)
+    bundle = bundle_class()(models, result.crime_type, panel_model=result.global_fit.final_model())
     example = pd.DataFrame({"area": [result.keys[0][1]], "horizon": [result.horizon]})
     return bundle, example, predict_bundle(models, example)
 
@@ -393,8 +395,18 @@ def run_params(result, extra: dict | None = None) -> dict:
         "reconciliation": result.reconciliation,
     }
     params.update({f"spc_{k}": v for k, v in result.spc_options.as_params().items()})
+    params.update(global_params(result.global_fit))
     params.update(extra or {})
     return params
+
+
+def global_params(fit) -> dict:
+    """The global model's settings and features (``global_*``), from its last cut-off, or why there is none."""
+    model = fit.final_model()
+    if model is None:
+        return {"global_model": fit.note or "not used"}
+    return {"global_cutoffs": ",".join(sorted(fit.models)), "global_training_series": model.n_series_,
+            **{f"global_{k}": v for k, v in model.params().items()}}
 
 
 def summary_metrics(summary: pd.DataFrame, prefix: str = "") -> dict:
@@ -538,7 +550,8 @@ def log_backtest(result, panel, artifacts: Sequence[Path] = (), uri: str | None 
                   "crime_types": ", ".join(crimes), "n_series": len(result.series), "models": ",".join(s.models),
                   "backtest_origins": s.origins, "backtest_horizon": s.horizon, "backtest_step": s.step,
                   "min_months": min_months, "first_month": str(panel.months[0]), "last_month": str(panel.months[-1]),
-                  "package_version": __version__, "git_commit": git_commit() or "unknown", **(extra_params or {})}
+                  "package_version": __version__, "git_commit": git_commit() or "unknown",
+                  **global_params(result.global_fit), **(extra_params or {})}
         metrics = summary_metrics(result.summary(min_months=min_months))
         metrics["fit_failures"] = result.failures()
         started = time.time() if started is None else started

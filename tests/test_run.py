@@ -35,8 +35,8 @@ def test_run_writes_its_outputs(robbery_run):
     assert (forecast[["mean", "lo_80", "hi_80", "lo_95", "hi_95"]] >= 0).all().all()
     assert (forecast["lo_95"] <= forecast["lo_80"]).all() and (forecast["hi_80"] <= forecast["hi_95"]).all()
     backtest = pd.read_csv(out / "backtest.csv")
-    assert set(backtest["model"]) == {"snaive", "ets", "theta", "stl-arima", "ensemble", "auto"}
-    assert len(backtest) == 2 * 6 * 4 * 3
+    assert set(backtest["model"]) == {"snaive", "ets", "theta", "stl-arima", "global", "ensemble", "auto"}
+    assert len(backtest) == 2 * 7 * 4 * 3
     spc_points = pd.read_csv(out / "spc.csv")
     assert len(spc_points) == 2 * 132
     # not a terminal: no bar drawn line by line, one line at the end instead

@@ -6,18 +6,21 @@ from forecast.errors import SelectionError
 from forecast.models.base import LEVELS, ForecastModel
 from forecast.models.ensemble import Ensemble, combine
 from forecast.models.ets import ETS
+from forecast.models.gbm import GlobalModel, GlobalSeries
 from forecast.models.sarima import SArima
 from forecast.models.snaive import SeasonalNaive
 from forecast.models.stl_arima import STLArima
 from forecast.models.theta import Theta
 
 REGISTRY: dict[str, type[ForecastModel]] = {
-    cls.name: cls for cls in (SeasonalNaive, STLArima, SArima, ETS, Theta, Ensemble)
+    cls.name: cls for cls in (SeasonalNaive, STLArima, SArima, ETS, Theta, GlobalSeries, Ensemble)
 }
 FAMILIES = tuple(REGISTRY)
 BASELINE = "snaive"
+#: the family trained once on the whole panel (forecast.models.gbm) rather than on each series
+GLOBAL = GlobalSeries.name
 #: families fitted by default in ``forecast run``: sarima is left out for speed (about 2.5 s a fit)
-DEFAULT_RUN = ("snaive", "ets", "theta", "stl-arima", "ensemble")
+DEFAULT_RUN = ("snaive", "ets", "theta", "stl-arima", GLOBAL, "ensemble")
 #: what ``run`` and ``outlook`` forecast with unless told: on the Met major panel the ensemble's backtest MASE
 #: (0.665) beats choosing a family per series from earlier origins ('auto', 0.709; benchmarks/bench_backtest.py)
 DEFAULT_MODEL = "ensemble"
@@ -40,5 +43,6 @@ def parse_models(text: str | None, default=FAMILIES) -> tuple[str, ...]:
     return names
 
 
-__all__ = ["ETS", "Ensemble", "FAMILIES", "ForecastModel", "LEVELS", "REGISTRY", "SArima", "STLArima",
+__all__ = ["ETS", "Ensemble", "FAMILIES", "ForecastModel", "GLOBAL", "GlobalModel", "GlobalSeries", "LEVELS",
+           "REGISTRY", "SArima", "STLArima",
            "SeasonalNaive", "Theta", "combine", "make", "parse_models"]

@@ -1,4 +1,5 @@
-"""A combination of model families: the median of their forecasts and of their interval bounds."""
+"""A combination of model families: the median of the local families' forecasts and interval bounds, and, where
+the panel's global model forecast the series too, the mean of that median and the global forecast."""
 
 from __future__ import annotations
 
@@ -18,19 +19,34 @@ def combine(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(values, index=frames[0].index, columns=frames[0].columns)
 
 
+def blend(local: pd.DataFrame, panel: pd.DataFrame | None) -> pd.DataFrame:
+    """The mean of the local median and the global model's forecast, column by column; the local median alone
+    where there is no global forecast (or it is missing, or shorter)."""
+    if panel is None:
+        return local
+    both = (local + panel.reindex(local.index)) / 2
+    return both.where(both.notna(), local)
+
+
 class Ensemble(ForecastModel):
-    """Fits each member on the same series; predicts the median of their forecasts and bounds."""
+    """Fits each local member on the same series and predicts the median of their forecasts and bounds; given the
+    series' forecast from the panel's global model (``panel``), the mean of that median and it.
+
+    The equal-weight mean of the two kinds measured better than the median of all four (the global model's
+    forecasts are the best single family's, and a median of four would let the three local ones outvote it;
+    benchmarks/bench_global.py)."""
 
     name = "ensemble"
     default_members = ("ets", "theta", "stl-arima")
 
-    def __init__(self, members: Sequence[str] = default_members):
+    def __init__(self, members: Sequence[str] = default_members, panel: ForecastModel | None = None):
         self.members = tuple(members)
+        self.panel = panel
 
     @classmethod
-    def of(cls, fitted: Sequence[ForecastModel]) -> "Ensemble":
+    def of(cls, fitted: Sequence[ForecastModel], panel: ForecastModel | None = None) -> "Ensemble":
         """The ensemble of members already fitted on the same series (no refit)."""
-        ensemble = cls(tuple(m.name for m in fitted))
+        ensemble = cls(tuple(m.name for m in fitted), panel)
         ensemble.y_, ensemble.constant_ = fitted[0].y_, fitted[0].constant_
         if ensemble.constant_ is None:
             ensemble.models_ = list(fitted)
@@ -44,7 +60,14 @@ class Ensemble(ForecastModel):
     def predict(self, horizon: int = 3, levels=LEVELS) -> pd.DataFrame:
         if not hasattr(self, "models_"):
             return super().predict(horizon, levels)
-        return combine([m.predict(horizon, levels) for m in self.models_])
+        local = combine([m.predict(horizon, levels) for m in self.models_])
+        return blend(local, self._panel_forecast(horizon, levels))
+
+    def _panel_forecast(self, horizon: int, levels=LEVELS) -> pd.DataFrame | None:
+        """The global model's forecast for the months it covers (it is trained for a fixed number ahead)."""
+        if self.panel is None:
+            return None
+        return self.panel.predict(min(horizon, self.panel.horizon_), levels)
 
     def _simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
         """Paths with the ensemble's own monthly forecasts and intervals (the medians of its members', which
@@ -55,12 +78,13 @@ class Ensemble(ForecastModel):
 
         from forecast.paths import model_paths
 
-        shares = np.diff(np.linspace(0, n_paths, len(self.models_) + 1).round().astype(int))
-        frames = [m.predict(horizon) for m in self.models_]
-        mixture = np.concatenate([model_paths(m, f, k, rng) for m, f, k in zip(self.models_, frames, shares) if k])
+        members = self.models_ + ([self.panel] if self.panel is not None and self.panel.horizon_ >= horizon else [])
+        shares = np.diff(np.linspace(0, n_paths, len(members) + 1).round().astype(int))
+        frames = [m.predict(horizon) for m in members]
+        mixture = np.concatenate([model_paths(m, f, k, rng) for m, f, k in zip(members, frames, shares) if k])
         ranks = mixture.argsort(axis=0, kind="stable").argsort(axis=0, kind="stable")
         z = norm.ppf((ranks + 0.5) / len(mixture))
-        frame = combine(frames)
+        frame = self.predict(horizon)
         knots = np.array([-z_value(95), -z_value(80), 0.0, z_value(80), z_value(95)])
         paths = np.empty_like(z)
         for h in range(horizon):
@@ -76,4 +100,6 @@ class Ensemble(ForecastModel):
         out = {"members": ",".join(self.members)}
         for model in self.models_:
             out.update({f"{model.name}.{k}": v for k, v in model.fitted_params().items()})
+        if self.panel is not None:
+            out["members"] += ",global"
         return out

@@ -1,0 +1,173 @@
+"""The global model (forecast/models/gbm.py): does one model trained across the panel improve the forecasts?
+
+1. Met major panel, last 96 months, 4 origins x 3 months, step 3, means over the 288 series of 36+ months (the
+   windows of bench_backtest.py): `forecast backtest` with the local families, the global model and the
+   ensemble, timed (CPU beside wall). Printed beside them, from the same predictions: the ensemble as it was
+   before the global model joined it (the median of ETS, Theta and STL + ARIMA), and other ways of combining.
+2. What the global model trains on: the whole panel (every crime type) against each crime type alone.
+3. A dozen unrelated series (different data sets, crime types, places and lengths): the ensemble with and
+   without the global model, which `forecast` leaves out of panels of fewer than MIN_GLOBAL_SERIES series.
+
+Run: python benchmarks/bench_global.py [--from benchmarks/out/bench_global.csv]  (--from reuses step 1's CSV)
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecast import datasets
+from forecast.backtest import BacktestSettings, backtest_panel, mase, mase_scale, panel_forecasts
+from forecast.models.base import LEVELS
+from forecast.models.ensemble import blend, combine
+from forecast.output import read_csv
+from timing import Clock, conditions, run_forecast
+
+PREDICTIONS = Path("benchmarks/out/bench_global.csv")
+LOCAL = ["ets", "theta", "stl-arima"]
+COLUMNS = ["mean", "lo_80", "hi_80", "lo_95", "hi_95"]
+INDEX = ["crime_type", "area", "origin", "month"]
+
+
+def backtest() -> pd.DataFrame:
+    result = run_forecast("backtest", "--data", "met-major", "--last", "96", "--models",
+                          "snaive,ets,theta,stl-arima,global,ensemble", "--origins", "4", "--horizon", "3", "--step",
+                          "3", "--min-months", "36", "-o", str(PREDICTIONS), "--no-track")
+    if result.returncode:
+        sys.exit(result.stderr)
+    print(result.stdout)
+    print(result.line("forecast backtest, local families + global + ensemble"))
+    return read_csv(PREDICTIONS, dtype={"crime_type": str, "area": str})
+
+
+def scores(frames: dict[str, pd.DataFrame], series: dict) -> pd.DataFrame:
+    """Mean MASE over series and origins, and interval coverage, of each named prediction frame (indexed by
+    INDEX, with an ``actual`` column)."""
+    rows = []
+    for name, f in frames.items():
+        per_origin = []
+        for (crime, area, origin), g in f.groupby(level=[0, 1, 2]):
+            y = series[(crime, area)].to_numpy(dtype=float)
+            n_train = int((series[(crime, area)].index <= pd.Period(origin, "M")).sum())
+            per_origin.append(mase(g["actual"], g["mean"], mase_scale(y[:n_train])))
+        inside = {level: ((f["actual"] >= f[f"lo_{level}"]) & (f["actual"] <= f[f"hi_{level}"])).mean()
+                  for level in LEVELS}
+        rows.append((name, np.nanmean(per_origin), inside[80], inside[95]))
+    return pd.DataFrame(rows, columns=["forecast", "mase", "coverage_80", "coverage_95"]).set_index("forecast")
+
+
+def wide(predictions: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    return {m: g.set_index(INDEX)[[*COLUMNS, "actual"]].sort_index() for m, g in predictions.groupby("model")}
+
+
+def with_actual(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(actual=like["actual"])
+
+
+def combinations(by_model: dict[str, pd.DataFrame], panel_model: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The local median alone, blended with the global forecasts (the ensemble), and the median of all four."""
+    local = by_model[LOCAL[0]]
+    median3 = combine([by_model[m][COLUMNS] for m in LOCAL])
+    return {"local median (the ensemble before)": with_actual(median3, local),
+            "mean of local median and global (the ensemble)": with_actual(blend(median3, panel_model[COLUMNS]), local),
+            "median of the three local and global": with_actual(
+                combine([*(by_model[m][COLUMNS] for m in LOCAL), panel_model[COLUMNS]]), local)}
+
+
+def global_frames(fit, keys, actual: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for key in keys:
+        for origin, model in fit.series[key].origins.items():
+            f = model.predict(3).reset_index(names="month").assign(crime_type=key[0], area=key[1], origin=origin)
+            rows.append(f.assign(month=f["month"].astype(str)))
+    return pd.concat(rows).set_index(INDEX)[COLUMNS].sort_index().assign(actual=actual["actual"])
+
+
+def scope(predictions: pd.DataFrame, series: dict, scored: set) -> None:
+    """The global model trained on the whole panel against one trained on each crime type alone."""
+    settings = BacktestSettings(origins=4, horizon=3, step=3, models=("global",))
+    by_model = wide(predictions[predictions.set_index(["crime_type", "area"]).index.isin(scored)])
+    actual = by_model[LOCAL[0]]
+    keys = sorted(scored)
+    with Clock() as whole_clock:
+        whole = global_frames(panel_forecasts(series, {k: series[k] for k in keys}, settings), keys, actual)
+    with Clock() as types_clock:
+        parts = []
+        for crime in sorted({k[0] for k in series}):
+            mine = {k: s for k, s in series.items() if k[0] == crime}
+            wanted = [k for k in keys if k[0] == crime]
+            parts.append(global_frames(panel_forecasts(mine, {k: series[k] for k in wanted}, settings), wanted, actual))
+    each = pd.concat(parts).sort_index()
+    table = scores({"global, trained on the whole panel": whole, "global, trained on each crime type alone": each,
+                    **{f"ensemble with the {name}": frame for name, frame in
+                       (("whole-panel model", combinations(by_model, whole)["mean of local median and global (the ensemble)"]),
+                        ("per-type models", combinations(by_model, each)["mean of local median and global (the ensemble)"]))}},
+                   series)
+    print(table.round(3).to_string())
+    print(f"training and forecasting, whole panel: {whole_clock}; each crime type: {types_clock} (main process, "
+          f"the cut-offs in parallel worker processes)")
+
+
+def unrelated() -> dict:
+    """A dozen series of different kinds: crime types, places, sizes, lengths and end months."""
+    picks = [("met-major", "Robbery", "Westminster"), ("met-major", "Drugs", "Sutton"),
+             ("met-minor", "Theft/Taking of Pedal Cycles", "Hackney"), ("met-minor", "Murder", "Lambeth"),
+             ("met-minor", "Harassment", "Bromley"), ("met-minor", "Theft From Shops", "Croydon"),
+             ("city-of-london", "Shoplifting", "City of London"), ("city-of-london", "Bicycle theft", "Camden"),
+             ("city-of-london", "Anti-social behaviour", "City of London"),
+             ("city-of-london", "Violence and sexual offences", "Westminster"),
+             ("city-of-london", "Drugs", "Enfield"), ("west-midlands", "All crime", "All areas")]
+    out = {}
+    for data, crime, area in picks:
+        y = datasets.load(data).series(crime, area)
+        out[(f"{crime} ({data})", area)] = y
+    return out
+
+
+def small_panel() -> None:
+    import forecast.backtest as bt
+
+    series = unrelated()
+    settings = BacktestSettings(origins=4, horizon=3, step=3, models=("snaive", *LOCAL, "global", "ensemble"))
+    lengths = sorted(len(s) for s in series.values())
+    print(f"{len(series)} series of {lengths[0]} to {lengths[-1]} months")
+    with Clock() as clock:
+        without = backtest_panel(series.items(), settings)
+    minimum, bt.MIN_GLOBAL_SERIES = bt.MIN_GLOBAL_SERIES, 1
+    try:
+        forced = backtest_panel(series.items(), settings)
+    finally:
+        bt.MIN_GLOBAL_SERIES = minimum
+    a, b = without.summary().set_index("model"), forced.summary().set_index("model")
+    table = pd.DataFrame({"as forecast does it (no global model)": a["mase"],
+                          "global model forced in": b["mase"]}).drop(index=["global"], errors="ignore")
+    table.loc["global", "global model forced in"] = b.loc["global", "mase"]
+    print(table.round(3).to_string())
+    print(f"backtest without the global model: {clock}")
+
+
+def main() -> None:
+    print(conditions())
+    panel = datasets.load("met-major").last_months(96)
+    series = dict(panel.iter_series())
+    if "--from" in sys.argv:
+        predictions = read_csv(Path(sys.argv[sys.argv.index("--from") + 1]), dtype={"crime_type": str, "area": str})
+    else:
+        predictions = backtest()
+    scored = {k for k, s in series.items() if len(s) >= 36} & set(zip(predictions["crime_type"], predictions["area"]))
+    mine = predictions[predictions.set_index(["crime_type", "area"]).index.isin(scored)]
+    by_model = wide(mine)
+    print(f"\n1. Met major, {len(scored)} series of 36+ months, mean MASE over series and origins "
+          f"(snaive = last year's months):")
+    table = scores({**{m: by_model[m] for m in ("snaive", *LOCAL, "global", "ensemble", "auto") if m in by_model},
+                    **combinations(by_model, by_model["global"])}, series)
+    print(table.round(3).to_string())
+    print("\n2. What the global model learns from:")
+    scope(predictions, series, scored)
+    print("\n3. A dozen unrelated series:")
+    small_panel()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""One model for the whole panel: scikit-learn's gradient-boosted trees, trained across every series.
+
+The local families fit each series alone; :class:`GlobalModel` learns the shapes the series share (a
+city's seasons, trends and shocks) from all of them at once, as global models do in the M5 competition and
+in Montero-Manso and Hyndman (2021). It is fitted once per cut-off for the whole panel, on months up to the
+cut-off only, and forecasts every series with the direct strategy (one model for all horizons, ``h`` a
+feature).
+
+A training row is one series at one month ``t`` and one horizon ``h``: the last 24 months to ``t`` divided by
+the series' level (the mean of its last 12 months, at least 1), the log of that level, the calendar month of
+``t + h``, ``h``, and the crime type and area as categories; the target is the count at ``t + h`` divided by
+the same level. Five quantile losses (2.5%, 10%, 50%, 90%, 97.5%) give the forecast (the median: the error
+we score is absolute) and the 80% and 95% intervals; predictions are scaled back and never negative.
+
+:class:`GlobalSeries` is the fitted panel model seen from one series, with the ``fit``/``predict`` interface
+of every family, so that runs, ensembles and exported bundles treat it like the others.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from forecast.errors import ModelFitError
+from forecast.models.base import LEVELS, ForecastModel, z_value
+
+WINDOW = 24
+LEVEL_MONTHS = 12
+QUANTILES = (0.1, 0.5, 0.9)
+#: categories beyond what HistGradientBoostingRegressor can hold (255 bins, one kept for missing) are left out
+MAX_CATEGORIES = 250
+FEATURES = (*(f"lag_{k}" for k in range(WINDOW - 1, -1, -1)), "last_year", "two_years_ago", "mean_3", "mean_6",
+            "mean_13_24", "log_level", "target_month", "horizon",
+            "crime_type", "area")
+
+Key = tuple[str, str]
+
+
+def _codes(names: Iterable[str]) -> dict[str, int]:
+    """Category codes for the most frequent names (all of them up to MAX_CATEGORIES), in a stable order."""
+    counts = pd.Series(list(names)).value_counts(sort=False)
+    kept = counts.sort_values(ascending=False, kind="stable").index[:MAX_CATEGORIES]
+    return {name: i for i, name in enumerate(sorted(kept))}
+
+
+def _windows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every month t: the last WINDOW values to t (NaN before the series starts) and the level at t."""
+    padded = np.concatenate([np.full(WINDOW - 1, np.nan), values])
+    lags = np.lib.stride_tricks.sliding_window_view(padded, WINDOW)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        level = np.nanmean(lags[:, -LEVEL_MONTHS:], axis=1)
+    return lags, np.maximum(np.nan_to_num(level, nan=1.0), 1.0)
+
+
+class _Series:
+    """One series' windows, levels and calendar, computed once for training and forecasting."""
+
+    def __init__(self, s: pd.Series):
+        self.values = s.to_numpy(dtype=float)
+        self.index = s.index
+        self.lags, self.level = _windows(self.values)
+        self.months = s.index.month.to_numpy() - 1
+
+
+def _rows(x: _Series, ends: np.ndarray, h: int, codes: tuple[float, float]) -> np.ndarray:
+    """Feature rows for the windows of ``x`` ending at positions ``ends``, forecasting ``h`` months ahead."""
+    n = len(ends)
+    scaled = x.lags[ends] / x.level[ends, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        older = np.nanmean(scaled[:, :12], axis=1)
+    return np.column_stack([scaled, scaled[:, WINDOW - 1 - (12 - h)], scaled[:, WINDOW - 1 - (24 - h)],
+                            scaled[:, -3:].mean(axis=1), scaled[:, -6:].mean(axis=1), older,
+                            np.log(x.level[ends]), (x.months[ends] + h) % 12, np.full(n, h),
+                            np.full(n, codes[0]), np.full(n, codes[1])])
+
+
+class GlobalModel:
+    """Gradient-boosted quantile models trained across a panel of monthly series (scikit-learn estimator style:
+    ``fit(series)``, then ``predict(series, horizon)``)."""
+
+    name = "global"
+
+    def __init__(self, horizon: int = 3, max_iter: int = 80, learning_rate: float = 0.12, max_leaf_nodes: int = 15,
+                 min_samples_leaf: int = 40, max_bins: int = 255, history: int | None = 60,
+                 quantiles: tuple[float, ...] = QUANTILES, random_state: int = 0):
+        self.horizon = horizon
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.max_bins = max_bins
+        self.history = history
+        self.quantiles = tuple(quantiles)
+        self.random_state = random_state
+
+    def fit(self, series: Mapping[Key, pd.Series]) -> "GlobalModel":
+        """Train on every month of every series (each ends where its data ends: cut it before calling)."""
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        if not series:
+            raise ModelFitError("the global model needs at least one series")
+        self.crime_codes_ = _codes(k[0] for k in series)
+        self.area_codes_ = _codes(k[1] for k in series)
+        prepared = {key: _Series(s) for key, s in series.items()}
+        X, y = [], []
+        for key, x in prepared.items():
+            n = len(x.values)
+            first = LEVEL_MONTHS - 1 if self.history is None else max(LEVEL_MONTHS - 1, n - self.history - 1)
+            ends_all = np.arange(first, n)
+            for h in range(1, self.horizon + 1):
+                ends = ends_all[ends_all + h < n]
+                if ends.size:
+                    X.append(_rows(x, ends, h, self._code(key)))
+                    y.append(x.values[ends + h] / x.level[ends])
+        if not X:
+            raise ModelFitError(f"the global model needs series of at least {LEVEL_MONTHS + 1} months")
+        X, y = np.vstack(X), np.concatenate(y)
+        self.n_rows_, self.n_series_ = len(y), len(prepared)
+        categorical = [FEATURES.index("crime_type"), FEATURES.index("area")]
+        self.models_ = [HistGradientBoostingRegressor(
+            loss="quantile", quantile=q, max_iter=self.max_iter, learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf, max_bins=self.max_bins,
+            categorical_features=categorical, early_stopping=False, random_state=self.random_state).fit(X, y)
+            for q in self.quantiles]
+        return self
+
+    def _code(self, key: Key) -> tuple[float, float]:
+        return (float(self.crime_codes_.get(key[0], np.nan)), float(self.area_codes_.get(key[1], np.nan)))
+
+    def quantile_forecasts(self, series: Mapping[Key, pd.Series], horizon: int | None = None) -> dict[Key, np.ndarray]:
+        """Per series, its (len(quantiles), horizon) forecasts from its months to date, sorted across quantiles;
+        every series in one call to each model."""
+        horizon = horizon or self.horizon
+        if not hasattr(self, "models_"):
+            raise ModelFitError("global: predict() called before fit()")
+        if horizon > self.horizon:
+            raise ModelFitError(f"the global model was trained for {self.horizon} months ahead, not {horizon}")
+        rows, levels = [], []
+        for key, y in series.items():
+            x = _Series(y)
+            end = np.array([len(x.values) - 1])
+            rows += [_rows(x, end, h, self._code(key)) for h in range(1, horizon + 1)]
+            levels.append(x.level[-1])
+        q = np.sort(np.stack([m.predict(np.vstack(rows)) for m in self.models_]), axis=0)
+        q = np.clip(q.reshape(len(self.models_), len(levels), horizon) * np.asarray(levels)[None, :, None], 0.0, None)
+        return {key: q[:, i] for i, key in enumerate(series)}
+
+    def predict(self, series: Mapping[Key, pd.Series], horizon: int | None = None) -> dict[Key, "GlobalSeries"]:
+        """Each series' forecast, as a :class:`GlobalSeries` that holds it (light to pickle; no model inside)."""
+        horizon = horizon or self.horizon
+        return {key: GlobalSeries.holding(series[key], self.quantiles, q)
+                for key, q in self.quantile_forecasts(series, horizon).items()}
+
+    def params(self) -> dict:
+        return {"max_iter": self.max_iter, "learning_rate": self.learning_rate, "max_leaf_nodes": self.max_leaf_nodes,
+                "min_samples_leaf": self.min_samples_leaf, "max_bins": self.max_bins, "history": self.history or "all",
+                "quantiles": ",".join(map(str, self.quantiles)), "horizon": self.horizon, "window": WINDOW,
+                "level_months": LEVEL_MONTHS, "training_rows": getattr(self, "n_rows_", 0),
+                "features": ",".join(FEATURES)}
+
+
+def _bounds(q: dict[float, np.ndarray], level: float) -> tuple[np.ndarray, np.ndarray]:
+    """The central ``level``% interval from the forecast quantiles: read off where the model has those
+    quantiles, else each side of the widest interval it has stretched by the ratio of normal quantiles."""
+    tail = round((100 - level) / 200, 6)
+    if tail in q and round(1 - tail, 6) in q:
+        return q[tail], q[round(1 - tail, 6)]
+    low = min(q)
+    if low >= 0.5:
+        raise ModelFitError("the global model has no quantile below its median to make an interval from")
+    stretch = z_value(level) / z_value(100 - 200 * low)
+    median = q[0.5]
+    return median - (median - q[low]) * stretch, median + (q[round(1 - low, 6)] - median) * stretch
+
+
+class GlobalSeries(ForecastModel):
+    """One series' forecast from the panel model: its quantiles for the months the model was trained for.
+
+    It cannot be fitted on its series alone (the training is the panel's, :class:`GlobalModel`); it is made by
+    :meth:`GlobalModel.predict` and then predicts, simulates and pickles like every family, without the panel.
+    """
+
+    name = "global"
+
+    def fit(self, y: pd.Series) -> "GlobalSeries":
+        raise ModelFitError("the global model is trained on a whole panel (GlobalModel.fit), not on one series")
+
+    @classmethod
+    def holding(cls, y: pd.Series, quantiles: tuple[float, ...], forecasts: np.ndarray) -> "GlobalSeries":
+        model = cls()
+        model.y_ = cls._check(y)
+        values = model.y_.to_numpy()
+        model.constant_ = float(values[0]) if np.ptp(values) == 0 else None
+        model.quantiles_ = {round(float(q), 6): np.asarray(f, dtype=float) for q, f in zip(quantiles, forecasts)}
+        return model
+
+    @property
+    def horizon_(self) -> int:
+        return len(next(iter(self.quantiles_.values())))
+
+    def predict(self, horizon: int = 3, levels=LEVELS) -> pd.DataFrame:
+        if self.constant_ is not None or not hasattr(self, "quantiles_"):
+            return super().predict(horizon, levels)
+        if horizon > self.horizon_:
+            raise ModelFitError(f"the global model forecasts {self.horizon_} months ahead, not {horizon}")
+        q = {k: v[:horizon] for k, v in self.quantiles_.items()}
+        frame = pd.DataFrame({"mean": q[0.5]}, index=self.future_index(horizon))
+        for level in levels:
+            frame[f"lo_{level}"], frame[f"hi_{level}"] = _bounds(q, level)
+        return frame.clip(lower=0.0)
+
+    def params(self) -> dict:
+        return {"months_ahead": self.horizon_} if hasattr(self, "quantiles_") else {}

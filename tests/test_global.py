@@ -1,0 +1,123 @@
+"""The panel's global model (forecast.models.gbm) and how backtests, ensembles and runs use it."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.backtest import MIN_GLOBAL_SERIES, BacktestSettings, backtest_panel, panel_forecasts
+from forecast.errors import ModelFitError
+from forecast.models import GlobalModel, GlobalSeries, combine, make
+from forecast.models.ensemble import Ensemble, blend
+
+MONTHS = pd.period_range("2012-01", periods=84, freq="M")
+SEASON = 1 + 0.3 * np.sin(2 * np.pi * np.arange(12) / 12)
+LEVELS = np.linspace(20, 200, 30)
+
+
+def synthetic_panel(seed: int = 0) -> tuple[dict, dict]:
+    """30 series (3 crime types x 10 areas) sharing one seasonal shape at levels 20 to 200, Poisson noise;
+    returns the series and their true monthly means."""
+    rng = np.random.default_rng(seed)
+    truth, panel = {}, {}
+    for i, level in enumerate(LEVELS):
+        key = (f"type {i % 3}", f"area {i // 3}")
+        truth[key] = level * SEASON[MONTHS.month.to_numpy() - 1]
+        panel[key] = pd.Series(rng.poisson(truth[key]).astype(float), index=MONTHS)
+    return panel, truth
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    panel, truth = synthetic_panel()
+    train = {k: s.iloc[:81] for k, s in panel.items()}
+    model = GlobalModel().fit(train)
+    return panel, truth, model, model.predict(train, 3)
+
+
+def test_global_model_learns_the_shape_the_series_share(fitted):
+    panel, truth, model, forecasts = fitted
+    assert model.n_series_ == 30 and model.n_rows_ == 30 * 3 * 59  # ends from month 12 to 81 - h, h = 1..3
+    frames = {k: f.predict(3) for k, f in forecasts.items()}
+    # error against the true mean, relative to each series' level: about 3%, a third of last year's months'
+    global_error = np.mean([np.abs(frames[k]["mean"].to_numpy() - truth[k][81:]) / LEVELS[i]
+                            for i, k in enumerate(panel)])
+    snaive_error = np.mean([np.abs(panel[k].to_numpy()[69:72] - truth[k][81:]) / LEVELS[i]
+                            for i, k in enumerate(panel)])
+    assert global_error < 0.04 and global_error < 0.4 * snaive_error
+    inside = np.mean([((panel[k].to_numpy()[81:] >= frames[k]["lo_80"]) & (panel[k].to_numpy()[81:] <= frames[k]["hi_80"]))
+                      .mean() for k in panel])
+    assert 0.6 <= inside <= 0.95
+    for f in frames.values():
+        assert (f["lo_95"] <= f["lo_80"]).all() and (f["lo_80"] <= f["mean"]).all()
+        assert (f["mean"] <= f["hi_80"]).all() and (f["hi_80"] <= f["hi_95"]).all() and (f["lo_95"] >= 0).all()
+        assert [str(m) for m in f.index] == ["2018-10", "2018-11", "2018-12"]
+
+
+def test_a_series_forecast_holds_numbers_not_the_model(fitted):
+    _, _, model, forecasts = fitted
+    one = forecasts[("type 0", "area 0")]
+    assert len(pickle.dumps(one)) < 10_000 < len(pickle.dumps(model))
+    with pytest.raises(ModelFitError, match="forecasts 3 months ahead, not 4"):
+        one.predict(4)
+    with pytest.raises(ModelFitError, match="trained on a whole panel"):
+        make("global").fit(pd.Series([1.0, 2, 3], index=MONTHS[:3]))
+
+
+def test_the_95_interval_stretches_the_80_interval_by_the_normal_ratio():
+    y = pd.Series(np.arange(1.0, 25.0), index=MONTHS[:24])
+    f = GlobalSeries.holding(y, (0.1, 0.5, 0.9), np.array([[8.0], [10.0], [13.0]])).predict(1)
+    assert f.loc[pd.Period("2014-01", "M")].tolist() == pytest.approx(
+        [10.0, 8.0, 13.0, 10 - 2 * 1.959964 / 1.281552, 10 + 3 * 1.959964 / 1.281552], rel=1e-6)
+
+
+def test_no_month_after_an_origin_reaches_its_forecast():
+    panel, _ = synthetic_panel()
+    settings = BacktestSettings(origins=2, horizon=3, step=3, models=("global",))
+    changed = {k: s.where(s.index <= pd.Period("2018-06", "M"), s * 10) for k, s in panel.items()}
+    first, second = (panel_forecasts(p, p, settings).series for p in (panel, changed))
+    key = ("type 1", "area 4")
+    assert set(first[key].origins) == {"2018-06", "2018-09"}
+    pd.testing.assert_frame_equal(first[key].origins["2018-06"].predict(3), second[key].origins["2018-06"].predict(3))
+    assert not first[key].origins["2018-09"].predict(3).equals(second[key].origins["2018-09"].predict(3))
+
+
+def test_the_ensemble_is_the_mean_of_the_local_median_and_the_global_forecast():
+    index = pd.period_range("2019-01", periods=2, freq="M")
+    local = pd.DataFrame({"mean": [10.0, 20.0], "lo_80": [8.0, 16.0]}, index=index)
+    panel = pd.DataFrame({"mean": [20.0, np.nan], "lo_80": [12.0, np.nan]}, index=index)
+    assert blend(local, panel).to_dict("list") == {"mean": [15.0, 20.0], "lo_80": [10.0, 16.0]}
+    assert blend(local, None) is local
+
+
+def test_backtest_blends_the_global_model_into_the_ensemble_on_a_panel_and_not_on_a_few_series():
+    panel, _ = synthetic_panel()
+    settings = BacktestSettings(origins=1, horizon=3, step=3, models=("ets", "theta", "stl-arima", "global", "ensemble"))
+    result = backtest_panel(panel.items(), settings, n_jobs=2)
+    p = result.predictions.set_index(["crime_type", "area", "origin", "month", "model"])["mean"].unstack("model")
+    local = p[["ets", "theta", "stl-arima"]].median(axis=1)
+    assert np.allclose(p["ensemble"], (local + p["global"]) / 2)
+    assert sorted(result.global_fit.models) == ["2018-09"]
+    scores = result.summary().set_index("model")["mase"]
+    assert scores["global"] < scores["ets"] and scores["ensemble"] < scores["stl-arima"]
+
+    few = dict(list(panel.items())[:3])
+    result = backtest_panel(few.items(), settings, n_jobs=2)
+    assert result.global_fit.note == f"3 series: the global model needs a panel of {MIN_GLOBAL_SERIES} or more"
+    p = result.predictions.set_index(["crime_type", "area", "origin", "month", "model"])["mean"].unstack("model")
+    assert p["global"].isna().all()
+    assert np.allclose(p["ensemble"], p[["ets", "theta", "stl-arima"]].median(axis=1))
+
+
+def test_an_ensemble_beyond_the_global_models_months_uses_its_local_members():
+    panel, _ = synthetic_panel()
+    train = {k: s.iloc[:81] for k, s in panel.items()}
+    key = ("type 2", "area 5")
+    one = GlobalModel().fit(train).predict({key: train[key]}, 3)[key]
+    ensemble = Ensemble(panel=one).fit(train[key])
+    local = combine([m.predict(5) for m in ensemble.models_])
+    f = ensemble.predict(5)
+    assert np.allclose(f["mean"].iloc[:3], (local["mean"].iloc[:3] + one.predict(3)["mean"]) / 2)
+    assert np.allclose(f["mean"].iloc[3:], local["mean"].iloc[3:])
+    assert ensemble.params()["members"] == "ets,theta,stl-arima,global"
