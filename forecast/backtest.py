@@ -390,9 +390,9 @@ def backtest_panel(series: Iterable[tuple[tuple[str, str], pd.Series]], settings
 
 # ------------------------------------------------------------------ the panel's global model
 
-#: the global model is trained only on panels of at least this many series: on a dozen unrelated series it
-#: made the ensemble worse (benchmarks/bench_global.py)
-MIN_GLOBAL_SERIES = 20
+#: the global model is trained only on panels of at least this many series; from 3 unrelated series up it made the
+#: ensemble better (benchmarks/bench_global.py), and fewer are not a panel
+MIN_GLOBAL_SERIES = 3
 
 
 @dataclass(frozen=True)
@@ -457,14 +457,16 @@ def trained_models(trains: dict, horizon: int, n_jobs: int) -> dict:
     from joblib import Parallel, delayed
 
     keys = {c: _training_key(train, horizon) for c, train in trains.items()}
-    missing = [c for c in trains if keys[c] not in _TRAINED]
+    found = {c: _TRAINED.pop(keys[c]) for c in trains if keys[c] in _TRAINED}
+    missing = [c for c in trains if c not in found]
     if missing:
         models = Parallel(n_jobs=min(n_jobs, len(missing)))(delayed(_train)(trains[c], horizon) for c in missing)
-        for c, model in zip(missing, models):
-            _TRAINED[keys[c]] = model
-        while len(_TRAINED) > _TRAINED_KEEP:
-            _TRAINED.pop(next(iter(_TRAINED)))
-    return {c: _TRAINED[keys[c]] for c in trains}
+        found.update(zip(missing, models))
+    for c in trains:  # the newest at the end; the least recently used go first
+        _TRAINED[keys[c]] = found[c]
+    while len(_TRAINED) > _TRAINED_KEEP:
+        _TRAINED.pop(next(iter(_TRAINED)))
+    return found
 
 
 def panel_forecasts(train: Mapping[tuple[str, str], pd.Series], series: Mapping[tuple[str, str], pd.Series],

@@ -102,9 +102,10 @@ def test_backtest_blends_the_global_model_into_the_ensemble_on_a_panel_and_not_o
     scores = result.summary().set_index("model")["mase"]
     assert scores["global"] < scores["ets"] and scores["ensemble"] < scores["stl-arima"]
 
-    few = dict(list(panel.items())[:3])
+    few = dict(list(panel.items())[:2])
     result = backtest_panel(few.items(), settings, n_jobs=2)
-    assert result.global_fit.note == f"3 series: the global model needs a panel of {MIN_GLOBAL_SERIES} or more"
+    assert MIN_GLOBAL_SERIES == 3
+    assert result.global_fit.note == "2 series: the global model needs a panel of 3 or more"
     p = result.predictions.set_index(["crime_type", "area", "origin", "month", "model"])["mean"].unstack("model")
     assert p["global"].isna().all()
     assert np.allclose(p["ensemble"], p[["ets", "theta", "stl-arima"]].median(axis=1))
@@ -121,3 +122,22 @@ def test_an_ensemble_beyond_the_global_models_months_uses_its_local_members():
     assert np.allclose(f["mean"].iloc[:3], (local["mean"].iloc[:3] + one.predict(3)["mean"]) / 2)
     assert np.allclose(f["mean"].iloc[3:], local["mean"].iloc[3:])
     assert ensemble.params()["members"] == "ets,theta,stl-arima,global"
+
+
+def test_a_model_is_trained_once_per_process_for_the_same_data(monkeypatch):
+    import forecast.backtest as bt
+
+    panel, _ = synthetic_panel()
+    calls = []
+    monkeypatch.setattr(bt, "_TRAINED", {})
+    monkeypatch.setattr(bt, "_TRAINED_KEEP", 3)
+    real = bt._train
+    monkeypatch.setattr(bt, "_train", lambda train, horizon: calls.append(len(train)) or real(train, horizon))
+    settings = BacktestSettings(origins=2, horizon=3, step=3, models=("global",))
+    first = panel_forecasts(panel, panel, settings, horizon=3, n_jobs=1)
+    assert calls == [30, 30, 30] and sorted(first.models) == ["2018-06", "2018-09", "2018-12"]
+    again = panel_forecasts(panel, {k: s for k, s in panel.items() if k[0] == "type 1"}, settings, horizon=3, n_jobs=1)
+    assert calls == [30, 30, 30] and all(again.models[c] is first.models[c] for c in first.models)
+    changed = {**panel, ("type 0", "area 0"): panel[("type 0", "area 0")] + 1}
+    panel_forecasts(changed, changed, settings, horizon=3, n_jobs=1)  # other data: trained again, and kept
+    assert calls == [30] * 6 and len(bt._TRAINED) == 3
