@@ -195,13 +195,11 @@ def backtest_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
                 out.notes.append(f"{name} failed at origin {train.index[-1]}: {type(exc).__name__}")
                 frames[name] = _missing(train, settings.horizon)
         panel = given.origins.get(str(train.index[-1])) if given is not None else None
-        if panel is not None:
-            frames[GLOBAL] = panel.predict(settings.horizon, LEVELS)
-        elif GLOBAL in settings.models:
-            frames[GLOBAL] = _missing(train, settings.horizon)
+        panel_frame = panel.predict(settings.horizon, LEVELS) if panel is not None else None
+        if GLOBAL in settings.models:
+            frames[GLOBAL] = panel_frame if panel_frame is not None else _missing(train, settings.horizon)
         if Ensemble.name in settings.models:
-            frames[Ensemble.name] = blend(combine([frames[n] for n in Ensemble.default_members]), frames.get(GLOBAL)
-                                          if panel is not None else None)
+            frames[Ensemble.name] = blend(combine([frames[n] for n in Ensemble.default_members]), panel_frame)
         for name in settings.models:
             f = frames[name]
             rows.append(pd.DataFrame({"crime_type": crime_type, "area": area, "model": name,
