@@ -246,7 +246,22 @@ model_options = options(
     click.option("--step", default=3, show_default=True, type=click.IntRange(1, 24), help="Months between backtest origins."),
     click.option("--jobs", "n_jobs", default=None, type=click.IntRange(1, 256),
                  help="Parallel processes (default: one per core)."),
+    click.option("--scheduler", default=None, metavar="ADDRESS", envvar="FORECAST_SCHEDULER",
+                 help="Send the fits to the Dask cluster at ADDRESS (tcp://HOST:PORT) [env: FORECAST_SCHEDULER]."),
+    click.option("--workers", default=None, type=click.IntRange(1, 256),
+                 help="Start a local Dask cluster of this many worker processes for the fits."),
 )
+
+
+@contextlib.contextmanager
+def computing(scheduler: str | None, workers: int | None):
+    """The fits run on a Dask cluster when asked (:mod:`forecast.cluster`), and the user is told where."""
+    from forecast.cluster import executing
+
+    with executing(scheduler, workers) as where:
+        if where:
+            click.echo(f"fitting on {where}", err=True)
+        yield
 
 
 def emit(text: str, output: str | None) -> None:
@@ -491,8 +506,8 @@ def decompose(panel: Panel, outlook, horizon, months, fmt, output, chart) -> Non
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Predictions CSV to write (crime_type, area, model, origin, month, step, actual, mean, bounds).")
 @tracking_options
-def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins, step, n_jobs, output, tracking_uri,
-             no_track, experiment) -> None:
+def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins, step, n_jobs, scheduler, workers,
+             output, tracking_uri, no_track, experiment) -> None:
     """Rolling-origin backtest of the model families against the seasonal naive baseline.
 
     Prints MASE, sMAPE and 80%/95% interval coverage per model.
@@ -516,7 +531,7 @@ def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins
         panel = panel.last_months(last)
     start, started_at = time.perf_counter(), time.time()
     keys = panel.keys()
-    with Progress(len(keys), "backtest") as progress:
+    with computing(scheduler, workers), Progress(len(keys), "backtest") as progress:
         result = backtest_panel(panel.iter_series(), settings, n_jobs=n_jobs, progress=progress)
     result, reconciled = reconciled_backtest(panel, result, reconcile)
     elapsed = time.perf_counter() - start
@@ -575,7 +590,7 @@ def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins
 @spc_options
 @tracking_options
 def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export, n_paths, seed, history, reconcile,
-        origins, step, n_jobs, spc_options, tracking_uri, no_track, experiment) -> None:
+        origins, step, n_jobs, scheduler, workers, spc_options, tracking_uri, no_track, experiment) -> None:
     """Next quarter's forecast for one crime type in every area, with SPC status and backtest accuracy.
 
     Writes forecast.csv, spc.csv, backtest.csv, summary.csv, sentences.txt, run.json, the charts and
@@ -615,7 +630,7 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
         tracking.preload()
     whole, panel = panel, panel.select(crime=crimes, area=area)
     settings = BacktestSettings(origins=origins, horizon=3, step=step, models=DEFAULT_RUN)
-    with Progress(len(panel.keys()), "forecasting") as progress:
+    with computing(scheduler, workers), Progress(len(panel.keys()), "forecasting") as progress:
         result = run_forecast(panel, crimes[0], horizon, model, settings, spc_options, n_jobs=n_jobs,
                               progress=progress, n_paths=n_paths, seed=seed, reconcile=reconcile, train=whole)
     fitted = time.perf_counter() - started

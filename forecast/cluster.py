@@ -1,0 +1,62 @@
+"""Where the per-series work runs: local processes (the default), or a Dask cluster.
+
+Every parallel step of the package goes through joblib (the per-series fits, the global model's cut-offs), so
+one switch moves them all: inside :func:`executing`, joblib's Dask backend sends each task to the cluster's
+workers, and the results (fitted models and forecasts) come back to this process, which writes the files and
+the MLflow records. Random draws (sample paths) are made here from seeds, so a cluster gives the same numbers
+as local processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator
+
+from forecast.errors import ForecastError
+
+#: a scheduler address to use when --scheduler is not given (tcp://HOST:PORT)
+SCHEDULER_ENV = "FORECAST_SCHEDULER"
+
+
+class ClusterError(ForecastError):
+    """No Dask cluster could be reached or started."""
+
+
+def on_cluster() -> bool:
+    """Whether joblib's tasks currently go to a Dask cluster."""
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return type(backend).__name__ == "DaskDistributedBackend"
+
+
+@contextlib.contextmanager
+def executing(scheduler: str | None = None, workers: int | None = None) -> Iterator[str | None]:
+    """Inside, joblib's tasks run on the Dask cluster at ``scheduler`` (else $FORECAST_SCHEDULER), or on a local
+    cluster of ``workers`` processes started for the purpose; with neither, in local processes as usual. Yields
+    a line saying where, or None."""
+    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    if not scheduler and not workers:
+        yield None
+        return
+    try:
+        from dask.distributed import Client, LocalCluster
+        from joblib import parallel_config
+    except ImportError:
+        raise ClusterError("Dask is not installed: pip install 'dask[distributed]' (or the package's [cluster] "
+                           "extra)") from None
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout="5s"))
+            except (OSError, TimeoutError) as exc:
+                raise ClusterError(f"--scheduler {scheduler}: no Dask scheduler answered ({exc})") from None
+            where = f"Dask cluster at {scheduler}"
+        else:
+            cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                       dashboard_address=None))
+            client = stack.enter_context(Client(cluster))
+            where = f"a local Dask cluster of {workers} worker{'s' if workers != 1 else ''}"
+        stack.enter_context(parallel_config(backend="dask"))
+        yield f"{where} ({len(client.scheduler_info()['workers'])} workers connected)"

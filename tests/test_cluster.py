@@ -1,0 +1,28 @@
+"""The fits on a Dask cluster (forecast.cluster): the same numbers as local processes."""
+
+import pandas as pd
+
+import forecast.backtest as bt
+
+ARGS = ["backtest", "--data", "city-of-london", "--crime", "burglary", "--models", "snaive,theta,global",
+        "--origins", "1", "--no-track"]
+
+
+def test_a_local_dask_cluster_gives_the_same_forecasts_as_local_processes(tmp_path, invoke, monkeypatch):
+    monkeypatch.setattr(bt, "_TRAINED", {})  # the global model is trained on the cluster too, not reused
+    local = invoke(*ARGS, "-o", tmp_path / "local.csv")
+    assert local.exit_code == 0, local.output
+    monkeypatch.setattr(bt, "_TRAINED", {})
+    remote = invoke(*ARGS, "--workers", "2", "-o", tmp_path / "dask.csv")
+    assert remote.exit_code == 0, remote.output
+    assert "fitting on a local Dask cluster of 2 workers (2 workers connected)" in remote.stderr
+    a, b = (pd.read_csv(tmp_path / f"{name}.csv") for name in ("local", "dask"))
+    assert len(a) == 6 * 3 * 4 and set(a["model"]) == {"snaive", "theta", "global", "auto"}
+    assert (tmp_path / "local.csv").read_bytes() == (tmp_path / "dask.csv").read_bytes()
+
+
+def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path, invoke):
+    result = invoke(*ARGS, "--scheduler", "tcp://127.0.0.1:9", "-o", tmp_path / "x.csv")
+    assert result.exit_code != 0
+    assert result.stderr.startswith("Error: --scheduler tcp://127.0.0.1:9: no Dask scheduler answered")
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.csv").exists()
