@@ -567,7 +567,8 @@ def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins
 
 @cli.command()
 @data_options
-@click.option("--crime", required=True, metavar="NAME", help="Crime type: name, slug or unique prefix (e.g. robbery).")
+@click.option("--crime", required=True, metavar="NAME",
+              help="Crime type: name, slug or unique prefix (e.g. robbery); several comma-separated, or 'all'.")
 @click.option("--area", default=None, metavar="NAME",
               help="Areas (comma-separated names, slugs or prefixes). Default: every area and the force total.")
 @click.option("--include-asb", is_flag=True, help="Count anti-social behaviour in 'All crime'.")
@@ -591,10 +592,11 @@ def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins
 @tracking_options
 def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export, n_paths, seed, history, reconcile,
         origins, step, n_jobs, scheduler, workers, spc_options, tracking_uri, no_track, experiment) -> None:
-    """Next quarter's forecast for one crime type in every area, with SPC status and backtest accuracy.
+    """Next quarter's forecast for a crime type in every area, with SPC status and backtest accuracy.
 
     Writes forecast.csv, spc.csv, backtest.csv, summary.csv, sentences.txt, run.json, the charts and
-    report.html to a new folder of its own, and records the run in MLflow.
+    report.html to a new folder of its own, and records the run in MLflow. With several crime types (or
+    --crime all), each gets its own folder and MLflow run, and out/<data>/all/<time>/ holds an index of them.
 
     \b
         forecast run --crime robbery
@@ -603,35 +605,74 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     import time
 
     from forecast import tracking
-    from forecast.backtest import BacktestSettings
+    from forecast.cluster import connected
     from forecast.data import resolve_names
-    from forecast.models import DEFAULT_RUN, make
-    from forecast.run import run_forecast
-
-    from forecast.output import file_stems, new_run_folder, point_latest
+    from forecast.models import make
+    from forecast.output import file_stems, new_run_folder
 
     started = time.perf_counter()
     started_at = time.time()
     if model != "auto":
         make(model)
     panel = panel.with_totals(include_asb=include_asb)
-    crimes = resolve_names(crime, panel.crime_types, "crime type")
-    if len(crimes) != 1:
-        raise InputError(f"--crime: run takes one crime type, got {len(crimes)} ({', '.join(crimes)})")
-    stem = file_stems(crimes)[crimes[0]]
+    crimes = list(panel.crime_types) if crime.strip().lower() == "all" else \
+        resolve_names(crime, panel.crime_types, "crime type")
+    if len(crimes) > 1 and out_dir:
+        raise InputError(f"--out takes one crime type, got {len(crimes)}; without --out each gets its own folder "
+                         f"under out/{file_stems([panel.name])[panel.name]}/")
+    stems = file_stems(crimes)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    latest = out_dir is None
-    out_dir = Path(out_dir) if out_dir else new_run_folder(Path("out") / file_stems([panel.name])[panel.name] / stem,
-                                                            stamp)
-    check_outputs(folder=out_dir)
-    if not no_track:
-        tracking.check_store(tracking_uri, tracking.experiment_name(stem, experiment))
+    base = Path("out") / file_stems([panel.name])[panel.name]
+    folders = {c: Path(out_dir) if out_dir else new_run_folder(base / stems[c], stamp) for c in crimes}
+    for c in crimes:
+        check_outputs(folder=folders[c])
+        if not no_track:
+            tracking.check_store(tracking_uri, tracking.experiment_name(stems[c], experiment))
     if not no_track or export:
         tracking.preload()
-    whole, panel = panel, panel.select(crime=crimes, area=area)
+    done = []
+    with connected(scheduler, workers) as where:
+        if where:
+            click.echo(f"fitting on {where}", err=True)
+        for c in crimes:
+            label = f"forecasting {c}" if len(crimes) > 1 else "forecasting"
+            result = run_crime(panel, c, area, folders[c], out_dir is None, where, label, model=model, horizon=horizon,
+                               export=export, n_paths=n_paths, seed=seed, history=history, reconcile=reconcile,
+                               origins=origins, step=step, n_jobs=n_jobs, spc_options=spc_options,
+                               tracking_uri=tracking_uri, no_track=no_track, experiment=experiment,
+                               started=started if c == crimes[0] else time.perf_counter(),
+                               started_at=started_at if c == crimes[0] else time.time())
+            done.append((result, folders[c]))
+    if len(crimes) > 1:
+        from forecast.output import atomic_folder, point_latest
+        from forecast.report import write_index
+
+        index = new_run_folder(base / "all", stamp)
+        with atomic_folder(index) as work:
+            written = write_index(work, done, index)
+        for path in written.values():
+            click.echo(f"wrote {index / path.relative_to(work)}")
+        if point_latest(index):
+            click.echo(f"{index.parent / 'latest'} now points to this run")
+
+
+def run_crime(whole: Panel, crime_type: str, area, out_dir: Path, latest: bool, where: str | None, label: str, *,
+              model, horizon, export, n_paths, seed, history, reconcile, origins, step, n_jobs, spc_options,
+              tracking_uri, no_track, experiment, started: float, started_at: float):
+    """One crime type of ``forecast run``: fit (on the cluster, if any), print, write its folder, record it."""
+    import time
+
+    from forecast import tracking
+    from forecast.backtest import BacktestSettings
+    from forecast.cluster import fitting_on
+    from forecast.models import DEFAULT_RUN
+    from forecast.output import point_latest
+    from forecast.run import run_forecast
+
+    panel = whole.select(crime=crime_type, area=area)
     settings = BacktestSettings(origins=origins, horizon=3, step=step, models=DEFAULT_RUN)
-    with computing(scheduler, workers), Progress(len(panel.keys()), "forecasting") as progress:
-        result = run_forecast(panel, crimes[0], horizon, model, settings, spc_options, n_jobs=n_jobs,
+    with fitting_on(where), Progress(len(panel.keys()), label) as progress:
+        result = run_forecast(panel, crime_type, horizon, model, settings, spc_options, n_jobs=n_jobs,
                               progress=progress, n_paths=n_paths, seed=seed, reconcile=reconcile, train=whole)
     fitted = time.perf_counter() - started
     for note in (result.reconciliation_note, result.global_fit.note):
@@ -679,6 +720,7 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
         folder = Path("models") / result.slug / (run_id or time.strftime("local-%Y%m%d-%H%M%S"))
         tracking.save_model(result, folder)
         click.echo(f"exported model to {folder}")
+    return result
 
 
 @cli.command()

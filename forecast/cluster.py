@@ -32,17 +32,16 @@ def on_cluster() -> bool:
 
 
 @contextlib.contextmanager
-def executing(scheduler: str | None = None, workers: int | None = None) -> Iterator[str | None]:
-    """Inside, joblib's tasks run on the Dask cluster at ``scheduler`` (else $FORECAST_SCHEDULER), or on a local
-    cluster of ``workers`` processes started for the purpose; with neither, in local processes as usual. Yields
-    a line saying where, or None."""
+def connected(scheduler: str | None = None, workers: int | None = None) -> Iterator[str | None]:
+    """Inside, a Dask client of the cluster at ``scheduler`` (else $FORECAST_SCHEDULER), or of a local cluster of
+    ``workers`` processes started for the purpose; with neither, nothing. Yields a line saying where, or None.
+    Work goes there only inside :func:`fitting_on`."""
     scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
     if not scheduler and not workers:
         yield None
         return
     try:
         from dask.distributed import Client, LocalCluster
-        from joblib import parallel_config
     except ImportError:
         raise ClusterError("Dask is not installed: pip install 'dask[distributed]' (or the package's [cluster] "
                            "extra)") from None
@@ -58,5 +57,24 @@ def executing(scheduler: str | None = None, workers: int | None = None) -> Itera
                                                        dashboard_address=None))
             client = stack.enter_context(Client(cluster))
             where = f"a local Dask cluster of {workers} worker{'s' if workers != 1 else ''}"
-        stack.enter_context(parallel_config(backend="dask"))
         yield f"{where} ({len(client.scheduler_info()['workers'])} workers connected)"
+
+
+@contextlib.contextmanager
+def fitting_on(where: str | None) -> Iterator[None]:
+    """Inside, joblib's tasks go to the connected Dask cluster (when ``where`` says there is one). Only the fits
+    go there: files are written by this process."""
+    if where is None:
+        yield
+        return
+    from joblib import parallel_config
+
+    with parallel_config(backend="dask"):
+        yield
+
+
+@contextlib.contextmanager
+def executing(scheduler: str | None = None, workers: int | None = None) -> Iterator[str | None]:
+    """:func:`connected` and :func:`fitting_on` at once."""
+    with connected(scheduler, workers) as where, fitting_on(where):
+        yield where

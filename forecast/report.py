@@ -139,3 +139,35 @@ def write_report(out_dir: str | Path, source: str, svg: bool = False, history: i
                         adjusted="adjusted" in points and points["adjusted"].notna().any())
     report = write_text(html, out_dir / "report.html")
     return {"report": report, "chart small multiples": multiples, **{f"chart {k}": v for k, v in charts.items()}}
+
+
+def write_index(out_dir: str | Path, runs: Sequence[tuple], final: str | Path) -> dict[str, Path]:
+    """The index of a run of several crime types: index.html (each crime type's board sentences, linked to its
+    report), summary.csv (every series of every crime type) and sentences.txt, in ``out_dir``, which will be
+    moved to ``final`` (the links are relative to it). ``runs``: (RunResult, its folder) pairs."""
+    import os
+    import time
+
+    from forecast.output import write_csv, write_text
+
+    first = runs[0][0]
+    title = f"{first.panel.name}: every crime type, next quarter and process status"
+    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+             f"<title>{escape(title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
+             f"<h1>{escape(title)}</h1>",
+             f'<p class="meta">Data: {escape(first.panel.source)}; last month {escape(str(first.panel.months[-1]))}; '
+             f"{len(runs)} crime types. Generated {escape(time.strftime('%Y-%m-%d %H:%M'))} by forecast.</p>"]
+    lines = []
+    for result, folder in runs:
+        link = os.path.relpath(Path(folder) / "report.html", Path(final))
+        sentences = result.sentences()
+        parts += [f'<h2><a href="{escape(link)}">{escape(result.crime_type)}</a></h2>', '<ul class="sentences">',
+                  *[f"<li>{escape(s)}</li>" for s in sentences], "</ul>"]
+        lines += [f"# {result.crime_type} ({folder})", *sentences, ""]
+    parts += ["</body>", "</html>"]
+    out = Path(out_dir)
+    summary = pd.concat([result.summary() for result, _ in runs], ignore_index=True)
+    return {"index": write_text("\n".join(parts) + "\n", out / "index.html"),
+            "summary": write_csv(summary, out / "summary.csv"),
+            "sentences": write_text("\n".join(lines), out / "sentences.txt")}

@@ -121,11 +121,9 @@ def test_run_prints_table_and_sentences(robbery_run):
     assert sentences and all(s in lines for s in sentences)
 
 
-def test_run_rejects_bad_model_and_several_crimes(invoke):
+def test_run_rejects_a_bad_model(invoke):
     bad = invoke("run", "--crime", "robbery", "--model", "prophet")
     assert bad.exit_code == 2 and "model 'prophet' is not a model family; valid: snaive" in bad.stderr
-    two = invoke("run", "--crime", "robbery,burglary")
-    assert two.exit_code == 2 and "run takes one crime type, got 2" in two.stderr
 
 
 def test_backtest_command_writes_exact_columns(invoke, tmp_path):
@@ -229,3 +227,37 @@ def test_out_replaces_an_earlier_run_whole_and_refuses_anything_else(tmp_path, i
         f"Error: {mine}: holds files that are not a forecast run's output (no run.json), and a run's folder is "
         f"replaced whole; choose a new or empty folder (nothing was written)")
     assert [p.name for p in mine.iterdir()] == ["notes.docx"]
+
+
+def test_several_crime_types_get_a_folder_each_an_index_and_one_training_of_the_global_model(tmp_path, invoke,
+                                                                                           monkeypatch):
+    import re
+
+    import forecast.backtest as bt
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bt, "_TRAINED", {})
+    trained = []
+    real = bt._train
+    monkeypatch.setattr(bt, "_train", lambda train, horizon: trained.append(len(train)) or real(train, horizon))
+    args = ("run", "--data", "city-of-london", "--crime", "robbery,drugs", "--area", "city-of-london", "--no-track",
+            "--paths", "0", "--jobs", "1")
+    refused = invoke(*args, "--out", tmp_path / "one")
+    assert refused.exit_code != 0 and not (tmp_path / "one").exists()
+    assert refused.stderr.strip() == ("Error: --out takes one crime type, got 2; without --out each gets its own "
+                                      "folder under out/city-of-london/")
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    # the global model learnt from all 158 series (with the totals) once per cut-off, and served both crime types
+    assert len(trained) == 5 and trained[-1] == 158
+    index = tmp_path / "out" / "city-of-london" / "all" / "latest"
+    html = (index / "index.html").read_text()
+    links = re.findall(r'<a href="([^"]+)">([^<]+)</a>', html)
+    assert [name for _, name in links] == ["Robbery", "Drugs"]
+    for link, name in links:
+        report = (index.resolve() / link).resolve()
+        assert report.is_file() and report.parent.parent.name == name.lower()
+    summary = pd.read_csv(index / "summary.csv")
+    assert summary[["crime_type", "area"]].values.tolist() == [["Robbery", "City of London"],
+                                                                ["Drugs", "City of London"]]
+    assert "forecasting Robbery: 1 of 1 series" in result.stderr and "forecasting Drugs: 1 of 1 series" in result.stderr
