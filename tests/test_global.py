@@ -92,7 +92,7 @@ def test_the_ensemble_is_the_mean_of_the_local_median_and_the_global_forecast():
 
 
 def test_backtest_blends_the_global_model_into_the_ensemble_on_a_panel_and_not_on_a_few_series():
-    panel, _ = synthetic_panel()
+    panel = dict(list(synthetic_panel()[0].items())[:15])
     settings = BacktestSettings(origins=1, horizon=3, step=3, models=("ets", "theta", "stl-arima", "global", "ensemble"))
     result = backtest_panel(panel.items(), settings, n_jobs=2)
     p = result.predictions.set_index(["crime_type", "area", "origin", "month", "model"])["mean"].unstack("model")
