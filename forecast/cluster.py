@@ -17,6 +17,8 @@ from forecast.errors import ForecastError
 
 #: a scheduler address to use when --scheduler is not given (tcp://HOST:PORT)
 SCHEDULER_ENV = "FORECAST_SCHEDULER"
+#: how long to wait for a scheduler to answer
+CONNECT_TIMEOUT = "5s"
 
 
 class ClusterError(ForecastError):
@@ -48,7 +50,7 @@ def connected(scheduler: str | None = None, workers: int | None = None) -> Itera
     with contextlib.ExitStack() as stack:
         if scheduler:
             try:
-                client = stack.enter_context(Client(scheduler, timeout="5s"))
+                client = stack.enter_context(Client(scheduler, timeout=CONNECT_TIMEOUT))
             except (OSError, TimeoutError) as exc:
                 raise ClusterError(f"--scheduler {scheduler}: no Dask scheduler answered ({exc})") from None
             where = f"Dask cluster at {scheduler}"

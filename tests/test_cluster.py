@@ -21,8 +21,11 @@ def test_a_local_dask_cluster_gives_the_same_forecasts_as_local_processes(tmp_pa
     assert (tmp_path / "local.csv").read_bytes() == (tmp_path / "dask.csv").read_bytes()
 
 
-def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path, invoke):
+def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path, invoke, monkeypatch):
+    import forecast.cluster
+
+    monkeypatch.setattr(forecast.cluster, "CONNECT_TIMEOUT", "1s")
     result = invoke(*ARGS, "--scheduler", "tcp://127.0.0.1:9", "-o", tmp_path / "x.csv")
     assert result.exit_code != 0
-    assert result.stderr.startswith("Error: --scheduler tcp://127.0.0.1:9: no Dask scheduler answered")
+    assert result.stderr.startswith("Error: --scheduler tcp://127.0.0.1:9: no Dask scheduler answered (Timed out trying to connect to tcp://127.0.0.1:9 after 1 s)")
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.csv").exists()
