@@ -7,10 +7,12 @@ cut-off only, and forecasts every series with the direct strategy (one model for
 feature).
 
 A training row is one series at one month ``t`` and one horizon ``h``: the last 24 months to ``t`` divided by
-the series' level (the mean of its last 12 months, at least 1), the log of that level, the calendar month of
-``t + h``, ``h``, and the crime type and area as categories; the target is the count at ``t + h`` divided by
-the same level. Five quantile losses (2.5%, 10%, 50%, 90%, 97.5%) give the forecast (the median: the error
-we score is absolute) and the 80% and 95% intervals; predictions are scaled back and never negative.
+the series' level (the mean of its last 12 months, at least 1), the same months a year and two years before
+``t + h``, the means of the last 3, 6 and 13-24 months, the log of the level, the calendar month of ``t + h``,
+``h``, and the crime type and area as categories (docs/GLOBAL.md); the target is the count at ``t + h`` divided
+by the same level. Rows come from the last 60 months before the cut-off. Three quantile losses (10%, 50%, 90%)
+give the forecast (the median: the error we score is absolute) and the 80% interval; the 95% interval
+stretches each side of it by the ratio of normal quantiles. Predictions are scaled back and never negative.
 
 :class:`GlobalSeries` is the fitted panel model seen from one series, with the ``fit``/``predict`` interface
 of every family, so that runs, ensembles and exported bundles treat it like the others.
@@ -33,8 +35,7 @@ QUANTILES = (0.1, 0.5, 0.9)
 #: categories beyond what HistGradientBoostingRegressor can hold (255 bins, one kept for missing) are left out
 MAX_CATEGORIES = 250
 FEATURES = (*(f"lag_{k}" for k in range(WINDOW - 1, -1, -1)), "last_year", "two_years_ago", "mean_3", "mean_6",
-            "mean_13_24", "log_level", "target_month", "horizon",
-            "crime_type", "area")
+            "mean_13_24", "log_level", "target_month", "horizon", "crime_type", "area")
 
 Key = tuple[str, str]
 
