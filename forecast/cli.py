@@ -255,13 +255,14 @@ model_options = options(
 
 @contextlib.contextmanager
 def computing(scheduler: str | None, workers: int | None):
-    """The fits run on a Dask cluster when asked (:mod:`forecast.cluster`), and the user is told where."""
-    from forecast.cluster import executing
+    """The Dask cluster asked for, if any (:func:`forecast.cluster.connected`), the user told where; yields where
+    (None: local processes), for :func:`forecast.cluster.fitting_on`."""
+    from forecast.cluster import connected
 
-    with executing(scheduler, workers) as where:
+    with connected(scheduler, workers) as where:
         if where:
             click.echo(f"fitting on {where}", err=True)
-        yield
+        yield where
 
 
 def emit(text: str, output: str | None) -> None:
@@ -531,7 +532,9 @@ def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins
         panel = panel.last_months(last)
     start, started_at = time.perf_counter(), time.time()
     keys = panel.keys()
-    with computing(scheduler, workers), Progress(len(keys), "backtest") as progress:
+    from forecast.cluster import fitting_on
+
+    with computing(scheduler, workers) as where, fitting_on(where), Progress(len(keys), "backtest") as progress:
         result = backtest_panel(panel.iter_series(), settings, n_jobs=n_jobs, progress=progress)
     result, reconciled = reconciled_backtest(panel, result, reconcile)
     elapsed = time.perf_counter() - start
@@ -605,7 +608,6 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     import time
 
     from forecast import tracking
-    from forecast.cluster import connected
     from forecast.data import resolve_names
     from forecast.models import make
     from forecast.output import file_stems, new_run_folder
@@ -631,9 +633,7 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     if not no_track or export:
         tracking.preload()
     done = []
-    with connected(scheduler, workers) as where:
-        if where:
-            click.echo(f"fitting on {where}", err=True)
+    with computing(scheduler, workers) as where:
         for c in crimes:
             label = f"forecasting {c}" if len(crimes) > 1 else "forecasting"
             result = run_crime(panel, c, area, folders[c], out_dir is None, where, label, model=model, horizon=horizon,

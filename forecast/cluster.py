@@ -1,7 +1,7 @@
 """Where the per-series work runs: local processes (the default), or a Dask cluster.
 
 Every parallel step of the package goes through joblib (the per-series fits, the global model's cut-offs), so
-one switch moves them all: inside :func:`executing`, joblib's Dask backend sends each task to the cluster's
+one switch moves them all: inside :func:`fitting_on`, joblib's Dask backend sends each task to the cluster's
 workers, and the results (fitted models and forecasts) come back to this process, which writes the files and
 the MLflow records. Random draws (sample paths) are made here from seeds, so a cluster gives the same numbers
 as local processes.
@@ -73,10 +73,3 @@ def fitting_on(where: str | None) -> Iterator[None]:
 
     with parallel_config(backend="dask"):
         yield
-
-
-@contextlib.contextmanager
-def executing(scheduler: str | None = None, workers: int | None = None) -> Iterator[str | None]:
-    """:func:`connected` and :func:`fitting_on` at once."""
-    with connected(scheduler, workers) as where, fitting_on(where):
-        yield where
