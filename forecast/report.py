@@ -79,6 +79,17 @@ def summary_table(summary: pd.DataFrame) -> str:
             + "\n</tbody></table></div>")
 
 
+def page_head(title: str, images: bool) -> list[str]:
+    """The start of a page of ours, to its heading. Nothing may be fetched: a page must open offline and leak
+    nothing about what is being read (``images``: embedded ``data:`` images are allowed)."""
+    sources = "default-src 'none'; " + ("img-src data:; " if images else "") + "style-src 'unsafe-inline'"
+    return ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f'<meta http-equiv="Content-Security-Policy" content="{sources}">',
+            f"<title>{escape(title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
+            f"<h1>{escape(title)}</h1>"]
+
+
 def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mapping[str, Path], *, title: str,
                  source: str, generated: str, adjusted: bool = False) -> str:
     """The HTML text of the report; ``adjusted``: the SPC was on seasonally adjusted counts, said once."""
@@ -91,13 +102,7 @@ def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mappin
                 "total's.")
     quarter = f"{first.get('m1_month', '')} to {first.get('m3_month', first.get('m1_month', ''))}"
     parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        # nothing may be fetched: the report must open offline and leak nothing about what is being read
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
-        "style-src 'unsafe-inline'\">",
-        f"<title>{escape(title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
-        f"<h1>{escape(title)}</h1>",
+        *page_head(title, images=True),
         f'<p class="meta">Data: {escape(source)}; last month {escape(str(first["last_month"]))}; forecast for '
         f"{escape(quarter)}. Generated {escape(generated)} by forecast.{escape(how)}</p>",
         "<h2>What the board needs to know</h2>", '<ul class="sentences">',
@@ -152,10 +157,7 @@ def write_index(out_dir: str | Path, runs: Sequence[tuple], final: str | Path) -
 
     first = runs[0][0]
     title = f"{first.panel.name}: every crime type, next quarter and process status"
-    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
-             f"<title>{escape(title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
-             f"<h1>{escape(title)}</h1>",
+    parts = [*page_head(title, images=False),
              f'<p class="meta">Data: {escape(first.panel.source)}; last month {escape(str(first.panel.months[-1]))}; '
              f"{len(runs)} crime types. Generated {escape(time.strftime('%Y-%m-%d %H:%M'))} by forecast.</p>"]
     lines = []
