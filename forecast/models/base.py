@@ -31,13 +31,17 @@ class ForecastModel:
     name = "base"
 
     def fit(self, y: pd.Series) -> "ForecastModel":
-        y = self._check(y)
-        self.y_ = y
-        values = y.to_numpy(dtype=float)
-        self.constant_ = float(values[0]) if np.ptp(values) == 0 else None
+        values = self._take(y)
         if self.constant_ is None:
             self._fit(values)
         return self
+
+    def _take(self, y: pd.Series) -> np.ndarray:
+        """Check and keep the series (``y_``) and whether it is flat (``constant_``); returns its values."""
+        self.y_ = self._check(y)
+        values = self.y_.to_numpy(dtype=float)
+        self.constant_ = float(values[0]) if np.ptp(values) == 0 else None
+        return values
 
     def predict(self, horizon: int = 3, levels=LEVELS) -> pd.DataFrame:
         """Mean and central prediction intervals for the next ``horizon`` months."""

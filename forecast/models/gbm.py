@@ -194,9 +194,7 @@ class GlobalSeries(ForecastModel):
     @classmethod
     def holding(cls, y: pd.Series, quantiles: tuple[float, ...], forecasts: np.ndarray) -> "GlobalSeries":
         model = cls()
-        model.y_ = cls._check(y)
-        values = model.y_.to_numpy()
-        model.constant_ = float(values[0]) if np.ptp(values) == 0 else None
+        model._take(y)
         model.quantiles_ = {round(float(q), 6): np.asarray(f, dtype=float) for q, f in zip(quantiles, forecasts)}
         return model
 
