@@ -130,10 +130,20 @@ class SeriesForecast:
         return self.metrics.groupby("model")[["mase", "smape", "coverage_80", "coverage_95", "mae"]].mean()
 
 
+def fit_family(name: str, y: pd.Series, template: ForecastModel | None = None) -> ForecastModel:
+    """Fit one family: from a template that keeps an earlier search's choices (form, orders) if given, so that only
+    the parameters are estimated; searched afresh when there is none or its choices no longer fit."""
+    if template is not None and hasattr(template, "template"):
+        try:
+            return template.template().fit(y)
+        except FIT_ERRORS:
+            pass
+    return make(name).fit(y)
+
+
 def fit_predict(name: str, y: pd.Series, horizon: int, template: ForecastModel | None = None):
-    """Fit one family (from a template that keeps earlier choices, if given) and forecast."""
-    model = template.template() if template is not None and hasattr(template, "template") else make(name)
-    model.fit(y)
+    """Fit one family (:func:`fit_family`) and forecast."""
+    model = fit_family(name, y, template)
     return model, model.predict(horizon, LEVELS)
 
 
@@ -171,6 +181,13 @@ def backtest_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
     """Forecast from every origin with every model, and score each forecast against what happened. ``given``
     holds the global model's forecasts of this series (:func:`panel_forecasts`); without them the global
     model is missing and the ensemble is the local families' alone."""
+    return _backtest(key, y, settings, given)[0]
+
+
+def _backtest(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
+              given: "PanelForecasts | None" = None) -> tuple[SeriesForecast, dict[str, ForecastModel]]:
+    """:func:`backtest_series`, and each family's template: the form and orders searched at the first origin,
+    which the later origins (and the final fit) reuse."""
     crime_type, area = key
     values = y.to_numpy(dtype=float)
     origins = rolling_origins(len(values), settings)
@@ -219,7 +236,7 @@ def backtest_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
         out.metrics = pd.DataFrame(metric_rows)
         if len(settings.models) > 1:
             out.predictions, out.metrics = _with_auto(out.predictions, out.metrics, settings.models)
-    return out
+    return out, templates
 
 
 def _with_auto(predictions: pd.DataFrame, metrics: pd.DataFrame, candidates: Sequence[str]):
@@ -247,8 +264,10 @@ def choose_model(scores: pd.DataFrame, candidates: Sequence[str]) -> str | None:
 def forecast_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettings, model: str = "auto",
                     horizon: int = 3, given: "PanelForecasts | None" = None) -> SeriesForecast:
     """Backtest, choose the model (``auto``) or take the one given, then fit it once on all months and forecast
-    (the global model's forecast comes in ``given``, made from all months of the panel)."""
-    result = backtest_series(key, y, settings, given)
+    (the global model's forecast comes in ``given``, made from all months of the panel). The final fit keeps the
+    form and orders the backtest searched at its first origin and scored at the later ones, instead of searching
+    again: the search is most of a series' cost, and the forecast is then made the way it was scored."""
+    result, templates = _backtest(key, y, settings, given)
     if model == AUTO:
         chosen = choose_model(result.model_scores(), settings.models)
         if chosen is None:
@@ -265,9 +284,9 @@ def forecast_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
                 raise ModelFitError("no forecast from the global model")
             result.model = final
         elif chosen == Ensemble.name:
-            result.model = Ensemble(panel=final).fit(y)
+            result.model = Ensemble.of([fit_family(n, y, templates.get(n)) for n in Ensemble.default_members], final)
         else:
-            result.model = make(chosen).fit(y)
+            result.model = fit_family(chosen, y, templates.get(chosen))
     except FIT_ERRORS as exc:
         result.failures += 1
         result.notes.append(f"{chosen} failed on the full series ({type(exc).__name__}); seasonal naive used")
