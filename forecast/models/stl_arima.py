@@ -17,12 +17,13 @@ class STLArima(ForecastModel):
     name = "stl-arima"
 
     def __init__(self, m: int = 12, seasonal_window: int = 7, seasonal_years: int = 5, order: tuple | None = None,
-                 with_intercept: bool | None = None):
+                 with_intercept: bool | None = None, start_params: np.ndarray | None = None):
         self.m = m
         self.seasonal_window = seasonal_window
         self.seasonal_years = seasonal_years
         self.order = order
         self.with_intercept = with_intercept
+        self.start_params = start_params
 
     def _fit(self, y: np.ndarray) -> None:
         if len(y) >= 2 * self.m + 1:
@@ -34,11 +35,13 @@ class STLArima(ForecastModel):
             self.seasonal_var_ = 0.0
         adjusted = y - self.seasonal_
         if self.order is None:
+            # stepwise from ARIMA(1,d,1) up to order 2: a third cheaper than from (2,d,2) up to 3, at the same
+            # backtest scores (benchmarks/bench_scale.py)
             self.arima_ = pm.auto_arima(adjusted, seasonal=False, suppress_warnings=True, error_action="ignore",
-                                        max_p=3, max_q=3, max_d=1)
+                                        start_p=1, start_q=1, max_p=2, max_q=2, max_d=1)
         else:
             self.arima_ = pm.ARIMA(order=self.order, with_intercept=self.with_intercept,
-                                   suppress_warnings=True).fit(adjusted)
+                                   start_params=self.start_params, suppress_warnings=True).fit(adjusted)
 
     def _forecast(self, horizon: int):
         mean, conf = self.arima_.predict(horizon, return_conf_int=True, alpha=0.05)
@@ -75,9 +78,10 @@ class STLArima(ForecastModel):
         return self.seasonal_[len(self.seasonal_) - years * self.m:].reshape(years, self.m).mean(axis=0)
 
     def template(self) -> "STLArima":
-        """An unfitted copy that keeps the chosen ARIMA order (cheap refits at later backtest origins)."""
+        """An unfitted copy that keeps the chosen ARIMA order and starts from these parameters (cheap refits at later
+        backtest origins and for the final forecast)."""
         return STLArima(self.m, self.seasonal_window, self.seasonal_years, self.arima_.order,
-                        self.arima_.with_intercept)
+                        self.arima_.with_intercept, np.asarray(self.arima_.params(), dtype=float))
 
     def params(self) -> dict:
         return {"order": str(self.arima_.order), "with_intercept": bool(self.arima_.with_intercept),
