@@ -53,11 +53,11 @@ class ForecastModel:
             mean, sd = np.full(horizon, self.constant_), np.zeros(horizon)
         else:
             mean, sd = self._forecast(horizon)
-        frame = pd.DataFrame({"mean": mean}, index=self.future_index(horizon))
+        columns = {"mean": mean}
         for level in levels:
-            lo, hi = self._interval(mean, sd, level)
-            frame[f"lo_{level}"], frame[f"hi_{level}"] = lo, hi
-        return frame.clip(lower=0.0)
+            columns[f"lo_{level}"], columns[f"hi_{level}"] = self._interval(mean, sd, level)
+        return pd.DataFrame({k: np.maximum(np.asarray(v, dtype=float), 0.0) for k, v in columns.items()},
+                            index=self.future_index(horizon))
 
     def simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray | None:
         """Sample paths (n_paths x horizon) with the error correlation across months that the model implies:

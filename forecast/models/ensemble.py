@@ -60,8 +60,11 @@ class Ensemble(ForecastModel):
     def predict(self, horizon: int = 3, levels=LEVELS) -> pd.DataFrame:
         if not hasattr(self, "models_"):
             return super().predict(horizon, levels)
-        local = combine([m.predict(horizon, levels) for m in self.models_])
-        return blend(local, self._panel_forecast(horizon, levels))
+        return self._blended([m.predict(horizon, levels) for m in self.models_], horizon, levels)
+
+    def _blended(self, local: Sequence[pd.DataFrame], horizon: int, levels=LEVELS) -> pd.DataFrame:
+        """The forecast from the local members' forecasts: their median, blended with the global model's."""
+        return blend(combine(local), self._panel_forecast(horizon, levels))
 
     def _panel_forecast(self, horizon: int, levels=LEVELS) -> pd.DataFrame | None:
         """The global model's forecast for the months it covers (it is trained for a fixed number ahead)."""
@@ -84,7 +87,7 @@ class Ensemble(ForecastModel):
         mixture = np.concatenate([model_paths(m, f, k, rng) for m, f, k in zip(members, frames, shares) if k])
         ranks = mixture.argsort(axis=0, kind="stable").argsort(axis=0, kind="stable")
         z = norm.ppf((ranks + 0.5) / len(mixture))
-        frame = self.predict(horizon)
+        frame = self._blended(frames[:len(self.models_)], horizon)
         knots = np.array([-z_value(95), -z_value(80), 0.0, z_value(80), z_value(95)])
         paths = np.empty_like(z)
         for h in range(horizon):
