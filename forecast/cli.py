@@ -109,6 +109,11 @@ class History(click.ParamType):
 
 history_option = click.option("--history", default="36", show_default=True, type=History(),
                               help="Months of history in the charts, before the forecast; 'all' for the whole series.")
+#: forecast.report.CHARTS, spelled out so that the CLI starts without importing matplotlib
+charts_option = click.option("--charts", type=click.Choice(["attention", "all"]), default="attention",
+                             show_default=True,
+                             help="Series that get a chart of their own: the force total and those the board's "
+                                  "sentences lead with ('attention'; the small multiples show every area), or all.")
 
 
 def check_outputs(files=(), folder=None, charts=()) -> None:
@@ -587,14 +592,15 @@ def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins
               help="Sample paths per series for the step-change outlook (0 turns it off).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed of the outlook.")
 @history_option
+@charts_option
 @click.option("--reconcile", type=click.Choice(RECONCILE_METHODS), default=RECONCILE_DEFAULT, show_default=True,
               help="Make the areas' forecasts add up to the force total's (when the run holds both): 'top-down' "
                    "measured best (README, Measured); 'none' keeps each series' own forecast.")
 @model_options
 @spc_options
 @tracking_options
-def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export, n_paths, seed, history, reconcile,
-        origins, step, n_jobs, scheduler, workers, spc_options, tracking_uri, no_track, experiment) -> None:
+def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export, n_paths, seed, history, charts,
+        reconcile, origins, step, n_jobs, scheduler, workers, spc_options, tracking_uri, no_track, experiment) -> None:
     """Next quarter's forecast for a crime type in every area, with SPC status and backtest accuracy.
 
     Writes forecast.csv, spc.csv, backtest.csv, summary.csv, sentences.txt, run.json, the charts and
@@ -637,8 +643,8 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
         for c in crimes:
             label = f"forecasting {c}" if len(crimes) > 1 else "forecasting"
             result = run_crime(panel, c, area, folders[c], out_dir is None, where, label, model=model, horizon=horizon,
-                               export=export, n_paths=n_paths, seed=seed, history=history, reconcile=reconcile,
-                               origins=origins, step=step, n_jobs=n_jobs, spc_options=spc_options,
+                               export=export, n_paths=n_paths, seed=seed, history=history, charts=charts,
+                               reconcile=reconcile, origins=origins, step=step, n_jobs=n_jobs, spc_options=spc_options,
                                tracking_uri=tracking_uri, no_track=no_track, experiment=experiment,
                                started=started if c == crimes[0] else time.perf_counter(),
                                started_at=started_at if c == crimes[0] else time.time())
@@ -657,7 +663,7 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
 
 
 def run_crime(whole: Panel, crime_type: str, area, out_dir: Path, latest: bool, where: str | None, label: str, *,
-              model, horizon, export, n_paths, seed, history, reconcile, origins, step, n_jobs, spc_options,
+              model, horizon, export, n_paths, seed, history, charts, reconcile, origins, step, n_jobs, spc_options,
               tracking_uri, no_track, experiment, started: float, started_at: float):
     """One crime type of ``forecast run``: fit (on the cluster, if any), print, write its folder, record it."""
     import time
@@ -695,7 +701,7 @@ def run_crime(whole: Panel, crime_type: str, area, out_dir: Path, latest: bool, 
         # the run's files appear together or not at all: written into a new folder that then replaces out_dir
         with atomic_folder(out_dir) as work:
             written = result.write(work)
-            written.update(write_report(work, result.panel.name, history=history))
+            written.update(write_report(work, result.panel.name, history=history, charts=charts))
             run_id, failure = None, None
             try:
                 run_id = recording.result() if recording is not None else None
@@ -895,7 +901,8 @@ def reconciled_backtest(panel: Panel, result, method: str):
 @click.option("--tracking-uri", default=None, metavar="URI", help="MLflow store of --run-id.")
 @click.option("--svg", is_flag=True, help="Also write the charts as SVG.")
 @history_option
-def report(crime, out_dir, run_id, tracking_uri, svg, history) -> None:
+@charts_option
+def report(crime, out_dir, run_id, tracking_uri, svg, history, charts) -> None:
     """Rebuild the charts and report.html of a run from its outputs or from an MLflow run.
 
     \b
@@ -914,9 +921,11 @@ def report(crime, out_dir, run_id, tracking_uri, svg, history) -> None:
             raise InputError("give --crime (or --out) or --run-id")
         folder = Path(out_dir) if out_dir else latest_run(crime)
         source = run_source(folder)
-    paths = write_report(folder, source, svg, history=history)
+    paths = write_report(folder, source, svg, history=history, charts=charts)
     click.echo(f"wrote {paths['report']}")
-    click.echo(f"wrote {paths['chart small multiples']} and {len(paths) - 2} series charts in {folder / 'charts'}")
+    charts = len(paths) - 2
+    click.echo(f"wrote {paths['chart small multiples']} and {charts} series chart{'s' if charts != 1 else ''} in "
+               f"{folder / 'charts'}")
 
 
 @cli.command()

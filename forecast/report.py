@@ -115,9 +115,28 @@ def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mappin
     return "\n".join(parts) + "\n"
 
 
-def write_report(out_dir: str | Path, source: str, svg: bool = False, history: int | None = HISTORY) -> dict[str, Path]:
-    """Charts (the last ``history`` months, None: all) and report.html from a run's output folder (summary.csv,
-    spc.csv, forecast.csv, sentences.txt)."""
+#: which series get a chart of their own: those that call for attention (and the force total), or all
+CHARTS = ("attention", "all")
+
+
+def charted_areas(summary: pd.DataFrame, charts: str = "attention") -> list[str] | None:
+    """The areas whose series get a chart of their own (None: every one): with ``charts="attention"``, the force
+    total and the series the board's sentences lead with (a step change, a limit, a run, an outlook, a special
+    cause); the stable ones are in the small multiples. Rendering a chart costs about as much CPU as forecasting
+    the series, so a run of a thousand series no longer draws a thousand charts nobody opens."""
+    from forecast.board import LABELS, LOW_COUNT, STABLE
+    from forecast.data import ALL_AREAS
+
+    if charts == "all" or "attention" not in summary:
+        return None
+    quiet = summary["attention"].isin([LABELS[STABLE], LABELS[LOW_COUNT]]) & (summary["area"] != ALL_AREAS)
+    return summary.loc[~quiet, "area"].tolist()
+
+
+def write_report(out_dir: str | Path, source: str, svg: bool = False, history: int | None = HISTORY,
+                 charts: str = "attention") -> dict[str, Path]:
+    """Charts (the last ``history`` months, None: all; of the series :func:`charted_areas` picks) and report.html
+    from a run's output folder (summary.csv, spc.csv, forecast.csv, sentences.txt)."""
     import time
 
     from forecast.output import read_csv, write_text
@@ -133,17 +152,18 @@ def write_report(out_dir: str | Path, source: str, svg: bool = False, history: i
     summary, points, forecasts = (read_csv(out_dir / name, dtype=names) for name in needed)
     sentences_file = out_dir / "sentences.txt"
     sentences = sentences_file.read_text(encoding="utf-8").splitlines() if sentences_file.exists() else []
-    charts = crime_charts(summary, points, forecasts, out_dir / "charts", source, svg, history=history)
+    drawn = crime_charts(summary, points, forecasts, out_dir / "charts", source, svg, history=history,
+                         areas=charted_areas(summary, charts))
     crime = summary["crime_type"].iloc[0]
-    multiples = charts.pop("small multiples")
+    multiples = drawn.pop("small multiples")
     ordered = {"Every area, with next quarter's forecast": multiples,
                **{f"{crime} in {area}" if area != "All areas" else f"{crime} (force total)": path
-                  for area, path in charts.items()}}
+                  for area, path in drawn.items()}}
     html = build_report(summary, sentences, ordered, title=f"{crime}: next quarter and process status",
                         source=source, generated=time.strftime("%Y-%m-%d %H:%M"),
                         adjusted="adjusted" in points and points["adjusted"].notna().any())
     report = write_text(html, out_dir / "report.html")
-    return {"report": report, "chart small multiples": multiples, **{f"chart {k}": v for k, v in charts.items()}}
+    return {"report": report, "chart small multiples": multiples, **{f"chart {k}": v for k, v in drawn.items()}}
 
 
 def write_index(out_dir: str | Path, runs: Sequence[tuple], final: str | Path) -> dict[str, Path]:

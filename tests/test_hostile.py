@@ -203,7 +203,7 @@ def hostile_run(tmp_path_factory):
     data = write(root / "hostile.csv", buffer.getvalue())
     out = root / "out"
     result = CliRunner().invoke(cli, ["run", "--data", str(data), "--crime", "robbery", "--no-track", "--jobs", "1",
-                                      "--paths", "200", "--origins", "1", "--out", str(out)], catch_exceptions=False)
+                                      "--paths", "200", "--origins", "1", "--charts", "all", "--out", str(out)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return out, data
 

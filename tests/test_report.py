@@ -26,7 +26,7 @@ def evil_run(tmp_path_factory):
     data = write(root / "evil.csv", "month,area,crime_type,count\n" + "\n".join(rows) + "\n")
     out = root / "out"
     result = CliRunner().invoke(cli, ["run", "--data", str(data), "--crime", "script", "--no-track", "--jobs", "1",
-                                      "--paths", "300", "--out", str(out)], catch_exceptions=False)
+                                      "--paths", "300", "--charts", "all", "--out", str(out)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return out, result
 
@@ -59,7 +59,7 @@ def test_report_lists_the_summary_and_sentences(evil_run):
 def test_report_command_rebuilds_from_outputs(evil_run, invoke):
     out, _ = evil_run
     (out / "report.html").unlink()
-    result = invoke("report", "--out", out)
+    result = invoke("report", "--out", out, "--charts", "all")
     assert result.exit_code == 0, result.output
     assert (out / "report.html").exists() and "wrote" in result.stdout
     missing = invoke("report", "--out", out / "nowhere")
@@ -107,7 +107,8 @@ def met_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("met") / "out"
     result = CliRunner().invoke(cli, ["run", "--crime", "robbery", "--area",
                                       "all-areas,westminster,bromley,camden,london-heathrow",
-                                      "--no-track", "--paths", "1000", "--out", str(out)], catch_exceptions=False)
+                                      "--no-track", "--paths", "1000", "--charts", "all", "--out", str(out)],
+                                catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return out, result
 
@@ -152,3 +153,13 @@ def test_report_fits_1400_pixels_and_leads_with_the_exceptions(met_run, tmp_path
     assert page["bullets"] == (out / "sentences.txt").read_text(encoding="utf-8").splitlines()
     assert page["bullets"][0].startswith("Robbery in Westminster") and page["bullets"][-1].startswith("Too few")
     assert page["rows"][:2] == ["Westminster", "Bromley"]
+
+
+def test_by_default_charts_are_drawn_for_the_force_total_and_the_series_that_call_for_attention():
+    from forecast.report import charted_areas
+
+    summary = pd.DataFrame({"area": ["Westminster", "All areas", "Camden", "Bromley", "Heathrow", "Croydon"],
+                            "attention": ["recent step change", "stable", "stable", "step change expected",
+                                          "too few crimes", "special cause"]})
+    assert charted_areas(summary) == ["Westminster", "All areas", "Bromley", "Croydon"]
+    assert charted_areas(summary, "all") is None

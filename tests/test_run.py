@@ -17,7 +17,7 @@ def robbery_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("run") / "robbery"
     result = CliRunner().invoke(cli, ["run", "--crime", "robbery", "--area", "camden,westminster", "--out", str(out), "--no-track",
-                                      "--jobs", "1"], catch_exceptions=False)
+                                      "--jobs", "1", "--charts", "all"], catch_exceptions=False)
     return result, out
 
 
@@ -184,7 +184,7 @@ def test_each_run_writes_its_own_folder_and_latest_points_to_the_newest(tmp_path
     import json
 
     monkeypatch.chdir(tmp_path)
-    args = ("run", "--crime", "drugs", "--area", "sutton", "--no-track", "--paths", "0", "--jobs", "1")
+    args = ("run", "--crime", "drugs", "--area", "sutton", "--no-track", "--paths", "0", "--jobs", "1", "--charts", "all")
     first = invoke(*args)
     assert first.exit_code == 0, first.output
     assert "note: not reconciled: the run needs the force total and its areas" in first.stderr
@@ -212,7 +212,7 @@ def test_each_run_writes_its_own_folder_and_latest_points_to_the_newest(tmp_path
 
 
 def test_out_replaces_an_earlier_run_whole_and_refuses_anything_else(tmp_path, invoke):
-    args = ("--crime", "drugs", "--no-track", "--paths", "0", "--jobs", "1")
+    args = ("--crime", "drugs", "--no-track", "--paths", "0", "--jobs", "1", "--charts", "all")
     out = tmp_path / "board"
     assert invoke("run", *args, "--area", "sutton,merton", "--out", out).exit_code == 0
     assert sorted(p.name for p in (out / "charts").iterdir()) == ["merton.png", "small-multiples.png", "sutton.png"]

@@ -16,7 +16,7 @@ from forecast.cli import cli
 
 from conftest import backtest_mase
 
-RUN_ARGS = ["run", "--crime", "robbery", "--area", "camden,westminster", "--jobs", "1"]
+RUN_ARGS = ["run", "--crime", "robbery", "--area", "camden,westminster", "--jobs", "1", "--charts", "all"]
 
 
 @pytest.fixture(scope="module")
@@ -270,5 +270,9 @@ def test_report_rebuilt_from_an_mlflow_run(tracked, invoke, tmp_path):
     assert result.exit_code == 0, result.output
     html = (out / "report.html").read_text(encoding="utf-8")
     assert f"MLflow run {run_id[:8]}" in html and "Westminster" in html
-    assert sorted(p.name for p in (out / "charts").glob("*.png")) == ["camden.png", "small-multiples.png",
-                                                                       "westminster.png"]
+    # by default only the series that call for attention get a chart of their own: Camden is stable
+    attention = pd.read_csv(out / "summary.csv").set_index("area")["attention"]
+    assert attention["Camden"] == "stable" and attention["Westminster"] != "stable"
+    assert sorted(p.name for p in (out / "charts").glob("*.png")) == ["small-multiples.png", "westminster.png"]
+    assert html.count("<img") == 2 and result.stdout.splitlines()[-1].endswith("and 1 series chart in "
+                                                                                  f"{out / 'charts'}")
