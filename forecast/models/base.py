@@ -39,6 +39,7 @@ class ForecastModel:
     def _take(self, y: pd.Series) -> np.ndarray:
         """Check and keep the series (``y_``) and whether it is flat (``constant_``); returns its values."""
         self.y_ = self._check(y)
+        self._forecasts = {}
         values = self.y_.to_numpy(dtype=float)
         self.constant_ = float(values[0]) if np.ptp(values) == 0 else None
         return values
@@ -52,12 +53,20 @@ class ForecastModel:
         if self.constant_ is not None:
             mean, sd = np.full(horizon, self.constant_), np.zeros(horizon)
         else:
-            mean, sd = self._forecast(horizon)
+            mean, sd = self._forecast_once(horizon)
         columns = {"mean": mean}
         for level in levels:
             columns[f"lo_{level}"], columns[f"hi_{level}"] = self._interval(mean, sd, level)
         return pd.DataFrame({k: np.maximum(np.asarray(v, dtype=float), 0.0) for k, v in columns.items()},
                             index=self.future_index(horizon))
+
+    def _forecast_once(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_forecast`, computed once per fit and horizon: a run asks a fitted model for the same months for
+        its forecast, its sample paths and the ensemble's, and some families simulate to answer."""
+        cache = vars(self).setdefault("_forecasts", {})
+        if horizon not in cache:
+            cache[horizon] = self._forecast(horizon)
+        return cache[horizon]
 
     def simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray | None:
         """Sample paths (n_paths x horizon) with the error correlation across months that the model implies:

@@ -29,7 +29,7 @@ class SeasonalNaive(ForecastModel):
 
     def _simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
         """Each month's error is a new shock plus the error of the same month a year (lag) earlier."""
-        mean, _ = self._forecast(horizon)
+        mean, _ = self._forecast_once(horizon)
         errors = rng.standard_normal((n_paths, horizon)) * self.sigma_
         for h in range(self.lag_, horizon):
             errors[:, h] += errors[:, h - self.lag_]
