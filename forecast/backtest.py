@@ -218,21 +218,19 @@ def _backtest(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
             frames[GLOBAL] = panel_frame if panel_frame is not None else _missing(train, settings.horizon)
         if Ensemble.name in settings.models:
             frames[Ensemble.name] = blend(combine([frames[n] for n in Ensemble.default_members]), panel_frame)
+        origin, months = str(train.index[-1]), [str(m) for m in frames[settings.models[0]].index]
         for name in settings.models:
-            f = frames[name]
-            rows.append(pd.DataFrame({"crime_type": crime_type, "area": area, "model": name,
-                                      "origin": str(train.index[-1]), "month": f.index.astype(str),
-                                      "step": np.arange(1, settings.horizon + 1), "actual": actual, **{
-                                          c: f[c].to_numpy() for c in ["mean", "lo_80", "hi_80", "lo_95", "hi_95"]}}))
-            metric_rows.append({"crime_type": crime_type, "area": area, "model": name,
-                                "origin": str(train.index[-1]), "mase": mase(actual, f["mean"], scale),
-                                "smape": smape(actual, f["mean"]),
+            f = {c: frames[name][c].to_numpy(dtype=float) for c in ("mean", "lo_80", "hi_80", "lo_95", "hi_95")}
+            rows += [(crime_type, area, name, origin, month, step, a, *(f[c][i] for c in f))
+                     for i, (month, step, a) in enumerate(zip(months, range(1, settings.horizon + 1), actual))]
+            metric_rows.append({"crime_type": crime_type, "area": area, "model": name, "origin": origin,
+                                "mase": mase(actual, f["mean"], scale), "smape": smape(actual, f["mean"]),
                                 "coverage_80": coverage(actual, f["lo_80"], f["hi_80"]),
                                 "coverage_95": coverage(actual, f["lo_95"], f["hi_95"]),
-                                "mae": float(np.mean(np.abs(actual - f["mean"].to_numpy()))), "scale": scale,
+                                "mae": float(np.mean(np.abs(actual - f["mean"]))), "scale": scale,
                                 "n_train": n_train, "series_months": len(values)})
     if rows:
-        out.predictions = pd.concat(rows, ignore_index=True)[PREDICTION_COLUMNS]
+        out.predictions = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
         out.metrics = pd.DataFrame(metric_rows)
         if len(settings.models) > 1:
             out.predictions, out.metrics = _with_auto(out.predictions, out.metrics, settings.models)
