@@ -923,8 +923,8 @@ def report(crime, out_dir, run_id, tracking_uri, svg, history, charts) -> None:
         source = run_source(folder)
     paths = write_report(folder, source, svg, history=history, charts=charts)
     click.echo(f"wrote {paths['report']}")
-    charts = len(paths) - 2
-    click.echo(f"wrote {paths['chart small multiples']} and {charts} series chart{'s' if charts != 1 else ''} in "
+    drawn = len(paths) - 2
+    click.echo(f"wrote {paths['chart small multiples']} and {drawn} series chart{'s' if drawn != 1 else ''} in "
                f"{folder / 'charts'}")
 
 

@@ -127,6 +127,8 @@ def charted_areas(summary: pd.DataFrame, charts: str = "attention") -> list[str]
     from forecast.board import LABELS, LOW_COUNT, STABLE
     from forecast.data import ALL_AREAS
 
+    if charts not in CHARTS:
+        raise ValueError(f"charts must be one of {', '.join(CHARTS)}, got {charts!r}")
     if charts == "all" or "attention" not in summary:
         return None
     quiet = summary["attention"].isin([LABELS[STABLE], LABELS[LOW_COUNT]]) & (summary["area"] != ALL_AREAS)

@@ -36,7 +36,7 @@ class STLArima(ForecastModel):
         adjusted = y - self.seasonal_
         if self.order is None:
             # stepwise among ARIMA(p,d,q) with p, q <= 1 (d by the KPSS test): the seasonally adjusted crime series
-            # mostly take (0,1,1); up to order 3 cost 4 times as much for no better backtest scores (README, Measured).
+            # mostly take (0,1,1); up to order 3 cost 4 times as much for no better backtest scores (docs/SCALE.md).
             # No covariance of the parameters (cov_type="none"): nothing here uses it, and its numerical Hessian
             # was a tenth of each fit
             self.arima_ = pm.auto_arima(adjusted, seasonal=False, suppress_warnings=True, error_action="ignore",

@@ -28,7 +28,8 @@ class Theta(ForecastModel):
         # the innovation variance as statsmodels estimates it for the intervals (ThetaModelResults.sigma2: an
         # ARIMA(0,1,1) with drift on the series, by maximum likelihood), here started from the template's estimate:
         # the fit from scratch was most of Theta's cost at every backtest origin
-        variance = SARIMAX(y, order=(0, 1, 1), trend="c").fit(start_params=self.start_params, disp=False, cov_type="none")
+        variance = SARIMAX(y, order=(0, 1, 1), trend="c").fit(start_params=self.start_params, disp=False,
+                                                               cov_type="none")
         self.variance_params_ = np.asarray(variance.params, dtype=float)
 
     def _forecast(self, horizon: int):
