@@ -14,7 +14,8 @@ import click
 from forecast import __version__
 from forecast.data import ALL_AREAS, ALL_CRIME, Panel
 from forecast.output import csv_text, write_csv, write_text
-from forecast.tables import ACCURACY_HEADER, SPC_HEADER, accuracy_rows, format_table, run_table, spc_row
+from forecast.cluster import SCHEDULER_ENV
+from forecast.tables import ACCURACY_HEADER, SPC_HEADER, accuracy_rows, format_table, plural, run_table, spc_row
 from forecast.errors import DataError, ForecastError, OutputError, SelectionError, TrackingError
 from forecast.reconcile import DEFAULT as RECONCILE_DEFAULT, METHODS as RECONCILE_METHODS
 
@@ -251,8 +252,8 @@ model_options = options(
     click.option("--step", default=3, show_default=True, type=click.IntRange(1, 24), help="Months between backtest origins."),
     click.option("--jobs", "n_jobs", default=None, type=click.IntRange(1, 256),
                  help="Parallel processes (default: one per core)."),
-    click.option("--scheduler", default=None, metavar="ADDRESS", envvar="FORECAST_SCHEDULER",
-                 help="Send the fits to the Dask cluster at ADDRESS (tcp://HOST:PORT) [env: FORECAST_SCHEDULER]."),
+    click.option("--scheduler", default=None, metavar="ADDRESS", envvar=SCHEDULER_ENV,
+                 help=f"Send the fits to the Dask cluster at ADDRESS (tcp://HOST:PORT) [env: {SCHEDULER_ENV}]."),
     click.option("--workers", default=None, type=click.IntRange(1, 256),
                  help="Start a local Dask cluster of this many worker processes for the fits."),
 )
@@ -713,7 +714,7 @@ def run_crime(whole: Panel, crime_type: str, area, out_dir: Path, latest: bool, 
             if not name.startswith("chart ") or name == "chart small multiples":
                 click.echo(f"wrote {path}")
         charts = sum(k.startswith('chart ') for k in paths) - 1
-        click.echo(f"wrote {charts} series chart{'s' if charts != 1 else ''} in {out_dir / 'charts'}")
+        click.echo(f"wrote {plural(charts, 'series chart')} in {out_dir / 'charts'}")
         if latest and point_latest(out_dir):
             click.echo(f"{out_dir.parent / 'latest'} now points to this run")
         if failure is not None:
@@ -923,8 +924,7 @@ def report(crime, out_dir, run_id, tracking_uri, svg, history, charts) -> None:
         source = run_source(folder)
     paths = write_report(folder, source, svg, history=history, charts=charts)
     click.echo(f"wrote {paths['report']}")
-    drawn = len(paths) - 2
-    click.echo(f"wrote {paths['chart small multiples']} and {drawn} series chart{'s' if drawn != 1 else ''} in "
+    click.echo(f"wrote {paths['chart small multiples']} and {plural(len(paths) - 2, 'series chart')} in "
                f"{folder / 'charts'}")
 
 

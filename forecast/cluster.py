@@ -14,6 +14,7 @@ import os
 from typing import Iterator
 
 from forecast.errors import ForecastError
+from forecast.tables import plural
 
 #: a scheduler address to use when --scheduler is not given (tcp://HOST:PORT)
 SCHEDULER_ENV = "FORECAST_SCHEDULER"
@@ -58,7 +59,7 @@ def connected(scheduler: str | None = None, workers: int | None = None) -> Itera
             cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                        dashboard_address=None))
             client = stack.enter_context(Client(cluster))
-            where = f"a local Dask cluster of {workers} worker{'s' if workers != 1 else ''}"
+            where = f"a local Dask cluster of {plural(workers, 'worker')}"
         yield f"{where} ({len(client.scheduler_info()['workers'])} workers connected)"
 
 

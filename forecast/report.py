@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from forecast.data import ALL_AREAS
 from forecast.outlook import step_label
 from forecast.plots import HISTORY
 from forecast.spc import fmt, fmt_pct
@@ -125,7 +126,6 @@ def charted_areas(summary: pd.DataFrame, charts: str = "attention") -> list[str]
     cause); the stable ones are in the small multiples. Rendering a chart costs about as much CPU as forecasting
     the series, so a run of a thousand series no longer draws a thousand charts nobody opens."""
     from forecast.board import LABELS, LOW_COUNT, STABLE
-    from forecast.data import ALL_AREAS
 
     if charts not in CHARTS:
         raise ValueError(f"charts must be one of {', '.join(CHARTS)}, got {charts!r}")
@@ -159,7 +159,7 @@ def write_report(out_dir: str | Path, source: str, svg: bool = False, history: i
     crime = summary["crime_type"].iloc[0]
     multiples = drawn.pop("small multiples")
     ordered = {"Every area, with next quarter's forecast": multiples,
-               **{f"{crime} in {area}" if area != "All areas" else f"{crime} (force total)": path
+               **{f"{crime} in {area}" if area != ALL_AREAS else f"{crime} (force total)": path
                   for area, path in drawn.items()}}
     html = build_report(summary, sentences, ordered, title=f"{crime}: next quarter and process status",
                         source=source, generated=time.strftime("%Y-%m-%d %H:%M"),
