@@ -109,6 +109,25 @@ def test_ets_reports_its_form_and_aicc():
     assert 0 < params["smoothing_level"] <= 1
 
 
+def test_ets_forecasts_equal_statsmodels_without_the_parameter_covariance():
+    """The fit skips statsmodels' numerical Hessian; the forecast and interval are statsmodels' own."""
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    from forecast.models.ets import MAXITER
+
+    y = datasets.load("met-major").series("Burglary", "Camden").iloc[-96:]
+    ours = make("ets").fit(y)
+    trend, damped, seasonal = ours.result_.model.trend, ours.result_.model.damped_trend, ours.result_.model.seasonal
+    theirs = ETSModel(pd.Series(y.to_numpy(), index=y.index.to_timestamp()), error="add", trend=trend,
+                      damped_trend=damped, seasonal=seasonal, seasonal_periods=12 if seasonal else None)
+    result = theirs.fit(disp=False, maxiter=MAXITER)
+    frame = result.get_prediction(start=96, end=98).summary_frame(alpha=0.05)
+    forecast = ours.predict(3, levels=(95,))
+    np.testing.assert_allclose(forecast["mean"], frame["mean"], rtol=1e-12)
+    np.testing.assert_allclose(forecast["hi_95"], frame["pi_upper"], rtol=1e-12)
+    assert np.isnan(np.asarray(ours.result_.cov_params())).all() and np.isfinite(np.asarray(result.cov_params())).all()
+
+
 def test_backtest_series_scores_every_origin_against_the_data():
     y = datasets.load("met-major").series("Robbery", "Camden")
     settings = BacktestSettings(models=("snaive", "theta"))

@@ -6,7 +6,8 @@ import itertools
 
 import numpy as np
 import pandas as pd
-from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+from statsmodels.tools._decorators import cache_readonly
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel, ETSResults, ETSResultsWrapper
 
 from forecast.errors import ModelFitError
 from forecast.models.base import ForecastModel
@@ -19,6 +20,24 @@ SIMULATIONS = 5000
 #: optimizer iterations of a fit: 50 instead of 200 cut the ETS cost by a third; with the stepwise search, ETS's
 #: backtest MASE went from 0.689 to 0.692 and the ensemble's stayed 0.642 (docs/SCALE.md)
 MAXITER = 50
+
+
+class _Results(ETSResults):
+    """statsmodels' ETS results without the parameters' covariance: its numerical Hessian was a third of every
+    fit's cost, and nothing here reads standard errors (forecasts and intervals come from the parameters and the
+    residual variance)."""
+
+    @cache_readonly
+    def cov_params_approx(self) -> np.ndarray:
+        return np.full((len(self.params), len(self.params)), np.nan)
+
+
+class _Model(ETSModel):
+    """:class:`ETSModel` whose fits return :class:`_Results`."""
+
+    @property
+    def _res_classes(self):
+        return {"fit": (_Results, ETSResultsWrapper)}
 
 
 class ETS(ForecastModel):
@@ -67,7 +86,7 @@ class ETS(ForecastModel):
         """The fit of lowest AICc among ``forms`` and ``best``; a given form starts from ``start_params``."""
         for trend, damped, seasonal in forms:
             try:
-                model = ETSModel(endog, error="add", trend=trend, damped_trend=damped, seasonal=seasonal,
+                model = _Model(endog, error="add", trend=trend, damped_trend=damped, seasonal=seasonal,
                                  seasonal_periods=self.m if seasonal else None)
                 result = model.fit(start_params=self.start_params, disp=False, maxiter=MAXITER)
             except (ValueError, np.linalg.LinAlgError):
