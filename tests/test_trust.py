@@ -88,6 +88,22 @@ def test_models_with_a_state_space_simulate_their_own_paths(family):
     assert np.corrcoef(paths[:, 0], paths[:, 2])[0, 1] < 0.95  # not one shared draw
 
 
+@pytest.mark.parametrize("family", ["sarima", "stl-arima"])
+def test_arima_paths_have_the_joint_distribution_statsmodels_simulates(family):
+    """Paths are drawn at once from the forecast errors' covariance; statsmodels simulates one path at a time."""
+    from forecast.models.base import forecast_covariance
+
+    y = datasets.load("met-major").series("Burglary", "Ealing").iloc[-96:]
+    result = make(family).fit(y).arima_.arima_res_
+    covariance = forecast_covariance(result, 6)
+    np.testing.assert_allclose(np.diag(covariance), result.get_forecast(6).var_pred_mean, rtol=1e-9)
+    theirs = np.asarray(result.simulate(6, anchor="end", repetitions=20000, rng=np.random.default_rng(0)))
+    sd = np.sqrt(np.diag(covariance))
+    assert np.abs(np.corrcoef(theirs.reshape(6, -1)) - covariance / np.outer(sd, sd)).max() < 0.03
+    # months apart are correlated (0.15 or more here): the paths are not independent draws month by month
+    assert (covariance / np.outer(sd, sd))[0, 1:].min() > 0.15
+
+
 def test_ensemble_paths_keep_its_own_intervals_and_its_members_dependence():
     y = datasets.load("met-major").series("Robbery", "Westminster")
     model = make("ensemble").fit(y)

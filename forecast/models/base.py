@@ -137,6 +137,34 @@ def local_level_paths(mean: np.ndarray, sd: np.ndarray, weight: float, n_paths: 
 
 
 def arima_paths(arima, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
-    """Paths simulated by statsmodels from a fitted pmdarima ARIMA, anchored at the end of its data."""
-    sims = arima.arima_res_.simulate(horizon, anchor="end", repetitions=n_paths, rng=rng)
-    return np.asarray(sims, dtype=float).reshape(horizon, n_paths).T
+    """Paths of a fitted pmdarima ARIMA from the end of its data: its forecast plus draws from the joint normal
+    distribution of the next months' errors (:func:`forecast_covariance`). The same distribution as statsmodels'
+    ``simulate(anchor="end")``, drawn at once instead of one path at a time (a twentieth of the time)."""
+    result = arima.arima_res_
+    mean = np.asarray(result.forecast(horizon), dtype=float)
+    covariance = forecast_covariance(result, horizon)
+    values, vectors = np.linalg.eigh(covariance)
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))
+    return mean + rng.standard_normal((n_paths, horizon)) @ root.T
+
+
+def forecast_covariance(result, horizon: int) -> np.ndarray:
+    """The covariance of a time-invariant state space model's errors over the next ``horizon`` observations,
+    from the predicted state's covariance at the end of the data: the state error carried forward, the state
+    shocks of the months between, and each month's measurement error. Its diagonal is the forecast variance."""
+    ssm = result.filter_results
+    design, transition = ssm.design[..., -1], ssm.transition[..., -1]
+    selection, state_cov, obs_cov = ssm.selection[..., -1], ssm.state_cov[..., -1], ssm.obs_cov[..., -1]
+    # loadings[i] = Z T^i: how an error in the state i months earlier reaches the observation
+    loadings, power = np.empty((horizon, transition.shape[0])), np.eye(transition.shape[0])
+    for i in range(horizon):
+        loadings[i] = (design @ power)[0]
+        power = transition @ power
+    covariance = loadings @ result.predicted_state_cov[..., -1] @ loadings.T + np.eye(horizon) * obs_cov[0, 0]
+    shock = selection @ state_cov @ selection.T
+    for j in range(1, horizon):
+        # the state shock between months j-1 and j reaches months j, j+1, ...
+        effect = np.zeros_like(loadings)
+        effect[j:] = loadings[:horizon - j]
+        covariance += effect @ shock @ effect.T
+    return covariance
