@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from forecast.cluster import on_cluster
+from forecast.cluster import on_cluster, tasks
 from forecast.errors import ModelFitError
 from forecast.models import BASELINE, FAMILIES, GLOBAL, ForecastModel, GlobalSeries, LEVELS, combine, make
 from forecast.models.ensemble import Ensemble, blend
@@ -316,11 +316,12 @@ def run_parallel(func: Callable, series: Iterable[tuple[tuple[str, str], pd.Seri
     order = {key: i for i, (key, _) in enumerate(items)}
     results: list = [None] * len(items)
     extra = (lambda key: {"given": given.get(key)}) if given else (lambda key: {})
-    remote = on_cluster()
-    if not remote and (n_jobs == 1 or len(items) < 3):
+    if on_cluster():
+        outputs = tasks(_job, (((func, key, y, *args), extra(key)) for key, y in items), ordered=False)
+    elif n_jobs == 1 or len(items) < 3:
         outputs = (_job(func, key, y, *args, **extra(key)) for key, y in items)
     else:
-        outputs = Parallel(n_jobs=-1 if remote else n_jobs, return_as="generator_unordered", batch_size=1)(
+        outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1)(
             delayed(_job)(func, key, y, *args, **extra(key)) for key, y in items)
     for out in outputs:
         results[order[(out.crime_type, out.area)]] = out
@@ -477,8 +478,10 @@ def trained_models(trains: dict, horizon: int, n_jobs: int) -> dict:
     found = {c: _TRAINED.pop(keys[c]) for c in trains if keys[c] in _TRAINED}
     missing = [c for c in trains if c not in found]
     if missing:
-        n_jobs = -1 if on_cluster() else min(n_jobs, len(missing))
-        models = Parallel(n_jobs=n_jobs)(delayed(_train)(trains[c], horizon) for c in missing)
+        if on_cluster():
+            models = list(tasks(_train, (((trains[c], horizon), {}) for c in missing)))
+        else:
+            models = Parallel(n_jobs=min(n_jobs, len(missing)))(delayed(_train)(trains[c], horizon) for c in missing)
         found.update(zip(missing, models))
     for c in trains:  # the newest at the end; the least recently used go first
         _TRAINED[keys[c]] = found[c]

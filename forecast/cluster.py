@@ -1,9 +1,8 @@
 """Where the per-series work runs: local processes (the default), or a Dask cluster.
 
-Every parallel step of the package goes through joblib (the per-series fits, the global model's cut-offs), so
-one switch moves them all: inside :func:`fitting_on`, joblib's Dask backend sends each task to the cluster's
-workers, and the results (fitted models and forecasts) come back to this process, which writes the files and
-the MLflow records. Random draws (sample paths) are made here from seeds, so a cluster gives the same numbers
+Inside :func:`fitting_on`, the per-series fits and the global model's cut-offs go to the cluster's workers as
+Dask tasks (:func:`tasks`), and anything else run through joblib goes there through joblib's Dask backend; the
+results (fitted models and forecasts) come back to this process, which writes the files and the MLflow records. Random draws (sample paths) are made here from seeds, so a cluster gives the same numbers
 as local processes.
 """
 
@@ -11,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 from forecast.errors import ForecastError
 from forecast.tables import plural
@@ -74,3 +73,16 @@ def fitting_on(where: str | None) -> Iterator[None]:
 
     with parallel_config(backend="dask"):
         yield
+
+
+def tasks(func: Callable, calls: Iterable[tuple[tuple, dict]], ordered: bool = True) -> Iterator:
+    """``func(*args, **kwargs)`` for each ``(args, kwargs)``, each a task on the connected cluster's workers; the
+    results in the calls' order, or as they finish. Through the Dask client itself: joblib's Dask backend runs
+    every task in this process when the cluster has a single worker thread."""
+    from dask.distributed import as_completed, get_client
+
+    client = get_client()
+    futures = [client.submit(func, *args, pure=False, **kwargs) for args, kwargs in calls]
+    for future in futures if ordered else as_completed(futures):
+        yield future.result()
+        future.release()

@@ -29,3 +29,21 @@ def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path, invoke, monkeypa
     assert result.exit_code != 0
     assert result.stderr.startswith("Error: --scheduler tcp://127.0.0.1:9: no Dask scheduler answered (Timed out trying to connect to tcp://127.0.0.1:9 after 1 s)")
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.csv").exists()
+
+
+def test_a_cluster_of_one_worker_does_the_fits_itself():
+    """joblib's Dask backend runs every task in the calling process when the cluster has one worker thread; the
+    fits must go to the worker all the same."""
+    from dask.distributed import get_client
+
+    from forecast import datasets
+    from forecast.cluster import connected, fitting_on
+
+    panel = datasets.load("city-of-london").select(crime="Burglary")
+    series = {k: panel.series(*k) for k in panel.keys()}
+    with connected(workers=1) as where, fitting_on(where):
+        done = bt.run_parallel(bt.forecast_series, series.items(), bt.BacktestSettings(origins=1, models=("snaive",)),
+                               "snaive")
+        executed = get_client().run(lambda dask_worker: dask_worker.state.executed_count)
+    assert [(f.crime_type, f.area) for f in done] == list(series)
+    assert len(series) == 6 and list(executed.values()) == [6]
