@@ -1,9 +1,9 @@
 """Where the per-series work runs: local processes (the default), or a Dask cluster.
 
 Inside :func:`fitting_on`, the per-series fits and the global model's cut-offs go to the cluster's workers as
-Dask tasks (:func:`tasks`), and anything else run through joblib goes there through joblib's Dask backend; the
-results (fitted models and forecasts) come back to this process, which writes the files and the MLflow records. Random draws (sample paths) are made here from seeds, so a cluster gives the same numbers
-as local processes.
+Dask tasks (:func:`tasks`); the results (fitted models and forecasts) come back to this process, which writes
+the files and the MLflow records. Random draws (sample paths) are made here from seeds, so a cluster gives the
+same numbers as local processes.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def connected(scheduler: str | None = None, workers: int | None = None) -> Itera
 
 @contextlib.contextmanager
 def fitting_on(where: str | None) -> Iterator[None]:
-    """Inside, joblib's tasks go to the connected Dask cluster (when ``where`` says there is one). Only the fits
-    go there: files are written by this process."""
+    """Inside, the fits go to the connected Dask cluster (when ``where`` says there is one): joblib's backend is
+    Dask, which :func:`on_cluster` reads, and any joblib work goes there too. Files are written by this process."""
     if where is None:
         yield
         return
