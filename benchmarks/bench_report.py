@@ -30,5 +30,6 @@ def main() -> None:
         print(report.line(f"{crime}, --charts {charts}: {drawn} series charts + small multiples + report.html "
                           f"({size:.1f} MB)"))
 
+
 if __name__ == "__main__":
     main()

@@ -6,7 +6,6 @@ import itertools
 
 import numpy as np
 import pandas as pd
-from statsmodels.tools._decorators import cache_readonly
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel, ETSResults, ETSResultsWrapper
 
 from forecast.errors import ModelFitError
@@ -27,7 +26,7 @@ class _Results(ETSResults):
     fit's cost, and nothing here reads standard errors (forecasts and intervals come from the parameters and the
     residual variance)."""
 
-    @cache_readonly
+    @property
     def cov_params_approx(self) -> np.ndarray:
         return np.full((len(self.params), len(self.params)), np.nan)
 
