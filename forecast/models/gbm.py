@@ -99,6 +99,14 @@ class GlobalModel:
         self.quantiles = tuple(quantiles)
         self.random_state = random_state
 
+    def training_rows(self, lengths: Iterable[int]) -> int:
+        """How many training rows :meth:`fit` makes from series of these lengths (without building them)."""
+        total = 0
+        for n in lengths:
+            first = LEVEL_MONTHS - 1 if self.history is None else max(LEVEL_MONTHS - 1, n - self.history - 1)
+            total += sum(max(0, n - first - h) for h in range(1, self.horizon + 1))
+        return total
+
     def fit(self, series: Mapping[Key, pd.Series]) -> "GlobalModel":
         """Train on every month of every series (each ends where its data ends: cut it before calling)."""
         from sklearn.ensemble import HistGradientBoostingRegressor
@@ -121,6 +129,10 @@ class GlobalModel:
         if not X:
             raise ModelFitError(f"the global model needs series of at least {LEVEL_MONTHS + 1} months")
         X, y = np.vstack(X), np.concatenate(y)
+        # a feature with no value in any row (two years ago, in a panel shorter than that) is held constant: the
+        # trees learn nothing from it either way, and scikit-learn 1.9's binning fails on an all-missing column
+        self.unseen_ = np.isnan(X).all(axis=0)
+        X[:, self.unseen_] = 0.0
         self.n_rows_, self.n_series_ = len(y), len(prepared)
         categorical = [FEATURES.index("crime_type"), FEATURES.index("area")]
         self.models_ = [HistGradientBoostingRegressor(
@@ -147,7 +159,9 @@ class GlobalModel:
             end = np.array([len(x.values) - 1])
             rows += [_rows(x, end, h, self._code(key)) for h in range(1, horizon + 1)]
             levels.append(x.level[-1])
-        q = np.sort(np.stack([m.predict(np.vstack(rows)) for m in self.models_]), axis=0)
+        X = np.vstack(rows)
+        X[:, getattr(self, "unseen_", np.zeros(X.shape[1], bool))] = 0.0
+        q = np.sort(np.stack([m.predict(X) for m in self.models_]), axis=0)
         q = np.clip(q.reshape(len(self.models_), len(levels), horizon) * np.asarray(levels)[None, :, None], 0.0, None)
         return {key: q[:, i] for i, key in enumerate(series)}
 
@@ -162,6 +176,7 @@ class GlobalModel:
                 "min_samples_leaf": self.min_samples_leaf, "max_bins": self.max_bins, "history": self.history or "all",
                 "quantiles": ",".join(map(str, self.quantiles)), "horizon": self.horizon, "window": WINDOW,
                 "level_months": LEVEL_MONTHS, "training_rows": getattr(self, "n_rows_", 0),
+                "unseen_features": ",".join(f for f, u in zip(FEATURES, getattr(self, "unseen_", ())) if u) or "none",
                 "features": ",".join(FEATURES)}
 
 
