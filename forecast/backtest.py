@@ -18,8 +18,9 @@ import pandas as pd
 
 from forecast.cluster import on_cluster, tasks
 from forecast.errors import ModelFitError
-from forecast.models import BASELINE, FAMILIES, GLOBAL, ForecastModel, GlobalSeries, LEVELS, combine, make
+from forecast.models import BASELINE, FAMILIES, GLOBAL, ForecastModel, GlobalModel, GlobalSeries, LEVELS, combine, make
 from forecast.models.ensemble import Ensemble, blend
+from forecast.models.gbm import LEVEL_MONTHS
 
 #: the errors a fit can genuinely raise on awkward data; anything else is a bug and must surface
 FIT_ERRORS = (ModelFitError, ValueError, ArithmeticError, np.linalg.LinAlgError)
@@ -411,6 +412,10 @@ def backtest_panel(series: Iterable[tuple[tuple[str, str], pd.Series]], settings
 #: the global model is trained only on panels of at least this many series; from 3 unrelated series up it made the
 #: ensemble better (benchmarks/bench_global.py), and fewer are not a panel
 MIN_GLOBAL_SERIES = 3
+#: nor on fewer training rows than this at a cut-off: on 32 short real panels (18 to 60 months, 3 boroughs,
+#: benchmarks/bench_short_panels.py) the global model made the ensemble better from about 600 rows up and no better
+#: below (MASE 0.879 with this threshold, 0.882 training at any size, 0.899 never)
+MIN_GLOBAL_ROWS = 600
 
 
 @dataclass(frozen=True)
@@ -443,8 +448,6 @@ def _train(train: dict, horizon: int):
     """
     from threadpoolctl import threadpool_limits
 
-    from forecast.models import GlobalModel
-
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return GlobalModel(horizon=horizon).fit(train)
@@ -459,8 +462,6 @@ _TRAINED_KEEP = 16
 def _training_key(train: dict, horizon: int) -> str:
     """A digest of the training panel (names, months, counts) and the model's settings."""
     import hashlib
-
-    from forecast.models import GlobalModel
 
     digest = hashlib.sha256(repr((horizon, sorted(GlobalModel(horizon).params().items()))).encode())
     for key in sorted(train):
@@ -508,11 +509,26 @@ def panel_forecasts(train: Mapping[tuple[str, str], pd.Series], series: Mapping[
         for key, y in series.items():
             if len(y) >= 3:
                 finals.setdefault(y.index[-1], {})[key] = y
-    cutoffs = sorted(set(batches) | set(finals))
-    if not cutoffs:
-        return PanelFit({}, {}, "no series long enough for the global model")
     ahead = max(settings.horizon, horizon or 0)
-    trains = {c: {k: s[s.index <= c] for k, s in train.items() if s.index[0] <= c} for c in cutoffs}
+    trains, short = {}, []
+    for c in sorted(set(batches) | set(finals)):
+        cut = {k: s[s.index <= c] for k, s in train.items() if s.index[0] <= c}
+        cut = {k: s for k, s in cut.items() if len(s) > LEVEL_MONTHS}
+        rows = GlobalModel(horizon=ahead).training_rows(map(len, cut.values()))
+        if len(cut) >= MIN_GLOBAL_SERIES and rows >= MIN_GLOBAL_ROWS:
+            trains[c] = cut
+        else:
+            short.append((c, rows))
+    note = ""
+    if short:
+        where = "at every cut-off" if not trains else \
+            f"at {len(short)} of {len(short) + len(trains)} cut-offs ({short[0][0]} to {short[-1][0]})"
+        note = (f"the global model is left out of the ensemble {where}: it needs {MIN_GLOBAL_ROWS} training rows "
+                f"from {MIN_GLOBAL_SERIES} or more series of over {LEVEL_MONTHS} months, and had at most "
+                f"{max(r for _, r in short)}")
+    if not trains:
+        return PanelFit({}, {}, note or "no series long enough for the global model")
+    cutoffs = sorted(trains)
     models = trained_models(trains, ahead, n_jobs or os.cpu_count() or 1)
     out: dict[tuple[str, str], PanelForecasts] = {}
     for cutoff in cutoffs:
@@ -521,4 +537,4 @@ def panel_forecasts(train: Mapping[tuple[str, str], pd.Series], series: Mapping[
             out.setdefault(key, PanelForecasts({})).origins[str(cutoff)] = forecasts[key]
         for key in finals.get(cutoff, {}):
             out[key] = PanelForecasts(out[key].origins if key in out else {}, forecasts[key])
-    return PanelFit(out, {str(c): model for c, model in models.items()})
+    return PanelFit(out, {str(c): model for c, model in models.items()}, note)

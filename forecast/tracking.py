@@ -405,7 +405,8 @@ def global_params(fit) -> dict:
     model = fit.final_model()
     if model is None:
         return {"global_model": fit.note or "not used"}
-    return {"global_cutoffs": ",".join(sorted(fit.models)), "global_training_series": model.n_series_,
+    limited = {"global_model": fit.note} if fit.note else {}
+    return {"global_cutoffs": ",".join(sorted(fit.models)), "global_training_series": model.n_series_, **limited,
             **{f"global_{k}": v for k, v in model.params().items()}}
 
 
