@@ -127,7 +127,7 @@ class Panel:
 
 def _located(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of areas of their own: crimes without a location count in the force total only."""
-    return frame[frame["area"] != NO_LOCATION]
+    return frame[~frame["area"].str.startswith(NO_LOCATION)]
 
 
 def _areas(frame: pd.DataFrame) -> list[str]:
@@ -169,12 +169,46 @@ def did_you_mean(query: str, names: Sequence[str]) -> str:
     return f" did you mean {' or '.join(repr(by_slug[c]) for c in close)}?" if close else ""
 
 
+#: an area that joins or leaves a force total matters to its SPC from this share of the total up
+UNEVEN_SHARE = 0.01
+
+
+def uneven_totals(frame: pd.DataFrame) -> list[str]:
+    """Per crime type, the areas that start later or stop earlier than the others and hold at least
+    UNEVEN_SHARE of its crimes: a force total summed over them jumps where one joins or leaves, which SPC would
+    read as a signal. One note for the crime types with the same areas."""
+    by_parts: dict[str, list[str]] = {}
+    base = _located(frame[(frame["area"] != ALL_AREAS) & (frame["crime_type"] != ALL_CRIME)])
+    for crime, g in base.groupby("crime_type"):
+        spans = g.groupby("area").agg(first=("month", "min"), last=("month", "max"), mean=("count", "mean"))
+        if len(spans) < 2:
+            continue
+        spans = spans[spans["mean"] >= UNEVEN_SHARE * spans["mean"].sum()]
+        first, last = g["month"].min(), g["month"].max()
+        parts = [f"{a} only from {r['first']}" for a, r in spans.iterrows() if r["first"] > first]
+        parts += [f"{a} only to {r['last']}" for a, r in spans.iterrows() if r["last"] < last]
+        if parts:
+            by_parts.setdefault(", ".join(parts), []).append(crime)
+    return [f"the force total of {', '.join(crimes)} counts {parts}: it jumps where an area joins or leaves, and a "
+            "signal there may be that, not a change in crime" for parts, crimes in by_parts.items()]
+
+
+def force_of_areas(frame: pd.DataFrame) -> pd.Series:
+    """The force of each area, where the frame names one (street files, a tidy CSV with a force column)."""
+    if "force" not in frame:
+        return pd.Series(dtype=object)
+    named = frame[(frame["force"].fillna("") != "") & (frame["area"] != ALL_AREAS)]
+    return named.drop_duplicates("area").set_index("area")["force"]
+
+
 def add_totals(frame: pd.DataFrame, force_total: bool = True, all_crime: bool = True,
                all_crime_excludes: Iterable[str] = (ANTI_SOCIAL,)) -> pd.DataFrame:
     """Add "All crime" per area (summing every type but the excluded ones) and the force total per type.
 
     Totals are only added where they say something new: "All crime" when there are several crime
-    types, "All areas" when there are several areas. Existing total rows are never double counted.
+    types, "All areas" when there are several areas. A panel of several forces gets each force's total instead,
+    named for the force ("West Midlands Police"), summing the areas it recorded most of. Existing total rows are
+    never double counted.
     """
     base = frame[(frame["area"] != ALL_AREAS) & (frame["crime_type"] != ALL_CRIME)]
     parts = [frame]
@@ -184,10 +218,22 @@ def add_totals(frame: pd.DataFrame, force_total: bool = True, all_crime: bool = 
         totals["crime_type"] = ALL_CRIME
         parts.append(totals)
     with_all_crime = pd.concat(parts, ignore_index=True)
-    if force_total and base["area"].nunique() > 1 and not (frame["area"] == ALL_AREAS).any():
+    forces = force_of_areas(frame)
+    if force_total and forces.nunique() > 1:
+        per_area = with_all_crime[~with_all_crime["area"].isin(set(forces))]
+        totals = per_area.assign(area=per_area["area"].map(forces)).dropna(subset=["area"])
+        totals = totals[~totals["area"].isin(set(base["area"]))]
+        parts.append(totals.groupby(["month", "area", "crime_type"], as_index=False)["count"].sum())
+    elif force_total and base["area"].nunique() > 1 and not (frame["area"] == ALL_AREAS).any():
         per_area = with_all_crime[with_all_crime["area"] != ALL_AREAS]
         totals = per_area.groupby(["month", "crime_type"], as_index=False)["count"].sum()
         totals["area"] = ALL_AREAS
         parts.append(totals)
-    out = pd.concat(parts, ignore_index=True)[COLUMNS]
+    out = pd.concat(parts, ignore_index=True)
+    if "force" in frame:
+        named = {**forces.to_dict(), **{f: f for f in forces.unique()}}
+        if forces.nunique() == 1:
+            named[ALL_AREAS] = forces.iloc[0]
+        out["force"] = out["area"].map(named).astype(object).fillna("")
+    out = out[COLUMNS + (["force"] if "force" in frame else [])]
     return out.sort_values(["crime_type", "area", "month"]).reset_index(drop=True)

@@ -1,36 +1,93 @@
-"""Where a panel comes from: a bundled data set by name, a tidy CSV, or data.police.uk street files."""
+"""Where a panel comes from: a bundled data set by name, a tidy CSV, or data.police.uk street files (files,
+folders, or the downloaded zip), the counted street files cached as Parquet for the next command."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import zipfile
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
+
+import pandas as pd
 
 from forecast import datasets, police_uk
 from forecast.data import Panel
 from forecast.errors import DataError
 from forecast.tidy import is_street_file, read_tidy_csv
 
+#: where counted street files are kept (FORECAST_CACHE, else the user's cache folder)
+CACHE_ENV = "FORECAST_CACHE"
+#: bump when the counting changes, so that no cache of the old counting is read
+_COUNTING_VERSION = "2"
+
 
 def load_panel(paths: str | Path | Sequence[str | Path], fill_missing: str | None = None,
-               name: str | None = None, encoding: str | None = None) -> Panel:
-    """A validated panel from a bundled data set name, a tidy CSV, or data.police.uk street files."""
+               name: str | None = None, encoding: str | None = None, forces: str | None = None,
+               level: str = "la", progress: Callable[[int, int], None] | None = None) -> Panel:
+    """A validated panel from a bundled data set name, a tidy CSV, or data.police.uk street files (``forces``
+    and ``level``: see :func:`forecast.police_uk.read_street_files`)."""
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not items:
         raise DataError("no data given")
     if len(items) == 1 and isinstance(items[0], str) and items[0] in datasets.BUNDLED:
+        if forces or level != "la":
+            raise DataError(f"--force and --level apply to data.police.uk street files, not to the bundled "
+                            f"{items[0]!r}")
         return datasets.load(items[0])
     items = [Path(p) for p in items]
     for p in items:
         if not p.exists():
             raise DataError(f"{p}: no such file, folder or bundled data set (bundled: {', '.join(datasets.BUNDLED)})")
+    for p in items:
+        if p.suffix.lower() == ".zip" and p.is_file() and not zipfile.is_zipfile(p):
+            with p.open("rb") as handle:
+                head = handle.read(40)
+            raise DataError(f"{p}: is not a zip file (it begins {head!r}); was the download cut short or an error "
+                            "page? Download it again")
     notes: list[str] = []
-    if any(p.is_dir() for p in items) or all(is_street_file(p) for p in items):
-        frame = police_uk.read_street_files(items, encoding, notes)
+    if any(p.is_dir() or zipfile.is_zipfile(p) for p in items) or all(is_street_file(p) for p in items):
+        frame = counted_street_files(items, encoding, notes, forces, level, progress)
         return Panel(frame, name or _name_of(items), ", ".join(map(str, items)), fill_missing, notes=tuple(notes))
+    if forces or level != "la":
+        raise DataError(f"{items[0]}: --force and --level apply to data.police.uk street files, not to a tidy CSV")
     if len(items) > 1:
         raise DataError(f"{items[1]}: several tidy CSV files were given; combine them into one file first")
     frame = read_tidy_csv(items[0], fill_missing, encoding, notes)
     return Panel(frame, name or items[0].name.split(".")[0], str(items[0]), fill_missing, notes=tuple(notes))
+
+
+def cache_folder() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                / "forecast")
+
+
+def counted_street_files(items: Sequence[Path], encoding: str | None, notes: list[str], forces: str | None,
+                         level: str, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """:func:`forecast.police_uk.read_street_files`, from the Parquet cache when the same files (by name, size
+    and date, or the zip's checksums) were counted the same way before."""
+    from forecast.output import atomic_file
+
+    files = police_uk.choose_forces(police_uk.street_files(items), forces)
+    digest = hashlib.sha256(repr((_COUNTING_VERSION, level, encoding, forces or "",
+                                  [(str(f.path), f.stamp) for f in files])).encode()).hexdigest()[:32]
+    cached = cache_folder() / f"street-{digest}.parquet"
+    if cached.exists():
+        try:
+            frame = pd.read_parquet(cached)
+        except (OSError, ValueError):
+            frame = None
+        if frame is not None:
+            frame["month"] = pd.PeriodIndex(frame["month"], freq="M")
+            return frame
+    frame = police_uk.count_street_files(files, level, encoding, notes, progress)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(cached, binary=True) as handle:
+            frame.astype({"month": str}).to_parquet(handle, index=False)
+    except OSError as exc:
+        notes.append(f"could not keep the counted files in the cache ({cached.parent}: {exc.strerror or exc})")
+    return frame
 
 
 def input_paths(data: str) -> list[Path]:
@@ -42,4 +99,5 @@ def input_paths(data: str) -> list[Path]:
 
 
 def _name_of(items: Sequence[Path]) -> str:
-    return items[0].name if len(items) == 1 else f"{items[0].name} (+{len(items) - 1})"
+    name = items[0].name.removesuffix(".zip")
+    return name if len(items) == 1 else f"{name} (+{len(items) - 1})"

@@ -71,14 +71,14 @@ def read_csv(path: str | Path, **kwargs) -> pd.DataFrame:
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | Path) -> Iterator:
-    """A text handle on a temporary file beside ``path`` that replaces it when the block ends normally; on any
-    error or Ctrl-C the temporary file is removed and ``path`` is left as it was."""
+def atomic_file(path: str | Path, binary: bool = False) -> Iterator:
+    """A text (or ``binary``) handle on a temporary file beside ``path`` that replaces it when the block ends
+    normally; on any error or Ctrl-C the temporary file is removed and ``path`` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
+        with (tmp.open("wb") if binary else tmp.open("w", encoding="utf-8", newline="")) as handle:
             yield handle
         tmp.replace(path)
     finally:

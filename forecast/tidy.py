@@ -80,7 +80,11 @@ def read_text(path: Path, encoding: str | None = None) -> Source:
         raise DataError(f"{path}: no such file or folder")
     if path.is_dir():
         raise DataError(f"{path}: is a folder, expected a CSV file")
-    raw = path.read_bytes()
+    return decode(path.read_bytes(), path, encoding)
+
+
+def decode(raw: bytes, path: Path, encoding: str | None = None) -> Source:
+    """:func:`read_text` of bytes already read (from a file, or a file inside a zip), named ``path``."""
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)

@@ -8,6 +8,14 @@ from forecast.cli import cli
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(autouse=True)
+def street_cache(tmp_path, monkeypatch) -> Path:
+    """Each test counts street files into a cache folder of its own, never the user's."""
+    folder = tmp_path / "street-cache"
+    monkeypatch.setenv("FORECAST_CACHE", str(folder))
+    return folder
+
+
 @pytest.fixture
 def data_dir() -> Path:
     return DATA

@@ -95,7 +95,8 @@ def test_ingest_street_folder_writes_tidy_panel(tmp_path, invoke):
     assert result.output.strip().endswith(f"{series} series, 2020-02..2020-04, {len(areas) + 1} areas, "
                                           f"{len(types) + 1} crime types, {series} short (< 24 months)")
     panel = pd.read_csv(out)
-    assert panel.columns.tolist() == ["month", "area", "crime_type", "count"]
+    assert panel.columns.tolist() == ["month", "area", "crime_type", "count", "force"]
+    assert set(panel["force"]) == {"City of London Police"}
     city_all = panel[(panel["area"] == "City of London") & (panel["crime_type"] == "All crime")]
     asb = panel[(panel["area"] == "City of London") & (panel["crime_type"] == "Anti-social behaviour")]
     assert (city_all["count"].to_numpy() + asb["count"].to_numpy()).tolist() == [679, 534, 192]
