@@ -14,6 +14,7 @@ import click
 from forecast import __version__
 from forecast.data import ALL_AREAS, ALL_CRIME, Panel
 from forecast.output import csv_text, write_csv, write_text
+from forecast.police_uk import LEVELS as STREET_LEVELS
 from forecast.cluster import SCHEDULER_ENV
 from forecast.tables import ACCURACY_HEADER, SPC_HEADER, accuracy_rows, format_table, plural, run_table, spc_row
 from forecast.errors import DataError, ForecastError, OutputError, SelectionError, TrackingError
@@ -58,30 +59,53 @@ encoding_option = click.option(
     help="Text encoding of the input files (e.g. iso-8859-2) [default: UTF-8, else Windows-1252, said when assumed].")
 
 
-def read_panel(data, fill_missing=None, encoding=None) -> Panel:
+force_option = click.option(
+    "--force", "forces", default=None, metavar="NAME[,NAME]",
+    help="data.police.uk street files: the forces to read (name, slug or prefix, comma-separated) [default: all].")
+level_option = click.option(
+    "--level", type=click.Choice(STREET_LEVELS), default="la", show_default=True,
+    help="data.police.uk street files: the area of a series: local authority (la), LSOA neighbourhood (lsoa), "
+         "or the whole force (force).")
+
+
+def read_panel(data, fill_missing=None, encoding=None, forces=None, level="la") -> Panel:
     """Load the panel and say on stderr what the readers noticed (an assumed encoding)."""
     from forecast.load import load_panel
 
-    panel = load_panel(data, fill_missing=fill_missing, encoding=encoding)
+    with FileProgress("reading") as progress:
+        panel = load_panel(data, fill_missing=fill_missing, encoding=encoding, forces=forces, level=level,
+                           progress=progress)
     for note in panel.notes:
         click.echo(f"note: {note}", err=True)
     return panel
 
 
+def say_uneven_totals(panel: Panel) -> None:
+    """Say on stderr when a force total of these crime types sums areas of uneven spans (it jumps where one
+    joins or leaves)."""
+    from forecast.data import uneven_totals
+
+    for note in uneven_totals(panel.frame):
+        click.echo(f"note: {note}", err=True)
+
+
 def data_options(func):
-    """--data, --fill-missing and --encoding: where the panel comes from. The inputs are kept in the context so
-    that no output is ever written over one of them."""
+    """--data, --fill-missing, --encoding, --force and --level: where the panel comes from. The inputs are kept in
+    the context so that no output is ever written over one of them."""
     @click.option("--data", "data", default="met-major", show_default=True, metavar="NAME|PATH",
-                  help="Bundled data set name, a tidy CSV, or data.police.uk street files (a file or a folder).")
+                  help="Bundled data set name, a tidy CSV, or data.police.uk street files (a file, a folder or the "
+                       "downloaded zip).")
     @click.option("--fill-missing", type=click.Choice(["zero"]), default=None,
                   help="Count months missing inside a series as zero instead of refusing the file.")
     @encoding_option
+    @force_option
+    @level_option
     @functools.wraps(func)
-    def wrapper(*args, data, fill_missing, encoding, **kwargs):
+    def wrapper(*args, data, fill_missing, encoding, forces, level, **kwargs):
         from forecast.load import input_paths
 
         click.get_current_context().meta["forecast.inputs"] = input_paths(data)
-        return func(*args, panel=read_panel(data, fill_missing, encoding), **kwargs)
+        return func(*args, panel=read_panel(data, fill_missing, encoding, forces, level), **kwargs)
     return wrapper
 
 
@@ -151,7 +175,10 @@ def selection_options(crime_required: bool = False, totals: bool = True, force_t
                 panel = panel.with_totals(force_total=force_totals, all_crime=all_crime, include_asb=include_asb)
             elif totals or names_a_total(crime, area):
                 panel = panel.with_totals(include_asb=include_asb)
-            return func(*args, panel=panel.select(crime=crime, area=area), **kwargs)
+            chosen = panel.select(crime=crime, area=area)
+            if (chosen.frame["area"] == ALL_AREAS).any():
+                say_uneven_totals(panel.select(crime=crime))
+            return func(*args, panel=chosen, **kwargs)
         if force_totals_flag:
             wrapper = click.option("--force-totals", is_flag=True,
                                    help="Add each crime type's force total to its areas, and make the areas' "
@@ -301,6 +328,33 @@ def datasets() -> None:
 
 
 @cli.command()
+@click.argument("months", nargs=-1, required=True, metavar="YYYY-MM...")
+@click.option("--to", "folder", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder to keep the archives in [default: the cache folder, archives/].")
+@click.option("--url", "base", envvar="FORECAST_ARCHIVE_URL", default=None, metavar="URL",
+              help="Where the archives are, e.g. a mirror (env FORECAST_ARCHIVE_URL) [default: data.police.uk].")
+def fetch(months, folder, base) -> None:
+    """Download data.police.uk's monthly archives (every force, the 36 months to that month).
+
+    A broken download is resumed, by this command or the next; an archive already there is not fetched again.
+    Read one with --data, choosing forces with --force:
+
+    \b
+        forecast fetch 2024-09 --to downloads/
+        forecast spc --data downloads/2024-09.zip --force west-midlands --crime robbery
+    """
+    from forecast.fetch import ARCHIVE_URL, fetch_month
+    from forecast.load import cache_folder
+
+    folder = folder or cache_folder() / "archives"
+    for month in months:
+        with ByteProgress(f"fetching {month}") as progress:
+            path, fetched = fetch_month(month.strip(), folder, base or ARCHIVE_URL, progress=progress)
+        size = path.stat().st_size / 1e6
+        click.echo(f"{path}: {'downloaded' if fetched else 'already there'}, {size:.1f} MB")
+
+
+@cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Tidy panel CSV to write.")
 @click.option("--fill-missing", type=click.Choice(["zero"]), default=None,
@@ -308,12 +362,19 @@ def datasets() -> None:
 @click.option("--totals/--no-totals", default=False, help="Add the force total and 'All crime' series.")
 @click.option("--include-asb", is_flag=True, help="Count anti-social behaviour in 'All crime'.")
 @encoding_option
-def ingest(paths, output, fill_missing, totals, include_asb, encoding) -> None:
-    """Read a tidy CSV or data.police.uk street files (files or a folder) and write the tidy panel."""
+@force_option
+@level_option
+def ingest(paths, output, fill_missing, totals, include_asb, encoding, forces, level) -> None:
+    """Read a tidy CSV or data.police.uk street files (files, folders or the downloaded zip) and write the tidy
+    panel.
+
+    \b
+        forecast ingest downloads/2024-09.zip --force west-midlands,merseyside -o wmp-mer.csv
+    """
     from forecast.output import check_file
 
     check_file(output, paths)
-    panel = read_panel(list(paths), fill_missing, encoding)
+    panel = read_panel(list(paths), fill_missing, encoding, forces, level)
     if totals:
         panel = panel.with_totals(include_asb=include_asb)
     columns = ["month", "area", "crime_type", "count"] + (["force"] if "force" in panel.frame else [])
@@ -398,6 +459,51 @@ def text_output(output: str | None):
 
     with atomic_file(output) as handle:
         yield handle
+
+
+class FileProgress:
+    """A progress bar on stderr over the files being read, shown once the first is done (a bundled or tidy input
+    reads no street files and shows nothing). Off a terminal, one line at the end when the read took a while."""
+
+    def __init__(self, label: str, quiet_seconds: float = 1.0):
+        self.label, self.quiet_seconds = label, quiet_seconds
+        self.bar, self.done, self.total = None, 0, 0
+
+    def __enter__(self):
+        self.started = time.perf_counter()
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None and sys.stderr.isatty():
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_pos=True)
+            self.bar.__enter__()
+        if self.bar is not None:
+            self.bar.update(done - self.done)
+        self.done, self.total = done, total
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            return self.bar.__exit__(*exc)
+        took = time.perf_counter() - self.started
+        if exc[0] is None and self.done and took >= self.quiet_seconds:
+            click.echo(f"{self.label}: {plural(self.done, 'street file')} in {took:.1f} s", err=True)
+        return None
+
+
+class ByteProgress(FileProgress):
+    """A progress bar on stderr over the bytes of a download (a terminal only: a log gets the result line)."""
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None and sys.stderr.isatty() and total:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_percent=True)
+            self.bar.__enter__()
+            self.bar.update(done)
+        elif self.bar is not None:
+            self.bar.update(done - self.done)
+        self.done, self.total = done, total
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc) if self.bar is not None else None
 
 
 class Progress:
@@ -626,6 +732,7 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     panel = panel.with_totals(include_asb=include_asb)
     crimes = list(panel.crime_types) if crime.strip().lower() == "all" else \
         resolve_names(crime, panel.crime_types, "crime type")
+    say_uneven_totals(panel.select(crime=crimes))
     if len(crimes) > 1 and out_dir:
         raise InputError(f"--out takes one crime type, got {len(crimes)}; without --out each gets its own folder "
                          f"under out/{file_stems([panel.name])[panel.name]}/")
@@ -682,7 +789,7 @@ def run_crime(whole: Panel, crime_type: str, area, out_dir: Path, latest: bool, 
         result = run_forecast(panel, crime_type, horizon, model, settings, spc_options, n_jobs=n_jobs,
                               progress=progress, n_paths=n_paths, seed=seed, reconcile=reconcile, train=whole)
     fitted = time.perf_counter() - started
-    for note in (result.reconciliation_note, result.global_fit.note):
+    for note in (*result.notes, result.reconciliation_note, result.global_fit.note):
         if note:
             click.echo(f"note: {note}", err=True)
     click.echo(run_table(result))
@@ -772,6 +879,7 @@ def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_
 
     whole = panel.with_totals()
     crimes = resolve_names(crime, whole.crime_types, "crime type")
+    say_uneven_totals(whole.select(crime=crimes))
     panel = whole.select(crime=crimes, area=area)
     outlooks = []
     with Progress(len(panel.keys()), "forecasting") as progress:

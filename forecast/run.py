@@ -15,15 +15,20 @@ import pandas as pd
 from forecast import board, spc
 from forecast.backtest import BacktestSettings, PanelFit, SeriesForecast, forecast_series, panel_forecasts, run_parallel
 from forecast.data import ALL_AREAS, Panel
+from forecast.errors import DataError
 from forecast.output import MANIFEST, file_stems, write_csv, write_text
 from forecast.models import BASELINE, DEFAULT_MODEL
 from forecast.paths import implied_sd, model_paths, total_interval
 from forecast.reconcile import DEFAULT as RECONCILE, hierarchy_problem
+from forecast.tables import plural
 from forecast.seasonality import (MIN_CHANGE_PCT, MIN_STRENGTH, Decomposition, decompose, outlook_sentences,
                                   seasonal_outlook)
 
 #: sample paths per series for the quarter total's intervals when the outlook asks for fewer
 QUARTER_PATHS = 2000
+#: months a series needs for a forecast of its own: three times the quarter it forecasts (fewer, and a level, let
+#: alone a trend, rests on a handful of months); shorter series still get their SPC chart
+MIN_FORECAST_MONTHS = 9
 FORECAST_COLUMNS = ["crime_type", "area", "model", "month", "step", "mean", "lo_80", "hi_80", "lo_95", "hi_95"]
 
 
@@ -45,6 +50,8 @@ class RunResult:
     #: how the forecasts were made to add up ("none": not reconciled), and why not when asked but not done
     reconciliation: str = "none"
     reconciliation_note: str = ""
+    #: what the run left out or limited, for the user to hear once (series too short to forecast)
+    notes: tuple[str, ...] = ()
     #: the panel's global model at each cut-off, and its forecasts (empty when it was not used)
     global_fit: PanelFit = field(default_factory=lambda: PanelFit({}, {}))
 
@@ -189,6 +196,7 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = D
         settings = BacktestSettings(settings.origins, settings.horizon, settings.step,
                                     tuple(dict.fromkeys((*settings.models, model))), settings.m, settings.min_train)
     full, panel = panel, panel.select(crime=crime_type)
+    panel, notes = forecastable(panel, crime_type)
     keys = tuple(panel.keys())
     series = {k: panel.series(*k) for k in keys}
     spc_results = {k: spc.analyse(series[k], *k, options=spc_options) for k in keys}
@@ -208,12 +216,31 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = D
             forecasts, paths = reconciled(crime_type, series, forecasts, paths, reconcile)
             applied = reconcile
     result = RunResult(panel, crime_type, horizon, settings, spc_options, keys, spc_results, forecasts, decompositions,
-                       paths, reconciliation=applied, reconciliation_note=note, global_fit=global_fit)
+                       paths, reconciliation=applied, reconciliation_note=note, notes=notes, global_fit=global_fit)
     if n_paths and horizon < spc_options.run_length:
         from forecast.outlook import run_outlooks
 
         result.outlooks.update(run_outlooks(result, n_paths))
     return result
+
+
+def forecastable(panel: Panel, crime_type: str) -> tuple[Panel, tuple[str, ...]]:
+    """The panel without the series too short to forecast (MIN_FORECAST_MONTHS), and a note naming them; a
+    :class:`DataError` naming the file, the series and the minimum when none is long enough."""
+    from dataclasses import replace
+
+    lengths = panel.lengths()
+    short = lengths[lengths < MIN_FORECAST_MONTHS]
+    if short.empty:
+        return panel, ()
+    named = ", ".join(f"{area} ({plural(n, 'month')})" for (_, area), n in short.items())
+    if len(short) == len(lengths):
+        raise DataError(f"{panel.source}: no {crime_type} series is long enough to forecast ({named}); a forecast "
+                        f"needs at least {MIN_FORECAST_MONTHS} months")
+    keep = ~panel.frame.set_index(["crime_type", "area"]).index.isin(short.index)
+    note = (f"not forecast, too short (a forecast needs at least {MIN_FORECAST_MONTHS} months): {crime_type} in "
+            f"{named}")
+    return replace(panel, frame=panel.frame[keep].reset_index(drop=True)), (note,)
 
 
 def reconciled(crime_type: str, series: dict, forecasts: dict, paths: dict, method: str) -> tuple[dict, dict]:

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from forecast.cli import cli
+from test_fetch import serving
+from test_street_zip import archive
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,6 +59,11 @@ EXPECTED = {
     "predict --model-dir models/burglary/RUN_ID --horizon 6": lambda out: "Westminster" in out and "2019-06" in out,
     "report --crime robbery --history all": lambda out: "wrote out/met-major/robbery/latest/report.html" in out,
     "report --run-id RUN_ID --out board-pack/": lambda out: Path("board-pack/report.html").stat().st_size > 10_000,
+    "fetch 2024-09 --to downloads/": lambda out: "downloads/2024-09.zip: downloaded" in out,
+    "ingest downloads/2024-09.zip --force west-midlands,merseyside -o wmp-mer.csv": lambda out: set(
+        _csv("wmp-mer.csv")["force"]) == {"West Midlands Police", "Merseyside Police"},
+    "spc --data downloads/2024-09.zip --force west-midlands --crime robbery": lambda out:
+        "Robbery in Sandwell is stable" in out and "Liverpool" not in out,
     "spc --crime burglary --area camden": lambda out: "Burglary in Camden" in out,
     "spc --crime burglary --area camden --chart camden.png --history all": lambda out: Path("camden.png").exists(),
 }
@@ -65,8 +73,16 @@ def test_every_example_has_an_expectation():
     assert sorted(examples()) == sorted(EXPECTED)
 
 
-def test_every_help_example_runs_on_the_bundled_data(tmp_path, monkeypatch):
+@pytest.fixture
+def archive_url(tmp_path):
+    with serving({"2024-09.zip": archive(tmp_path / "built.zip").read_bytes()}) as url:
+        yield url
+
+
+def test_every_help_example_runs_on_the_bundled_data(tmp_path, monkeypatch, archive_url):
+    """... and fetch's examples on an archive served on the loopback interface."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FORECAST_ARCHIVE_URL", archive_url)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
     shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
     run_id = None
