@@ -17,6 +17,7 @@ whose message names the file and line.
 from __future__ import annotations
 
 import io
+import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -134,20 +135,23 @@ def area_from_lsoa(names: pd.Series) -> pd.Series:
     return area.mask(area == "", NO_LOCATION)
 
 
-def _areas(lsoa: pd.Series, force: pd.Series, level: str) -> pd.Series:
-    """The area of each crime at ``level``, computed once per distinct name (the columns are categorical)."""
-    if level == "force":
-        return force
-    names = lsoa.cat.categories.to_series()
-    areas = area_from_lsoa(names) if level == "la" else names.str.strip().mask(names.str.strip() == "", NO_LOCATION)
-    return lsoa.cat.rename_categories(areas.to_numpy()) if areas.is_unique else \
-        pd.Categorical(areas.to_numpy()[lsoa.cat.codes.to_numpy()])
+def _areas(names: pd.Series, level: str) -> pd.Series:
+    """The area at ``level`` ("la" or "lsoa") of each LSOA name."""
+    if level == "la":
+        return area_from_lsoa(names)
+    return names.str.strip().mask(names.str.strip() == "", NO_LOCATION)
 
 
-def _fast(raw: bytes, f: StreetFile) -> pd.DataFrame | None:
-    """The four columns of a street file by pyarrow, as categoricals; None when the file needs the validating
+#: a column as its distinct values and, per row, the index of its value
+Encoded = tuple[np.ndarray, np.ndarray]
+
+
+def _fast(raw: bytes, f: StreetFile) -> tuple[str, pd.DataFrame] | None:
+    """The month of a street file and its crimes counted per force, LSOA and crime type, by pyarrow (the CSV
+    reader, then a group-by of the table: no row reaches pandas); None when the file needs the validating
     reader (not UTF-8, a column missing, a month other than the file's, a blank crime type)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     from pyarrow import csv
 
     try:
@@ -158,17 +162,36 @@ def _fast(raw: bytes, f: StreetFile) -> pd.DataFrame | None:
         return None
     if table.num_rows == 0 or any(table.column(c).null_count for c in _REQUIRED):
         return None
-    frame = pd.DataFrame({c: table.column(c).dictionary_encode().to_pandas() for c in _COLUMNS})
-    month = frame["Month"].cat.categories
-    if f.month is not pd.NaT and (len(month) != 1 or month[0].strip() != str(f.month)):
+    month = pc.unique(table.column("Month")).to_pylist()
+    if len(month) != 1 or not re.fullmatch(r"\d{4}-\d{2}", month[0].strip()) or \
+            (f.month is not pd.NaT and month[0].strip() != str(f.month)):
         return None
-    if f.month is pd.NaT and (len(month) != 1 or not re.fullmatch(r"\d{4}-\d{2}", month[0].strip())):
+    crime = pc.unique(table.column("Crime type")).to_pylist()
+    if any(c.strip() == "" or c.strip() != c for c in crime):
         return None
-    crime = frame["Crime type"].cat.categories
-    if (crime.str.strip() == "").any() or (crime.str.strip() != crime).any():
-        return None
-    frame["Falls within"] = frame["Falls within"].fillna("")
-    return frame
+    encoded = {c: table.column(c).combine_chunks().dictionary_encode() for c in ("Falls within", "LSOA name",
+                                                                                 "Crime type")}
+    return month[0].strip(), {c: (np.asarray(d.dictionary.to_pylist(), dtype=object),
+                                  d.indices.to_numpy(zero_copy_only=False)) for c, d in encoded.items()}
+
+
+def _count(columns: dict[str, Encoded]) -> pd.DataFrame:
+    """Rows counted per distinct combination of encoded columns, by their codes alone (no string is compared)."""
+    code = np.zeros(len(next(iter(columns.values()))[1]), dtype=np.int64)
+    for values, codes in columns.values():
+        code = code * len(values) + codes
+    combos, n = np.unique(code, return_counts=True)
+    out = {}
+    for name, (values, _) in reversed(columns.items()):
+        combos, index = np.divmod(combos, len(values))
+        out[name] = values[index]
+    return pd.DataFrame({**{c: out[c] for c in columns}, "count": n})
+
+
+def _recoded(values: np.ndarray, codes: np.ndarray) -> Encoded:
+    """An encoded column whose values were mapped (several may now be one): distinct again."""
+    distinct, inverse = np.unique(values.astype(str), return_inverse=True)
+    return distinct.astype(object), inverse[codes]
 
 
 def _validated(raw: bytes, f: StreetFile, encoding: str | None, notes: list[str] | None) -> pd.DataFrame:
@@ -199,15 +222,21 @@ def count_street_file(f: StreetFile, level: str = "la", encoding: str | None = N
                       notes: list[str] | None = None) -> pd.DataFrame:
     """Crimes of one street file counted per area and crime type: month, force, area, crime_type, count."""
     raw = f.read()
-    frame = _fast(raw, f) if encoding is None and f.path.suffix == ".csv" else None
-    if frame is None:
+    fast = _fast(raw, f) if encoding is None and f.path.suffix == ".csv" else None
+    if fast is None:
         frame = _validated(raw, f, encoding, notes)
-    month = pd.Period(str(frame["Month"].cat.categories[0]).strip(), "M")
-    forces = frame["Falls within"].astype(str).str.strip()
-    counts = pd.DataFrame({"area": _areas(frame["LSOA name"], forces, level), "crime_type": frame["Crime type"],
-                           "force": forces}).groupby(["area", "crime_type", "force"], observed=True).size()
-    out = counts.rename("count").reset_index()
-    out["month"] = month
+        fast = str(frame["Month"].iloc[0]), {c: (frame[c].cat.categories.to_numpy(dtype=object),
+                                                 frame[c].cat.codes.to_numpy()) for c in frame if c != "Month"}
+    month, columns = fast
+    forces, codes = columns["Falls within"]
+    force = _recoded(pd.Series(forces, dtype=object).fillna("").str.strip().to_numpy(), codes)
+    if level == "force":
+        area = force
+    else:
+        lsoas, codes = columns["LSOA name"]
+        area = _recoded(_areas(pd.Series(lsoas, dtype=object), level).to_numpy(), codes)
+    out = _count({"area": area, "crime_type": columns["Crime type"], "force": force})
+    out["month"] = pd.Period(month, "M")
     return out
 
 
@@ -221,14 +250,18 @@ def read_street_files(paths: Sequence[str | Path], encoding: str | None = None, 
 def count_street_files(files: list[StreetFile], level: str = "la", encoding: str | None = None,
                        notes: list[str] | None = None, progress: Callable[[int, int], None] | None = None) \
         -> pd.DataFrame:
-    """:func:`read_street_files` of files already listed, one at a time (``progress(done, total)`` after each)."""
+    """:func:`read_street_files` of files already listed, a file per core at a time (pyarrow and zlib release
+    the GIL), each counted before the next is read; ``progress(done, total)`` after each."""
+    from concurrent.futures import ThreadPoolExecutor
+
     if level not in LEVELS:
         raise DataError(f"level {level!r} is not one of {', '.join(LEVELS)}")
     parts = []
-    for i, f in enumerate(files):
-        parts.append(count_street_file(f, level, encoding, notes))
-        if progress:
-            progress(i + 1, len(files))
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for i, part in enumerate(pool.map(lambda f: count_street_file(f, level, encoding, notes), files)):
+            parts.append(part)
+            if progress:
+                progress(i + 1, len(files))
     return complete_months(pd.concat(parts, ignore_index=True), files)
 
 
