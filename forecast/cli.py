@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -413,18 +415,22 @@ def spc(panel: Panel, spc_options, fmt, output, chart, svg, history) -> None:
     with Progress(len(keys), "SPC") as progress, text_output(output) as out:
         if fmt == "json":
             out.write("[")
-        for i, r in enumerate(spc_core.analyse_panel(panel.iter_series(), spc_options, lazy=True)):
-            progress(r)
+        # charts need the whole results, here; otherwise each is turned into its text where it was analysed
+        analysed = spc_core.analyse_panel(panel.iter_series(), spc_options, lazy=True,
+                                          n_jobs=1 if chart else os.cpu_count() or 1, n_series=len(keys),
+                                          then=None if chart else functools.partial(spc_written, fmt=fmt))
+        for i, w in enumerate(analysed):
+            progress(w)
             if chart:
-                results.append(r)
+                results.append(w)
+                w = spc_written(w, fmt)
             if fmt == "json":
-                out.write(("," if i else "") + "\n" + json.dumps(r.to_dict(), indent=1))
+                out.write(("," if i else "") + "\n" + w.text)
             elif fmt == "csv":
-                text = csv_text(spc_core.points_frame([r]))
-                out.write(text if i == 0 else text.split("\n", 1)[1])  # the header once
+                out.write(w.text if i == 0 else w.text.split("\n", 1)[1])  # the header once
             else:
-                rows.append(spc_row(r))
-                sentences += r.sentences
+                rows.append(w.row)
+                sentences += w.sentences
         if fmt == "json":
             out.write("\n]\n")
         elif fmt == "table":
@@ -447,6 +453,27 @@ def spc(panel: Panel, spc_options, fmt, output, chart, svg, history) -> None:
             click.echo(f"wrote {path}", err=True)
     if output:
         click.echo(f"wrote {output}", err=True)
+
+
+@dataclass(frozen=True)
+class SPCWritten:
+    """What ``forecast spc`` writes of one series: its text (JSON or CSV), or its table row and sentences."""
+
+    crime_type: str
+    area: str
+    text: str
+    row: list | None
+    sentences: tuple[str, ...]
+
+
+def spc_written(r, fmt: str) -> SPCWritten:
+    from forecast.spc import points_frame
+
+    if fmt == "json":
+        return SPCWritten(r.crime_type, r.area, json.dumps(r.to_dict(), indent=1), None, ())
+    if fmt == "csv":
+        return SPCWritten(r.crime_type, r.area, csv_text(points_frame([r])), None, ())
+    return SPCWritten(r.crime_type, r.area, "", spc_row(r), tuple(r.sentences))
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ wires them together for one series and returns an :class:`SPCResult`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, asdict
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -696,12 +696,44 @@ def _highest_lowest(points: pd.DataFrame, min_gap: int = 24) -> tuple[str, str] 
 
 # ------------------------------------------------------------------ panels
 
+#: a panel of at least this many series is analysed in parallel processes (fewer are done before the workers
+#: would have started)
+PARALLEL_SERIES = 500
+
+
+def _analyse_chunk(chunk: list, options: SPCOptions, then: Callable | None = None) -> list:
+    results = (analyse(y, crime_type, area, options) for (crime_type, area), y in chunk)
+    return [then(r) for r in results] if then else list(results)
+
+
 def analyse_panel(series: Iterable[tuple[tuple[str, str], pd.Series]], options: SPCOptions = SPCOptions(),
-                  lazy: bool = False) -> list[SPCResult] | Iterator[SPCResult]:
-    """SPC of every series of a panel (from :meth:`forecast.data.Panel.iter_series`); with ``lazy``, one result
-    at a time, so that a caller can write each and let it go."""
-    results = (analyse(y, crime_type, area, options) for (crime_type, area), y in series)
+                  lazy: bool = False, n_jobs: int = 1, n_series: int = 0, then: Callable | None = None) \
+        -> list[SPCResult] | Iterator[SPCResult]:
+    """SPC of every series of a panel (from :meth:`forecast.data.Panel.iter_series`), in input order; with
+    ``lazy``, one result at a time, so that a caller can write each and let it go. With ``n_jobs`` > 1 and
+    ``n_series`` of at least PARALLEL_SERIES, chunks of series go to that many processes (each is sent only its
+    series), a few chunks ahead of the caller. ``then`` (picklable) is applied to each result where it was
+    made: what comes back is its value, e.g. the text to write, smaller to send than the result."""
+    if n_jobs > 1 and n_series >= PARALLEL_SERIES:
+        results = _in_processes(series, options, n_jobs, max(50, min(500, n_series // (8 * n_jobs))), then)
+    else:
+        results = (analyse(y, crime_type, area, options) for (crime_type, area), y in series)
+        results = map(then, results) if then else results
     return results if lazy else list(results)
+
+
+def _in_processes(series: Iterable, options: SPCOptions, n_jobs: int, chunk: int, then: Callable | None) \
+        -> Iterator:
+    from itertools import islice
+
+    from joblib import Parallel, delayed
+
+    series = iter(series)
+    parts = iter(lambda: list(islice(series, chunk)), [])
+    chunks = Parallel(n_jobs=n_jobs, return_as="generator", pre_dispatch="2*n_jobs")(
+        delayed(_analyse_chunk)(part, options, then) for part in parts)
+    for results in chunks:
+        yield from results
 
 
 def points_frame(results: Sequence[SPCResult]) -> pd.DataFrame:

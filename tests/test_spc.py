@@ -222,3 +222,15 @@ def test_cli_spc_parameters(invoke):
     assert any(s["manual"] and s["month"] == "2017-01" for s in known["step_changes"])
     bad = invoke("spc", "--baseline", "one")
     assert bad.exit_code == 2 and "--baseline: expected a whole number" in bad.stderr
+
+
+def test_a_panel_in_processes_gives_the_same_results_in_the_same_order():
+    panel = datasets.load("met-major").select(crime=["Burglary", "Robbery"])
+    serial = spc.analyse_panel(panel.iter_series())
+    parallel = spc.analyse_panel(panel.iter_series(), n_jobs=2, n_series=spc.PARALLEL_SERIES)
+    assert [(r.crime_type, r.area) for r in parallel] == [(r.crime_type, r.area) for r in serial] == panel.keys()
+    pd.testing.assert_frame_equal(spc.summary_frame(parallel), spc.summary_frame(serial))
+    assert [r.sentences for r in parallel] == [r.sentences for r in serial]
+    statuses = spc.analyse_panel(panel.iter_series(), n_jobs=2, n_series=spc.PARALLEL_SERIES,
+                                 then=spc.SPCResult.summary)
+    assert statuses == [r.summary() for r in serial] and len(statuses) == 66
