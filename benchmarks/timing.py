@@ -27,11 +27,12 @@ class Timed:
         return f"{label}: wall {self.wall:.1f} s, CPU {self.cpu:.1f} s (all processes, {os.cpu_count()} cores)"
 
 
-def run_forecast(*args: str, cwd: str | None = None) -> Timed:
-    """Run ``python -m forecast ARGS`` and time it."""
+def run_forecast(*args: str, cwd: str | None = None, module: bool = True) -> Timed:
+    """Run ``python -m forecast ARGS`` (or, not ``module``, ``python ARGS``) and time it."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "forecast", *args], cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, *(["-m", "forecast"] if module else []), *args], cwd=cwd,
+                          capture_output=True, text=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

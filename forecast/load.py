@@ -78,7 +78,8 @@ def counted_street_files(items: Sequence[Path], encoding: str | None, notes: lis
         except (OSError, ValueError):
             frame = None
         if frame is not None:
-            frame["month"] = pd.PeriodIndex(frame["month"], freq="M")
+            months = pd.Categorical(frame["month"])  # a few distinct months: parsed once each, not per row
+            frame["month"] = pd.PeriodIndex(months.categories, freq="M")[months.codes]
             return frame
     frame = police_uk.count_street_files(files, level, encoding, notes, progress)
     try:

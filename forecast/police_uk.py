@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,12 +79,18 @@ def _in_zip(path: Path) -> list[StreetFile]:
     return found
 
 
+#: per thread, the zips it has open: opening one reads its whole directory, which cost more than a member
+_open_zips = threading.local()
+
+
 def _read_member(path: Path, name: str) -> bytes:
-    with zipfile.ZipFile(path) as archive:
-        try:
-            return archive.read(name)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise DataError(f"{path / name}: cannot be read from the zip ({exc})") from None
+    opened = _open_zips.__dict__.setdefault("zips", {})
+    try:
+        if path not in opened:
+            opened[path] = zipfile.ZipFile(path)
+        return opened[path].read(name)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(f"{path / name}: cannot be read from the zip ({exc})") from None
 
 
 def _on_disk(path: Path) -> StreetFile | None:
