@@ -167,6 +167,24 @@ def find_columns(headers: Sequence[str], path: Path) -> dict[str, str]:
     return mapping
 
 
+def check_alias_columns(table: pd.DataFrame, cols: dict[str, str], source: Source) -> None:
+    """Where a file has two columns for one of ours (``count`` and ``crimes``, ``area`` and ``borough``), a note
+    says which was used. Two month or count columns that disagree are refused at the first line where they do
+    (which is the real count?); two name columns may name different groupings (an LPU and its local authority),
+    so the note says that the other was ignored."""
+    normalised = {normalise_header(h): h for h in table.columns}
+    for ours, used in cols.items():
+        for other in [normalised[a] for a in _ALIASES[ours] if a in normalised and normalised[a] != used]:
+            a, b = table[used].str.strip(), table[other].str.strip()
+            differ = (a != b).to_numpy()
+            if differ.any() and ours in ("month", "count"):
+                row = int(differ.nonzero()[0][0])
+                raise source.error(row, f"columns {used!r} and {other!r} are both read as the {ours} and disagree "
+                                        f"({a.iloc[row]!r} against {b.iloc[row]!r}); remove one of them")
+            same = "names other things, and is ignored" if differ.any() else "holds the same values"
+            source.notes.append(f"{source.path}: the {ours} is read from column {used!r}; column {other!r} {same}")
+
+
 def _parse_month(text: str) -> pd.Period | None:
     for fmt in _MONTH_FORMATS:
         try:
@@ -297,7 +315,9 @@ def read_tidy_csv(path: str | Path, fill_missing: str | None = None, encoding: s
     path = Path(path)
     source = read_text(path, encoding)
     cols = find_columns(header_of(source), path)
-    raw = read_csv_text(source)[list(dict.fromkeys(cols.values()))]
+    table = read_csv_text(source)
+    check_alias_columns(table, cols, source)
+    raw = table[list(dict.fromkeys(cols.values()))]
     frame = pd.DataFrame({
         "month": parse_months(raw[cols["month"]], source),
         "area": parse_names(raw[cols["area"]].map(restore), "area", source) if "area" in cols else ALL_AREAS,

@@ -31,6 +31,10 @@ CASES = {
             r"gap.csv: series Robbery / Sandwell is missing 2 month\(s\) inside its span \(first 2020-03\); "
             r"pass --fill-missing zero"),
     "future": (GOOD + "2999-01,Sandwell,Robbery,4\n", "future.csv", r"future.csv, line 4: month 2999-01 is in the future"),
+    "counts disagree": ("month,area,crime_type,count,crimes\n2020-01,Sandwell,Robbery,10,10\n"
+                        "2020-02,Sandwell,Robbery,12,21\n", "alias.csv",
+                        r"alias.csv, line 3: columns 'count' and 'crimes' are both read as the count and disagree "
+                        r"\('12' against '21'\); remove one of them"),
 }
 
 
@@ -118,3 +122,24 @@ def test_datasets_lists_bundled_data(invoke):
     met = next(line for line in lines if line.startswith("met-major"))
     assert met.split()[:6] == ["met-major", "2008-01..2018-12", "132", "33", "9", "297"]
     assert any(line.startswith("west-midlands") and "2011-01..2016-12" in line for line in lines)
+
+
+def test_two_columns_for_one_field_say_which_was_used(tmp_path, invoke):
+    path = bad_file(tmp_path, "alias.csv", "month,area,borough,crime_type,count,crimes\n"
+                    "2020-01,Sandwell,Sandwell,Robbery,10,10\n2020-02,Sandwell,Sandwell,Robbery,12,12\n")
+    result = invoke("spc", "--data", path, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[:2] == [
+        f"note: {path}: the area is read from column 'area'; column 'borough' holds the same values",
+        f"note: {path}: the count is read from column 'count'; column 'crimes' holds the same values"]
+    assert pd.read_csv(pd.io.common.StringIO(result.stdout))["count"].tolist() == [10, 12]
+
+
+def test_a_second_name_column_naming_other_things_is_ignored_and_said(tmp_path, invoke):
+    path = bad_file(tmp_path, "lpu.csv", "month,lpu,local_authority,count\n"
+                    "2020-01,Birmingham East,Birmingham,10\n2020-02,Birmingham East,Birmingham,12\n")
+    result = invoke("spc", "--data", path, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == (f"note: {path}: the area is read from column 'lpu'; column "
+                                             "'local_authority' names other things, and is ignored")
+    assert set(pd.read_csv(pd.io.common.StringIO(result.stdout))["area"]) == {"Birmingham East"}
