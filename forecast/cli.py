@@ -1153,9 +1153,17 @@ def compare(spec_file, n_jobs, tracking_uri, no_track, experiment) -> None:
 @click.option("--tracking-uri", default=None, metavar="URI", help="MLflow store to show.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 exposes it).")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
-def ui(tracking_uri, host, port) -> None:
+@click.option("--basic-auth", is_flag=True,
+              help="Ask for a login (MLflow's basic-auth app; change its admin password before anyone else connects).")
+@click.option("--allow-remote", is_flag=True,
+              help="Serve beyond this machine without a login (anyone who can reach the port can read and write).")
+def ui(tracking_uri, host, port, basic_auth, allow_remote) -> None:
     """Start the MLflow UI on the same store, to compare runs and models. Ctrl-C (or SIGTERM) stops it and
-    everything it started."""
+    everything it started.
+
+    It listens on this machine only. Off it (--host 0.0.0.0) MLflow's check of the Host header is not access
+    control: any client can send "Host: localhost". So another host needs --basic-auth (a login) or
+    --allow-remote (no login, said again at the start)."""
     import subprocess
 
     from forecast import tracking
@@ -1166,9 +1174,19 @@ def ui(tracking_uri, host, port) -> None:
     root = tracking.artifact_root(store)
     if root:
         command += ["--default-artifact-root", root]
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if basic_auth:
+        import importlib.util
+
+        if importlib.util.find_spec("flask_wtf") is None:
+            raise InputError("--basic-auth needs MLflow's auth extra: pip install -e '.[auth]'")
+        command += ["--app-name", "basic-auth"]
+    if host not in ("127.0.0.1", "localhost", "::1") and not basic_auth:
+        if not allow_remote:
+            raise InputError(f"--host {host} serves the MLflow UI beyond this machine with no login (its Host-header "
+                             "check is not access control); add --basic-auth for a login, or --allow-remote to "
+                             "serve it open")
         click.echo(f"warning: the MLflow UI has no authentication; on {host} anyone who can reach port {port} "
-                   "can read every run and model", err=True)
+                   "can read, change and delete every run and model", err=True)
     click.echo(f"MLflow UI on http://{host}:{port} for {store} (Ctrl-C stops it)", err=True)
     # its own process group, so that stopping it stops the web server, job runner and queue consumers it starts
     process = subprocess.Popen(command, start_new_session=True)

@@ -276,3 +276,14 @@ def test_report_rebuilt_from_an_mlflow_run(tracked, invoke, tmp_path):
     assert sorted(p.name for p in (out / "charts").glob("*.png")) == ["small-multiples.png", "westminster.png"]
     assert html.count("<img") == 2 and result.stdout.splitlines()[-1].endswith("and 1 series chart in "
                                                                                   f"{out / 'charts'}")
+
+
+def test_ui_off_this_machine_without_a_login_is_refused(tmp_path, invoke):
+    port = free_port()
+    result = invoke("ui", "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--host", "0.0.0.0",
+                    "--port", port)
+    assert result.exit_code == 2
+    assert result.stderr == ("Error: --host 0.0.0.0 serves the MLflow UI beyond this machine with no login (its "
+                             "Host-header check is not access control); add --basic-auth for a login, or "
+                             "--allow-remote to serve it open\n")
+    assert processes_mentioning(f"--port {port}") == []
