@@ -51,7 +51,28 @@ def cli() -> None:
 
 
 def main() -> None:
-    cli(prog_name="forecast")
+    code: int | str | None = 0
+    try:
+        cli(prog_name="forecast")
+    except SystemExit as exc:
+        code = exc.code
+        raise
+    finally:
+        quiet_interrupts_from_now(code if isinstance(code, int) else 1)
+
+
+def quiet_interrupts_from_now(code: int) -> None:
+    """The command is over: a Ctrl-C while Python shuts down (worker pools, MLflow's threads) ends the process
+    with the command's own exit code, its output flushed, and no traceback."""
+    import signal
+
+    def leave(*_):
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError, RuntimeError):
+                stream.flush()
+        os._exit(code)
+
+    signal.signal(signal.SIGINT, leave)
 
 
 # ------------------------------------------------------------------ shared options

@@ -5,6 +5,8 @@ import csv
 import io
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -312,3 +314,14 @@ def test_predict_from_a_run_the_store_does_not_have(invoke, tmp_path):
     line = one_line_error(invoke("predict", "--run-id", "0123abcd", "--tracking-uri", store))
     assert line == (f"Error: run 0123abcd is not in the MLflow store {store}; give the store it was recorded in with "
                     "--tracking-uri (or MLFLOW_TRACKING_URI)")
+
+
+def test_a_ctrl_c_after_the_command_has_finished_ends_it_quietly():
+    # the interrupt arrives while Python shuts down, as from a user pressing Ctrl-C just as a run ends
+    script = ("import atexit, os, signal, time, sys; "
+              "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(2))); "
+              "sys.argv = ['forecast', 'datasets']; from forecast.cli import main; main()")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0
+    assert done.stderr == ""
+    assert "met-major       2008-01..2018-12" in done.stdout
