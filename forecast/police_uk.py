@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.data import NO_LOCATION, resolve_names
-from forecast.errors import DataError
+from forecast.errors import DataError, SelectionError
 from forecast.tidy import decode, normalise_header, parse_months, parse_names, read_csv_text
 
 STREET_FILE = re.compile(r"^(\d{4}-\d{2})-(.+)-street\.csv(\.gz)?$")
@@ -132,8 +132,18 @@ def choose_forces(files: list[StreetFile], forces: str | Sequence[str] | None) -
         return files
     present = sorted({f.force for f in files if f.force})
     queries = forces.split(",") if isinstance(forces, str) else list(forces)
-    wanted = resolve_names([_FORCE_WORDS.sub("", q.strip()) for q in queries if q.strip()], present, "force")
+    try:
+        wanted = resolve_names([_FORCE_WORDS.sub("", q.strip()) for q in queries if q.strip()], present, "force")
+    except SelectionError as exc:
+        raise DataError(f"{_download_of(files)}: {exc}") from None
     return [f for f in files if f.force in wanted]
+
+
+def _download_of(files: list[StreetFile]) -> str:
+    """Where the files come from, for a message: the zip or folder that holds them."""
+    holders = sorted({str(next((p for p in f.path.parents if p.suffix.lower() == ".zip"), f.path.parent))
+                      for f in files})
+    return holders[0] if len(holders) == 1 else f"{holders[0]} (and {len(holders) - 1} more)"
 
 
 def area_from_lsoa(names: pd.Series) -> pd.Series:

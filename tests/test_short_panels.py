@@ -24,7 +24,7 @@ from forecast.run import MIN_FORECAST_MONTHS
 
 settings.register_profile("ci", max_examples=4, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-settings.register_profile("long", max_examples=60, deadline=None,
+settings.register_profile("long", max_examples=int(os.environ.get("FORECAST_HYPOTHESIS_EXAMPLES", 60)), deadline=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 settings.load_profile(os.environ.get("FORECAST_HYPOTHESIS_PROFILE", "ci"))
 
