@@ -18,7 +18,8 @@ from forecast.data import ALL_AREAS, ALL_CRIME, Panel
 from forecast.output import csv_text, write_csv, write_text
 from forecast.police_uk import LEVELS as STREET_LEVELS
 from forecast.cluster import SCHEDULER_ENV
-from forecast.tables import ACCURACY_HEADER, SPC_HEADER, accuracy_rows, format_table, plural, run_table, spc_row
+from forecast.tables import ACCURACY_HEADER, SPC_HEADER, accuracy_rows, format_table, run_table, spc_row
+from forecast.words import plural
 from forecast.errors import DataError, ForecastError, OutputError, SelectionError, TrackingError
 from forecast.reconcile import DEFAULT as RECONCILE_DEFAULT, METHODS as RECONCILE_METHODS
 

@@ -13,7 +13,7 @@ import os
 from typing import Callable, Iterable, Iterator
 
 from forecast.errors import ForecastError
-from forecast.tables import plural
+from forecast.words import plural
 
 #: a scheduler address to use when --scheduler is not given (tcp://HOST:PORT)
 SCHEDULER_ENV = "FORECAST_SCHEDULER"

@@ -20,7 +20,7 @@ from forecast.output import MANIFEST, file_stems, write_csv, write_text
 from forecast.models import BASELINE, DEFAULT_MODEL
 from forecast.paths import implied_sd, model_paths, total_interval
 from forecast.reconcile import DEFAULT as RECONCILE, hierarchy_problem
-from forecast.tables import plural
+from forecast.words import plural
 from forecast.seasonality import (MIN_CHANGE_PCT, MIN_STRENGTH, Decomposition, decompose, outlook_sentences,
                                   seasonal_outlook)
 

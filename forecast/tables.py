@@ -1,5 +1,4 @@
-"""Plain aligned text tables for the terminal: the SPC table, the run table, the one layout they share, and
-counts in words."""
+"""Plain aligned text tables for the terminal: the SPC table, the run table and the one layout they share."""
 
 from __future__ import annotations
 
@@ -7,11 +6,6 @@ import pandas as pd
 
 
 SPC_HEADER = ("crime type", "area", "status", "average", "lcl", "ucl", "months", "latest step change")
-
-
-def plural(n: int, noun: str) -> str:
-    """'1 series chart', '12 series charts'."""
-    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def spc_row(r) -> tuple:

@@ -102,21 +102,16 @@ def test_a_part_left_by_an_earlier_command_is_resumed(server, tmp_path, invoke):
     assert (folder / "2024-03.zip").read_bytes() == body
 
 
-def test_404_is_one_line_and_leaves_nothing(server, tmp_path, invoke):
+@pytest.mark.parametrize("month, message", [
+    ("2031-01", "no such archive (HTTP 404); data.police.uk keeps the last 36 months, and publishes a month about "
+                "two months after it ends"),
+    ("2024-04", "the server sent a file that is not a zip (it begins b'<html>Temporarily unavailable</html><htm')"),
+])
+def test_404_or_not_a_zip_is_one_line_and_leaves_nothing(server, tmp_path, invoke, month, message):
     folder = tmp_path / "archives"
-    result = invoke("fetch", "2031-01", "--to", folder, "--url", server)
+    result = invoke("fetch", month, "--to", folder, "--url", server)
     assert result.exit_code == 1
-    assert result.stderr == (f"Error: {server}2031-01.zip: no such archive (HTTP 404); data.police.uk keeps the "
-                             "last 36 months, and publishes a month about two months after it ends\n")
-    assert list(folder.iterdir()) == []
-
-
-def test_not_a_zip_is_refused_and_removed(server, tmp_path, invoke):
-    folder = tmp_path / "archives"
-    result = invoke("fetch", "2024-04", "--to", folder, "--url", server)
-    assert result.exit_code == 1
-    assert result.stderr == (f"Error: {server}2024-04.zip: the server sent a file that is not a zip (it begins "
-                             "b'<html>Temporarily unavailable</html><htm')\n")
+    assert result.stderr == f"Error: {server}{month}.zip: {message}\n"
     assert list(folder.iterdir()) == []
 
 
