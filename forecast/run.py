@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from forecast import board, spc
-from forecast.backtest import BacktestSettings, PanelFit, SeriesForecast, forecast_series, panel_forecasts, run_parallel
+from forecast.backtest import (PREDICTION_COLUMNS, BacktestSettings, PanelFit, SeriesForecast, forecast_series,
+                               panel_forecasts, run_parallel)
 from forecast.data import ALL_AREAS, Panel
 from forecast.errors import DataError
 from forecast.output import MANIFEST, file_stems, write_csv, write_text
@@ -114,7 +115,7 @@ class RunResult:
 
     def backtest_frame(self) -> pd.DataFrame:
         frames = [self.forecasts[k].predictions for k in self.keys if not self.forecasts[k].predictions.empty]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PREDICTION_COLUMNS)
 
     def seasonal_outlook(self) -> pd.DataFrame:
         return seasonal_outlook(self.decompositions[k] for k in self.keys)

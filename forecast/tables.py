@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from forecast.words import plural
+
 
 SPC_HEADER = ("crime type", "area", "status", "average", "lcl", "ucl", "months", "latest step change")
 
@@ -35,9 +37,19 @@ def run_table(result) -> str:
                      fmt_pct(r.vs_last_year_pct, "-"), fmt_pct(r.vs_average_pct, "-"),
                      *((step_label(r.p_step_up, r.p_step_down),) if outlook else ())))
     title = (f"{result.crime_type}: forecast for {months[0]} to {months[-1]} from data to "
-             f"{summary['last_month'].iloc[0]} ({result.panel.name}); MASE from a backtest of "
-             f"{result.settings.origins} quarters (lower is better, snaive = last year's months)")
+             f"{summary['last_month'].iloc[0]} ({result.panel.name}); {backtest_said(result)}")
     return title + "\n" + format_table(rows)
+
+
+def backtest_said(result) -> str:
+    """What the run's MASE columns rest on: the backtest's origins, fewer (and said) where series are short."""
+    counts = [0 if f.predictions.empty else f.predictions["origin"].nunique() for f in result.forecasts.values()]
+    wanted = result.settings.origins
+    if not counts or max(counts) == 0:
+        return "no backtest: the series are too short for one, so no MASE"
+    held = plural(max(counts), "quarter") if min(counts) == max(counts) else f"{min(counts)} to {max(counts)} quarters"
+    short = f", not {wanted}: the series are short" if min(counts) < wanted else ""
+    return f"MASE from a backtest of {held}{short} (lower is better, snaive = last year's months)"
 
 
 ACCURACY_HEADER = ("model", "series", "MASE", "sMAPE %", "80% cover", "95% cover", "won")

@@ -135,6 +135,19 @@ def test_a_year_of_data_is_forecast_without_the_global_model(tmp_path, months):
             "or more series of over 12 months, and had at most 0") in result.stderr
     forecast = pd.read_csv(out / "forecast.csv")
     assert len(forecast) == 4 * 3 and (forecast["mean"] > 0).all()
+    # a year leaves nothing to backtest against last year's months: said in the title, no MASE shown
+    assert "(three); no backtest: the series are too short for one, so no MASE" in result.stdout
+    assert pd.read_csv(out / "backtest.csv").empty
+
+
+def test_a_short_backtest_says_how_many_origins_it_had(tmp_path):
+    path, _ = three_areas(tmp_path, months=18)
+    out = tmp_path / "out"
+    result = run_cli("run", "--data", path, "--crime", "robbery", "--out", out, "--no-track", "--paths", "200",
+                     "--jobs", "1")
+    assert result.exit_code == 0, result.stderr
+    assert "MASE from a backtest of 1 quarter, not 4: the series are short" in result.stdout
+    assert pd.read_csv(out / "backtest.csv")["origin"].unique().tolist() == ["2018-09"]
 
 
 def test_the_global_models_absence_is_recorded_in_mlflow(tmp_path):
