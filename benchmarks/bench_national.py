@@ -23,14 +23,13 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from forecast.load import load_panel
-from timing import Clock, conditions, run_forecast
+from timing import Clock, conditions, measured
 
 #: the crime types of the street files with roughly their share of street-level crime in England and Wales
 CRIME_TYPES = {
@@ -99,20 +98,6 @@ def build(path: Path, rows_per_month: int, months: int, forces: int) -> tuple[in
                 total += n
             print(f"  built {month}: {total:,} rows so far, {time.perf_counter() - started:.0f} s", flush=True)
     return total, time.perf_counter() - started
-
-
-#: runs a command and prints its peak resident memory (of it or its largest worker) to stderr's last line
-_PEAK = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
-         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, file=sys.stderr); "
-         "sys.exit(done.returncode)")
-
-
-def measured(*args: str) -> tuple[object, int]:
-    """run_forecast, with the peak memory of this command alone (ru_maxrss of a fresh parent)."""
-    result = run_forecast("-c", _PEAK, sys.executable, "-m", "forecast", *args, module=False)
-    lines = result.stderr.strip().splitlines()
-    peak = int(lines.pop()) if lines and lines[-1].isdigit() else -1
-    return replace(result, stderr="\n".join(lines)), peak
 
 
 def main(rows_per_month: int = 500_000, months: int = 36, forces: int = 43) -> None:

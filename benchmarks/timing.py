@@ -12,7 +12,7 @@ import resource
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -87,3 +87,18 @@ class AllClock(Clock):
 
     def __str__(self) -> str:
         return f"wall {self.wall:.2f} s, CPU {self.cpu:.2f} s (this process and its live workers)"
+
+
+#: runs a command and prints its peak resident memory (of it or its largest worker) to stderr's last line
+_PEAK = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, file=sys.stderr); "
+         "sys.exit(done.returncode)")
+
+
+def measured(*args: str) -> tuple[object, int]:
+    """run_forecast, with the peak resident memory in MB of this command alone (the largest of it and its workers,
+    read as ru_maxrss by a fresh parent process)."""
+    result = run_forecast("-c", _PEAK, sys.executable, "-m", "forecast", *args, module=False)
+    lines = result.stderr.strip().splitlines()
+    peak = int(lines.pop()) if lines and lines[-1].isdigit() else -1
+    return replace(result, stderr="\n".join(lines)), peak

@@ -696,9 +696,9 @@ def _highest_lowest(points: pd.DataFrame, min_gap: int = 24) -> tuple[str, str] 
 
 # ------------------------------------------------------------------ panels
 
-#: a panel of at least this many series is analysed in parallel processes (fewer are done before the workers
-#: would have started)
-PARALLEL_SERIES = 500
+#: a panel of at least this many series is analysed in parallel processes: `forecast spc` on 1,249 series took
+#: 7.6 s in one process and 8.2 s in two (their start costs what they save), on 2,461 series 22 s and 16.4 s
+PARALLEL_SERIES = 2000
 
 
 def _analyse_chunk(chunk: list, options: SPCOptions, then: Callable | None = None) -> list:

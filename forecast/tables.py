@@ -47,9 +47,13 @@ def backtest_said(result) -> str:
     wanted = result.settings.origins
     if not counts or max(counts) == 0:
         return "no backtest: the series are too short for one, so no MASE"
-    held = plural(max(counts), "quarter") if min(counts) == max(counts) else f"{min(counts)} to {max(counts)} quarters"
-    short = f", not {wanted}: the series are short" if min(counts) < wanted else ""
-    return f"MASE from a backtest of {held}{short} (lower is better, snaive = last year's months)"
+    most = max(counts)
+    fewer = sorted(c for c in counts if c < most)
+    short = f", not {wanted}: the series are short" if most < wanted else ""
+    if fewer:
+        had = str(fewer[0]) if fewer[0] == fewer[-1] else f"{fewer[0]} to {fewer[-1]}"
+        short += f"; {len(fewer)} shorter series had {had}"
+    return f"MASE from a backtest of {plural(most, 'quarter')}{short} (lower is better, snaive = last year's months)"
 
 
 ACCURACY_HEADER = ("model", "series", "MASE", "sMAPE %", "80% cover", "95% cover", "won")

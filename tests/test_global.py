@@ -141,3 +141,27 @@ def test_a_model_is_trained_once_per_process_for_the_same_data(monkeypatch):
     changed = {**panel, ("type 0", "area 0"): panel[("type 0", "area 0")] + 1}
     panel_forecasts(changed, changed, settings, horizon=3, n_jobs=1)  # other data: trained again, and kept
     assert calls == [30] * 6 and len(bt._TRAINED) == 3
+
+
+def test_a_panel_past_the_row_cap_trains_on_a_fixed_sample_that_keeps_the_series_forecast(monkeypatch):
+    from forecast import backtest
+    from forecast.backtest import BacktestSettings, panel_forecasts
+    from forecast.models import GlobalModel
+
+    months = pd.period_range("2015-01", periods=48, freq="M")
+    rng = np.random.default_rng(5)
+    train = {("Robbery" if i < 3 else "Burglary", f"Area {i:02d}"): pd.Series(rng.poisson(30, 48).astype(float), months)
+             for i in range(20)}
+    targets = {k: v for k, v in train.items() if k[0] == "Robbery"}
+    per_series = GlobalModel(horizon=3).training_rows([48])
+    monkeypatch.setattr(backtest, "MAX_GLOBAL_ROWS", 8 * per_series)
+    fit = panel_forecasts(train, targets, BacktestSettings(origins=1), horizon=3, n_jobs=1)
+    model = fit.final_model()
+    # the 3 forecast series and 5 others, taken in the fixed digest order; the rows within the cap
+    assert model.n_series_ == 8 and model.n_rows_ == 8 * per_series
+    assert fit.note == ("the global model learns from a sample of 8 of 20 series at 2 cut-offs (at most "
+                        f"{8 * per_series:,} training rows), always including those forecast")
+    assert set(fit.series) == set(targets)
+    again = panel_forecasts(train, targets, BacktestSettings(origins=1), horizon=3, n_jobs=1)
+    key = ("Robbery", "Area 00")
+    pd.testing.assert_frame_equal(again.series[key].final.predict(3), fit.series[key].final.predict(3))
