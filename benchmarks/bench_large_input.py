@@ -1,6 +1,6 @@
 """A large tidy file through `forecast spc`: time, CPU and peak memory.
 
-Run: python benchmarks/bench_large_input.py [COPIES]
+Run: python benchmarks/bench_large_input.py [COPIES] [spc,run]
 Builds a tidy CSV of real series (the bundled met-minor panel, 1,179 series x 132 months, copied COPIES times
 under renamed areas; 21 copies give about 3.3 million rows, 24,800 series and 190 MB), then runs
 `forecast spc` over every series and `forecast run --crime personal-property` on it, each as a fresh process, and reports
@@ -28,7 +28,7 @@ def build(path: Path, copies: int) -> tuple[int, int]:
     return len(frame) * copies, frame.groupby(["crime_type", "area"]).ngroups * copies
 
 
-def main(copies: int = 21) -> None:
+def main(copies: int = 21, only: str = "spc,run") -> None:
     print(conditions())
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "large.csv"
@@ -39,6 +39,8 @@ def main(copies: int = 21) -> None:
                   "from every series)", ("run", "--data", str(path), "--crime", "personal-property", "--no-track",
                                          "--paths", "200", "--out", str(Path(tmp) / "out")))]
         for label, args in steps:
+            if args[0] not in only.split(","):
+                continue
             result, peak = measured(*args)
             if result.returncode:
                 print(result.stderr)
@@ -51,4 +53,4 @@ def main(copies: int = 21) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 21)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 21, *sys.argv[2:3])

@@ -418,9 +418,10 @@ MIN_GLOBAL_SERIES = 3
 #: below (MASE 0.879 with this threshold, 0.882 training at any size, 0.899 never)
 MIN_GLOBAL_ROWS = 600
 #: and on at most this many rows: past it, a sample of whole series (always those being forecast). The Met panels
-#: make 58,740 (met-major) and 206,529 (met-minor) rows, so no measured accuracy rests on the sample; a 3-million-
-#: row panel of 24,759 series makes 4.2 million, whose features alone (float64) took 1.3 GB in each worker
-MAX_GLOBAL_ROWS = 1_000_000
+#: make 58,740 (met-major) and 206,529 (met-minor) rows, so no measured accuracy rests on the sample. A 3-million-
+#: row panel of 24,759 series makes 4.2 million; capped at 1,000,000, one cut-off's training took over 11 minutes
+#: of CPU (benchmarks/bench_large_input.py), the rest of the run waiting on it
+MAX_GLOBAL_ROWS = 250_000
 
 
 def _sampled(cut: dict, targets: Iterable, model: "GlobalModel", cap: int) -> dict:

@@ -183,10 +183,19 @@ def adjusted_points(points: pd.DataFrame) -> pd.DataFrame:
                          ucl=points["ucl"] / factor).drop(columns=["adjusted", "factor"])
 
 
+#: small multiples drawn at most (12 rows of 5)
+MAX_MULTIPLES = 60
+
+
 def small_multiples(panels: Sequence[tuple[str, pd.DataFrame, pd.DataFrame | None]], *, title: str = "",
                     sharey: bool = False, caption: str = "", ncols: int = 5, history: int | None = HISTORY) -> plt.Figure:
     """One compact SPC chart per (label, points, forecast): a crime type across areas, or an area across types,
-    over the same window of months as the single charts."""
+    over the same window of months as the single charts; the first MAX_MULTIPLES of more, said in the title
+    (past a page, nobody reads them, and matplotlib's shared axes cost grows with the square of their number:
+    694 took over 9 minutes)."""
+    if len(panels) > MAX_MULTIPLES:
+        title = f"{title} (the first {MAX_MULTIPLES} of {len(panels)}, in the table's order)"
+        panels = panels[:MAX_MULTIPLES]
     n = len(panels)
     ncols = min(ncols, n)
     nrows = int(np.ceil(n / ncols))

@@ -153,3 +153,12 @@ def test_chart_titles_carry_the_step_change_outlook():
     assert plots.outlook_words({"p_step_up": 0.3, "p_step_down": 0.0}) == "step change up possible next quarter (0.30)"
     assert plots.outlook_words({"p_step_up": 0.04, "p_step_down": 0.05}) == ""
     assert plots.outlook_words({"p_step_up": np.nan, "p_step_down": np.nan}) == ""
+
+
+def test_small_multiples_of_many_series_draw_the_first_page_and_say_so():
+    results = spc.analyse_panel(list(datasets.load("met-minor").iter_series())[:75])
+    fig = plots.small_multiples([(f"{r.crime_type} / {r.area}", r.points, None) for r in results], title="SPC")
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == plots.MAX_MULTIPLES == 60
+    assert visible[-1].get_title(loc="left") == f"{results[59].crime_type} / {results[59].area}"
+    assert fig._suptitle.get_text() == "SPC (the first 60 of 75, in the table's order)"
