@@ -419,8 +419,8 @@ MIN_GLOBAL_SERIES = 3
 MIN_GLOBAL_ROWS = 600
 #: and on at most this many rows: past it, a sample of whole series (always those being forecast). The Met panels
 #: make 58,740 (met-major) and 206,529 (met-minor) rows, so no measured accuracy rests on the sample. A 3-million-
-#: row panel of 24,759 series makes 4.2 million; capped at 1,000,000, one cut-off's training took over 11 minutes
-#: of CPU (benchmarks/bench_large_input.py), the rest of the run waiting on it
+#: row panel of 24,759 series makes 4.2 million, whose features alone (float64) would take 1.3 GB in each worker;
+#: the cap keeps a cut-off's training (time and memory grow with the rows) near met-minor's
 MAX_GLOBAL_ROWS = 250_000
 
 
