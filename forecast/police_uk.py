@@ -94,8 +94,7 @@ def _read_member(path: Path, name: str) -> bytes:
 
 
 def _on_disk(path: Path) -> StreetFile | None:
-    stat = path.stat()
-    return _street_file(path, path.name, path.read_bytes, f"{stat.st_size}:{stat.st_mtime_ns}")
+    return _street_file(path, path.name, path.read_bytes, _stamp(path))
 
 
 def street_files(paths: Sequence[str | Path]) -> list[StreetFile]:
@@ -163,7 +162,7 @@ def _areas(names: pd.Series, level: str) -> pd.Series:
 Encoded = tuple[np.ndarray, np.ndarray]
 
 
-def _fast(raw: bytes, f: StreetFile) -> tuple[str, pd.DataFrame] | None:
+def _fast(raw: bytes, f: StreetFile) -> tuple[str, dict[str, Encoded]] | None:
     """The month of a street file and its crimes counted per force, LSOA and crime type, by pyarrow (the CSV
     reader, then a group-by of the table: no row reaches pandas); None when the file needs the validating
     reader (not UTF-8, a column missing, a month other than the file's, a blank crime type)."""
