@@ -517,17 +517,18 @@ def trained_models(trains: dict, horizon: int, n_jobs: int) -> dict:
 
 
 def panel_forecasts(train: Mapping[tuple[str, str], pd.Series], series: Mapping[tuple[str, str], pd.Series],
-                    settings: BacktestSettings, horizon: int | None = None, n_jobs: int | None = None) \
-        -> "PanelFit":
+                    settings: BacktestSettings, horizon: int | None = None, n_jobs: int | None = None,
+                    origins: Callable[[pd.Series], list[int]] | None = None) -> "PanelFit":
     """The global model's forecasts of ``series``: at each backtest origin from a model trained on every series
     of ``train`` cut at that month (never later months), and, with ``horizon``, from all months. One model
     per cut-off month, trained in parallel (once per process for the same data); none for a panel of fewer than
-    MIN_GLOBAL_SERIES series."""
+    MIN_GLOBAL_SERIES series. ``origins`` gives a series' training lengths (default: :func:`rolling_origins`;
+    the winter plan's are a year apart)."""
     if len(train) < MIN_GLOBAL_SERIES:
         return PanelFit({}, {}, f"{len(train)} series: the global model needs a panel of {MIN_GLOBAL_SERIES} or more")
     batches: dict[pd.Period, dict] = {}
     for key, y in series.items():
-        for n_train in rolling_origins(len(y), settings):
+        for n_train in (origins(y) if origins else rolling_origins(len(y), settings)):
             batches.setdefault(y.index[n_train - 1], {})[key] = y.iloc[:n_train]
     finals = {}
     if horizon:

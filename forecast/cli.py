@@ -297,16 +297,20 @@ tracking_options = options(
     click.option("--experiment", default=None, metavar="NAME", help="MLflow experiment [default: forecast/<crime slug>]."),
 )
 
-model_options = options(
-    click.option("--origins", default=4, show_default=True, type=click.IntRange(1, 60),
-                 help="Rolling origins of the backtest."),
-    click.option("--step", default=3, show_default=True, type=click.IntRange(1, 24), help="Months between backtest origins."),
+compute_options = options(
     click.option("--jobs", "n_jobs", default=None, type=click.IntRange(1, 256),
                  help="Parallel processes (default: one per core)."),
     click.option("--scheduler", default=None, metavar="ADDRESS", envvar=SCHEDULER_ENV,
                  help=f"Send the fits to the Dask cluster at ADDRESS (tcp://HOST:PORT) [env: {SCHEDULER_ENV}]."),
     click.option("--workers", default=None, type=click.IntRange(1, 256),
                  help="Start a local Dask cluster of this many worker processes for the fits."),
+)
+
+model_options = options(
+    click.option("--origins", default=4, show_default=True, type=click.IntRange(1, 60),
+                 help="Rolling origins of the backtest."),
+    click.option("--step", default=3, show_default=True, type=click.IntRange(1, 24), help="Months between backtest origins."),
+    compute_options,
 )
 
 
@@ -884,6 +888,164 @@ def run_crime(whole: Panel, crime_type: str, area, out_dir: Path, latest: bool, 
         tracking.save_model(result, folder)
         click.echo(f"exported model to {folder}")
     return result
+
+
+class SeasonType(click.ParamType):
+    """The months of a winter: 'nov-feb', 'oct-mar', '11-2'."""
+
+    name = "MON-MON"
+
+    def convert(self, value, param, ctx):
+        from forecast.winter import Season
+
+        if not isinstance(value, str):
+            return value
+        try:
+            return Season.parse(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def cut_at(panel: Panel, end: str | None) -> Panel:
+    """The panel as it was at the end of month ``end`` (later months left out); a one-line error for a month that
+    is not in the data."""
+    from dataclasses import replace
+
+    if end is None:
+        return panel
+    try:
+        month = pd_period(end)
+    except ValueError:
+        raise InputError(f"--end: {end!r} is not a month (expected YYYY-MM)") from None
+    first, last = panel.months[0], panel.months[-1]
+    if not first <= month <= last:
+        raise InputError(f"--end {month}: {panel.source} runs from {first} to {last}")
+    return replace(panel, frame=panel.frame[panel.frame["month"] <= month].reset_index(drop=True))
+
+
+@cli.command()
+@data_options
+@click.option("--crime", default=None, metavar="NAME",
+              help="Crime types (names, slugs or prefixes, comma-separated). Default: every crime type, with All "
+                   "crime, the force's total demand.")
+@click.option("--area", default=None, metavar="NAME",
+              help="Areas (comma-separated). Default: every area and the force total (then the plan adds up).")
+@click.option("--include-asb", is_flag=True, help="Count anti-social behaviour in 'All crime'.")
+@click.option("--months", "season", default="nov-feb", show_default=True, type=SeasonType(),
+              help="The winter's first and last month, e.g. oct-mar.")
+@click.option("--end", default=None, metavar="YYYY-MM",
+              help="Plan from this month, as if the data ended there (the months after it are left out).")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True,
+              help="A model family (e.g. ets, theta), or 'auto' to pick per series by the past winters' MASE.")
+@click.option("--winters", default=None, type=click.IntRange(1, 100), metavar="N",
+              help="Past winters to backtest, the latest N [default: as many as the data allows].")
+@click.option("--paths", "n_paths", default=2000, show_default=True, type=click.IntRange(100, 100000),
+              help="Sample paths per series for the winter totals' intervals.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed: same seed, same numbers.")
+@click.option("--reconcile", type=click.Choice(["none", "bottom-up", "top-down", "wls"]), default=RECONCILE_DEFAULT,
+              show_default=True, help="Make the areas add up to the force total and the crime types to All crime.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Output folder, replaced whole [default: a new out/<data>/winter/<crime>/<time>/, with latest "
+                   "beside it].")
+@compute_options
+@tracking_options
+def winter(panel: Panel, crime, area, include_asb, season, end, model, winters, n_paths, seed, reconcile, out_dir,
+           n_jobs, scheduler, workers, tracking_uri, no_track, experiment) -> None:
+    """The winter demand plan: every month to the end of the coming winter, its total against past winters.
+
+    From the data's last month (or --end), forecasts every month to the end of the coming winter (November to
+    February unless --months says otherwise; when the data already reaches into it, the rest of it) for every
+    crime type, area and force total. Each winter total comes with 80% and 95% intervals from sample paths, its
+    likeliest peak month, last winter's total and the average of the last three. Each past winter is forecast
+    from the same month of its year (one origin a year) with every model, beside last winter's months as the
+    forecast, so that the plan says how far a figure made months ahead can be trusted. A command of its own
+    rather than an option of run: its horizon, its backtest and its outputs (winter.csv, winter_months.csv,
+    backtest.csv, backtest_summary.csv, sentences.txt, charts, report.html, run.json) are the winter's.
+
+    \\b
+        forecast winter --crime burglary,robbery
+        forecast winter --crime burglary --end 2018-09 --months oct-mar
+    """
+    from forecast import tracking
+    from forecast.cluster import fitting_on
+    from forecast.data import resolve_names, slug
+    from forecast.models import make
+    from forecast.output import atomic_folder, file_stems, new_run_folder, point_latest
+    from forecast.winter import WinterSettings, month_span, plan_winter, winter_name
+    from forecast.winter_report import SUMMARY_HEAD, TABLE_HEAD, summary_rows, table_rows, write_winter_report
+
+    started, started_at = time.perf_counter(), time.time()
+    if model != "auto":
+        make(model)
+    whole = cut_at(panel, end).with_totals(include_asb=include_asb)
+    everything = crime is None or crime.strip().lower() == "all"
+    crimes = list(whole.crime_types) if everything else resolve_names(crime, whole.crime_types, "crime type")
+    chosen = whole.select(crime=crimes, area=area)
+    if (chosen.frame["area"] == ALL_AREAS).any():
+        say_uneven_totals(whole.select(crime=crimes))
+    settings = WinterSettings(season, whole.months[-1], model=model, winters=winters, seed=seed)
+    what = "all" if everything else slug("-".join(crimes))
+    base = Path("out") / file_stems([whole.name])[whole.name] / "winter"
+    folder = Path(out_dir) if out_dir else new_run_folder(base / file_stems([what])[what],
+                                                           time.strftime("%Y%m%d-%H%M%S"))
+    check_outputs(folder=folder)
+    if not no_track:
+        tracking.check_store(tracking_uri, experiment or "forecast/winter")
+        tracking.preload()
+    window, recorded = settings.window, settings.recorded
+    cut = f", cut at --end {end}" if end else ""
+    ahead = window[window > settings.last]
+    lead = pd_period(str(settings.last + 1)) if not len(recorded) and window[0] > settings.last + 1 else None
+    if len(recorded):
+        said = f"{month_span(recorded)} recorded; the rest of the winter, {month_span(ahead)}, is forecast"
+    else:
+        said = f"the whole winter is forecast" + (f", and the months from {lead.strftime('%b %Y')} before it"
+                                                  if lead is not None else "")
+    click.echo(f"Winter {winter_name(window)} ({month_span(window)}) from data to {settings.last} ({whole.name}"
+               f"{cut}): {said}.")
+    with computing(scheduler, workers) as where, fitting_on(where), \
+            Progress(len(chosen.keys()), "planning the winter") as progress:
+        plan = plan_winter(chosen, settings, n_jobs=n_jobs, progress=progress, n_paths=n_paths, reconcile=reconcile,
+                           train=whole)
+    for note in (*plan.notes, plan.global_fit.note):
+        if note:
+            click.echo(f"note: {note}", err=True)
+    winters_done = plan.backtest_frame()["origin"].nunique()
+    click.echo(f"Ranked by the change against last winter; past winters: the mean error of the winter total over "
+               f"{plural(winters_done, 'past winter')} forecast from {settings.last.strftime('%B')} "
+               f"({plan.settings.model}; in brackets, last winter's months as the forecast)")
+    click.echo(format_table([TABLE_HEAD, *table_rows(plan.ranked())]))
+    click.echo("")
+    click.echo("\n".join(plan.sentences()))
+    click.echo("")
+    click.echo(f"Past winters forecast from {settings.last.strftime('%B')}, before reconciliation (snaive: last "
+               "winter's months):")
+    click.echo(format_table([SUMMARY_HEAD, *summary_rows(plan.backtest_summary())]))
+    click.echo("")
+    fitted = time.perf_counter() - started
+    with atomic_folder(folder) as work:
+        written = plan.write(work)
+        written.update(write_winter_report(plan, work))
+        run_id, failure = None, None
+        if not no_track:
+            try:
+                run_id = tracking.log_winter(plan, list(written.values()), uri=tracking_uri, experiment=experiment,
+                                             extra_metrics={"run_seconds": fitted}, started=started_at)
+            except TrackingError as error:  # the outputs are still kept; the error is reported after them
+                failure = error
+        written["manifest"] = plan.write_manifest(work, started_at, run_id)
+    for name, path in written.items():
+        if not name.startswith("chart "):
+            click.echo(f"wrote {folder / path.relative_to(work)}")
+    charts = sum(name.startswith("chart ") for name in written)
+    click.echo(f"wrote {plural(charts, 'winter chart')} in {folder / 'charts'}")
+    if out_dir is None and point_latest(folder):
+        click.echo(f"{folder.parent / 'latest'} now points to this plan")
+    if failure is not None:
+        raise failure
+    if run_id is not None:
+        click.echo(f"recorded MLflow run {run_id} in {tracking.tracking_uri(tracking_uri)} "
+                   f"(experiment {experiment or 'forecast/winter'})")
 
 
 @cli.command()

@@ -359,3 +359,60 @@ def crime_charts(summary: pd.DataFrame, points: pd.DataFrame, forecasts: pd.Data
 def _multiples_chart(panels, title: str, text: str, path: Path, svg: bool, history: int | None) -> Path:
     return save(small_multiples(panels, title=title, caption=text, history=history), path, svg)[0]
 
+
+
+PAST_WINTERS = ("#bdbdbd", "#8c8c8c", "#525252")
+
+
+def winter_chart(past: Sequence[tuple[str, pd.Series]], months: pd.DataFrame, total: dict, *, title: str = "",
+                 caption: str = "") -> plt.Figure:
+    """The winter being planned against the last winters: on the left month by month (past winters as grey lines,
+    this winter's recorded months solid, its forecast months with the 80% and 95% fans of the sample paths), on
+    the right the winter totals, the forecast one with its intervals of the total (from the paths' sums).
+
+    ``past``: (label, counts over the winter's months) oldest first; ``months``: this winter's months with
+    ``kind`` (recorded or forecast), ``mean`` and bounds; ``total``: the forecast total and its bounds."""
+    fig, (ax, bars) = plt.subplots(1, 2, figsize=(10, 4.2), width_ratios=(2.3, 1), layout="constrained")
+    labels = [pd.Period(m, freq="M").strftime("%b") for m in months["month"]]
+    x = np.arange(len(labels))
+    for (label, values), colour in zip(past, PAST_WINTERS[-len(past):] if past else ()):
+        ax.plot(x, values.to_numpy(dtype=float), color=colour, lw=1.4, marker="o", ms=3, label=label,
+                gid=f"winter-{label}")
+    recorded = (months["kind"] == "recorded").to_numpy()
+    ahead = ~recorded
+    start = max(int(recorded.sum()) - 1, 0)
+    fan = slice(start, len(x)) if recorded.any() else slice(0, len(x))
+    for level, alpha in ((95, 0.15), (80, 0.3)):
+        ax.fill_between(x[fan], months[f"lo_{level}"].to_numpy()[fan], months[f"hi_{level}"].to_numpy()[fan],
+                        color=FORECAST, alpha=alpha, lw=0, label=f"{level}% interval", gid=f"band-{level}")
+    if recorded.any():
+        ax.plot(x[recorded], months["mean"].to_numpy()[recorded], color="#1f1f1f", lw=2, marker="o", ms=4,
+                label="this winter, recorded", gid="winter-recorded")
+    ax.plot(x[fan], months["mean"].to_numpy()[fan], color=FORECAST, lw=2, ls="--", marker="o", ms=3,
+            markevery=[i - fan.start for i in np.flatnonzero(ahead) if i >= fan.start], label="forecast",
+            gid="forecast-mean")
+    ax.set_xticks(x, labels)
+    ax.set_ylabel("Recorded crimes per month")
+    ax.set_ylim(bottom=0)
+    ax.grid(axis="y", color="#eeeeee", lw=0.6)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(fontsize=7, frameon=False, loc="lower left", ncols=2)
+    names = [label for label, _ in past] + ["this winter"]
+    heights = [float(values.sum()) for _, values in past] + [total["total"]]
+    colours = list(PAST_WINTERS[-len(past):] if past else ()) + [FORECAST]
+    bars.bar(np.arange(len(names)), heights, color=colours, width=0.65, gid="winter-totals")
+    i = len(names) - 1
+    for level, width in ((95, 1.0), (80, 3.0)):
+        bars.vlines(i, total[f"lo_{level}"], total[f"hi_{level}"], color="#1f1f1f", lw=width, gid=f"total-{level}")
+    for j, h in enumerate(heights):
+        bars.text(j, h, fmt(h), ha="center", va="bottom", fontsize=7)
+    bars.set_xticks(np.arange(len(names)), names, fontsize=7)
+    bars.set_title("Winter total (forecast: 80% and 95%)", fontsize=8, loc="left")
+    bars.set_ylim(0, max(max(heights), total["hi_95"]) * 1.12)
+    bars.spines[["top", "right"]].set_visible(False)
+    bars.tick_params(axis="y", labelsize=7)
+    fig.suptitle(plain(title), x=0.01, ha="left", fontsize=11)
+    if caption:
+        fig.get_layout_engine().set(h_pad=0.2)
+        fig.text(0.01, 0.002, plain(caption), fontsize=7, color="#555555", ha="left", va="bottom")
+    return fig

@@ -578,3 +578,53 @@ def log_comparison(spec_name: str, crime_types: Sequence[str], summary: pd.DataF
                 {"command": "compare", "spec": spec_name, "model": row.model},
                 {**params, "model": row.model, "crime_types": ", ".join(crime_types)}, metrics, artifacts, started)
         return ids
+
+
+def log_winter(plan, artifacts: Sequence[Path] = (), uri: str | None = None, experiment: str | None = None,
+               extra_metrics: dict | None = None, started: float | None = None) -> str:
+    """Record a winter plan: a parent run with the plan's settings and the past-winter backtest per model (MASE,
+    error of the winter total, coverage of its intervals; over every series and over the force totals), and a
+    child run per headline series (each crime type's force total) with its winter total, intervals, last winter
+    and backtest."""
+    from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+    s, panel = plan.settings, plan.panel
+    params = {"data": panel.name, "data_source": panel.source, "data_hash": panel.content_hash()[:16],
+              "season": s.season.label, "winter": plan.name, "planning_month": str(s.last),
+              "forecast_months": f"{plan.ahead[0]}..{plan.ahead[-1]}", "recorded_months": len(s.recorded),
+              "model": s.model, "models": ",".join(s.models), "past_winters_max": s.winters or "all",
+              "min_train": s.min_train, "backtest_paths": s.backtest_paths, "seed": s.seed,
+              "reconciliation": plan.reconciliation, "n_series": len(plan.keys),
+              "crime_types": ", ".join(sorted({k[0] for k in plan.keys})), "package_version": __version__,
+              "git_commit": git_commit() or "unknown", **global_params(plan.global_fit)}
+    metrics = {}
+    for row in plan.backtest_summary().itertuples():
+        prefix = "" if row.level == "every series" else "force_"
+        for name in ("mase", "error_pct", "median_error_pct", "coverage_80", "coverage_95"):
+            metrics[f"{prefix}{name}_{row.model}"] = float(getattr(row, name))
+        metrics[f"{prefix}winters_{row.model}"] = float(row.winters)
+    metrics.update({"n_series": len(plan.keys), **(extra_metrics or {})})
+    totals = plan.totals().set_index(["crime_type", "area"])
+    with writing(uri) as (c, store):
+        experiment_id = ensure_experiment(c, experiment or "forecast/winter", store)
+        started = time.time() if started is None else started
+        what = ", ".join(sorted({k[0] for k in plan.keys})) if len({k[0] for k in plan.keys}) <= 2 else \
+            f"{len({k[0] for k in plan.keys})} crime types"
+        name = f"winter {plan.name} · {run_label(what, panel.name, sorted({k[1] for k in plan.keys}), started)}"
+        run_id = _finished_run(c, experiment_id, bounded_name(name),
+                               {"command": "winter", "data": panel.name, "winter": plan.name},
+                               params, [(k, v, 0) for k, v in metrics.items()], (), started)
+        for path in map(Path, artifacts):
+            if path.is_file():
+                c.log_artifact(run_id, str(path), "charts" if path.parent.name == "charts" else None)
+        for key in plan.headline():
+            row = totals.loc[key]
+            child = [(f, float(row[f]), 0) for f in ("total", "lo_80", "hi_80", "lo_95", "hi_95", "last_winter",
+                                                    "average", "vs_last_winter_pct", "vs_average_pct", "p_peak",
+                                                    "backtest_mase", "backtest_error_pct", "backtest_covered_80",
+                                                    "snaive_error_pct")]
+            tags = {MLFLOW_PARENT_RUN_ID: run_id, "crime_type": key[0], "area": key[1], "model": str(row["model"]),
+                    "peak_month": str(row["peak_month"])}
+            _finished_run(c, experiment_id, bounded_name(f"{key[0]} · {key[1]}"), tags, {"model": row["model"]},
+                          child, (), started)
+        return run_id
