@@ -962,9 +962,9 @@ def winter(panel: Panel, crime, area, include_asb, season, end, model, winters, 
     rather than an option of run: its horizon, its backtest and its outputs (winter.csv, winter_months.csv,
     backtest.csv, backtest_summary.csv, sentences.txt, charts, report.html, run.json) are the winter's.
 
-    \\b
-        forecast winter --crime burglary,robbery
-        forecast winter --crime burglary --end 2018-09 --months oct-mar
+    \b
+        forecast winter --crime burglary --area all-areas --winters 3
+        forecast winter --crime robbery --area all-areas --end 2018-09 --months oct-mar
     """
     from forecast import tracking
     from forecast.cluster import fitting_on

@@ -404,11 +404,12 @@ def winter_chart(past: Sequence[tuple[str, pd.Series]], months: pd.DataFrame, to
     i = len(names) - 1
     for level, width in ((95, 1.0), (80, 3.0)):
         bars.vlines(i, total[f"lo_{level}"], total[f"hi_{level}"], color="#1f1f1f", lw=width, gid=f"total-{level}")
+    top = max(max(heights), total["hi_95"]) * 1.08
     for j, h in enumerate(heights):
-        bars.text(j, h, fmt(h), ha="center", va="bottom", fontsize=7)
+        bars.text(j, top * 0.03, fmt(h), ha="center", va="bottom", fontsize=7, color="white", fontweight="bold")
     bars.set_xticks(np.arange(len(names)), names, fontsize=7)
     bars.set_title("Winter total (forecast: 80% and 95%)", fontsize=8, loc="left")
-    bars.set_ylim(0, max(max(heights), total["hi_95"]) * 1.12)
+    bars.set_ylim(0, top)
     bars.spines[["top", "right"]].set_visible(False)
     bars.tick_params(axis="y", labelsize=7)
     fig.suptitle(plain(title), x=0.01, ha="left", fontsize=11)

@@ -181,8 +181,8 @@ def plan(series: Mapping[tuple[str, str], pd.Series], method: str) -> list[Step]
     by_area = {c: [(c, a) for a in areas] for c in [*crimes, ALL_CRIME]}
     by_type = {a: [(c, a) for c in crimes] for a in [*areas, ALL_AREAS]}
     force = [c for c in crimes if adds_up(series, (c, ALL_AREAS), by_area[c])]
-    types = [a for a in areas if adds_up(series, (ALL_CRIME, a), by_type[a])]
-    grouped = (len(force) == len(crimes) and len(types) == len(areas) and crimes and areas
+    types = [a for a in [*areas, ALL_AREAS] if adds_up(series, (ALL_CRIME, a), by_type[a])]
+    grouped = (len(force) == len(crimes) and len(set(types) - {ALL_AREAS}) == len(areas) and crimes and areas
                and adds_up(series, (ALL_CRIME, ALL_AREAS), by_type[ALL_AREAS]))
     if not grouped:
         return ([(method, (c, ALL_AREAS), by_area[c]) for c in force]

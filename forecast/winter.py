@@ -261,7 +261,9 @@ def winter_series(key: tuple[str, str], y: pd.Series, settings: WinterSettings,
 def reconcile_paths_by_plan(series: Mapping[tuple[str, str], pd.Series], means: dict, paths: dict,
                             method: str) -> tuple[dict, dict, int]:
     """Means and sample paths made to add up by the steps of :func:`forecast.reconcile.plan` (areas to each
-    crime type's force total, crime types to each area's All crime, or both); returns them and the steps done."""
+    crime type's force total, crime types to each area's All crime, or both); returns them and the steps done.
+    Every path adds up at every level: where a step cut a part's path at zero, the totals above it are summed
+    again from their parts, last step first."""
     from forecast.reconcile import plan, reconcile_paths
 
     steps = plan(series, method)
@@ -277,6 +279,8 @@ def reconcile_paths_by_plan(series: Mapping[tuple[str, str], pd.Series], means: 
                                                np.stack([paths[k] for k in order]), how, variances)
         for i, k in enumerate(order):
             means[k], paths[k] = new_means[i], new_paths[i]
+    for _, total, parts in reversed(steps):  # a part cut at zero by a later step raised its total: sum again
+        means[total], paths[total] = sum(means[p] for p in parts), sum(paths[p] for p in parts)
     return means, paths, len(steps)
 
 

@@ -1,0 +1,196 @@
+"""forecast winter: the season's months, past planning months a year apart, winter totals whose intervals come
+from sample paths, plans that add up, and the past-winter backtest on the bundled data."""
+
+import re
+import sqlite3
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast import datasets
+from forecast.data import ALL_AREAS, ALL_CRIME
+from forecast.winter import Season, WinterSettings, _scored, month_span, plan_winter, winter_name
+
+
+def months(text: str, end: str) -> pd.PeriodIndex:
+    return Season.parse(text).coming(pd.Period(end, freq="M"))
+
+
+def test_seasons_read_as_planners_write_them():
+    assert Season.parse("nov-feb").months == (11, 12, 1, 2)
+    assert Season.parse("Oct-Mar").months == (10, 11, 12, 1, 2, 3)
+    assert Season.parse("11-2") == Season.parse("November-February") == Season.parse("nov-feb")
+    assert Season.parse("jun-aug").label == "Jun-Aug"
+    for bad, said in (("nox-feb", "'nox' is not a month"), ("nov", "such as nov-feb"), ("13-2", "'13' is not a month")):
+        with pytest.raises(ValueError, match=said):
+            Season.parse(bad)
+
+
+def test_the_coming_winter_is_the_first_to_end_after_the_data():
+    assert [str(m) for m in months("nov-feb", "2018-12")] == ["2018-11", "2018-12", "2019-01", "2019-02"]
+    assert list(months("nov-feb", "2018-09")) == list(months("nov-feb", "2018-12"))
+    assert str(months("nov-feb", "2019-02")[0]) == "2019-11"  # the winter just ended: plan the next one
+    assert winter_name(months("nov-feb", "2018-09")) == "2018/19" and winter_name(months("jun-aug", "2019-01")) == "2019"
+    assert month_span(months("oct-mar", "2018-09")) == "Oct 2018 to Mar 2019"
+    settings = WinterSettings(Season.parse("nov-feb"), pd.Period("2018-12", freq="M"))
+    assert settings.horizon == 2 and [str(m) for m in settings.recorded] == ["2018-11", "2018-12"]
+
+
+def test_past_planning_months_are_a_year_apart_with_two_years_of_training():
+    y = pd.Series(1.0, index=pd.period_range("2014-01", "2018-12", freq="M"))
+    settings = WinterSettings(Season.parse("nov-feb"), y.index[-1])
+    assert settings.origins(y) == [24, 36, 48]  # 2015-12, 2016-12, 2017-12; 2014-12 had 12 months
+    assert WinterSettings(Season.parse("nov-feb"), y.index[-1], winters=2).origins(y) == [36, 48]
+
+
+def test_a_past_winter_is_scored_on_its_total_with_the_recorded_months_as_they_were():
+    y = pd.Series(np.arange(1.0, 61.0), index=pd.period_range("2014-01", "2018-12", freq="M"))
+    origin = pd.Period("2017-12", freq="M")
+    window = pd.period_range("2017-11", "2018-02", freq="M")  # 47, 48 recorded; 49, 50 to come
+    frame = pd.DataFrame(index=pd.period_range("2018-01", "2018-02", freq="M"))
+    rng = np.random.default_rng(0)
+    paths = np.column_stack([49 + rng.normal(0, 1, 1000), 52 + rng.normal(0, 1, 1000)])
+    row = _scored("x", origin, window, y, frame, paths, scale=2.0)
+    assert row["actual_total"] == 47 + 48 + 49 + 50
+    assert row["total"] == pytest.approx(47 + 48 + 49 + 52, abs=0.2)
+    assert row["error_pct"] == pytest.approx(2 / 194 * 100, abs=0.1)
+    assert row["mase"] == pytest.approx((0 + 2) / 2 / 2.0, abs=0.05)
+    assert row["recorded_months"] == 2 and row["forecast_months"] == 2
+    assert row["covered_95"] == 1.0 and row["covered_80"] == 0.0  # the sum's sd is sqrt(2): 2 off is outside 80%
+
+
+@pytest.fixture(scope="module")
+def small_plan():
+    """Burglary and Robbery in three boroughs with their totals (real counts), planned from September 2018."""
+    panel = datasets.load("met-major").select(crime="burglary,robbery", area="camden,merton,hillingdon").with_totals()
+    panel = replace(panel, frame=panel.frame[panel.frame["month"] <= pd.Period("2018-09", freq="M")])
+    settings = WinterSettings(Season.parse("nov-feb"), pd.Period("2018-09", freq="M"), models=("snaive", "theta"),
+                              model="theta", winters=3)
+    return plan_winter(panel, settings, n_jobs=1)
+
+
+def test_every_path_of_the_plan_adds_up_areas_to_force_totals_and_crime_types_to_all_crime(small_plan):
+    plan = small_plan
+    assert plan.reconciliation == "top-down" and len(plan.keys) == 12
+    areas = ["Camden", "Hillingdon", "Merton"]
+    for crime in ("Burglary", "Robbery", ALL_CRIME):
+        parts = sum(plan.paths[(crime, a)] for a in areas)
+        assert np.allclose(parts, plan.paths[(crime, ALL_AREAS)])
+    for area in [*areas, ALL_AREAS]:
+        assert np.allclose(plan.paths[("Burglary", area)] + plan.paths[("Robbery", area)], plan.paths[(ALL_CRIME, area)])
+    totals = plan.totals().set_index(["crime_type", "area"])["total"]
+    assert totals[(ALL_CRIME, ALL_AREAS)] == pytest.approx(totals.drop((ALL_CRIME, ALL_AREAS))
+                                                           .loc[["Burglary", "Robbery"], ALL_AREAS].sum())
+
+
+def test_plan_compares_with_the_winters_recorded_before(small_plan):
+    plan = small_plan
+    row = plan.totals().set_index(["crime_type", "area"]).loc[("Burglary", "Camden")]
+    y = plan.history[("Burglary", "Camden")]
+    last = y["2017-11":"2018-02"].sum()
+    three = np.mean([y[f"{s}-11":f"{s + 1}-02"].sum() for s in (2015, 2016, 2017)])
+    assert row["last_winter"] == last and row["average"] == pytest.approx(three) and row["average_winters"] == 3
+    assert row["vs_last_winter_pct"] == pytest.approx((row["total"] - last) / last * 100)
+    assert row["forecast_months"] == 4 and row["recorded_months"] == 0 and row["backtest_winters"] == 3
+    frame = plan.months_frame()
+    mine = frame[(frame["crime_type"] == "Burglary") & (frame["area"] == "Camden")]
+    assert list(mine["month"]) == ["2018-10", "2018-11", "2018-12", "2019-01", "2019-02"]
+    assert list(mine["in_winter"]) == [False, True, True, True, True]  # October is forecast, not counted
+    assert row["total"] == pytest.approx(mine.loc[mine["in_winter"], "mean"].sum())
+
+
+def test_a_plan_inside_the_winter_counts_its_recorded_months_as_recorded():
+    panel = datasets.load("met-major").select(crime="burglary", area="camden,merton,hillingdon").with_totals()
+    settings = WinterSettings(Season.parse("nov-feb"), pd.Period("2018-12", freq="M"), models=("snaive",),
+                              model="snaive", winters=2)
+    plan = plan_winter(panel, settings, n_jobs=1)
+    row = plan.totals().set_index(["crime_type", "area"]).loc[("Burglary", "Merton")]
+    y = plan.history[("Burglary", "Merton")]
+    assert row["recorded_months"] == 2 and row["forecast_months"] == 2
+    # seasonal naive: Jan and Feb as last year, so the total is this Nov and Dec plus last Jan and Feb (path means)
+    expected = y["2018-11":"2018-12"].sum() + y["2018-01":"2018-02"].sum()
+    assert row["total"] == pytest.approx(expected, rel=0.01)
+    assert row["lo_80"] >= y["2018-11":"2018-12"].sum()
+
+
+@pytest.fixture(scope="module")
+def september(tmp_path_factory):
+    """`forecast winter` on every force total of the bundled data, planned in September 2018 (the whole winter
+    ahead), recorded in a real MLflow store."""
+    from click.testing import CliRunner
+
+    from forecast.cli import cli
+
+    folder = tmp_path_factory.mktemp("winter")
+    store = f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}"
+    result = CliRunner().invoke(cli, ["winter", "--area", "all-areas", "--end", "2018-09", "--out", str(folder / "plan"),
+                                      "--tracking-uri", store], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return folder, result.output
+
+
+def test_winter_totals_come_from_paths_narrower_than_summed_monthly_bounds(september):
+    folder, out = september
+    winter = pd.read_csv(folder / "plan" / "winter.csv")
+    monthly = pd.read_csv(folder / "plan" / "winter_months.csv")
+    assert len(winter) == 10 and set(winter["area"]) == {ALL_AREAS}
+    assert "the whole winter is forecast, and the months from Oct 2018 before it" in out
+    for r in winter.itertuples():
+        mine = monthly[(monthly["crime_type"] == r.crime_type) & monthly["in_winter"]]
+        summed = (mine["hi_80"] - mine["lo_80"]).sum()
+        assert r.lo_80 < r.total < r.hi_80 and r.lo_95 < r.lo_80 and r.hi_95 > r.hi_80
+        assert r.hi_80 - r.lo_80 < summed, r.crime_type
+        assert r.total == pytest.approx(mine["mean"].sum())
+    total = winter.set_index("crime_type")["total"]
+    assert total[ALL_CRIME] == pytest.approx(total.drop(ALL_CRIME).sum())  # crime types add up to All crime
+
+
+def test_past_winters_intervals_held_the_total_about_as_often_as_they_say(september):
+    folder, out = september
+    backtest = pd.read_csv(folder / "plan" / "backtest.csv")
+    summary = pd.read_csv(folder / "plan" / "backtest_summary.csv").set_index(["level", "model"])
+    assert set(backtest["origin"]) == {f"{y}-09" for y in range(2010, 2018)}  # 8 past winters from September
+    ensemble = summary.loc[("force totals", "ensemble")]
+    assert ensemble["winters"] == 80
+    assert 0.70 <= ensemble["coverage_80"] <= 0.90
+    assert 0.85 <= ensemble["coverage_95"] <= 1.0
+    rows = backtest[backtest["model"] == "ensemble"]
+    assert ensemble["coverage_80"] == pytest.approx(rows["covered_80"].mean())
+    recomputed = ((rows["lo_80"] <= rows["actual_total"]) & (rows["actual_total"] <= rows["hi_80"])).mean()
+    assert ensemble["coverage_80"] == pytest.approx(recomputed)
+    naive = summary.loc[("force totals", "snaive")]
+    assert ensemble["median_error_pct"] < naive["median_error_pct"]
+
+
+def test_the_plan_has_its_board_page_and_mlflow_run(september):
+    folder, out = september
+    plan = folder / "plan"
+    html = (plan / "report.html").read_text()
+    assert "Winter 2018/19 (Nov 2018 to Feb 2019): demand plan, met-major" in html
+    assert html.count("<img ") == 10 and "largest rises first" in html
+    sentences = (plan / "sentences.txt").read_text().splitlines()
+    assert len(sentences) == 10
+    assert re.match(r"Based on the forecast, Robbery this winter \(Nov 2018 to Feb 2019\) is expected at [\d,]+ "
+                    r"\(80%: [\d,]+ to [\d,]+\), \d+% (above|below) last winter", next(s for s in sentences
+                                                                                       if "Robbery" in s))
+    changes = pd.read_csv(plan / "winter.csv")["vs_last_winter_pct"]
+    assert list(changes) == sorted(changes, reverse=True)  # largest rises first
+    run_id = re.search(r"recorded MLflow run ([0-9a-f]{32})", out).group(1)
+    db = sqlite3.connect(folder / "mlruns" / "mlflow.db")
+    metrics = dict(db.execute("select key, value from metrics where run_uuid = ?", (run_id,)).fetchall())
+    summary = pd.read_csv(plan / "backtest_summary.csv").set_index(["level", "model"])
+    assert metrics["force_coverage_80_ensemble"] == pytest.approx(summary.loc[("force totals", "ensemble"), "coverage_80"])
+    children = db.execute("select count(*) from tags where key = 'mlflow.parentRunId' and value = ?", (run_id,))
+    assert children.fetchone()[0] == 10
+
+
+def test_bad_winter_input_is_one_line_and_writes_nothing(tmp_path, invoke, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for args, said in ((["--months", "nox-feb"], "'nox' is not a month"),
+                       (["--end", "2030-01"], "--end 2030-01: "),
+                       (["--end", "soon"], "--end: 'soon' is not a month")):
+        result = invoke("winter", "--crime", "robbery", "--no-track", *args)
+        assert result.exit_code == 2 and said in result.output and "Traceback" not in result.output, result.output
+    assert not (tmp_path / "out").exists()
