@@ -290,12 +290,14 @@ output_options = options(
                  help="Write to this file (atomically) instead of standard output."),
 )
 
-tracking_options = options(
-    click.option("--tracking-uri", default=None, metavar="URI",
-                 help="MLflow store [default: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db]."),
-    click.option("--no-track", is_flag=True, help="Do not record the run in MLflow."),
-    click.option("--experiment", default=None, metavar="NAME", help="MLflow experiment [default: forecast/<crime slug>]."),
-)
+def tracking_options(experiment: str = "forecast/<crime slug>"):
+    """The MLflow options, with the experiment a command records into when --experiment is not given."""
+    return options(
+        click.option("--tracking-uri", default=None, metavar="URI",
+                     help="MLflow store [default: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db]."),
+        click.option("--no-track", is_flag=True, help="Do not record the run in MLflow."),
+        click.option("--experiment", default=None, metavar="NAME", help=f"MLflow experiment [default: {experiment}]."),
+    )
 
 compute_options = options(
     click.option("--jobs", "n_jobs", default=None, type=click.IntRange(1, 256),
@@ -671,7 +673,7 @@ def decompose(panel: Panel, outlook, horizon, months, fmt, output, chart) -> Non
 @model_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Predictions CSV to write (crime_type, area, model, origin, month, step, actual, mean, bounds).")
-@tracking_options
+@tracking_options("forecast/<crime slug>, or forecast/backtest for several")
 def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins, step, n_jobs, scheduler, workers,
              output, tracking_uri, no_track, experiment) -> None:
     """Rolling-origin backtest of the model families against the seasonal naive baseline.
@@ -758,7 +760,7 @@ def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins
                    "measured best (README, Measured); 'none' keeps each series' own forecast.")
 @model_options
 @spc_options
-@tracking_options
+@tracking_options()
 def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export, n_paths, seed, history, charts,
         reconcile, origins, step, n_jobs, scheduler, workers, spc_options, tracking_uri, no_track, experiment) -> None:
     """Next quarter's forecast for a crime type in every area, with SPC status and backtest accuracy.
@@ -948,7 +950,7 @@ def cut_at(panel: Panel, end: str | None) -> Panel:
               help="Output folder, replaced whole [default: a new out/<data>/winter/<crime>/<time>/, with latest "
                    "beside it].")
 @compute_options
-@tracking_options
+@tracking_options("forecast/winter")
 def winter(panel: Panel, crime, area, include_asb, season, end, model, winters, n_paths, seed, reconcile, out_dir,
            n_jobs, scheduler, workers, tracking_uri, no_track, experiment) -> None:
     """The winter demand plan: every month to the end of the coming winter, its total against past winters.
@@ -1015,6 +1017,9 @@ def winter(panel: Panel, crime, area, include_asb, season, end, model, winters, 
                f"{plural(winters_done, 'past winter')} forecast from {settings.last.strftime('%B')} "
                f"({plan.settings.model}; in brackets, last winter's months as the forecast)")
     click.echo(format_table([TABLE_HEAD, *table_rows(plan.ranked())]))
+    rest = len(plan.keys) - len(plan.headline())
+    if rest:
+        click.echo(f"({rest} more series, each area's: winter.csv and report.html)")
     click.echo("")
     click.echo("\n".join(plan.sentences()))
     click.echo("")
@@ -1291,7 +1296,7 @@ def predict(run_id, model_dir, area, horizon, tracking_uri, fmt, output) -> None
 @cli.command()
 @click.argument("spec_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--jobs", "n_jobs", default=None, type=click.IntRange(1, 256), help="Parallel processes.")
-@tracking_options
+@tracking_options("forecast/compare/<spec name>")
 def compare(spec_file, n_jobs, tracking_uri, no_track, experiment) -> None:
     """Run an experiment spec (experiments/*.toml): one MLflow run per model, and a leaderboard.
 

@@ -584,8 +584,8 @@ def log_winter(plan, artifacts: Sequence[Path] = (), uri: str | None = None, exp
                extra_metrics: dict | None = None, started: float | None = None) -> str:
     """Record a winter plan: a parent run with the plan's settings and the past-winter backtest per model (MASE,
     error of the winter total, coverage of its intervals; over every series and over the force totals), and a
-    child run per headline series (each crime type's force total) with its winter total, intervals, last winter
-    and backtest."""
+    child run per headline series (every series of a small plan, else the force totals) with its winter total,
+    intervals, last winter and backtest."""
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
     s, panel = plan.settings, plan.panel

@@ -5,9 +5,11 @@ far to trust a figure made months ahead.
 
 A winter total's interval is the spread of the paths' sums, never a sum of monthly bounds: months of one winter
 move together (a high December is followed by a high January more often than not), and bounds added up would
-claim every month at its extreme at once. The expected figures are the paths' means too, so that each total
-sits inside its own interval even where counts are cut at zero (the paths of a series whose level has collapsed,
-with wide intervals, lie far more above its point forecast than below), and reconciled means add up as the paths do.
+claim every month at its extreme at once. The expected figures are the models' own means, not the paths': paths
+are cut at zero, and for a series whose spread is inflated by an old break in recording (Fraud or Forgery fell
+from about 2,500 a month to about 100 in 2013) the cut paths' mean is far above what any model forecasts; the seasonal
+naive baseline would no longer be last winter's months either. Where the mean falls outside its own 80% interval
+the row says so: its interval cannot be trusted.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from forecast.spc import fmt
 from forecast.words import plural
 
 DEFAULT_SEASON = "nov-feb"
+#: a plan of this many series or fewer is read in full (table, sentences, charts); a larger one by its force totals
+HEADLINE_ALL = 12
 #: a past winter is forecast only from an origin with two years of training or more: a seasonal model needs two
 #: of each month to tell the season from the level
 MIN_TRAIN = 24
@@ -168,13 +172,23 @@ def _totals(known: float, means: np.ndarray, paths: np.ndarray) -> dict:
     return {"total": float(known + means.sum()), "lo_80": q[0], "hi_80": q[1], "lo_95": q[2], "hi_95": q[3]}
 
 
+def _outside(row: Mapping) -> list[str]:
+    """A note when the expected total lies outside its own 80% interval (paths cut at zero, a spread inflated by
+    an old break in the series): the interval is not to be relied on."""
+    if row["lo_80"] <= row["total"] <= row["hi_80"]:
+        return []
+    return [f"the expected {fmt(row['total'])} lies outside its own 80% interval ({fmt(row['lo_80'])} to "
+            f"{fmt(row['hi_80'])}): the paths are cut at zero and their spread is wider than the series now is, "
+            "so the interval is not to be relied on"]
+
+
 def _scored(name: str, origin: pd.Period, window: pd.PeriodIndex, y: pd.Series, frame: pd.DataFrame,
             paths: np.ndarray, scale: float) -> dict:
     """One model's forecast of one past winter, scored on the winter total and its forecast months."""
     recorded = window[window <= origin]
     ahead = frame.index.isin(window)
     actual = y.reindex(window).to_numpy(dtype=float)
-    forecast = paths.mean(axis=0)[ahead]
+    forecast = np.maximum(frame["mean"].to_numpy(dtype=float), 0.0)[ahead]
     row = _totals(float(y.reindex(recorded).sum()), forecast, paths[:, ahead])
     truth = float(actual.sum())
     actual_ahead = actual[len(recorded):]
@@ -316,10 +330,12 @@ class WinterPlan:
         return winter_name(self.window)
 
     def headline(self) -> list[tuple[str, str]]:
-        """The series the board reads first: each crime type's force total (All crime first) where the plan has
-        it, else every series."""
+        """The series the board reads first: every series of a small plan (a few areas asked for by name), else
+        each crime type's force total (All crime first) where the plan has them; the rest are in winter.csv."""
         totals = [k for k in self.keys if k[1] == ALL_AREAS]
-        return sorted(totals, key=lambda k: k[0] != ALL_CRIME) if totals else self.keys
+        if len(self.keys) <= HEADLINE_ALL or not totals:
+            return self.keys
+        return sorted(totals, key=lambda k: k[0] != ALL_CRIME)
 
     def _window_paths(self, key) -> np.ndarray:
         """Paths over the winter's months: the recorded months as they were, then the forecast ones."""
@@ -358,7 +374,8 @@ class WinterPlan:
                         "backtest_error_pct": used["error_pct"].abs().mean(),
                         "backtest_covered_80": used["covered_80"].mean(),
                         "snaive_error_pct": naive["error_pct"].abs().mean(),
-                        "reconciliation": self.reconciliation, "notes": "; ".join(s.notes)})
+                        "reconciliation": self.reconciliation,
+                        "notes": "; ".join([*s.notes, *_outside(row)])})
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -516,11 +533,10 @@ def plan_winter(panel: Panel, settings: WinterSettings, n_jobs: int | None = Non
                           given=global_fit.series)
     series = {(f.crime_type, f.area): f for f in fitted}
     paths = {k: model_paths(f.model, f.forecast, n_paths, series_rng(settings.seed, k)) for k, f in series.items()}
-    means = {k: p.mean(axis=0) for k, p in paths.items()}
+    means = {k: np.maximum(f.forecast["mean"].to_numpy(dtype=float), 0.0) for k, f in series.items()}
     applied = "none"
     if reconcile != "none":
         means, paths, steps = reconcile_paths_by_plan(history, means, paths, reconcile)
-        means = {k: p.mean(axis=0) for k, p in paths.items()}
         if steps:
             applied = reconcile
         else:

@@ -58,7 +58,8 @@ SUMMARY_HEAD = ("series", "model", "series", "past winters", "MASE", "mean error
 
 
 def draw_charts(plan: WinterPlan, folder: Path) -> dict[str, Path]:
-    """A chart per headline series (each crime type's force total): its last three winters and this one."""
+    """A chart per headline series (every series of a small plan, else the force totals): its last three winters and
+    this one."""
     from forecast.plots import save, winter_chart
 
     totals = plan.totals().set_index(["crime_type", "area"])

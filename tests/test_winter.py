@@ -11,7 +11,7 @@ import pytest
 
 from forecast import datasets
 from forecast.data import ALL_AREAS, ALL_CRIME
-from forecast.winter import Season, WinterSettings, _scored, month_span, plan_winter, winter_name
+from forecast.winter import Season, WinterSettings, _outside, _scored, month_span, plan_winter, winter_name
 
 
 def months(text: str, end: str) -> pd.PeriodIndex:
@@ -38,6 +38,13 @@ def test_the_coming_winter_is_the_first_to_end_after_the_data():
     assert settings.horizon == 2 and [str(m) for m in settings.recorded] == ["2018-11", "2018-12"]
 
 
+def test_a_total_outside_its_own_interval_is_flagged():
+    assert _outside({"total": 415.0, "lo_80": 539.0, "hi_80": 1647.0}) == [
+        "the expected 415 lies outside its own 80% interval (539 to 1,647): the paths are cut at zero and their "
+        "spread is wider than the series now is, so the interval is not to be relied on"]
+    assert _outside({"total": 540.0, "lo_80": 539.0, "hi_80": 1647.0}) == []
+
+
 def test_past_planning_months_are_a_year_apart_with_two_years_of_training():
     y = pd.Series(1.0, index=pd.period_range("2014-01", "2018-12", freq="M"))
     settings = WinterSettings(Season.parse("nov-feb"), y.index[-1])
@@ -49,12 +56,12 @@ def test_a_past_winter_is_scored_on_its_total_with_the_recorded_months_as_they_w
     y = pd.Series(np.arange(1.0, 61.0), index=pd.period_range("2014-01", "2018-12", freq="M"))
     origin = pd.Period("2017-12", freq="M")
     window = pd.period_range("2017-11", "2018-02", freq="M")  # 47, 48 recorded; 49, 50 to come
-    frame = pd.DataFrame(index=pd.period_range("2018-01", "2018-02", freq="M"))
+    frame = pd.DataFrame({"mean": [49.0, 52.0]}, index=pd.period_range("2018-01", "2018-02", freq="M"))
     rng = np.random.default_rng(0)
     paths = np.column_stack([49 + rng.normal(0, 1, 1000), 52 + rng.normal(0, 1, 1000)])
     row = _scored("x", origin, window, y, frame, paths, scale=2.0)
     assert row["actual_total"] == 47 + 48 + 49 + 50
-    assert row["total"] == pytest.approx(47 + 48 + 49 + 52, abs=0.2)
+    assert row["total"] == 47 + 48 + 49 + 52
     assert row["error_pct"] == pytest.approx(2 / 194 * 100, abs=0.1)
     assert row["mase"] == pytest.approx((0 + 2) / 2 / 2.0, abs=0.05)
     assert row["recorded_months"] == 2 and row["forecast_months"] == 2
@@ -101,6 +108,14 @@ def test_plan_compares_with_the_winters_recorded_before(small_plan):
     assert row["total"] == pytest.approx(mine.loc[mine["in_winter"], "mean"].sum())
 
 
+def test_a_small_plan_is_read_in_full_and_a_large_one_by_its_force_totals(small_plan):
+    plan = small_plan
+    assert plan.headline() == plan.keys and len(plan.sentences()) == 12
+    assert "Burglary in Camden this winter" in "\n".join(plan.sentences())
+    larger = replace(plan, series={**plan.series, ("Burglary", "Nowhere"): plan.series[("Burglary", "Camden")]})
+    assert larger.headline() == [(ALL_CRIME, ALL_AREAS), ("Burglary", ALL_AREAS), ("Robbery", ALL_AREAS)]
+
+
 def test_a_plan_inside_the_winter_counts_its_recorded_months_as_recorded():
     panel = datasets.load("met-major").select(crime="burglary", area="camden,merton,hillingdon").with_totals()
     settings = WinterSettings(Season.parse("nov-feb"), pd.Period("2018-12", freq="M"), models=("snaive",),
@@ -109,9 +124,9 @@ def test_a_plan_inside_the_winter_counts_its_recorded_months_as_recorded():
     row = plan.totals().set_index(["crime_type", "area"]).loc[("Burglary", "Merton")]
     y = plan.history[("Burglary", "Merton")]
     assert row["recorded_months"] == 2 and row["forecast_months"] == 2
-    # seasonal naive: Jan and Feb as last year, so the total is this Nov and Dec plus last Jan and Feb (path means)
+    # seasonal naive: Jan and Feb as last year, so the total is this Nov and Dec plus last Jan and Feb exactly
     expected = y["2018-11":"2018-12"].sum() + y["2018-01":"2018-02"].sum()
-    assert row["total"] == pytest.approx(expected, rel=0.01)
+    assert row["total"] == expected
     assert row["lo_80"] >= y["2018-11":"2018-12"].sum()
 
 
