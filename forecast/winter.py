@@ -172,6 +172,11 @@ def _totals(known: float, means: np.ndarray, paths: np.ndarray) -> dict:
     return {"total": float(known + means.sum()), "lo_80": q[0], "hi_80": q[1], "lo_95": q[2], "hi_95": q[3]}
 
 
+def _expected(frame: pd.DataFrame) -> np.ndarray:
+    """A forecast frame's monthly means as expected counts (never below zero)."""
+    return np.maximum(frame["mean"].to_numpy(dtype=float), 0.0)
+
+
 def _outside(row: Mapping) -> list[str]:
     """A note when the expected total lies outside its own 80% interval (paths cut at zero, a spread inflated by
     an old break in the series): the interval is not to be relied on."""
@@ -188,7 +193,7 @@ def _scored(name: str, origin: pd.Period, window: pd.PeriodIndex, y: pd.Series, 
     recorded = window[window <= origin]
     ahead = frame.index.isin(window)
     actual = y.reindex(window).to_numpy(dtype=float)
-    forecast = np.maximum(frame["mean"].to_numpy(dtype=float), 0.0)[ahead]
+    forecast = _expected(frame)[ahead]
     row = _totals(float(y.reindex(recorded).sum()), forecast, paths[:, ahead])
     truth = float(actual.sum())
     actual_ahead = actual[len(recorded):]
@@ -533,7 +538,7 @@ def plan_winter(panel: Panel, settings: WinterSettings, n_jobs: int | None = Non
                           given=global_fit.series)
     series = {(f.crime_type, f.area): f for f in fitted}
     paths = {k: model_paths(f.model, f.forecast, n_paths, series_rng(settings.seed, k)) for k, f in series.items()}
-    means = {k: np.maximum(f.forecast["mean"].to_numpy(dtype=float), 0.0) for k, f in series.items()}
+    means = {k: _expected(f.forecast) for k, f in series.items()}
     applied = "none"
     if reconcile != "none":
         means, paths, steps = reconcile_paths_by_plan(history, means, paths, reconcile)
