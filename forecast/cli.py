@@ -974,7 +974,8 @@ def winter(panel: Panel, crime, area, include_asb, season, end, model, winters, 
     from forecast.models import make
     from forecast.output import atomic_folder, file_stems, new_run_folder, point_latest
     from forecast.winter import WinterSettings, month_span, plan_winter, winter_name
-    from forecast.winter_report import SUMMARY_HEAD, TABLE_HEAD, summary_rows, table_rows, write_winter_report
+    from forecast.winter_report import (SUMMARY_HEAD, TABLE_HEAD, summary_rows, table_footnote, table_rows,
+                                        write_winter_report)
 
     started, started_at = time.perf_counter(), time.time()
     if model != "auto":
@@ -1017,9 +1018,11 @@ def winter(panel: Panel, crime, area, include_asb, season, end, model, winters, 
                f"{plural(winters_done, 'past winter')} forecast from {settings.last.strftime('%B')} "
                f"({plan.settings.model}; in brackets, last winter's months as the forecast)")
     click.echo(format_table([TABLE_HEAD, *table_rows(plan.ranked())]))
+    if table_footnote(plan.ranked()):
+        click.echo(table_footnote(plan.ranked()))
     rest = len(plan.keys) - len(plan.headline())
     if rest:
-        click.echo(f"({rest} more series, each area's: winter.csv and report.html)")
+        click.echo(f"({rest} more series, the areas of each crime type: in winter.csv and report.html)")
     click.echo("")
     click.echo("\n".join(plan.sentences()))
     click.echo("")

@@ -177,10 +177,14 @@ def _expected(frame: pd.DataFrame) -> np.ndarray:
     return np.maximum(frame["mean"].to_numpy(dtype=float), 0.0)
 
 
+def holds_total(row: Mapping) -> bool:
+    """Whether a row's 80% interval holds its own expected total; when it does not (paths cut at zero, a spread
+    inflated by an old break in the series), the interval is not to be relied on."""
+    return bool(row["lo_80"] <= row["total"] <= row["hi_80"])
+
+
 def _outside(row: Mapping) -> list[str]:
-    """A note when the expected total lies outside its own 80% interval (paths cut at zero, a spread inflated by
-    an old break in the series): the interval is not to be relied on."""
-    if row["lo_80"] <= row["total"] <= row["hi_80"]:
+    if holds_total(row):
         return []
     return [f"the expected {fmt(row['total'])} lies outside its own 80% interval ({fmt(row['lo_80'])} to "
             f"{fmt(row['hi_80'])}): the paths are cut at zero and their spread is wider than the series now is, "
@@ -429,8 +433,11 @@ class WinterPlan:
             what = r["crime_type"] if r["area"] == ALL_AREAS else f"{r['crime_type']} in {r['area']}"
             if r["crime_type"] == ALL_CRIME and r["area"] == ALL_AREAS:
                 what = "All crime (the force's total demand)"
+            interval = (f"80%: {fmt(r['lo_80'])} to {fmt(r['hi_80'])}" if holds_total(r) else
+                        f"its 80% interval, {fmt(r['lo_80'])} to {fmt(r['hi_80'])}, does not hold that figure and is "
+                        "not to be relied on")
             text = (f"Based on the forecast, {what} this winter ({month_span(self.window)}) is expected at "
-                    f"{fmt(r['total'])} (80%: {fmt(r['lo_80'])} to {fmt(r['hi_80'])})")
+                    f"{fmt(r['total'])} ({interval})")
             change = _change_words(r["vs_last_winter_pct"], "last winter")
             if change:
                 text += f", {change}"
@@ -444,8 +451,9 @@ class WinterPlan:
                 text += f"; the peak is expected in {peak.strftime('%B')}"
             text += f" (probability {r['p_peak']:.2f})."
             if r["backtest_winters"]:
-                text += (f" In {plural(int(r['backtest_winters']), 'past winter')} forecast from {origin}, this "
-                         f"total was off by {r['backtest_error_pct']:.0f}% on average "
+                winters = int(r["backtest_winters"])
+                text += (f" In {plural(winters, 'past winter')} forecast from {origin}, this total was off by "
+                         f"{r['backtest_error_pct']:.0f}%{' on average' if winters > 1 else ''} "
                          f"(last winter's months as the forecast: {r['snaive_error_pct']:.0f}%).")
             out.append(text)
         return out

@@ -13,7 +13,7 @@ from forecast.data import ALL_AREAS
 from forecast.output import file_stems, write_text
 from forecast.report import image_tag, page_head
 from forecast.spc import fmt, fmt_pct
-from forecast.winter import AVERAGE_WINTERS, WinterPlan, month_span, winter_name
+from forecast.winter import AVERAGE_WINTERS, WinterPlan, holds_total, month_span, winter_name
 
 TABLE_HEAD = ("Crime type", "Area", "This winter", "80% interval", "95% interval", "Last winter", "Change",
               "Average of last winters", "Change", "Peak month", "Past winters: error of the total (last winter's "
@@ -29,11 +29,20 @@ def table_rows(frame: pd.DataFrame) -> list[tuple]:
     rows = []
     for r in frame.to_dict(orient="records"):
         past = (f"{r['backtest_error_pct']:.1f}% ({r['snaive_error_pct']:.1f}%)" if r["backtest_winters"] else "-")
-        rows.append((r["crime_type"], r["area"], fmt(r["total"]), f"{fmt(r['lo_80'])}-{fmt(r['hi_80'])}",
+        mark = "" if holds_total(r) else " *"
+        rows.append((r["crime_type"], r["area"], fmt(r["total"]), f"{fmt(r['lo_80'])}-{fmt(r['hi_80'])}{mark}",
                      f"{fmt(r['lo_95'])}-{fmt(r['hi_95'])}", fmt(r["last_winter"], "-"),
                      fmt_pct(r["vs_last_winter_pct"], "-"), fmt(r["average"], "-"), fmt_pct(r["vs_average_pct"], "-"),
                      f"{pd.Period(r['peak_month'], freq='M').strftime('%b')} ({r['p_peak']:.2f})", past))
     return rows
+
+
+def table_footnote(frame: pd.DataFrame) -> str:
+    """The table's footnote when a row is marked: its expected total lies outside its own 80% interval."""
+    if all(holds_total(r) for r in frame.to_dict(orient="records")):
+        return ""
+    return ("* the expected total lies outside its own 80% interval, which is not to be relied on (see the notes "
+            "column of winter.csv)")
 
 
 def _html_table(head, rows, text_columns=(0, 1)) -> str:
@@ -55,6 +64,11 @@ def summary_rows(summary: pd.DataFrame) -> list[tuple]:
 
 SUMMARY_HEAD = ("series", "model", "series", "past winters", "MASE", "mean error of the total",
                 "median error", "80% held the total", "95% held the total")
+
+
+def _footnote(frame: pd.DataFrame) -> list[str]:
+    note = table_footnote(frame)
+    return [f'<p class="meta">{escape(note)}</p>'] if note else []
 
 
 def draw_charts(plan: WinterPlan, folder: Path) -> dict[str, Path]:
@@ -103,7 +117,7 @@ def write_winter_report(plan: WinterPlan, out_dir: str | Path) -> dict[str, Path
              "<h2>What the board needs to know</h2>", '<ul class="sentences">',
              *[f"<li>{escape(s)}</li>" for s in plan.sentences()], "</ul>",
              "<h2>This winter against last winter, largest rises first</h2>",
-             _html_table(TABLE_HEAD, table_rows(plan.ranked())), "<h2>Charts</h2>"]
+             _html_table(TABLE_HEAD, table_rows(plan.ranked())), *_footnote(plan.ranked()), "<h2>Charts</h2>"]
     for label, path in charts.items():
         parts.append(f"<figure>{image_tag(path, f'Winter chart: {label}')}<figcaption>{escape(label)}</figcaption>"
                      "</figure>")
@@ -114,7 +128,9 @@ def write_winter_report(plan: WinterPlan, out_dir: str | Path) -> dict[str, Path
               "forecasts, before reconciliation.</p>",
               _html_table(SUMMARY_HEAD, summary_rows(summary))]
     if len(plan.keys) > len(plan.headline()):
-        parts += ["<h2>Every series, largest rises first</h2>", _html_table(TABLE_HEAD, table_rows(plan.ranked(plan.keys)))]
+        every = plan.ranked(plan.keys)
+        parts += ["<h2>Every series, largest rises first</h2>", _html_table(TABLE_HEAD, table_rows(every)),
+                  *_footnote(every)]
     parts += ["</body>", "</html>"]
     report = write_text("\n".join(parts) + "\n", out_dir / "report.html")
     return {"report": report, **{f"chart {k}": v for k, v in charts.items()}}

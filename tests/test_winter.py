@@ -12,6 +12,7 @@ import pytest
 from forecast import datasets
 from forecast.data import ALL_AREAS, ALL_CRIME
 from forecast.winter import Season, WinterSettings, _outside, _scored, month_span, plan_winter, winter_name
+from forecast.winter_report import table_footnote, table_rows
 
 
 def months(text: str, end: str) -> pd.PeriodIndex:
@@ -43,6 +44,18 @@ def test_a_total_outside_its_own_interval_is_flagged():
         "the expected 415 lies outside its own 80% interval (539 to 1,647): the paths are cut at zero and their "
         "spread is wider than the series now is, so the interval is not to be relied on"]
     assert _outside({"total": 540.0, "lo_80": 539.0, "hi_80": 1647.0}) == []
+
+
+def test_the_table_marks_a_total_outside_its_interval_and_says_why_below():
+    row = {"crime_type": "Fraud or Forgery", "area": ALL_AREAS, "total": 407.0, "lo_80": 432.0, "hi_80": 855.0,
+           "lo_95": 398.0, "hi_95": 1019.0, "last_winter": 416.0, "vs_last_winter_pct": -2.2, "average": 433.0,
+           "vs_average_pct": -6.0, "peak_month": "2019-02", "p_peak": 0.65, "backtest_winters": 9,
+           "backtest_error_pct": 13.7, "snaive_error_pct": 101.8}
+    fine = {**row, "crime_type": "Robbery", "total": 11814.0, "lo_80": 11190.0, "hi_80": 12336.0}
+    frame = pd.DataFrame([fine, row])
+    assert [r[3] for r in table_rows(frame)] == ["11,190-12,336", "432-855 *"]
+    assert table_footnote(frame).startswith("* the expected total lies outside its own 80% interval")
+    assert table_footnote(frame.iloc[:1]) == ""
 
 
 def test_past_planning_months_are_a_year_apart_with_two_years_of_training():
@@ -114,6 +127,20 @@ def test_a_small_plan_is_read_in_full_and_a_large_one_by_its_force_totals(small_
     assert "Burglary in Camden this winter" in "\n".join(plan.sentences())
     larger = replace(plan, series={**plan.series, ("Burglary", "Nowhere"): plan.series[("Burglary", "Camden")]})
     assert larger.headline() == [(ALL_CRIME, ALL_AREAS), ("Burglary", ALL_AREAS), ("Robbery", ALL_AREAS)]
+
+
+def test_sentences_say_when_an_interval_cannot_be_trusted_and_one_past_winter_is_no_average(small_plan):
+    plan = replace(small_plan)
+    frame = small_plan.totals()
+    row = frame.index[(frame["crime_type"] == "Burglary") & (frame["area"] == "Camden")][0]
+    total = frame.loc[row, "total"]
+    frame.loc[row, ["lo_80", "hi_80", "backtest_winters"]] = [total + 1, total + 100, 1]
+    plan.__dict__["_totals"] = frame
+    text = next(s for s in plan.sentences() if s.startswith("Based on the forecast, Burglary in Camden"))
+    assert f"expected at {total:,.0f} (its 80% interval, {total + 1:,.0f} to {total + 100:,.0f}, does not hold " \
+           "that figure and is not to be relied on)" in text
+    assert re.search(r"In 1 past winter forecast from September, this total was off by \d+% \(last winter's", text)
+    assert "on average" not in text
 
 
 def test_a_plan_inside_the_winter_counts_its_recorded_months_as_recorded():
