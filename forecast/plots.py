@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import StrMethodFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -406,12 +407,16 @@ def winter_chart(past: Sequence[tuple[str, pd.Series]], months: pd.DataFrame, to
         bars.vlines(i, total[f"lo_{level}"], total[f"hi_{level}"], color="#1f1f1f", lw=width, gid=f"total-{level}")
     top = max(max(heights), total["hi_95"]) * 1.08
     for j, h in enumerate(heights):
-        bars.text(j, top * 0.03, fmt(h), ha="center", va="bottom", fontsize=7, color="white", fontweight="bold")
+        label = fmt(h)
+        bars.text(j, top * 0.03, label, ha="center", va="bottom", fontsize=7 if len(label) <= 5 else 6,
+                  rotation=0 if len(label) <= 7 else 90, color="white", fontweight="bold")
     bars.set_xticks(np.arange(len(names)), names, fontsize=7)
     bars.set_title("Winter total (forecast: 80% and 95%)", fontsize=8, loc="left")
     bars.set_ylim(0, top)
     bars.spines[["top", "right"]].set_visible(False)
     bars.tick_params(axis="y", labelsize=7)
+    for axis in (ax.yaxis, bars.yaxis):
+        axis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     fig.suptitle(plain(title), x=0.01, ha="left", fontsize=11)
     if caption:
         fig.get_layout_engine().set(h_pad=0.2)

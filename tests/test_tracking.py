@@ -162,8 +162,12 @@ def processes_mentioning(text: str) -> list[str]:
 def test_ui_serves_the_store_over_rest_and_stops(tracked, stop):
     root, uri, run_id, _ = tracked
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "forecast", "ui", "--tracking-uri", uri, "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # its output goes to a file, not a pipe nobody reads: the server's logging fills a pipe's 64 KiB and then
+    # blocks the command's own last line, so that it never exits
+    log = root / f"ui-{stop}.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "forecast", "ui", "--tracking-uri", uri, "--port",
+                                    str(port)], stdout=out, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
     try:
         # wait on readiness, not on a guess: the UI took 58 s to start on a loaded 2-core machine; a process that
@@ -176,7 +180,7 @@ def test_ui_serves_the_store_over_rest_and_stops(tracked, stop):
                 break
             except OSError:
                 if time.time() > deadline or process.poll() is not None:
-                    raise AssertionError(f"ui did not start: {process.stderr.read() if process.poll() else ''}")
+                    raise AssertionError(f"ui did not start: {log.read_text() if process.poll() else ''}")
                 time.sleep(0.5)
         robbery = next(e for e in experiments if e["name"] == "forecast/robbery")
         body = json.dumps({"experiment_ids": [robbery["experiment_id"]], "max_results": 50}).encode()
@@ -191,8 +195,8 @@ def test_ui_serves_the_store_over_rest_and_stops(tracked, stop):
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
-            raise
-    assert "MLflow UI on http://127.0.0.1:" in process.stderr.read()
+            raise AssertionError(f"ui did not stop within 60 s of {stop}; its output:\n{log.read_text()[-3000:]}")
+    assert "MLflow UI on http://127.0.0.1:" in log.read_text()
     # everything it started is gone: the web server, MLflow's job runner and its queue consumers
     deadline = time.time() + 15
     while processes_mentioning(f"--port {port}") and time.time() < deadline:
