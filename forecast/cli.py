@@ -750,6 +750,9 @@ def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins
               help="Output folder, replaced whole [default: a new out/<data>/<crime>/<time>/, with out/<data>/<crime>/"
                    "latest pointing to it].")
 @click.option("--export", is_flag=True, help="Also save the fitted models under models/<crime>/<run id>/.")
+@click.option("--register", is_flag=True,
+              help="Also register the run's models as a version of forecast-<crime> in the store's Model Registry "
+                   "(champion when its backtest beats the champion's on the same data; see forecast register).")
 @click.option("--paths", "n_paths", default=2000, show_default=True, type=click.IntRange(0, 100000),
               help="Sample paths per series for the step-change outlook (0 turns it off).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed of the outlook.")
@@ -761,8 +764,9 @@ def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins
 @model_options
 @spc_options
 @tracking_options()
-def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export, n_paths, seed, history, charts,
-        reconcile, origins, step, n_jobs, scheduler, workers, spc_options, tracking_uri, no_track, experiment) -> None:
+def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export, register, n_paths, seed, history,
+        charts, reconcile, origins, step, n_jobs, scheduler, workers, spc_options, tracking_uri, no_track,
+        experiment) -> None:
     """Next quarter's forecast for a crime type in every area, with SPC status and backtest accuracy.
 
     Writes forecast.csv, spc.csv, backtest.csv, summary.csv, sentences.txt, run.json, the charts and
@@ -791,6 +795,8 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     if len(crimes) > 1 and out_dir:
         raise InputError(f"--out takes one crime type, got {len(crimes)}; without --out each gets its own folder "
                          f"under out/{file_stems([panel.name])[panel.name]}/")
+    if register and no_track:
+        raise InputError("--register needs the run recorded in MLflow; leave out --no-track")
     stems = file_stems(crimes)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = Path("out") / file_stems([panel.name])[panel.name]
@@ -809,7 +815,7 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
                                export=export, n_paths=n_paths, seed=seed, history=history, charts=charts,
                                reconcile=reconcile, origins=origins, step=step, n_jobs=n_jobs, spc_options=spc_options,
                                tracking_uri=tracking_uri, no_track=no_track, experiment=experiment,
-                               started=started if c == crimes[0] else time.perf_counter(),
+                               register=register, started=started if c == crimes[0] else time.perf_counter(),
                                started_at=started_at if c == crimes[0] else time.time())
             done.append((result, folders[c]))
     if len(crimes) > 1:
@@ -827,7 +833,7 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
 
 def run_crime(whole: Panel, crime_type: str, area, out_dir: Path, latest: bool, where: str | None, label: str, *,
               model, horizon, export, n_paths, seed, history, charts, reconcile, origins, step, n_jobs, spc_options,
-              tracking_uri, no_track, experiment, started: float, started_at: float):
+              tracking_uri, no_track, experiment, register: bool, started: float, started_at: float):
     """One crime type of ``forecast run``: fit (on the cluster, if any), print, write its folder, record it."""
     import time
 
@@ -885,6 +891,10 @@ def run_crime(whole: Panel, crime_type: str, area, out_dir: Path, latest: bool, 
             tracking.end_run(run_id, list(paths.values()), uri=tracking_uri)
             click.echo(f"recorded MLflow run {run_id} in {tracking.tracking_uri(tracking_uri)} "
                        f"(experiment {tracking.experiment_name(result.slug, experiment)})")
+            if register:
+                from forecast.registry import register as register_run
+
+                click.echo(register_run(run_id, uri=tracking_uri).sentence())
     if export:
         folder = Path("models") / result.slug / (run_id or time.strftime("local-%Y%m%d-%H%M%S"))
         tracking.save_model(result, folder)
@@ -1259,13 +1269,16 @@ def report(crime, out_dir, run_id, tracking_uri, svg, history, charts) -> None:
 @click.option("--run-id", default=None, help="MLflow run whose logged model to use.")
 @click.option("--model-dir", default=None, type=click.Path(file_okay=False),
               help="An exported model folder (forecast run --export); needs no tracking store.")
+@click.option("--model", "model_uri", default=None, metavar="URI",
+              help="A registered model of the store: models:/forecast-robbery@champion or models:/forecast-robbery/3.")
 @click.option("--area", default="all", show_default=True, help="Areas to forecast (comma-separated), or 'all'.")
 @click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 24), help="Months ahead.")
 @click.option("--tracking-uri", default=None, metavar="URI", help="MLflow store of the run.")
 @output_options
-def predict(run_id, model_dir, area, horizon, tracking_uri, fmt, output) -> None:
+def predict(run_id, model_dir, model_uri, area, horizon, tracking_uri, fmt, output) -> None:
     """Forecast from a recorded run's fitted models, without refitting. RUN_ID is the id that 'forecast run'
-    printed ("recorded MLflow run ..."); --model-dir needs a run made with --export.
+    printed ("recorded MLflow run ..."); --model-dir needs a run made with --export; --model a registered version
+    (forecast register).
 
     \b
         forecast predict --run-id RUN_ID --area camden
@@ -1273,12 +1286,15 @@ def predict(run_id, model_dir, area, horizon, tracking_uri, fmt, output) -> None
     """
     import pandas as pd
 
-    from forecast import tracking
+    from forecast import registry, tracking
 
-    if bool(run_id) == bool(model_dir):
-        raise InputError("give exactly one of --run-id and --model-dir")
+    if sum(map(bool, (run_id, model_dir, model_uri))) != 1:
+        raise InputError("give exactly one of --run-id, --model-dir and --model")
     check_outputs(files=[output])
-    model = tracking.load_model(run_id=run_id, model_dir=model_dir, uri=tracking_uri)
+    if model_uri:
+        model = registry.load(model_uri, uri=tracking_uri)
+    else:
+        model = tracking.load_model(run_id=run_id, model_dir=model_dir, uri=tracking_uri)
     if area == "all":
         areas = sorted({a for (_, a) in model.unwrap_python_model().models})
     else:
@@ -1294,6 +1310,28 @@ def predict(run_id, model_dir, area, horizon, tracking_uri, fmt, output) -> None
     rows += [(r.crime_type, r.area, r.model, r.month, number(r.mean), f"{number(r.lo_80)}-{number(r.hi_80)}",
               f"{number(r.lo_95)}-{number(r.hi_95)}") for r in frame.itertuples()]
     emit(format_table(rows), output)
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option("--promote", is_flag=True,
+              help="Make this version the champion even if the champion was scored on other data or scored better.")
+@click.option("--tracking-uri", default=None, metavar="URI", help="MLflow store of the run.")
+def register(run_id, promote, tracking_uri) -> None:
+    """Register a recorded run's models as a version of forecast-<crime> in the store's Model Registry.
+
+    The version carries the run's backtest (mean MASE and interval coverage of each series' published model) and
+    its data. The alias 'champion' moves to it when it is the first, or when its MASE beats the champion's on the
+    same data; otherwise the champion stays, and the output says why. Other tools then use
+    models:/forecast-<crime>@champion.
+
+    \b
+        forecast register RUN_ID
+        forecast predict --model models:/forecast-burglary@champion --area camden
+    """
+    from forecast.registry import register as register_run
+
+    click.echo(register_run(run_id, uri=tracking_uri, promote=promote).sentence())
 
 
 @cli.command()
@@ -1379,6 +1417,7 @@ def ui(tracking_uri, host, port, basic_auth, allow_remote) -> None:
                              "serve it open")
         click.echo(f"warning: the MLflow UI has no authentication; on {host} anyone who can reach port {port} "
                    "can read, change and delete every run and model", err=True)
+    tracking.mark_experiments(store)
     click.echo(f"MLflow UI on http://{host}:{port} for {store} (Ctrl-C stops it)", err=True)
     # its own process group, so that stopping it stops the web server, job runner and queue consumers it starts
     process = subprocess.Popen(command, start_new_session=True)

@@ -166,12 +166,41 @@ def client(uri: str):
     return MlflowClient(tracking_uri=uri)
 
 
+#: MLflow 3's UI opens an experiment by its kind: without this tag it asks, or opens on the generative-AI overview;
+#: "custom_model_development" (the UI's "Machine learning") opens it on the runs table and the compare view
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
+
+def mark_kind(c, experiment) -> None:
+    """Tag an experiment as machine-learning training where it has no kind yet (a kind set by hand is kept)."""
+    if EXPERIMENT_KIND_TAG not in (experiment.tags or {}):
+        c.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+
+
+def mark_experiments(uri: str | None) -> int:
+    """Tag this toolkit's experiments in an existing store (``forecast/...``, some made before the tag) as
+    machine-learning experiments, so that the UI opens each on its runs; how many it looked at."""
+    store = tracking_uri(uri)
+    path = _sqlite_path(store)
+    if path is not None and not path.exists():
+        return 0
+    with writing(store) as (c, _):
+        experiments = c.search_experiments(filter_string="name LIKE 'forecast/%'")
+        for experiment in experiments:
+            mark_kind(c, experiment)
+        return len(experiments)
+
+
 def ensure_experiment(c, name: str, uri: str) -> str:
+    """The id of the experiment ``name``, created (as a machine-learning experiment) when it is new."""
     experiment = c.get_experiment_by_name(name)
     if experiment is not None:
+        mark_kind(c, experiment)
         return experiment.experiment_id
     try:
-        return c.create_experiment(name, artifact_location=artifact_root(uri))
+        return c.create_experiment(name, artifact_location=artifact_root(uri),
+                                   tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
     except Exception:  # noqa: BLE001 - another process may have created it meanwhile
         experiment = c.get_experiment_by_name(name)
         if experiment is None:

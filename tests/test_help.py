@@ -57,6 +57,9 @@ EXPECTED = {
     "outlook --evaluate --crime burglary --area all-areas": lambda out: "Step-change outlook replayed on 1 series" in out,
     "predict --run-id RUN_ID --area camden": lambda out: "Camden" in out and "2019-03" in out,
     "predict --model-dir models/burglary/RUN_ID --horizon 6": lambda out: "Westminster" in out and "2019-06" in out,
+    "register RUN_ID": lambda out: out.startswith("registered forecast-burglary version 1 (run ") and "It is the "
+    "first champion." in out,
+    "predict --model models:/forecast-burglary@champion --area camden": lambda out: "Camden" in out and "2019-03" in out,
     "report --crime robbery --history all": lambda out: "wrote out/met-major/robbery/latest/report.html" in out,
     "report --run-id RUN_ID --out board-pack/": lambda out: Path("board-pack/report.html").stat().st_size > 10_000,
     "fetch 2024-09 --to downloads/": lambda out: "downloads/2024-09.zip: downloaded" in out,

@@ -1,5 +1,6 @@
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -165,9 +166,12 @@ def test_ui_serves_the_store_over_rest_and_stops(tracked, stop):
     # its output goes to a file, not a pipe nobody reads: the server's logging fills a pipe's 64 KiB and then
     # blocks the command's own last line, so that it never exits
     log = root / f"ui-{stop}.log"
+    # Ctrl-C as at a terminal: a shell starts background jobs (`pytest &`, some CI runners) with SIGINT ignored, and
+    # the command would inherit that
     with open(log, "w") as out:
         process = subprocess.Popen([sys.executable, "-m", "forecast", "ui", "--tracking-uri", uri, "--port",
-                                    str(port)], stdout=out, stderr=subprocess.STDOUT, text=True)
+                                    str(port)], stdout=out, stderr=subprocess.STDOUT, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
     try:
         # wait on readiness, not on a guess: the UI took 58 s to start on a loaded 2-core machine; a process that
@@ -183,6 +187,8 @@ def test_ui_serves_the_store_over_rest_and_stops(tracked, stop):
                     raise AssertionError(f"ui did not start: {log.read_text() if process.poll() else ''}")
                 time.sleep(0.5)
         robbery = next(e for e in experiments if e["name"] == "forecast/robbery")
+        # a machine-learning experiment: the UI opens it on its runs, not on the generative-AI overview
+        assert {t["key"]: t["value"] for t in robbery["tags"]}["mlflow.experimentKind"] == "custom_model_development"
         body = json.dumps({"experiment_ids": [robbery["experiment_id"]], "max_results": 50}).encode()
         request = urllib.request.Request(f"{base}/runs/search", data=body, headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -190,7 +196,7 @@ def test_ui_serves_the_store_over_rest_and_stops(tracked, stop):
         assert run_id in {r["info"]["run_id"] for r in runs}
         assert len(runs) == 3  # the parent and its two series
     finally:
-        process.send_signal(getattr(__import__("signal"), stop))
+        process.send_signal(getattr(signal, stop))
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -291,3 +297,76 @@ def test_ui_off_this_machine_without_a_login_is_refused(tmp_path, invoke):
                              "Host-header check is not access control); add --basic-auth for a login, or "
                              "--allow-remote to serve it open\n")
     assert processes_mentioning(f"--port {port}") == []
+
+
+def test_experiments_are_machine_learning_ones_and_older_ones_are_marked_without_overriding_a_choice(tmp_path):
+    from forecast import tracking
+
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    assert tracking.mark_experiments(uri) == 0 and not (tmp_path / "mlruns").exists()  # no store, none made
+    with tracking.writing(uri) as (c, store):
+        made = tracking.ensure_experiment(c, "forecast/robbery", store)
+        older = c.create_experiment("forecast/burglary")  # as before the tag
+        chosen = c.create_experiment("forecast/genai", tags={tracking.EXPERIMENT_KIND_TAG: "genai_development"})
+        other = c.create_experiment("someone-else")
+    assert tracking.mark_experiments(uri) == 3
+    with tracking.writing(uri) as (c, _):
+        kinds = {i: c.get_experiment(i).tags.get(tracking.EXPERIMENT_KIND_TAG) for i in (made, older, chosen, other)}
+    assert kinds == {made: "custom_model_development", older: "custom_model_development",
+                     chosen: "genai_development", other: None}
+
+
+def test_registered_versions_carry_their_backtest_and_the_champion_moves_only_on_a_better_score(tracked, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    root, uri, run_id, result = tracked
+    summary = pd.read_csv(root / "out" / "met-major" / "robbery" / "latest" / "summary.csv")
+    mase = summary["mase"].mean()  # each series' published model, as the run's table shows it
+    registered = CliRunner().invoke(cli, ["register", run_id, "--tracking-uri", uri], catch_exceptions=False)
+    assert registered.exit_code == 0, registered.output
+    assert registered.stdout.startswith(f"registered forecast-robbery version 1 (run {run_id}): backtest MASE "
+                                        f"{mase:.3f}, 80% / 95% intervals held ")
+    assert "It is the first champion." in registered.stdout
+    c = MlflowClient(tracking_uri=uri)
+    champion = c.get_model_version_by_alias("forecast-robbery", "champion")
+    assert str(champion.version) == "1" and champion.run_id == run_id
+    assert float(champion.tags["mase"]) == pytest.approx(mase, abs=1e-4)
+    assert champion.tags["data"] == "met-major" and champion.tags["last_month"] == "2018-12"
+
+    again = CliRunner().invoke(cli, ["register", run_id, "--tracking-uri", uri], catch_exceptions=False)
+    assert f"The champion stays version 1: its MASE {mase:.3f} on the same data is as good or better" in again.stdout
+    promoted = CliRunner().invoke(cli, ["register", run_id, "--tracking-uri", uri, "--promote"], catch_exceptions=False)
+    assert "version 3" in promoted.stdout and "Promoted by hand over version 1." in promoted.stdout
+    assert str(c.get_model_version_by_alias("forecast-robbery", "champion").version) == "3"
+
+    # other data (two boroughs' last 36 months as a file of their own): its MASE does not compare with the champion's
+    frame = datasets.load("met-major").frame
+    frame = frame[(frame["crime_type"] == "Robbery") & frame["area"].isin(["Camden", "Westminster"])]
+    frame = frame[frame["month"] > frame["month"].max() - 36]
+    own = tmp_path / "own.csv"
+    frame.assign(month=frame["month"].astype(str))[["month", "area", "crime_type", "count"]].to_csv(own, index=False)
+    other = CliRunner().invoke(cli, ["run", "--data", own, "--crime", "robbery", "--jobs", "1", "--paths", "0",
+                                     "--out", tmp_path / "out", "--tracking-uri", uri, "--experiment", "forecast/own",
+                                     "--register"], catch_exceptions=False)
+    assert other.exit_code == 0, other.output
+    assert ("registered forecast-robbery version 4" in other.stdout and "The champion stays version 3: it was "
+            "scored on other data (met-major to 2018-12), so the two MASE figures do not compare" in other.stdout)
+
+    # the champion forecasts as its run does, without refitting
+    by_alias = CliRunner().invoke(cli, ["predict", "--model", "models:/forecast-robbery@champion", "--area", "camden",
+                                        "--tracking-uri", uri, "--format", "csv"], catch_exceptions=False)
+    by_run = CliRunner().invoke(cli, ["predict", "--run-id", run_id, "--area", "camden", "--tracking-uri", uri,
+                                      "--format", "csv"], catch_exceptions=False)
+    assert by_alias.exit_code == 0 and by_alias.stdout == by_run.stdout and "Camden" in by_alias.stdout
+
+
+def test_registry_mistakes_are_one_line(tracked, tmp_path):
+    root, uri, run_id, _ = tracked
+    missing = CliRunner().invoke(cli, ["predict", "--model", "models:/forecast-nothing@champion", "--tracking-uri", uri])
+    assert missing.exit_code != 0 and missing.exception.__class__ is SystemExit
+    assert missing.stderr.startswith("Error: --model models:/forecast-nothing@champion: not in the registry of ")
+    assert len(missing.stderr.strip().splitlines()) == 1
+    unknown = CliRunner().invoke(cli, ["register", "0" * 32, "--tracking-uri", uri])
+    assert unknown.exit_code != 0 and f"run {'0' * 32} is not in the MLflow store" in unknown.stderr
+    untracked = CliRunner().invoke(cli, ["run", "--crime", "robbery", "--no-track", "--register"])
+    assert untracked.exit_code != 0 and "--register needs the run recorded in MLflow" in untracked.stderr
