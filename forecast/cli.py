@@ -1379,6 +1379,9 @@ def compare(spec_file, n_jobs, tracking_uri, no_track, experiment) -> None:
                    f"{experiment or 'forecast/compare/' + spec.name})")
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 @cli.command()
 @click.option("--tracking-uri", default=None, metavar="URI", help="MLflow store to show.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 exposes it).")
@@ -1394,7 +1397,6 @@ def ui(tracking_uri, host, port, basic_auth, allow_remote) -> None:
     It listens on this machine only. Off it (--host 0.0.0.0) MLflow's check of the Host header is not access
     control: any client can send "Host: localhost". So another host needs --basic-auth (a login) or
     --allow-remote (no login, said again at the start)."""
-    import subprocess
 
     from forecast import tracking
 
@@ -1410,7 +1412,7 @@ def ui(tracking_uri, host, port, basic_auth, allow_remote) -> None:
         if importlib.util.find_spec("flask_wtf") is None:
             raise InputError("--basic-auth needs MLflow's auth extra: pip install -e '.[auth]'")
         command += ["--app-name", "basic-auth"]
-    if host not in ("127.0.0.1", "localhost", "::1") and not basic_auth:
+    if host not in LOOPBACK and not basic_auth:
         if not allow_remote:
             raise InputError(f"--host {host} serves the MLflow UI beyond this machine with no login (its Host-header "
                              "check is not access control); add --basic-auth for a login, or --allow-remote to "
@@ -1419,8 +1421,53 @@ def ui(tracking_uri, host, port, basic_auth, allow_remote) -> None:
                    "can read, change and delete every run and model", err=True)
     tracking.mark_experiments(store)
     click.echo(f"MLflow UI on http://{host}:{port} for {store} (Ctrl-C stops it)", err=True)
-    # its own process group, so that stopping it stops the web server, job runner and queue consumers it starts
-    process = subprocess.Popen(command, start_new_session=True)
+    run_server(command)
+
+
+@cli.command()
+@click.option("--model", "model_uri", required=True, metavar="URI",
+              help="The registered model to serve: models:/forecast-robbery@champion or models:/forecast-robbery/3.")
+@click.option("--tracking-uri", default=None, metavar="URI", help="MLflow store holding the registry.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5001, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+@click.option("--allow-remote", is_flag=True,
+              help="Listen beyond this machine (the scoring server has no login: anyone who can reach it can ask).")
+def serve(model_uri, tracking_uri, host, port, allow_remote) -> None:
+    """Serve a registered model's forecasts over HTTP with MLflow's scoring server, without refitting.
+
+    POST /invocations with {"dataframe_records": [{"area": "Camden", "horizon": 3}]} answers with each month's
+    forecast and its 80% and 95% intervals; GET /ping says it is up. A request it cannot answer (an unknown area,
+    a bad horizon) gets a 400 with the reason. Ctrl-C (or SIGTERM) stops it.
+
+    \b
+        forecast serve --model models:/forecast-burglary@champion
+        curl -s -X POST -H 'Content-Type: application/json' \\
+          -d '{"dataframe_records": [{"area": "Camden", "horizon": 3}]}' http://127.0.0.1:5001/invocations
+    """
+    import os
+
+    from forecast import registry, tracking
+
+    if host not in LOOPBACK and not allow_remote:
+        raise InputError(f"--host {host} serves forecasts beyond this machine with no login; add --allow-remote to "
+                         "do so on purpose")
+    store = tracking.existing_store(tracking_uri)
+    version = registry.resolve(model_uri, uri=store)
+    # MLflow's server starts uvicorn by name: the environment's own scripts must come first on PATH
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store,
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local",
+               "--host", host, "--port", str(port)]
+    click.echo(f"serving {model_uri} ({version}) on http://{host}:{port}/invocations (Ctrl-C stops it)", err=True)
+    run_server(command, env)
+
+
+def run_server(command: list[str], env: dict | None = None) -> None:
+    """Run a server until Ctrl-C or SIGTERM, in its own process group, so that stopping it stops the web server
+    and everything it started (MLflow's job runner and queue consumers)."""
+    import subprocess
+
+    process = subprocess.Popen(command, start_new_session=True, env=env)
     with stop_on_sigterm():
         try:
             process.wait()

@@ -126,20 +126,43 @@ def register(run_id: str, uri: str | None = None, promote: bool = False) -> Regi
                             str(version.version) if crowned else str(current.version), reason)
 
 
-def load(model_uri: str, uri: str | None = None):
-    """The pyfunc model behind a registry URI (models:/forecast-robbery@champion, models:/forecast-robbery/3)."""
-    import mlflow.pyfunc
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
+def resolve(model_uri: str, uri: str | None = None) -> str:
+    """Check that a registry URI (models:/forecast-robbery@champion, models:/forecast-robbery/3) names a version
+    of the store's registry; returns "version N of NAME", or a one-line error."""
     from mlflow.exceptions import MlflowException
 
     from forecast.tracking import client
 
-    if not model_uri.startswith("models:/"):
+    name, sep, which = model_uri.removeprefix("models:/").partition("@")
+    if not model_uri.startswith("models:/") or not name:
         raise SelectionError(f"--model {model_uri}: give a registry URI such as models:/forecast-robbery@champion")
     store = existing_store(uri)
-    client(store)
+    c = client(store)
+    try:
+        with quiet():
+            if sep:
+                version = c.get_model_version_by_alias(name, which).version
+            else:
+                name, _, version = name.partition("/")
+                version = c.get_model_version(name, version).version
+    except MlflowException as exc:
+        raise TrackingError(f"--model {model_uri}: not in the registry of {store} ({_one_line(exc)})") from None
+    return f"version {version} of {name}"
+
+
+def load(model_uri: str, uri: str | None = None):
+    """The pyfunc model behind a registry URI, after :func:`resolve` has checked it names a version."""
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    resolve(model_uri, uri)
     try:
         with quiet():
             return mlflow.pyfunc.load_model(model_uri)
     except MlflowException as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TrackingError(f"--model {model_uri}: not in the registry of {store} ({message[:160]})") from None
+        raise TrackingError(f"--model {model_uri}: could not be loaded ({_one_line(exc)})") from None

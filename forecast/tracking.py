@@ -29,6 +29,8 @@ DEFAULT_STORE = Path("mlruns")
 MODEL_NAME = "model"
 MODEL_URI_TAG = "forecast.model_uri"
 CHECKSUMS = "CHECKSUMS.sha256"
+#: months a recorded model forecasts ahead at most (forecast predict, a served model)
+MAX_HORIZON = 24
 # MLflow 3 reports usage to its developers unless told not to; police data stays on this machine
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 #: entries of each kind per log_batch call (MLflow accepts at most 100 params and 100 tags a call)
@@ -244,6 +246,15 @@ def _metric_key(text: str) -> str:
 def bundle_class():
     """The pyfunc class, defined lazily so that importing this module does not import mlflow."""
     import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    class BadRequest(MlflowException, SelectionError):
+        """A request the models cannot answer (an unknown area, a bad horizon): a one-line error for the CLI, and
+        for MLflow's scoring server a 400 with the message and no traceback."""
+
+        def __init__(self, message: str):
+            super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
 
     class ForecastBundle(mlflow.pyfunc.PythonModel):
         """The fitted models of one run: forecasts any of its series given ``area`` (and ``horizon``)."""
@@ -256,7 +267,10 @@ def bundle_class():
             self.panel_model = panel_model
 
         def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-            return predict_bundle(self.models, model_input, self.levels)
+            try:
+                return predict_bundle(self.models, model_input, self.levels)
+            except (SelectionError, TrackingError) as exc:
+                raise BadRequest(str(exc)) from None
 
     return ForecastBundle
 
@@ -271,7 +285,12 @@ def predict_bundle(models: dict, model_input: pd.DataFrame, levels=(80, 95)) -> 
     areas = sorted({area for (_, area) in models})
     out = []
     for row in frame.to_dict(orient="records"):
-        horizon = int(row.get("horizon") or 3)
+        try:
+            horizon = int(row.get("horizon") or 3)
+        except (TypeError, ValueError):
+            raise SelectionError(f"horizon {row.get('horizon')!r} is not a whole number of months") from None
+        if not 1 <= horizon <= MAX_HORIZON:
+            raise SelectionError(f"horizon {horizon}: give 1 to {MAX_HORIZON} months")
         for area in resolve_names(str(row["area"]), areas, "area"):
             (key,) = [k for k in models if k[1] == area]
             name, model = models[key]

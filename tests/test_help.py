@@ -41,6 +41,9 @@ def adds_up(folder: str) -> bool:
             and set(summary["reconciliation"]) == {"top-down"})
 
 
+#: the server commands the serve example would have started
+SERVED: list[list[str]] = []
+
 #: what each example must leave behind: a check of its output (stdout) and of the current folder
 EXPECTED = {
     "run --crime robbery": lambda out: "Robbery: forecast for Jan 2019 to Mar 2019" in out
@@ -60,6 +63,10 @@ EXPECTED = {
     "register RUN_ID": lambda out: out.startswith("registered forecast-burglary version 1 (run ") and "It is the "
     "first champion." in out,
     "predict --model models:/forecast-burglary@champion --area camden": lambda out: "Camden" in out and "2019-03" in out,
+    # the server itself is started and asked in tests/test_tracking.py; here the command is checked up to its start
+    "serve --model models:/forecast-burglary@champion": lambda out: "serving models:/forecast-burglary@champion "
+    "(version 1 of forecast-burglary) on http://127.0.0.1:5001/invocations" in out and SERVED[-1][2:5] == [
+        "mlflow", "models", "serve"],
     "report --crime robbery --history all": lambda out: "wrote out/met-major/robbery/latest/report.html" in out,
     "report --run-id RUN_ID --out board-pack/": lambda out: Path("board-pack/report.html").stat().st_size > 10_000,
     "fetch 2024-09 --to downloads/": lambda out: "downloads/2024-09.zip: downloaded" in out,
@@ -93,6 +100,7 @@ def test_every_help_example_runs_on_the_bundled_data(tmp_path, monkeypatch, arch
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FORECAST_ARCHIVE_URL", archive_url)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    monkeypatch.setattr("forecast.cli.run_server", lambda command, env=None: SERVED.append(command))
     shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
     run_id = None
     for example in examples():

@@ -316,14 +316,22 @@ def test_experiments_are_machine_learning_ones_and_older_ones_are_marked_without
                      chosen: "genai_development", other: None}
 
 
-def test_registered_versions_carry_their_backtest_and_the_champion_moves_only_on_a_better_score(tracked, tmp_path):
+@pytest.fixture(scope="module")
+def registered(tracked):
+    """The tracked run registered once: version 1 of forecast-robbery."""
+    root, uri, run_id, _ = tracked
+    result = CliRunner().invoke(cli, ["register", run_id, "--tracking-uri", uri], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_registered_versions_carry_their_backtest_and_the_champion_moves_only_on_a_better_score(tracked, registered,
+                                                                                                 tmp_path):
     from mlflow.tracking import MlflowClient
 
     root, uri, run_id, result = tracked
     summary = pd.read_csv(root / "out" / "met-major" / "robbery" / "latest" / "summary.csv")
     mase = summary["mase"].mean()  # each series' published model, as the run's table shows it
-    registered = CliRunner().invoke(cli, ["register", run_id, "--tracking-uri", uri], catch_exceptions=False)
-    assert registered.exit_code == 0, registered.output
     assert registered.stdout.startswith(f"registered forecast-robbery version 1 (run {run_id}): backtest MASE "
                                         f"{mase:.3f}, 80% / 95% intervals held ")
     assert "It is the first champion." in registered.stdout
@@ -370,3 +378,61 @@ def test_registry_mistakes_are_one_line(tracked, tmp_path):
     assert unknown.exit_code != 0 and f"run {'0' * 32} is not in the MLflow store" in unknown.stderr
     untracked = CliRunner().invoke(cli, ["run", "--crime", "robbery", "--no-track", "--register"])
     assert untracked.exit_code != 0 and "--register needs the run recorded in MLflow" in untracked.stderr
+
+
+def test_a_registered_model_is_served_over_http_with_predicts_numbers_and_stops(tracked, registered):
+    root, uri, run_id, _ = tracked
+    port = free_port()
+    log = root / "serve.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "forecast", "serve", "--model", "models:/forecast-robbery/1",
+                                    "--tracking-uri", uri, "--port", str(port)], stdout=out,
+                                   stderr=subprocess.STDOUT, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+    def post(records):
+        body = json.dumps({"dataframe_records": records}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    try:
+        deadline = time.time() + 300
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2).close()
+                break
+            except OSError:
+                if time.time() > deadline or process.poll() is not None:
+                    raise AssertionError(f"serve did not start: {log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        status, answer = post([{"area": "Camden", "horizon": 3}, {"area": "westminster", "horizon": 2}])
+        unknown, refused = post([{"area": "Nowhere", "horizon": 3}])
+        too_far, far = post([{"area": "Camden", "horizon": 99}])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise AssertionError(f"serve did not stop within 60 s; its output:\n{log.read_text()[-3000:]}")
+    predicted = CliRunner().invoke(cli, ["predict", "--run-id", run_id, "--area", "camden", "--tracking-uri", uri,
+                                         "--format", "json"], catch_exceptions=False)
+    served = pd.DataFrame(answer["predictions"])
+    assert status == 200 and list(served.groupby("area").size().items()) == [("Camden", 3), ("Westminster", 2)]
+    expected = pd.DataFrame(json.loads(predicted.stdout))
+    camden = served[served["area"] == "Camden"].reset_index(drop=True)
+    assert list(camden["month"]) == ["2019-01", "2019-02", "2019-03"] == list(expected["month"])
+    for col in ("mean", "lo_80", "hi_80", "lo_95", "hi_95"):
+        assert np.allclose(camden[col], expected[col], rtol=1e-12), col
+    assert unknown == 400 and "area 'Nowhere' matches no areas; valid: Camden, Westminster" in refused["message"]
+    assert too_far == 400 and "horizon 99: give 1 to 24 months" in far["message"]
+    assert "stack_trace" not in refused and "Traceback" not in json.dumps(refused)
+    deadline = time.time() + 15
+    while processes_mentioning(f"--port {port}") and time.time() < deadline:
+        time.sleep(0.5)
+    assert processes_mentioning(f"--port {port}") == []
