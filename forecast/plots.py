@@ -422,3 +422,40 @@ def winter_chart(past: Sequence[tuple[str, pd.Series]], months: pd.DataFrame, to
         fig.get_layout_engine().set(h_pad=0.2)
         fig.text(0.01, 0.002, plain(caption), fontsize=7, color="#555555", ha="left", va="bottom")
     return fig
+
+
+def comparison_chart(summary: pd.DataFrame, published: str, title: str):
+    """The backtest at a glance for a run's MLflow page: mean MASE per model (the published one in the forecast
+    colour, the seasonal naive baseline's level dashed) and how often its 80% and 95% intervals held, beside the
+    nominal levels. A pyplot-free Figure, so that it can be drawn in the thread that records the run."""
+    from matplotlib.figure import Figure
+
+    frame = summary.dropna(subset=["mase"]).sort_values("mase", ascending=False)
+    fig = Figure(figsize=(8, 0.35 * len(frame) + 1.6), layout="constrained")
+    mase, cover = fig.subplots(1, 2, width_ratios=(1.4, 1), sharey=True)
+    y = np.arange(len(frame))
+    colours = [FORECAST if m == published else "#8c8c8c" for m in frame["model"]]
+    mase.barh(y, frame["mase"], color=colours, height=0.6, gid="mase")
+    for yi, value in zip(y, frame["mase"]):
+        mase.text(value, yi, f" {value:.3f}", va="center", fontsize=7)
+    if (frame["model"] == "snaive").any():
+        mase.axvline(float(frame.loc[frame["model"] == "snaive", "mase"].iloc[0]), color="#525252", ls="--", lw=0.8,
+                     label="seasonal naive (baseline)")
+        mase.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16))
+    mase.set_yticks(y, frame["model"], fontsize=8)
+    mase.set_xlabel("mean MASE (lower is better)", fontsize=8)
+    mase.set_xlim(0, float(frame["mase"].max()) * 1.25)
+    for level, marker in ((80, "o"), (95, "s")):
+        column = f"coverage_{level}"
+        cover.scatter(frame[column] * 100, y, marker=marker, color=colours, s=22, label=f"{level}% interval",
+                      gid=f"coverage-{level}")
+        cover.axvline(level, color="#bdbdbd", lw=0.8)
+    lowest = float(frame[["coverage_80", "coverage_95"]].min().min()) * 100
+    cover.set_xlim(min(50.0, np.floor(lowest / 10) * 10), 100)
+    cover.set_xlabel("% of actual counts inside the interval", fontsize=8)
+    cover.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2)
+    for ax in (mase, cover):
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(plain(title), x=0.01, ha="left", fontsize=10)
+    return fig

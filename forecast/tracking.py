@@ -556,6 +556,7 @@ def begin_run(result, uri: str | None = None, experiment: str | None = None, run
             metrics.update({"outlook_mean_p_step": float(np.mean(p)),
                             "outlook_series_likely_step": float(sum(v >= 0.5 for v in p))})
         _batch(c, run_id, run_params(result, extra_params), [(k, v, 0) for k, v in metrics.items()])
+        log_comparison_chart(c, run_id, summary, result)
         for key in result.keys:
             params, child_metrics, tags = child_records(result, key)
             tags = {MLFLOW_PARENT_RUN_ID: run_id, **{k: _clean(v) for k, v in tags.items() if k != MLFLOW_RUN_NAME}}
@@ -567,6 +568,21 @@ def begin_run(result, uri: str | None = None, experiment: str | None = None, run
                                                signature=model_signature(example, output), input_example=example)
             c.set_tag(run_id, MODEL_URI_TAG, info.model_uri)
         return run_id
+
+
+def log_comparison_chart(c, run_id: str, summary: pd.DataFrame, result) -> None:
+    """The run page's picture of its backtest table: MASE and interval coverage per model (comparison.png)."""
+    import tempfile
+    from collections import Counter
+
+    from forecast.plots import comparison_chart, save
+
+    published = Counter(f.scored_as for f in result.forecasts.values()).most_common(1)[0][0]
+    fig = comparison_chart(summary, published, f"{result.crime_type}, {len(result.keys)} series: backtest per "
+                           f"model ({published} published)")
+    with tempfile.TemporaryDirectory() as tmp:
+        (path,) = save(fig, Path(tmp) / "comparison.png")
+        c.log_artifact(run_id, str(path))
 
 
 def end_run(run_id: str, artifacts: Sequence[Path] = (), uri: str | None = None) -> str:

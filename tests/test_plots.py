@@ -162,3 +162,20 @@ def test_small_multiples_of_many_series_draw_the_first_page_and_say_so():
     assert len(visible) == plots.MAX_MULTIPLES == 60
     assert visible[-1].get_title(loc="left") == f"{results[59].crime_type} / {results[59].area}"
     assert fig._suptitle.get_text() == "SPC (the first 60 of 75, in the table's order)"
+
+
+def test_the_comparison_chart_draws_each_models_mase_and_coverage_with_the_published_one_marked():
+    from matplotlib.colors import to_hex
+
+    summary = pd.DataFrame({"model": ["snaive", "ets", "ensemble"], "mase": [1.2, 0.8, 0.7],
+                            "coverage_80": [0.84, 0.77, 0.83], "coverage_95": [0.95, 0.91, 0.95]})
+    fig = plots.comparison_chart(summary, "ensemble", "Robbery, 34 series")
+    mase, cover = fig.axes
+    bars = {t.get_text(): p for t, p in zip(mase.get_yticklabels(), mase.patches)}
+    assert {m: round(p.get_width(), 6) for m, p in bars.items()} == {"snaive": 1.2, "ets": 0.8, "ensemble": 0.7}
+    assert to_hex(bars["ensemble"].get_facecolor()) == plots.FORECAST
+    assert to_hex(bars["ets"].get_facecolor()) != plots.FORECAST
+    assert [line.get_xdata()[0] for line in mase.lines] == [1.2]  # the baseline's level
+    held = {c.get_gid(): sorted(c.get_offsets()[:, 0].round(6)) for c in cover.collections}
+    assert held == {"coverage-80": [77.0, 83.0, 84.0], "coverage-95": [91.0, 95.0, 95.0]}
+    assert cover.get_xlim() == (50.0, 100.0)

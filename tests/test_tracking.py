@@ -76,8 +76,10 @@ def test_parent_run_has_params_metrics_and_artifacts(tracked):
     snaive = backtest[backtest["model"] == "snaive"]
     assert snaive.shape[0] == 24 and summary.shape[0] == 2
     artifacts = root / "mlruns" / "artifacts" / run_id / "artifacts"
-    assert sorted(p.name for p in artifacts.iterdir()) == ["backtest.csv", "charts", "forecast.csv", "report.html",
-                                                           "run.json", "sentences.txt", "spc.csv", "summary.csv"]
+    assert sorted(p.name for p in artifacts.iterdir()) == ["backtest.csv", "charts", "comparison.png", "forecast.csv",
+                                                           "report.html", "run.json", "sentences.txt", "spc.csv",
+                                                           "summary.csv"]
+    assert (artifacts / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in (artifacts / "charts").iterdir()) == ["camden.png", "small-multiples.png",
                                                                         "westminster.png"]
     assert (artifacts / "forecast.csv").read_bytes() == (root / "out" / "met-major" / "robbery" / "latest" / "forecast.csv").read_bytes()
