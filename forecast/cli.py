@@ -1380,6 +1380,8 @@ def compare(spec_file, n_jobs, tracking_uri, no_track, experiment) -> None:
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: experiments whose runs page forecast ui links to, most recently used first
+UI_LINKS = 5
 
 
 @cli.command()
@@ -1419,8 +1421,14 @@ def ui(tracking_uri, host, port, basic_auth, allow_remote) -> None:
                              "serve it open")
         click.echo(f"warning: the MLflow UI has no authentication; on {host} anyone who can reach port {port} "
                    "can read, change and delete every run and model", err=True)
-    tracking.mark_experiments(store)
-    click.echo(f"MLflow UI on http://{host}:{port} for {store} (Ctrl-C stops it)", err=True)
+    experiments = tracking.mark_experiments(store)
+    base = f"http://{host}:{port}"
+    click.echo(f"MLflow UI on {base} for {store} (Ctrl-C stops it)", err=True)
+    for name, experiment_id in list(experiments.items())[:UI_LINKS]:
+        click.echo(f"  runs of {name}: {tracking.runs_link(base, experiment_id)}", err=True)
+    if len(experiments) > UI_LINKS:
+        click.echo(f"  ({len(experiments) - UI_LINKS} more experiments; choose 'Model training' at the top left to "
+                   "see each one's runs)", err=True)
     run_server(command)
 
 

@@ -86,8 +86,8 @@ def _decide(scores: dict, data_hash: str, current, promote: bool) -> tuple[bool,
     if scores["mase"] < best:
         return True, (f"It is the new champion: MASE {scores['mase']:.3f} against version {current.version}'s "
                       f"{best:.3f} on the same data.")
-    return False, (f"The champion stays version {current.version}: its MASE {best:.3f} on the same data is as good "
-                   f"or better than {scores['mase']:.3f}.")
+    return False, (f"The champion stays version {current.version}: on the same data its MASE, {best:.3f}, is no "
+                   f"worse than this version's {scores['mase']:.3f}.")
 
 
 def register(run_id: str, uri: str | None = None, promote: bool = False) -> Registration:

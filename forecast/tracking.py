@@ -180,18 +180,25 @@ def mark_kind(c, experiment) -> None:
         c.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
 
 
-def mark_experiments(uri: str | None) -> int:
+def mark_experiments(uri: str | None) -> dict[str, str]:
     """Tag this toolkit's experiments in an existing store (``forecast/...``, some made before the tag) as
-    machine-learning experiments, so that the UI opens each on its runs; how many it looked at."""
+    machine-learning experiments; their ids by name, most recently used first."""
     store = tracking_uri(uri)
     path = _sqlite_path(store)
     if path is not None and not path.exists():
-        return 0
+        return {}
     with writing(store) as (c, _):
-        experiments = c.search_experiments(filter_string="name LIKE 'forecast/%'")
+        experiments = c.search_experiments(filter_string="name LIKE 'forecast/%'",
+                                           order_by=["last_update_time DESC"])
         for experiment in experiments:
             mark_kind(c, experiment)
-        return len(experiments)
+        return {e.name: e.experiment_id for e in experiments}
+
+
+def runs_link(base: str, experiment_id: str) -> str:
+    """The UI's page of an experiment's runs. MLflow 3.17's UI shows experiments in its generative-AI view unless
+    told otherwise (its workflow switch, not the experiment's kind, decides), so the link says which."""
+    return f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
 
 
 def ensure_experiment(c, name: str, uri: str) -> str:

@@ -5,6 +5,7 @@
     python scripts/readme_pictures.py out/met-major/robbery/latest
     forecast winter
     python scripts/readme_pictures.py out/met-major/winter/all/latest
+    python scripts/readme_pictures.py --ui sqlite:///mlruns/mlflow.db    (the MLflow UI on forecast/robbery's runs)
 
 Needs Debian's chromium (apt-get install chromium) for the report's screenshot.
 """
@@ -27,6 +28,52 @@ def winter(plan: Path, docs: Path = ROOT / "docs") -> None:
     print(f"wrote {docs / 'winter-chart-all-crime.png'}")
 
 
+def ui(store: str, docs: Path = ROOT / "docs", port: int = 5077) -> None:
+    """Start forecast ui on a store, open the runs link it prints for forecast/robbery in headless chromium, check
+    that the page is the runs table of the machine-learning view, and save what it shows."""
+    import re
+    import subprocess
+    import time
+
+    log = Path(tempfile.mkdtemp()) / "ui.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "forecast", "ui", "--tracking-uri", store, "--port", str(port)],
+                                  stdout=out, stderr=subprocess.STDOUT)
+    try:
+        link = None
+        for _ in range(600):
+            found = re.search(r"runs of forecast/robbery: (\S+)", log.read_text())
+            if found:
+                link = found.group(1)
+                break
+            time.sleep(0.5)
+        if link is None:
+            raise SystemExit(f"forecast ui printed no link to forecast/robbery's runs: {log.read_text()[-2000:]}")
+        with tempfile.TemporaryDirectory() as profile:
+            browser = Browser(shutil.which("chromium") or "chromium", Path(profile), width=1400, height=700)
+            try:
+                for _ in range(120):  # the UI answers once MLflow's server is up
+                    try:
+                        browser.load(link)
+                        break
+                    except (RuntimeError, TimeoutError):
+                        time.sleep(1)
+                time.sleep(8)  # the page renders its table after loading
+                where, text = browser.evaluate("location.href"), browser.evaluate("document.body.innerText")
+                png = browser.send("Page.captureScreenshot", {"format": "png"}, session=browser.session)["data"]
+            finally:
+                browser.close()
+        if "/runs" not in where or "workflowType=machine_learning" not in where or "Run Name" not in text:
+            raise SystemExit(f"the link did not open the runs table: {where}")
+        import base64
+
+        (docs / "mlflow-ui-runs.png").write_bytes(base64.b64decode(png))
+        print(f"{where}: the runs table; wrote {docs / 'mlflow-ui-runs.png'}")
+    finally:
+        server.terminate()
+        server.wait(60)
+
+
 def main(run: Path, docs: Path = ROOT / "docs") -> None:
     if (run / "winter.csv").exists():
         return winter(run, docs)
@@ -47,4 +94,7 @@ def main(run: Path, docs: Path = ROOT / "docs") -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "out/met-major/robbery/latest"))
+    if sys.argv[1:2] == ["--ui"]:
+        ui(sys.argv[2] if len(sys.argv) > 2 else "sqlite:///mlruns/mlflow.db")
+    else:
+        main(Path(sys.argv[1] if len(sys.argv) > 1 else "out/met-major/robbery/latest"))

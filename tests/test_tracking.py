@@ -205,6 +205,8 @@ def test_ui_serves_the_store_over_rest_and_stops(tracked, stop):
             process.kill()
             raise AssertionError(f"ui did not stop within 60 s of {stop}; its output:\n{log.read_text()[-3000:]}")
     assert "MLflow UI on http://127.0.0.1:" in log.read_text()
+    assert (f"  runs of forecast/robbery: http://127.0.0.1:{port}/#/experiments/{robbery['experiment_id']}/runs?"
+            "workflowType=machine_learning") in log.read_text()
     # everything it started is gone: the web server, MLflow's job runner and its queue consumers
     deadline = time.time() + 15
     while processes_mentioning(f"--port {port}") and time.time() < deadline:
@@ -305,13 +307,13 @@ def test_experiments_are_machine_learning_ones_and_older_ones_are_marked_without
     from forecast import tracking
 
     uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
-    assert tracking.mark_experiments(uri) == 0 and not (tmp_path / "mlruns").exists()  # no store, none made
+    assert tracking.mark_experiments(uri) == {} and not (tmp_path / "mlruns").exists()  # no store, none made
     with tracking.writing(uri) as (c, store):
         made = tracking.ensure_experiment(c, "forecast/robbery", store)
         older = c.create_experiment("forecast/burglary")  # as before the tag
         chosen = c.create_experiment("forecast/genai", tags={tracking.EXPERIMENT_KIND_TAG: "genai_development"})
         other = c.create_experiment("someone-else")
-    assert tracking.mark_experiments(uri) == 3
+    assert sorted(tracking.mark_experiments(uri).values()) == sorted([made, older, chosen])
     with tracking.writing(uri) as (c, _):
         kinds = {i: c.get_experiment(i).tags.get(tracking.EXPERIMENT_KIND_TAG) for i in (made, older, chosen, other)}
     assert kinds == {made: "custom_model_development", older: "custom_model_development",
@@ -344,7 +346,8 @@ def test_registered_versions_carry_their_backtest_and_the_champion_moves_only_on
     assert champion.tags["data"] == "met-major" and champion.tags["last_month"] == "2018-12"
 
     again = CliRunner().invoke(cli, ["register", run_id, "--tracking-uri", uri], catch_exceptions=False)
-    assert f"The champion stays version 1: its MASE {mase:.3f} on the same data is as good or better" in again.stdout
+    assert (f"The champion stays version 1: on the same data its MASE, {mase:.3f}, is no worse than this version's "
+            f"{mase:.3f}.") in again.stdout
     promoted = CliRunner().invoke(cli, ["register", run_id, "--tracking-uri", uri, "--promote"], catch_exceptions=False)
     assert "version 3" in promoted.stdout and "Promoted by hand over version 1." in promoted.stdout
     assert str(c.get_model_version_by_alias("forecast-robbery", "champion").version) == "3"
