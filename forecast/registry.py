@@ -35,13 +35,8 @@ class Registration:
     version: str
     run_id: str
     scores: dict
-    data_hash: str
     champion: str
     reason: str
-
-    @property
-    def is_champion(self) -> bool:
-        return self.champion == self.version
 
     def sentence(self) -> str:
         s = self.scores
@@ -122,7 +117,7 @@ def register(run_id: str, uri: str | None = None, promote: bool = False) -> Regi
         crowned, reason = _decide(scores, data_hash, current, promote)
         if crowned:
             c.set_registered_model_alias(name, CHAMPION, version.version)
-        return Registration(name, str(version.version), run_id, scores, data_hash,
+        return Registration(name, str(version.version), run_id, scores,
                             str(version.version) if crowned else str(current.version), reason)
 
 

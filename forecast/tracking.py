@@ -168,8 +168,8 @@ def client(uri: str):
     return MlflowClient(tracking_uri=uri)
 
 
-#: MLflow 3's UI opens an experiment by its kind: without this tag it asks, or opens on the generative-AI overview;
-#: "custom_model_development" (the UI's "Machine learning") opens it on the runs table and the compare view
+#: an experiment's kind for MLflow 3's UI: "custom_model_development" is its "Machine learning" (the runs table and
+#: the compare view) rather than generative AI; where the UI's own workflow switch decides (3.17), see runs_link
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 
