@@ -450,7 +450,8 @@ def comparison_chart(summary: pd.DataFrame, published: str, title: str):
         cover.scatter(frame[column] * 100, y, marker=marker, color=colours, s=22, label=f"{level}% interval",
                       gid=f"coverage-{level}")
         cover.axvline(level, color="#bdbdbd", lw=0.8)
-    lowest = float(frame[["coverage_80", "coverage_95"]].min().min()) * 100
+    held = frame[["coverage_80", "coverage_95"]].to_numpy(dtype=float) * 100
+    lowest = float(np.nanmin(held)) if np.isfinite(held).any() else 50.0
     cover.set_xlim(min(50.0, np.floor(lowest / 10) * 10), 100)
     cover.set_xlabel("% of actual counts inside the interval", fontsize=8)
     cover.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2)

@@ -578,11 +578,15 @@ def begin_run(result, uri: str | None = None, experiment: str | None = None, run
 
 
 def log_comparison_chart(c, run_id: str, summary: pd.DataFrame, result) -> None:
-    """The run page's picture of its backtest table: MASE and interval coverage per model (comparison.png)."""
+    """The run page's picture of its backtest table: MASE and interval coverage per model (comparison.png); none
+    when no series was long enough to be scored."""
     import tempfile
     from collections import Counter
 
     from forecast.plots import comparison_chart, save
+
+    if not summary["mase"].notna().any():
+        return
 
     published = Counter(f.scored_as for f in result.forecasts.values()).most_common(1)[0][0]
     fig = comparison_chart(summary, published, f"{result.crime_type}, {len(result.keys)} series: backtest per "

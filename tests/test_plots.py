@@ -179,3 +179,11 @@ def test_the_comparison_chart_draws_each_models_mase_and_coverage_with_the_publi
     held = {c.get_gid(): sorted(c.get_offsets()[:, 0].round(6)) for c in cover.collections}
     assert held == {"coverage-80": [77.0, 83.0, 84.0], "coverage-95": [91.0, 95.0, 95.0]}
     assert cover.get_xlim() == (50.0, 100.0)
+
+
+def test_the_comparison_chart_leaves_out_what_was_not_scored():
+    summary = pd.DataFrame({"model": ["snaive", "ets", "global"], "mase": [1.2, 0.8, np.nan],
+                            "coverage_80": [np.nan, 0.34, np.nan], "coverage_95": [np.nan, 0.61, np.nan]})
+    mase, cover = plots.comparison_chart(summary, "ets", "Robbery, 4 series").axes
+    assert [t.get_text() for t in mase.get_yticklabels()] == ["snaive", "ets"]
+    assert cover.get_xlim() == (30.0, 100.0)
