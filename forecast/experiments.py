@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forecast.errors import DataError
-from forecast.models import FAMILIES
+from forecast.models import FAMILIES, REGISTRY
 
 _TOP = {"name": str, "description": str, "data": str, "crime_types": list, "areas": list, "models": list,
         "last_months": int, "min_months": int, "totals": bool, "backtest": dict}
@@ -97,8 +97,8 @@ def load_spec(path: str | Path) -> ExperimentSpec:
         _check(value, _BACKTEST[key], f"backtest.{key}", path)
     models = tuple(raw.get("models", FAMILIES))
     for model in models:
-        if model not in FAMILIES:
-            raise DataError(f"{path}: key 'models': {model!r} is not a model family; valid: {', '.join(FAMILIES)}")
+        if model not in REGISTRY:
+            raise DataError(f"{path}: key 'models': {model!r} is not a model family; valid: {', '.join(REGISTRY)}")
     data = raw.get("data", "met-major")
     from forecast.datasets import BUNDLED
 

@@ -7,15 +7,20 @@ from forecast.models.base import LEVELS, ForecastModel
 from forecast.models.ensemble import Ensemble, combine
 from forecast.models.ets import ETS
 from forecast.models.gbm import GlobalModel, GlobalSeries
+from forecast.models.intermittent import ADIDA, TSB, CrostonSBA
 from forecast.models.sarima import SArima
 from forecast.models.snaive import SeasonalNaive
 from forecast.models.stl_arima import STLArima
 from forecast.models.theta import Theta
 
+#: the families of a backtest unless told ('all'): the smooth ones, the global model and the ensemble
+FAMILIES = tuple(cls.name for cls in (SeasonalNaive, STLArima, SArima, ETS, Theta, GlobalSeries, Ensemble))
+#: families for intermittent counts (forecast.models.intermittent), asked for by name
+SPARSE = tuple(cls.name for cls in (CrostonSBA, TSB, ADIDA))
 REGISTRY: dict[str, type[ForecastModel]] = {
-    cls.name: cls for cls in (SeasonalNaive, STLArima, SArima, ETS, Theta, GlobalSeries, Ensemble)
+    cls.name: cls for cls in (SeasonalNaive, STLArima, SArima, ETS, Theta, GlobalSeries, Ensemble, CrostonSBA, TSB,
+                              ADIDA)
 }
-FAMILIES = tuple(REGISTRY)
 BASELINE = "snaive"
 #: the family trained once on the whole panel (forecast.models.gbm) rather than on each series
 GLOBAL = GlobalSeries.name
@@ -29,7 +34,7 @@ DEFAULT_MODEL = "ensemble"
 def make(name: str, **settings) -> ForecastModel:
     """A new, unfitted model of the named family."""
     if name not in REGISTRY:
-        raise SelectionError(f"model {name!r} is not a model family; valid: {', '.join(FAMILIES)}")
+        raise SelectionError(f"model {name!r} is not a model family; valid: {', '.join(REGISTRY)}")
     return REGISTRY[name](**settings)
 
 
@@ -43,6 +48,6 @@ def parse_models(text: str | None, default=FAMILIES) -> tuple[str, ...]:
     return names
 
 
-__all__ = ["ETS", "Ensemble", "FAMILIES", "ForecastModel", "GLOBAL", "GlobalModel", "GlobalSeries", "LEVELS",
+__all__ = ["ADIDA", "CrostonSBA", "ETS", "Ensemble", "FAMILIES", "SPARSE", "TSB", "ForecastModel", "GLOBAL", "GlobalModel", "GlobalSeries", "LEVELS",
            "REGISTRY", "SArima", "STLArima",
            "SeasonalNaive", "Theta", "combine", "make", "parse_models"]

@@ -1,0 +1,171 @@
+"""Families for intermittent counts, the neighbourhood series of many months with 0, 1 or 2 crimes: Croston with
+the Syntetos-Boylan correction (SBA), TSB (Teunter, Syntetos and Babai 2011) and ADIDA (aggregate, forecast,
+disaggregate; Nikolopoulos et al. 2011).
+
+Their forecasts are flat rates. Smooth models' symmetric normal intervals mean little at a rate of 0.4 a month, so
+these give a count distribution's integer quantiles instead: Poisson with the forecast rate, or negative
+binomial where the in-sample one-step errors are over-dispersed (their mean square above the rate). Smoothing
+weights are chosen from a small grid by the in-sample one-step mean squared error.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from scipy import stats
+
+from forecast.models.base import ForecastModel
+
+#: smoothing weights tried (the range the intermittent-demand literature uses: 0.05 to 0.3)
+ALPHAS = (0.05, 0.1, 0.2, 0.3)
+
+
+def ses(x: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+    """Simple exponential smoothing from the first value: the level before each value, and after the last."""
+    level = float(x[0])
+    before = np.empty(len(x))
+    for i, value in enumerate(x):
+        before[i] = level
+        level += alpha * (value - level)
+    return before, level
+
+
+def demand_intervals(y: np.ndarray) -> np.ndarray:
+    """Months from each demand (a non-zero month) to the next, the first counted from the series' start."""
+    positions = np.flatnonzero(y > 0)
+    return np.diff(np.concatenate([[-1], positions])).astype(float)
+
+
+def croston_sba(y: np.ndarray, alpha: float) -> tuple[float, np.ndarray]:
+    """SBA's rate (1 - alpha/2) x size / interval from smoothed demand sizes and intervals, and the in-sample
+    one-step forecasts (NaN before the second demand: nothing to forecast from yet)."""
+    positions = np.flatnonzero(y > 0)
+    sizes, gaps = y[positions], demand_intervals(y)
+    size_before, size = ses(sizes, alpha)
+    gap_before, gap = ses(gaps, alpha)
+    factor = 1 - alpha / 2
+    fitted = np.full(len(y), np.nan)
+    for k in range(1, len(positions)):
+        fitted[positions[k - 1] + 1:positions[k] + 1] = factor * size_before[k] / gap_before[k]
+    fitted[positions[-1] + 1:] = factor * size / gap
+    return factor * size / gap, fitted
+
+
+def tsb(y: np.ndarray, alpha: float, beta: float) -> tuple[float, np.ndarray]:
+    """TSB's rate: the smoothed probability of a demand (updated every month, so that it decays through a run of
+    zeros) times the smoothed demand size (updated on demands); and the in-sample one-step forecasts."""
+    positions = np.flatnonzero(y > 0)
+    probability, size = float(np.mean(y > 0)), float(y[positions[0]])
+    fitted = np.empty(len(y))
+    for t, value in enumerate(y):
+        fitted[t] = probability * size
+        probability += beta * ((value > 0) - probability)
+        if value > 0:
+            size += alpha * (value - size)
+    return probability * size, fitted
+
+
+def adida(y: np.ndarray, alpha: float) -> tuple[float, np.ndarray, int]:
+    """ADIDA: sums over buckets as long as the mean interval between demands (counted back from the last month),
+    smoothed, and shared out evenly over a bucket's months; the in-sample one-step forecasts and the bucket."""
+    bucket = max(1, int(round(float(np.mean(demand_intervals(y))))))
+    usable = len(y) // bucket * bucket
+    sums = y[len(y) - usable:].reshape(-1, bucket).sum(axis=1)
+    before, level = ses(sums, alpha)
+    fitted = np.full(len(y), np.nan)
+    fitted[len(y) - usable:] = np.repeat(before, bucket) / bucket
+    return level / bucket, fitted, bucket
+
+
+class CountModel(ForecastModel):
+    """A flat forecast rate with intervals and paths from a count distribution fitted to the in-sample errors."""
+
+    def _fit(self, y: np.ndarray) -> None:
+        rate, fitted = self._rate(y)
+        self.rate_ = max(float(rate), 0.0)
+        scored = np.isfinite(fitted)
+        mse = float(np.mean((y[scored] - fitted[scored]) ** 2)) if scored.any() else self.rate_
+        #: negative binomial size where the errors are over-dispersed; None for Poisson
+        self.size_ = self.rate_ ** 2 / (mse - self.rate_) if mse > self.rate_ > 0 else None
+
+    def _rate(self, y: np.ndarray) -> tuple[float, np.ndarray]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _choose(self, y: np.ndarray, candidates, rate) -> tuple[tuple, float, np.ndarray]:
+        """The candidate settings with the lowest in-sample one-step mean squared error."""
+        best = None
+        for settings in candidates:
+            out = rate(y, *settings)
+            fitted = out[1]
+            scored = np.isfinite(fitted)
+            mse = float(np.mean((y[scored] - fitted[scored]) ** 2)) if scored.any() else np.inf
+            if best is None or mse < best[0]:
+                best = (mse, settings, out)
+        return best[1], best[0], best[2]
+
+    def distribution(self):
+        """The frozen scipy distribution of one month's count."""
+        if self.size_ is None:
+            return stats.poisson(self.rate_)
+        return stats.nbinom(self.size_, self.size_ / (self.size_ + self.rate_))
+
+    def _forecast(self, horizon: int):
+        return np.full(horizon, self.rate_), np.full(horizon, float(self.distribution().std()))
+
+    def _interval(self, mean: np.ndarray, sd: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """Integer quantiles of the count distribution (never negative), the same each month."""
+        if self.rate_ == 0:
+            return np.zeros_like(mean), np.zeros_like(mean)
+        lo, hi = self.distribution().ppf([0.5 - level / 200, 0.5 + level / 200])
+        return np.full_like(mean, lo), np.full_like(mean, hi)
+
+    def _simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
+        if self.size_ is None:
+            return rng.poisson(self.rate_, (n_paths, horizon)).astype(float)
+        return rng.negative_binomial(self.size_, self.size_ / (self.size_ + self.rate_),
+                                     (n_paths, horizon)).astype(float)
+
+    def params(self) -> dict:
+        return {"rate": self.rate_, "distribution": "poisson" if self.size_ is None else "negative binomial",
+                **({} if self.size_ is None else {"nb_size": self.size_})}
+
+
+class CrostonSBA(CountModel):
+    """Croston's method with the Syntetos-Boylan correction of its bias."""
+
+    name = "croston"
+
+    def _rate(self, y: np.ndarray):
+        (self.alpha_,), _, (rate, fitted) = self._choose(y, [(a,) for a in ALPHAS], croston_sba)
+        return rate, fitted
+
+    def params(self) -> dict:
+        return {"alpha": self.alpha_, **super().params()}
+
+
+class TSB(CountModel):
+    """Teunter-Syntetos-Babai: the demand probability is smoothed every month, so the rate falls through a long
+    run of zeros (Croston's stays where the last demand left it)."""
+
+    name = "tsb"
+
+    def _rate(self, y: np.ndarray):
+        (self.alpha_, self.beta_), _, (rate, fitted) = self._choose(y, itertools.product(ALPHAS, ALPHAS), tsb)
+        return rate, fitted
+
+    def params(self) -> dict:
+        return {"alpha": self.alpha_, "beta": self.beta_, **super().params()}
+
+
+class ADIDA(CountModel):
+    """Aggregate-disaggregate intermittent demand: smoothing on sums over the mean interval between demands."""
+
+    name = "adida"
+
+    def _rate(self, y: np.ndarray):
+        (self.alpha_,), _, (rate, fitted, self.bucket_) = self._choose(y, [(a,) for a in ALPHAS], adida)
+        return rate, fitted
+
+    def params(self) -> dict:
+        return {"alpha": self.alpha_, "bucket": self.bucket_, **super().params()}

@@ -1,0 +1,89 @@
+"""Families for intermittent counts: Croston-SBA, TSB and ADIDA on series worked out by hand, their count
+intervals, and a backtest of them through the real CLI on sparse real series."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from scipy import stats
+
+from forecast import datasets
+from forecast.cli import cli
+from forecast.models import SPARSE, make
+from forecast.models.intermittent import ALPHAS, adida, croston_sba, demand_intervals, tsb
+
+
+def monthly(values) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=float), index=pd.period_range("2016-01", periods=len(values), freq="M"))
+
+
+SPARSE_Y = np.array([0, 0, 3, 0, 1, 0, 0, 0, 2, 0, 0, 1], dtype=float)
+
+
+def test_croston_sba_smooths_sizes_and_intervals_and_corrects_the_bias():
+    assert demand_intervals(SPARSE_Y).tolist() == [3, 2, 4, 3]
+    rate, fitted = croston_sba(SPARSE_Y, 0.1)
+    size = 3 + 0.1 * (1 - 3)            # sizes 3, 1, 2, 1 smoothed from the first
+    size += 0.1 * (2 - size)
+    size += 0.1 * (1 - size)
+    gap = 3 + 0.1 * (2 - 3)             # intervals 3, 2, 4, 3
+    gap += 0.1 * (4 - gap)
+    gap += 0.1 * (3 - gap)
+    assert rate == pytest.approx((1 - 0.05) * size / gap)
+    assert np.isnan(fitted[:3]).all()   # nothing to forecast from before the first demand is seen
+    assert fitted[3] == pytest.approx(0.95 * 3 / 3) and fitted[5] == pytest.approx(0.95 * 2.8 / 2.9)
+
+
+def test_tsb_lets_the_demand_probability_decay_through_zeros():
+    rate, fitted = tsb(np.array([0, 2, 0], dtype=float), 0.5, 0.5)
+    # probability from 1/3: 1/6 after the zero, 7/12 after the demand, 7/24 after the last zero; size stays 2
+    assert rate == pytest.approx(7 / 24 * 2)
+    assert fitted.tolist() == pytest.approx([2 / 3, 1 / 3, 7 / 6])
+
+
+def test_adida_smooths_sums_over_the_mean_interval_and_shares_them_out():
+    y = np.array([0, 1, 0, 0, 2, 0], dtype=float)  # intervals 2 and 3: buckets of round(2.5) = 2 months
+    rate, fitted, bucket = adida(y, 0.5)
+    assert bucket == 2
+    assert rate == pytest.approx(((1 + 0.5 * (0 - 1)) + 0.5 * (2 - 0.5)) / 2)  # sums 1, 0, 2 smoothed, per month
+    assert fitted.tolist() == pytest.approx([0.5, 0.5, 0.5, 0.5, 0.25, 0.25])
+
+
+@pytest.mark.parametrize("name", SPARSE)
+def test_intervals_are_a_count_distributions_integer_quantiles_and_the_weight_is_the_best_in_sample(name):
+    model = make(name).fit(monthly(np.tile(SPARSE_Y, 3)))
+    frame = model.predict(3)
+    dist = model.distribution()
+    assert frame["mean"].tolist() == pytest.approx([model.rate_] * 3)
+    for level in (80, 95):
+        lo, hi = dist.ppf([0.5 - level / 200, 0.5 + level / 200])
+        assert frame[f"lo_{level}"].tolist() == [lo] * 3 and frame[f"hi_{level}"].tolist() == [hi] * 3
+        assert (frame[f"lo_{level}"] >= 0).all() and (frame[f"hi_{level}"] % 1 == 0).all()
+    paths = model.simulate(3, 4000, np.random.default_rng(0))
+    assert (paths >= 0).all() and (paths % 1 == 0).all()
+    assert paths.mean() == pytest.approx(model.rate_, rel=0.08)
+    assert model.params()["alpha"] in ALPHAS
+
+
+def test_over_dispersed_errors_give_a_negative_binomial_and_others_a_poisson():
+    bursty = make("croston").fit(monthly([0, 0, 9, 0, 0, 0, 1, 0, 0, 8, 0, 0, 0, 1, 0, 0, 10, 0, 0, 1]))
+    assert bursty.params()["distribution"] == "negative binomial"
+    assert isinstance(bursty.distribution().dist, type(stats.nbinom))
+    steady = make("croston").fit(monthly([1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0]))
+    assert steady.params()["distribution"] == "poisson"
+
+
+def test_a_backtest_of_sparse_real_series_scores_the_intermittent_families_beside_the_baseline(tmp_path):
+    frame = datasets.load("met-minor").frame
+    frame = frame[(frame["crime_type"] == "Arson") & frame["area"].isin(["Camden", "Barnet"])]
+    path = tmp_path / "arson.csv"
+    frame.assign(month=frame["month"].astype(str))[["month", "area", "crime_type", "count"]].to_csv(path, index=False)
+    out = tmp_path / "backtest.csv"
+    result = CliRunner().invoke(cli, ["backtest", "--data", path, "--crime", "arson", "--models",
+                                      "snaive,croston,tsb,adida", "--no-track", "--jobs", "1", "-o", out],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    scored = pd.read_csv(out)
+    assert {"snaive", "croston", "tsb", "adida"} <= set(scored["model"])
+    counts = scored[scored["model"].isin(SPARSE)]
+    assert (counts[["lo_80", "hi_80", "lo_95", "hi_95"]] % 1 == 0).all().all()
