@@ -65,6 +65,12 @@ def test_intervals_are_a_count_distributions_integer_quantiles_and_the_weight_is
     assert model.params()["alpha"] in ALPHAS
 
 
+@pytest.mark.parametrize("name", SPARSE)
+def test_a_window_with_no_crime_forecasts_zero_with_no_spread(name):
+    frame = make(name).fit(monthly([0] * 24)).predict(3)
+    assert (frame.to_numpy() == 0).all()
+
+
 def test_over_dispersed_errors_give_a_negative_binomial_and_others_a_poisson():
     bursty = make("croston").fit(monthly([0, 0, 9, 0, 0, 0, 1, 0, 0, 8, 0, 0, 0, 1, 0, 0, 10, 0, 0, 1]))
     assert bursty.params()["distribution"] == "negative binomial"

@@ -114,9 +114,10 @@ class CountModel(ForecastModel):
         return np.full(horizon, self.rate_), np.full(horizon, float(self.distribution().std()))
 
     def _interval(self, mean: np.ndarray, sd: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-        """Integer quantiles of the count distribution (never negative), the same each month."""
-        if self.rate_ == 0:
-            return np.zeros_like(mean), np.zeros_like(mean)
+        """Integer quantiles of the count distribution (never negative), the same each month; a flat series (no
+        crime in the whole window, say) keeps its constant with no spread, as in every family."""
+        if self.constant_ is not None or self.rate_ == 0:
+            return mean.copy(), mean.copy()
         lo, hi = self.distribution().ppf([0.5 - level / 200, 0.5 + level / 200])
         return np.full_like(mean, lo), np.full_like(mean, hi)
 
