@@ -1027,9 +1027,10 @@ def winter(panel: Panel, crime, area, include_asb, season, end, model, winters, 
     click.echo(f"Ranked by the change against last winter; past winters: the mean error of the winter total over "
                f"{plural(winters_done, 'past winter')} forecast from {settings.last.strftime('%B')} "
                f"({plan.settings.model}; in brackets, last winter's months as the forecast)")
-    click.echo(format_table([TABLE_HEAD, *table_rows(plan.ranked())]))
-    if table_footnote(plan.ranked()):
-        click.echo(table_footnote(plan.ranked()))
+    ranked = plan.ranked()
+    click.echo(format_table([TABLE_HEAD, *table_rows(ranked)]))
+    if table_footnote(ranked):
+        click.echo(table_footnote(ranked))
     rest = len(plan.keys) - len(plan.headline())
     if rest:
         click.echo(f"({rest} more series, the areas of each crime type: in winter.csv and report.html)")

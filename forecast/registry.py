@@ -15,7 +15,7 @@ import numpy as np
 
 from forecast.errors import SelectionError, TrackingError
 from forecast.output import file_stems
-from forecast.tracking import MODEL_URI_TAG, existing_store, quiet, recorded_run, writing
+from forecast.tracking import MODEL_URI_TAG, existing_store, first_line, quiet, recorded_run, writing
 
 CHAMPION = "champion"
 #: what a version carries from its run's backtest (the published model of each series, averaged over series)
@@ -121,11 +121,6 @@ def register(run_id: str, uri: str | None = None, promote: bool = False) -> Regi
                             str(version.version) if crowned else str(current.version), reason)
 
 
-def _one_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:160] if text else type(exc).__name__
-
-
 def resolve(model_uri: str, uri: str | None = None) -> str:
     """Check that a registry URI (models:/forecast-robbery@champion, models:/forecast-robbery/3) names a version
     of the store's registry; returns "version N of NAME", or a one-line error."""
@@ -146,7 +141,7 @@ def resolve(model_uri: str, uri: str | None = None) -> str:
                 name, _, version = name.partition("/")
                 version = c.get_model_version(name, version).version
     except MlflowException as exc:
-        raise TrackingError(f"--model {model_uri}: not in the registry of {store} ({_one_line(exc)})") from None
+        raise TrackingError(f"--model {model_uri}: not in the registry of {store} ({first_line(exc)})") from None
     return f"version {version} of {name}"
 
 
@@ -160,4 +155,4 @@ def load(model_uri: str, uri: str | None = None):
         with quiet():
             return mlflow.pyfunc.load_model(model_uri)
     except MlflowException as exc:
-        raise TrackingError(f"--model {model_uri}: could not be loaded ({_one_line(exc)})") from None
+        raise TrackingError(f"--model {model_uri}: could not be loaded ({first_line(exc)})") from None

@@ -123,12 +123,19 @@ def mapped_errors(uri: str):
     except ForecastError:
         raise
     except Exception as exc:  # noqa: BLE001 - any store failure is reported the same way
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = first_line(exc, None)
         if "file is not a database" in message or "malformed" in message:
             message = "the SQLite file is not a database (corrupt?)"
         elif "readonly" in message or "Permission denied" in message or "unable to open" in message:
             message = "cannot write there (read-only or no permission)"
         raise TrackingError(f"MLflow store {uri}: {message[:200]}") from None
+
+
+def first_line(exc: BaseException, width: int | None = 160) -> str:
+    """An error's first line (at most ``width`` characters; None: all of it), or its type's name when it has no
+    message."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:width] if text else type(exc).__name__
 
 
 @contextlib.contextmanager
