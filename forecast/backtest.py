@@ -1,4 +1,5 @@
-"""Rolling-origin backtests, accuracy metrics (MASE, sMAPE, interval coverage) and model choice per series.
+"""Rolling-origin backtests, accuracy metrics (MASE, RMSSE, scaled pinball loss, sMAPE, interval coverage) and
+model choice per series.
 
 The default windows are the last 12 months as four quarters: origins at n-12, n-9, n-6 and n-3
 (``origin`` is the last training month), each forecasting the next 3 months. Every series is one
@@ -29,6 +30,8 @@ FIT_ERRORS = (ModelFitError, ValueError, ArithmeticError, np.linalg.LinAlgError)
 AUTO = "auto"
 DEFAULT_FAMILY = Ensemble.name
 
+#: what each (series, model, origin) is scored by
+SCORES = ("mase", "rmsse", "spl", "smape", "coverage_80", "coverage_95", "mae")
 PREDICTION_COLUMNS = ["crime_type", "area", "model", "origin", "month", "step", "actual",
                       "mean", "lo_80", "hi_80", "lo_95", "hi_95"]
 
@@ -86,6 +89,39 @@ def mase(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
     return float(np.mean(np.abs(np.asarray(actual) - np.asarray(forecast))) / scale)
 
 
+def rmsse_scale(train: np.ndarray, m: int = 12) -> float:
+    """Root mean squared in-sample seasonal naive error (naive when the window is too short for m)."""
+    lag = m if len(train) > m else 1
+    diffs = np.asarray(train[lag:], dtype=float) - np.asarray(train[:-lag], dtype=float)
+    return float(np.sqrt(np.mean(diffs ** 2))) if diffs.size else float("nan")
+
+
+def rmsse(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
+    """Root mean squared scaled error (the M5 competition's point measure, with the seasonal naive scale). Squared
+    error is least for the mean, where absolute error (MASE) is least for the median: on a series with crime in
+    fewer than half its months the median is 0, and MASE prefers a forecast of no crime at all."""
+    if not scale or not np.isfinite(scale):
+        return float("nan")
+    return float(np.sqrt(np.mean((np.asarray(actual, dtype=float) - np.asarray(forecast, dtype=float)) ** 2)) / scale)
+
+
+#: the quantile of each interval bound a backtest keeps, for the pinball loss
+QUANTILES = {"lo_95": 0.025, "lo_80": 0.10, "hi_80": 0.90, "hi_95": 0.975}
+
+
+def scaled_pinball(actual: np.ndarray, bounds: Mapping[str, np.ndarray], scale: float) -> float:
+    """Mean pinball (quantile) loss over the four interval bounds (QUANTILES), scaled like MASE: it rewards
+    intervals that are both narrow and where they should be, which coverage alone does not."""
+    if not scale or not np.isfinite(scale):
+        return float("nan")
+    a = np.asarray(actual, dtype=float)
+    losses = []
+    for column, q in QUANTILES.items():
+        diff = a - np.asarray(bounds[column], dtype=float)
+        losses.append(np.mean(np.maximum(q * diff, (q - 1) * diff)))
+    return float(np.mean(losses) / scale)
+
+
 def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
     """Symmetric MAPE in percent, 0/0 counted as a perfect forecast."""
     a, f = np.asarray(actual, dtype=float), np.asarray(forecast, dtype=float)
@@ -128,8 +164,8 @@ class SeriesForecast:
     def model_scores(self) -> pd.DataFrame:
         """Mean metrics per model over the origins."""
         if self.metrics.empty:
-            return pd.DataFrame(columns=["mase", "smape", "coverage_80", "coverage_95", "mae"])
-        return self.metrics.groupby("model")[["mase", "smape", "coverage_80", "coverage_95", "mae"]].mean()
+            return pd.DataFrame(columns=list(SCORES))
+        return self.metrics.groupby("model")[list(SCORES)].mean()
 
 
 def fit_family(name: str, y: pd.Series, template: ForecastModel | None = None) -> ForecastModel:
@@ -203,7 +239,7 @@ def _backtest(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
     for n_train in origins:
         train = y.iloc[:n_train]
         actual = values[n_train:n_train + settings.horizon]
-        scale = mase_scale(values[:n_train], settings.m)
+        scale, squared_scale = mase_scale(values[:n_train], settings.m), rmsse_scale(values[:n_train], settings.m)
         frames = {}
         for name in settings.base_models():
             try:
@@ -226,17 +262,24 @@ def _backtest(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
             rows += [(crime_type, area, name, origin, month, step, a, *(f[c][i] for c in f))
                      for i, (month, step, a) in enumerate(zip(months, range(1, settings.horizon + 1), actual))]
             metric_rows.append({"crime_type": crime_type, "area": area, "model": name, "origin": origin,
-                                "mase": mase(actual, f["mean"], scale), "smape": smape(actual, f["mean"]),
-                                "coverage_80": coverage(actual, f["lo_80"], f["hi_80"]),
-                                "coverage_95": coverage(actual, f["lo_95"], f["hi_95"]),
-                                "mae": float(np.mean(np.abs(actual - f["mean"]))), "scale": scale,
-                                "n_train": n_train, "series_months": len(values)})
+                                **scores(actual, f, scale, squared_scale), "scale": scale,
+                                "squared_scale": squared_scale, "n_train": n_train, "series_months": len(values)})
     if rows:
         out.predictions = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
         out.metrics = pd.DataFrame(metric_rows)
         if len(settings.models) > 1:
             out.predictions, out.metrics = _with_auto(out.predictions, out.metrics, settings.models)
     return out, templates
+
+
+def scores(actual: np.ndarray, forecast: Mapping[str, np.ndarray], scale: float, squared_scale: float) -> dict:
+    """Every score (SCORES) of one forecast (mean and interval bounds) against what happened."""
+    mean = np.asarray(forecast["mean"], dtype=float)
+    return {"mase": mase(actual, mean, scale), "rmsse": rmsse(actual, mean, squared_scale),
+            "spl": scaled_pinball(actual, forecast, scale), "smape": smape(actual, mean),
+            "coverage_80": coverage(actual, forecast["lo_80"], forecast["hi_80"]),
+            "coverage_95": coverage(actual, forecast["lo_95"], forecast["hi_95"]),
+            "mae": float(np.mean(np.abs(actual - mean)))}
 
 
 def _with_auto(predictions: pd.DataFrame, metrics: pd.DataFrame, candidates: Sequence[str]):
@@ -354,9 +397,10 @@ class BacktestResult:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def summary(self, min_months: int = 0) -> pd.DataFrame:
-        """Per model: mean MASE and sMAPE over series and origins, interval coverage, share of series won."""
+        """Per model: mean MASE, RMSSE, scaled pinball loss and sMAPE over series and origins, interval coverage,
+        share of series won."""
         metrics = self.metrics
-        columns = ["model", "series", "mase", "smape", "coverage_80", "coverage_95", "won"]
+        columns = ["model", "series", "mase", "rmsse", "spl", "smape", "coverage_80", "coverage_95", "won"]
         if metrics.empty:
             return pd.DataFrame(columns=columns)
         metrics = metrics[metrics["series_months"] >= min_months].assign(
@@ -364,7 +408,7 @@ class BacktestResult:
         per_series = metrics[metrics["model"] != AUTO].groupby(["key", "model"])["mase"].mean().unstack("model")
         winners = per_series.dropna(how="all").idxmin(axis=1).value_counts()
         table = metrics.groupby("model").agg(series=("key", "nunique"), mase=("mase", "mean"),
-                                             smape=("smape", "mean"), coverage_80=("coverage_80", "mean"),
+                                             rmsse=("rmsse", "mean"), spl=("spl", "mean"), smape=("smape", "mean"), coverage_80=("coverage_80", "mean"),
                                              coverage_95=("coverage_95", "mean"))
         table["won"] = (winners / max(1, winners.sum())).reindex(table.index).fillna(0.0)
         if AUTO in table.index:
@@ -391,9 +435,9 @@ def rescored(result: BacktestResult, predictions: pd.DataFrame) -> BacktestResul
         for i, row in enumerate(metrics.itertuples()):
             f = groups[(s.crime_type, s.area, row.model, row.origin)].sort_values("step")
             actual = f["actual"].to_numpy(dtype=float)
-            metrics.iloc[i, metrics.columns.get_indexer(["mase", "smape", "coverage_80", "coverage_95", "mae"])] = [
-                mase(actual, f["mean"], row.scale), smape(actual, f["mean"]), coverage(actual, f["lo_80"], f["hi_80"]),
-                coverage(actual, f["lo_95"], f["hi_95"]), float(np.mean(np.abs(actual - f["mean"].to_numpy())))]
+            new = scores(actual, {c: f[c].to_numpy(dtype=float) for c in ("mean", *QUANTILES)}, row.scale,
+                         row.squared_scale)
+            metrics.iloc[i, metrics.columns.get_indexer(list(SCORES))] = [new[c] for c in SCORES]
         mine = predictions[(predictions["crime_type"] == s.crime_type) & (predictions["area"] == s.area)]
         series.append(replace(s, predictions=mine[PREDICTION_COLUMNS].reset_index(drop=True), metrics=metrics))
     return BacktestResult(result.settings, tuple(series), result.global_fit)

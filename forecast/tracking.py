@@ -472,11 +472,16 @@ def global_params(fit) -> dict:
             **{f"global_{k}": v for k, v in model.params().items()}}
 
 
+#: the scores of a backtest summary's row logged per model (``won`` last: a per-series row has none)
+SUMMARY_SCORES = ("mase", "rmsse", "spl", "smape", "coverage_80", "coverage_95", "won")
+
+
 def summary_metrics(summary: pd.DataFrame, prefix: str = "") -> dict:
-    """mase_<model>, smape_<model>, coverage_80_<model>, coverage_95_<model>, won_<model>."""
+    """mase_<model>, rmsse_<model>, spl_<model>, smape_<model>, coverage_80_<model>, coverage_95_<model>,
+    won_<model>."""
     metrics = {}
     for row in summary.itertuples():
-        for name in ("mase", "smape", "coverage_80", "coverage_95", "won"):
+        for name in SUMMARY_SCORES:
             value = getattr(row, name)
             if value == value:
                 metrics[f"{prefix}{name}_{row.model}"] = float(value)
@@ -519,7 +524,7 @@ def child_records(result, key) -> tuple[dict, list[tuple], dict]:
     metrics += [(f"mase_{model}", row["mase"], 0) for model, row in scores.iterrows()]
     reported = f.reported_scores()
     if reported is not None:
-        metrics += [(name, reported[name], 0) for name in ("mase", "smape", "coverage_80", "coverage_95")]
+        metrics += [(name, reported[name], 0) for name in SUMMARY_SCORES[:-1]]
     for step, (month, row) in enumerate(f.forecast.iterrows(), start=1):
         for col in ("mean", "lo_80", "hi_80", "lo_95", "hi_95"):
             metrics.append((f"forecast_{col}", row[col], step))
@@ -653,7 +658,7 @@ def log_comparison(spec_name: str, crime_types: Sequence[str], summary: pd.DataF
         experiment_id = ensure_experiment(c, experiment or f"forecast/compare/{spec_name}", store)
         ids = {}
         for row in summary.itertuples():
-            metrics = [(m, getattr(row, m), 0) for m in ("mase", "smape", "coverage_80", "coverage_95", "won")]
+            metrics = [(m, getattr(row, m), 0) for m in SUMMARY_SCORES]
             metrics.append(("series", row.series, 0))
             ids[row.model] = _finished_run(
                 c, experiment_id, f"{spec_name}: {row.model}",

@@ -10,7 +10,7 @@ from scipy import stats
 from forecast import datasets
 from forecast.cli import cli
 from forecast.models import SPARSE, make
-from forecast.models.intermittent import ALPHAS, adida, croston_sba, demand_intervals, tsb
+from forecast.models.intermittent import ALPHAS, adida, croston_sba, demand_intervals, demand_pattern, tsb
 
 
 def monthly(values) -> pd.Series:
@@ -32,6 +32,31 @@ def test_croston_sba_smooths_sizes_and_intervals_and_corrects_the_bias():
     assert rate == pytest.approx((1 - 0.05) * size / gap)
     assert np.isnan(fitted[:3]).all()   # nothing to forecast from before the first demand is seen
     assert fitted[3] == pytest.approx(0.95 * 3 / 3) and fitted[5] == pytest.approx(0.95 * 2.8 / 2.9)
+
+
+@pytest.mark.parametrize("values, pattern, adi, cv2", [
+    ([2, 3, 2, 3, 2, 3], "smooth", 1.0, (0.5 / 2.5) ** 2),            # crime every month, steady counts
+    ([1, 6, 1, 6, 1, 6], "erratic", 1.0, (2.5 / 3.5) ** 2),           # every month, counts vary widely
+    ([0, 2, 0, 2, 0, 3], "intermittent", 2.0, (np.std([2, 2, 3]) / (7 / 3)) ** 2),
+    ([0, 1, 0, 0, 9, 0], "lumpy", 3.0, (4 / 5) ** 2),                 # rare, and sizes vary
+    ([0, 0, 4, 0, 0, 0], "none", np.nan, np.nan),                     # a single month with crime: too few to tell
+])
+def test_the_demand_pattern_is_the_syntetos_boylan_croston_class(values, pattern, adi, cv2):
+    got = demand_pattern(np.array(values, dtype=float))
+    assert got[0] == pattern
+    np.testing.assert_allclose(got[1:], [adi, cv2])
+
+
+def test_sparse_takes_crostons_method_for_a_smooth_window_and_sba_for_the_others():
+    smooth = make("sparse").fit(monthly([2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3]))
+    alpha = smooth.params()["alpha"]
+    assert smooth.params()["pattern"] == "smooth" and smooth.params()["method"] == "croston"
+    assert smooth.rate_ == pytest.approx(croston_sba(smooth.y_.to_numpy(), alpha, corrected=False)[0])
+    lumpy = make("sparse").fit(monthly(SPARSE_Y))
+    alpha = lumpy.params()["alpha"]
+    assert lumpy.params()["pattern"] == "intermittent" and lumpy.params()["method"] == "sba"
+    assert lumpy.rate_ == pytest.approx(croston_sba(SPARSE_Y, alpha)[0])
+    assert lumpy.rate_ == pytest.approx(make("croston").fit(monthly(SPARSE_Y)).rate_)
 
 
 def test_tsb_lets_the_demand_probability_decay_through_zeros():

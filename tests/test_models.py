@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from forecast import datasets
-from forecast.backtest import (BacktestSettings, backtest_series, choose_model, coverage, mase, mase_scale,
-                               rolling_origins, smape)
+from forecast.backtest import (BacktestSettings, backtest_series, choose_model, coverage, mase, mase_scale, rmsse,
+                               rmsse_scale, rolling_origins, scaled_pinball, smape)
 from forecast.errors import ModelFitError
 from forecast.models import FAMILIES, combine, make
 from forecast.seasonality import decompose
@@ -43,6 +43,19 @@ def test_mase_worked_by_hand():
     assert mase_scale(train) == 12.0
     assert mase([25, 26, 27], [24, 24, 24], mase_scale(train)) == pytest.approx(2 / 12)
     assert np.isnan(mase([1, 2], [1, 2], 0.0))  # a flat training window has no scale
+
+
+def test_rmsse_and_scaled_pinball_worked_by_hand():
+    train = np.r_[np.zeros(12), np.full(12, 2.0)]   # seasonal differences all 2: both scales are 2
+    assert rmsse_scale(train) == 2.0 and mase_scale(train) == 2.0
+    assert rmsse([0, 4], [1, 1], 2.0) == pytest.approx(np.sqrt((1 + 9) / 2) / 2)
+    bounds = {"lo_95": [0, 0], "lo_80": [1, 1], "hi_80": [3, 3], "hi_95": [4, 4]}
+    # actual 2: above lo_95 by 2 (0.025 x 2) and lo_80 by 1 (0.1), below hi_80 by 1 (0.1) and hi_95 by 2 (0.05)
+    # actual 5: above all four, by 5, 4, 2 and 1 (weights 0.025, 0.1, 0.9, 0.975)
+    first = (0.05 + 0.1 + 0.1 + 0.05) / 4
+    second = (0.125 + 0.4 + 1.8 + 0.975) / 4
+    assert scaled_pinball([2, 5], bounds, 2.0) == pytest.approx((first + second) / 2 / 2)
+    assert np.isnan(rmsse([1], [1], 0.0)) and np.isnan(scaled_pinball([1], bounds, float("nan")))
 
 
 def test_smape_and_coverage_counted_right():

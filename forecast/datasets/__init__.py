@@ -29,6 +29,9 @@ BUNDLED = {b.name: b for b in (
             "data.police.uk (West Midlands crime SPC demo), 2011-01..2016-12"),
     Bundled("city-of-london", "city-of-london.csv.gz", "City of London Police, data.police.uk categories by local authority",
             "data.police.uk street-level files, 2017-01..2021-12"),
+    Bundled("city-of-london-lsoa", "city-of-london-lsoa.csv.gz",
+            "City of London Police, data.police.uk categories by LSOA neighbourhood (sparse counts)",
+            "data.police.uk street-level files, 2017-01..2021-12"),
 )}
 
 

@@ -7,7 +7,7 @@ from forecast.models.base import LEVELS, ForecastModel
 from forecast.models.ensemble import Ensemble, combine
 from forecast.models.ets import ETS
 from forecast.models.gbm import GlobalModel, GlobalSeries
-from forecast.models.intermittent import ADIDA, TSB, CrostonSBA
+from forecast.models.intermittent import ADIDA, TSB, CrostonSBA, Sparse
 from forecast.models.sarima import SArima
 from forecast.models.snaive import SeasonalNaive
 from forecast.models.stl_arima import STLArima
@@ -16,10 +16,10 @@ from forecast.models.theta import Theta
 #: the families of a backtest unless told ('all'): the smooth ones, the global model and the ensemble
 FAMILIES = tuple(cls.name for cls in (SeasonalNaive, STLArima, SArima, ETS, Theta, GlobalSeries, Ensemble))
 #: families for intermittent counts (forecast.models.intermittent), asked for by name
-SPARSE = tuple(cls.name for cls in (CrostonSBA, TSB, ADIDA))
+SPARSE = tuple(cls.name for cls in (CrostonSBA, TSB, ADIDA, Sparse))
 REGISTRY: dict[str, type[ForecastModel]] = {
     cls.name: cls for cls in (SeasonalNaive, STLArima, SArima, ETS, Theta, GlobalSeries, Ensemble, CrostonSBA, TSB,
-                              ADIDA)
+                              ADIDA, Sparse)
 }
 BASELINE = "snaive"
 #: the family trained once on the whole panel (forecast.models.gbm) rather than on each series
@@ -29,6 +29,8 @@ DEFAULT_RUN = ("snaive", "ets", "theta", "stl-arima", GLOBAL, "ensemble")
 #: what ``run`` and ``outlook`` forecast with unless told: on the Met major panel the ensemble's backtest MASE
 #: (0.642) beats choosing a family per series from earlier origins ('auto', 0.691; benchmarks/bench_backtest.py)
 DEFAULT_MODEL = "ensemble"
+#: what they forecast a sparse series with (one whose SPC finds too few crimes a month for XmR signals) unless told
+SPARSE_MODEL = Sparse.name
 
 
 def make(name: str, **settings) -> ForecastModel:
@@ -48,6 +50,6 @@ def parse_models(text: str | None, default=FAMILIES) -> tuple[str, ...]:
     return names
 
 
-__all__ = ["ADIDA", "CrostonSBA", "ETS", "Ensemble", "FAMILIES", "SPARSE", "TSB", "ForecastModel", "GLOBAL", "GlobalModel", "GlobalSeries", "LEVELS",
+__all__ = ["ADIDA", "CrostonSBA", "ETS", "Ensemble", "FAMILIES", "SPARSE", "SPARSE_MODEL", "Sparse", "TSB", "ForecastModel", "GLOBAL", "GlobalModel", "GlobalSeries", "LEVELS",
            "REGISTRY", "SArima", "STLArima",
            "SeasonalNaive", "Theta", "combine", "make", "parse_models"]

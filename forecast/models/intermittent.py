@@ -1,6 +1,12 @@
 """Families for intermittent counts, the neighbourhood series of many months with 0, 1 or 2 crimes: Croston with
 the Syntetos-Boylan correction (SBA), TSB (Teunter, Syntetos and Babai 2011) and ADIDA (aggregate, forecast,
-disaggregate; Nikolopoulos et al. 2011).
+disaggregate; Nikolopoulos et al. 2011); and ``sparse``, which chooses by the series' demand pattern.
+
+The pattern is the Syntetos-Boylan-Croston classification (Syntetos, Boylan and Croston 2005): the average
+interval between months with crime (ADI) against 1.32 and the squared coefficient of variation of the non-zero
+counts (CV²) against 0.49 make four patterns, smooth, erratic, intermittent and lumpy. Their rule, which
+``sparse`` follows, is Croston's original method for smooth series and SBA for the other three. It is decided on
+the months a model is fitted to, so a backtest's choice at each origin sees only the months before it.
 
 Their forecasts are flat rates. Smooth models' symmetric normal intervals mean little at a rate of 0.4 a month, so
 these give a count distribution's integer quantiles instead: Poisson with the forecast rate, or negative
@@ -19,6 +25,23 @@ from forecast.models.base import ForecastModel
 
 #: smoothing weights tried (the range the intermittent-demand literature uses: 0.05 to 0.3)
 ALPHAS = (0.05, 0.1, 0.2, 0.3)
+#: the Syntetos-Boylan-Croston cut-offs: average interval between demands, squared coefficient of variation
+ADI_CUT, CV2_CUT = 1.32, 0.49
+PATTERNS = ("smooth", "erratic", "intermittent", "lumpy")
+
+
+def demand_pattern(y: np.ndarray) -> tuple[str, float, float]:
+    """The series' Syntetos-Boylan-Croston pattern, its ADI (months per month with crime) and CV² (of the non-zero
+    counts); ``none`` (ADI and CV² NaN) with fewer than two months with crime, too few to tell."""
+    sizes = np.asarray(y, dtype=float)
+    sizes = sizes[sizes > 0]
+    if sizes.size < 2:
+        return "none", float("nan"), float("nan")
+    adi = len(y) / sizes.size
+    cv2 = float((sizes.std() / sizes.mean()) ** 2)
+    if adi < ADI_CUT:
+        return ("smooth" if cv2 < CV2_CUT else "erratic"), adi, cv2
+    return ("intermittent" if cv2 < CV2_CUT else "lumpy"), adi, cv2
 
 
 def ses(x: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
@@ -37,14 +60,15 @@ def demand_intervals(y: np.ndarray) -> np.ndarray:
     return np.diff(np.concatenate([[-1], positions])).astype(float)
 
 
-def croston_sba(y: np.ndarray, alpha: float) -> tuple[float, np.ndarray]:
-    """SBA's rate (1 - alpha/2) x size / interval from smoothed demand sizes and intervals, and the in-sample
-    one-step forecasts (NaN before the second demand: nothing to forecast from yet)."""
+def croston_sba(y: np.ndarray, alpha: float, corrected: bool = True) -> tuple[float, np.ndarray]:
+    """SBA's rate (1 - alpha/2) x size / interval from smoothed demand sizes and intervals (Croston's original
+    size / interval when not ``corrected``), and the in-sample one-step forecasts (NaN before the second demand:
+    nothing to forecast from yet)."""
     positions = np.flatnonzero(y > 0)
     sizes, gaps = y[positions], demand_intervals(y)
     size_before, size = ses(sizes, alpha)
     gap_before, gap = ses(gaps, alpha)
-    factor = 1 - alpha / 2
+    factor = 1 - alpha / 2 if corrected else 1.0
     fitted = np.full(len(y), np.nan)
     for k in range(1, len(positions)):
         fitted[positions[k - 1] + 1:positions[k] + 1] = factor * size_before[k] / gap_before[k]
@@ -170,3 +194,22 @@ class ADIDA(CountModel):
 
     def params(self) -> dict:
         return {"alpha": self.alpha_, "bucket": self.bucket_, **super().params()}
+
+
+class Sparse(CountModel):
+    """The sparse-series default: the Syntetos-Boylan-Croston rule on the fitted months' demand pattern, Croston's
+    original method for a smooth series and SBA for an erratic, intermittent or lumpy one (or one with too few
+    months with crime to tell)."""
+
+    name = "sparse"
+
+    def _rate(self, y: np.ndarray):
+        self.pattern_, self.adi_, self.cv2_ = demand_pattern(y)
+        corrected = self.pattern_ != "smooth"
+        (self.alpha_, _), _, (rate, fitted) = self._choose(y, [(a, corrected) for a in ALPHAS], croston_sba)
+        return rate, fitted
+
+    def params(self) -> dict:
+        return {"pattern": self.pattern_, "method": "croston" if self.pattern_ == "smooth" else "sba",
+                **({} if self.pattern_ == "none" else {"adi": self.adi_, "cv2": self.cv2_}),
+                "alpha": self.alpha_, **super().params()}
