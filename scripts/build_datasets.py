@@ -20,13 +20,18 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "forecast" / "datasets"
 
 
-def fill_spans(frame: pd.DataFrame, span_by: str) -> pd.DataFrame:
-    """Add zero rows for months a series lacks inside the span of its ``span_by`` group."""
+def fill_spans(frame: pd.DataFrame, span_by: str, from_area_start: bool = False) -> pd.DataFrame:
+    """Add zero rows for months a series lacks inside the span of its ``span_by`` group; with
+    ``from_area_start``, not before the area's first month anywhere in the data (the Met's airports are
+    published from 2017-01 only: earlier months are not zeros, they are not there)."""
+    area_start = frame.groupby("area")["month"].min()
     parts = []
     for _, group in frame.groupby(span_by):
         months = pd.period_range(group["month"].min(), group["month"].max(), freq="M")
         pairs = group[["area", "crime_type"]].drop_duplicates()
         grid = pairs.merge(pd.DataFrame({"month": months}), how="cross")
+        if from_area_start:
+            grid = grid[grid["month"] >= grid["area"].map(area_start)]
         parts.append(grid.merge(group, on=["area", "crime_type", "month"], how="left").fillna({"count": 0}))
     return pd.concat(parts, ignore_index=True)
 
@@ -49,7 +54,7 @@ def main(shared: Path, street: Path | None = None) -> None:
     write(major, "met-major")
     minor = met.groupby(["month", "area", "crime_type_harmonised"], as_index=False)["count"].sum() \
         .rename(columns={"crime_type_harmonised": "crime_type"})
-    write(fill_spans(minor, "crime_type"), "met-minor")
+    write(fill_spans(minor, "crime_type", from_area_start=True), "met-minor")
 
     wm = pd.read_csv(shared / "west_midlands_force_monthly_2011_2016.csv")
     wm = pd.DataFrame({"month": pd.PeriodIndex(wm["month"], freq="M"), "area": "All areas",
