@@ -23,8 +23,9 @@ from forecast.words import plural
 from forecast.errors import DataError, ForecastError, OutputError, SelectionError, TrackingError
 from forecast.reconcile import DEFAULT as RECONCILE_DEFAULT, METHODS as RECONCILE_METHODS
 
-#: forecast.models.DEFAULT_MODEL, spelled out so that the CLI starts without importing the model libraries
+#: forecast.models.DEFAULT_MODEL and SPARSE_MODEL, spelled out so that the CLI starts without importing the models
 DEFAULT_MODEL = "ensemble"
+SPARSE_MODEL = "sparse"
 
 
 class InputError(click.ClickException):
@@ -745,6 +746,9 @@ def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins
 @click.option("--model", default=DEFAULT_MODEL, show_default=True,
               help="A model family (e.g. ets, sarima), or 'auto' to pick per series by backtest MASE. The ensemble "
                    "is the default because it forecasts better than the per-series choice (README, Measured).")
+@click.option("--sparse-model", default=SPARSE_MODEL, show_default=True, metavar="NAME",
+              help="The family for series with too few crimes a month for SPC signals (under --min-mean), e.g. "
+                   "neighbourhoods: a count model ('sparse' chooses by demand pattern), or 'same' for --model.")
 @click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 12), help="Months to forecast.")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Output folder, replaced whole [default: a new out/<data>/<crime>/<time>/, with out/<data>/<crime>/"
@@ -764,7 +768,7 @@ def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins
 @model_options
 @spc_options
 @tracking_options()
-def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export, register, n_paths, seed, history,
+def run(panel: Panel, crime, area, include_asb, model, sparse_model, horizon, out_dir, export, register, n_paths, seed, history,
         charts, reconcile, origins, step, n_jobs, scheduler, workers, spc_options, tracking_uri, no_track,
         experiment) -> None:
     """Next quarter's forecast for a crime type in every area, with SPC status and backtest accuracy.
@@ -788,6 +792,9 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     started_at = time.time()
     if model != "auto":
         make(model)
+    sparse_model = None if sparse_model == "same" else sparse_model
+    if sparse_model:
+        make(sparse_model)
     panel = panel.with_totals(include_asb=include_asb)
     crimes = list(panel.crime_types) if crime.strip().lower() == "all" else \
         resolve_names(crime, panel.crime_types, "crime type")
@@ -811,7 +818,8 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
     with computing(scheduler, workers) as where:
         for c in crimes:
             label = f"forecasting {c}" if len(crimes) > 1 else "forecasting"
-            result = run_crime(panel, c, area, folders[c], out_dir is None, where, label, model=model, horizon=horizon,
+            result = run_crime(panel, c, area, folders[c], out_dir is None, where, label, model=model,
+                               sparse_model=sparse_model, horizon=horizon,
                                export=export, n_paths=n_paths, seed=seed, history=history, charts=charts,
                                reconcile=reconcile, origins=origins, step=step, n_jobs=n_jobs, spc_options=spc_options,
                                tracking_uri=tracking_uri, no_track=no_track, experiment=experiment,
@@ -832,8 +840,8 @@ def run(panel: Panel, crime, area, include_asb, model, horizon, out_dir, export,
 
 
 def run_crime(whole: Panel, crime_type: str, area, out_dir: Path, latest: bool, where: str | None, label: str, *,
-              model, horizon, export, n_paths, seed, history, charts, reconcile, origins, step, n_jobs, spc_options,
-              tracking_uri, no_track, experiment, register: bool, started: float, started_at: float):
+              model, sparse_model, horizon, export, n_paths, seed, history, charts, reconcile, origins, step, n_jobs,
+              spc_options, tracking_uri, no_track, experiment, register: bool, started: float, started_at: float):
     """One crime type of ``forecast run``: fit (on the cluster, if any), print, write its folder, record it."""
     import time
 
@@ -848,7 +856,8 @@ def run_crime(whole: Panel, crime_type: str, area, out_dir: Path, latest: bool, 
     settings = BacktestSettings(origins=origins, horizon=3, step=step, models=DEFAULT_RUN)
     with fitting_on(where), Progress(len(panel.keys()), label) as progress:
         result = run_forecast(panel, crime_type, horizon, model, settings, spc_options, n_jobs=n_jobs,
-                              progress=progress, n_paths=n_paths, seed=seed, reconcile=reconcile, train=whole)
+                              progress=progress, n_paths=n_paths, seed=seed, reconcile=reconcile, train=whole,
+                              sparse_model=sparse_model)
     fitted = time.perf_counter() - started
     for note in (*result.notes, result.reconciliation_note, result.global_fit.note):
         if note:

@@ -18,7 +18,7 @@ from forecast.backtest import (PREDICTION_COLUMNS, BacktestSettings, PanelFit, S
 from forecast.data import ALL_AREAS, Panel
 from forecast.errors import DataError
 from forecast.output import MANIFEST, file_stems, write_csv, write_text
-from forecast.models import BASELINE, DEFAULT_MODEL
+from forecast.models import BASELINE, DEFAULT_MODEL, SPARSE_MODEL
 from forecast.paths import implied_sd, model_paths, total_interval
 from forecast.reconcile import DEFAULT as RECONCILE, hierarchy_problem
 from forecast.words import plural
@@ -183,29 +183,37 @@ def _pct(new: float, old: float) -> float:
 def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = DEFAULT_MODEL,
                  settings: BacktestSettings | None = None, spc_options: spc.SPCOptions = spc.SPCOptions(),
                  n_jobs: int | None = None, progress: Callable[[SeriesForecast], None] | None = None,
-                 n_paths: int = 0, seed: int = 0, reconcile: str = RECONCILE, train: Panel | None = None) -> RunResult:
+                 n_paths: int = 0, seed: int = 0, reconcile: str = RECONCILE, train: Panel | None = None,
+                 sparse_model: str | None = SPARSE_MODEL) -> RunResult:
     """SPC, decomposition, backtest, model choice and forecast for every series of one crime type; with
     ``n_paths`` > 0, also the step-change outlook from that many sample paths per series. When the run holds
     the force total and every area, the forecasts, their sample paths (so their intervals and the outlook) are
     reconciled so that the areas add up to the force total (``reconcile``: a method of
     :mod:`forecast.reconcile`). The global model learns from every series of ``train`` (default: ``panel``,
-    every crime type), so that Robbery's forecasts draw on what Burglary's series show too."""
+    every crime type), so that Robbery's forecasts draw on what Burglary's series show too. A series whose SPC
+    finds too few crimes a month for signals (:func:`forecast.spc.is_low_count`) is forecast with
+    ``sparse_model`` (a count model, :mod:`forecast.models.intermittent`) instead of ``model``, unless it is None
+    or ``model`` is ``auto``, which then has it among its candidates."""
     from forecast.models import DEFAULT_RUN
 
-    settings = settings or BacktestSettings(models=DEFAULT_RUN)
-    if model not in ("auto", *settings.models):
-        settings = BacktestSettings(settings.origins, settings.horizon, settings.step,
-                                    tuple(dict.fromkeys((*settings.models, model))), settings.m, settings.min_train)
     full, panel = panel, panel.select(crime=crime_type)
     panel, notes = forecastable(panel, crime_type)
     keys = tuple(panel.keys())
     series = {k: panel.series(*k) for k in keys}
     spc_results = {k: spc.analyse(series[k], *k, options=spc_options) for k in keys}
+    low = [k for k in keys if sparse_model and spc.is_low_count(spc_results[k])]
+    settings = with_models(settings or BacktestSettings(models=DEFAULT_RUN), model, *([sparse_model] if low else []))
+    model_of = {k: sparse_model if k in low and model != "auto" else model for k in keys}
+    if low and model not in ("auto", sparse_model):
+        notes += (f"{plural(len(low), 'series')} with too few crimes a month for SPC signals (current average under "
+                  f"{spc.fmt(spc_options.min_mean)}) forecast with the {sparse_model} model (counts, by demand "
+                  f"pattern), not {model}: {', '.join(area for _, area in low[:5])}"
+                  f"{f' and {len(low) - 5} more' if len(low) > 5 else ''}",)
     decompositions: dict[tuple[str, str], Decomposition] = {k: decompose(series[k], *k) for k in keys}
     global_fit = PanelFit({}, {})
     if settings.uses_global():
         global_fit = panel_forecasts(dict((train or full).iter_series()), series, settings, horizon, n_jobs)
-    fitted = run_parallel(forecast_series, series.items(), settings, model, horizon, n_jobs=n_jobs,
+    fitted = run_parallel(forecast_with, series.items(), settings, model_of, horizon, n_jobs=n_jobs,
                           progress=progress, given=global_fit.series)
     forecasts = {(f.crime_type, f.area): f for f in fitted}
     paths = {k: model_paths(forecasts[k].model, forecasts[k].forecast, max(n_paths, QUARTER_PATHS), series_rng(seed, k))
@@ -223,6 +231,20 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = D
 
         result.outlooks.update(run_outlooks(result, n_paths))
     return result
+
+
+def with_models(settings: BacktestSettings, *models: str) -> BacktestSettings:
+    """``settings`` whose backtest also scores ``models`` (bar ``auto``, the choice among them)."""
+    wanted = tuple(dict.fromkeys((*settings.models, *(m for m in models if m != "auto"))))
+    if wanted == settings.models:
+        return settings
+    return BacktestSettings(settings.origins, settings.horizon, settings.step, wanted, settings.m, settings.min_train)
+
+
+def forecast_with(key: tuple[str, str], y: pd.Series, settings: BacktestSettings, model_of: dict, horizon: int,
+                  given=None) -> SeriesForecast:
+    """:func:`forecast.backtest.forecast_series` with the model this series is forecast with (``model_of``)."""
+    return forecast_series(key, y, settings, model_of[key], horizon, given)
 
 
 def forecastable(panel: Panel, crime_type: str) -> tuple[Panel, tuple[str, ...]]:

@@ -580,6 +580,12 @@ def _low_count(result: SPCResult) -> SPCResult:
                                          "signals",))
 
 
+def is_low_count(result: SPCResult) -> bool:
+    """Whether the series' current process averages fewer crimes a month than XmR signals need (``min_mean``)."""
+    mean = float(result.current["mean"])
+    return bool(np.isfinite(mean) and mean < result.options.min_mean)
+
+
 # ------------------------------------------------------------------ the board's sentences
 
 def measure_name(crime_type: str, area: str, adjusted: bool = False) -> str:

@@ -2,5 +2,5 @@
 
 
 def plural(n: int, noun: str) -> str:
-    """'1 series chart', '12 series charts'."""
-    return f"{n} {noun}{'s' if n != 1 else ''}"
+    """'1 series chart', '12 series charts', '12 series'."""
+    return f"{n} {noun}{'s' if n != 1 and not noun.endswith('series') else ''}"

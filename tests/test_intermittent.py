@@ -118,3 +118,44 @@ def test_a_backtest_of_sparse_real_series_scores_the_intermittent_families_besid
     assert {"snaive", "croston", "tsb", "adida"} <= set(scored["model"])
     counts = scored[scored["model"].isin(SPARSE)]
     assert (counts[["lo_80", "hi_80", "lo_95", "hi_95"]] % 1 == 0).all().all()
+
+
+NEIGHBOURHOODS = ["City of London 001F", "City of London 001G", "City of London 001E"]
+
+
+def test_run_forecasts_the_sparse_neighbourhoods_with_counts_and_records_their_pattern(tmp_path):
+    """Real LSOA series (the bundled City of London street files): 001F averages 6.6 burglaries a month, 001G 4.5
+    and 001E 1.5; the two under 5 get the sparse model, the others the ensemble, and MLflow says which and why."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["run", "--data", "city-of-london-lsoa", "--crime", "burglary", "--area",
+                                      ",".join(NEIGHBOURHOODS), "--reconcile", "none", "--jobs", "1", "--paths", "0",
+                                      "--out", out, "--tracking-uri", uri],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert ("2 series with too few crimes a month for SPC signals (current average under 5) forecast with the "
+            "sparse model") in result.output
+    forecast = pd.read_csv(out / "forecast.csv")
+    models = forecast.drop_duplicates("area").set_index("area")["model"].to_dict()
+    assert models == {"City of London 001F": "ensemble", "City of London 001G": "sparse",
+                      "City of London 001E": "sparse"}
+    panel = datasets.load("city-of-london-lsoa")
+    for area in ("City of London 001G", "City of London 001E"):
+        model = make("sparse").fit(panel.series("Burglary", area))
+        rows = forecast[forecast["area"] == area]
+        np.testing.assert_allclose(rows["mean"], model.rate_)
+        lo, hi = model.distribution().ppf([0.1, 0.9])
+        assert rows["lo_80"].tolist() == [lo] * 3 and rows["hi_80"].tolist() == [hi] * 3
+    backtest = pd.read_csv(out / "backtest.csv")
+    assert "sparse" in set(backtest["model"])
+    mlflow.set_tracking_uri(uri)
+    children = mlflow.search_runs(experiment_names=["forecast/burglary"],
+                                  filter_string="tags.mlflow.parentRunId != ''")
+    by_area = children.set_index("tags.area")
+    assert by_area.loc["City of London 001E", "params.model"] == "sparse"
+    pattern, adi, cv2 = demand_pattern(panel.series("Burglary", "City of London 001E").to_numpy())
+    assert pattern == "erratic" and by_area.loc["City of London 001E", "params.fit.pattern"] == pattern
+    assert float(by_area.loc["City of London 001E", "params.fit.adi"]) == pytest.approx(adi)
+    assert by_area.loc["City of London 001F", "params.model"] == "ensemble"
