@@ -138,7 +138,7 @@ def outlook(result: spc.SPCResult, paths: np.ndarray) -> Outlook:
     o = Outlook(result.crime_type, result.area, result.last_month, side, length,
                 float(np.mean((declared >= 0) & (direction > 0))), float(np.mean((declared >= 0) & (direction < 0))),
                 by_month, above, below, run_completes(paths, cur["mean"], side, length, result.options.run_length),
-                paths.shape[0], low_count=result.status in (spc.TOO_FEW, spc.NONE_RECORDED),
+                paths.shape[0], low_count=result.chart is not None,
                 adjusted=result.adjustment is not None)
     return replace(o, sentences=(sentence(o),))
 

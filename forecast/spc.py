@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from forecast.count_spc import CountChart, choose_chart
+
 if TYPE_CHECKING:
     from forecast.adjust import Adjustment
 
@@ -291,15 +293,17 @@ def anhoej_signal(y: np.ndarray, centre: float) -> bool:
 
 # ------------------------------------------------------------------ step changes
 
-def first_long_run(sides: np.ndarray, length: int) -> int | None:
-    """Start of the earliest run of at least ``length`` equal non-zero sides that starts after position 0."""
+def first_long_run(sides: np.ndarray, length: int, accept: Callable[[int, int], bool] | None = None) -> int | None:
+    """Start of the earliest run of at least ``length`` equal non-zero sides that starts after position 0; with
+    ``accept``, the earliest that ``accept(start, end)`` approves as far as it has gone (a run may be approved
+    only once it is longer)."""
     run_start, run_len = 0, 0
     for i, s in enumerate(sides):
         if s != 0 and i > 0 and s == sides[i - 1]:
             run_len += 1
         else:
             run_start, run_len = i, (1 if s != 0 else 0)
-        if run_len >= length and run_start > 0:
+        if run_len >= length and run_start > 0 and (accept is None or accept(run_start, i)):
             return run_start
     return None
 
@@ -318,13 +322,14 @@ class StepChange:
 
 
 def find_step_changes(y: np.ndarray, options: SPCOptions = SPCOptions(), usable: np.ndarray | None = None,
-                      known: Iterable[int] = ()) -> list[StepChange]:
+                      known: Iterable[int] = (), chart: CountChart | None = None) -> list[StepChange]:
     """Replay a series month by month and return the step changes each monthly report would have declared.
 
     At each month t the current process's average comes from its baseline points so far; the earliest
     run of ``run_length`` points on one side of it (starting after the process start) declares a step
     change at t, and the new process starts at the run's first point. ``known`` are positions where an
-    analyst says a new process starts; ``usable`` masks out ignored or missing months.
+    analyst says a new process starts; ``usable`` masks out ignored or missing months. With a count ``chart``
+    (:mod:`forecast.count_spc`), a run declares a change only when its total is improbable under the process.
     """
     y = np.asarray(y, dtype=float)
     usable = np.ones(y.size, dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
@@ -342,7 +347,11 @@ def find_step_changes(y: np.ndarray, options: SPCOptions = SPCOptions(), usable:
             if idx.size <= options.run_length:
                 break
             base = baseline_indices(idx, options.baseline)
-            r = first_long_run(side_of_mean(y[idx], y[base].mean()), options.run_length)
+            mean = y[base].mean()
+            sides = side_of_mean(y[idx], mean)
+            accept = None if chart is None else \
+                (lambda a, b: chart.run_supported(y[idx[a:b + 1]], mean, bool(sides[a] > 0)))
+            r = first_long_run(sides, options.run_length, accept)
             if r is None:
                 break
             new_start = int(idx[r])
@@ -383,6 +392,8 @@ class SPCResult:
     options: SPCOptions = field(default_factory=SPCOptions)
     #: how the counts were seasonally adjusted (None: the rules saw the counts themselves)
     adjustment: Adjustment | None = None
+    #: the count chart of a low-count series (None: an XmR chart)
+    chart: CountChart | None = None
 
     @property
     def measure(self) -> str:
@@ -430,7 +441,8 @@ class SPCResult:
                         "mean": _num(r.mean), "lcl": _num(r.lcl), "ucl": _num(r.ucl), "rule": r.rule,
                         "point_type": r.point_type}
                        for r in self.points.itertuples()],
-            "icon": self.icon, "status": self.status, "sentences": list(self.sentences), "notes": list(self.notes),
+            "icon": self.icon, "status": self.status, "chart": self.chart.kind if self.chart else "xmr",
+            "sentences": list(self.sentences), "notes": list(self.notes),
             **({"adjustment": self.adjustment.to_dict()} if self.adjustment is not None else {}),
         }
 
@@ -496,14 +508,16 @@ def _on_raw_scale(result: SPCResult, y: pd.Series) -> SPCResult:
 
 
 def _analyse(y: pd.Series, crime_type: str, area: str, options: SPCOptions, target: float | None,
-             notes: list[str], adjustment=None) -> SPCResult:
+             notes: list[str], adjustment=None, chart: CountChart | None = None) -> SPCResult:
+    """One series on an XmR chart; on a count chart (:mod:`forecast.count_spc`) when it is counts (none negative)
+    whose current process averages under ``min_mean`` a month, or when ``chart`` is given."""
     months = y.index
     values = y.to_numpy(dtype=float)
     ignore = {pd.Period(m, "M") for m in options.ignore}
     usable = ~np.isnan(values) & ~np.isin(months, list(ignore))
     known = [months.get_loc(pd.Period(m, "M")) for m in options.step_changes_at
              if pd.Period(m, "M") in months and pd.Period(m, "M") != months[0]]
-    changes = find_step_changes(values, options, usable, known)
+    changes = find_step_changes(values, options, usable, known, chart)
     starts = [0] + [c.start for c in changes]
     ends = [s - 1 for s in starts[1:]] + [len(values) - 1]
 
@@ -513,23 +527,27 @@ def _analyse(y: pd.Series, crime_type: str, area: str, options: SPCOptions, targ
     for k, (s, e) in enumerate(zip(starts, ends)):
         idx = np.flatnonzero(usable[s:e + 1]) + s
         base = baseline_indices(idx, options.baseline)
-        limits = xmr_limits(values[base], options.screen_mr, options.limit_multiplier, floor) if base.size else \
-            Limits(*[float("nan")] * 6)
+        if not base.size:
+            limits = Limits(*[float("nan")] * 6)
+        elif chart is None:
+            limits = xmr_limits(values[base], options.screen_mr, options.limit_multiplier, floor)
+        else:
+            mean = float(values[base].mean())
+            lcl, ucl, near_lcl, near_ucl = chart.limits(mean)
+            limits = Limits(mean, mean_moving_range(values[base]), lcl, ucl, near_lcl, near_ucl)
         trial = idx.size < (options.baseline or 12)
         process_rows.append({"process": k, "start": months[s], "end": months[e], "n": int(idx.size),
                              "mean": limits.mean, "amr": limits.amr, "lcl": limits.lcl, "ucl": limits.ucl,
                              "near_lcl": limits.near_lcl, "near_ucl": limits.near_ucl, "trial": trial})
         point_limits[s:e + 1] = [limits.mean, limits.lcl, limits.ucl]
         if idx.size:
-            for i, label in zip(idx, classify_points(values[idx], limits, options)):
+            found = classify_points(values[idx], limits, options) if chart is None else \
+                count_labels(values[idx], limits)
+            for i, label in zip(idx, found):
                 labels[i] = label
     processes = pd.DataFrame(process_rows)
-    low = bool(processes["mean"].iloc[-1] < options.min_mean) if np.isfinite(processes["mean"].iloc[-1]) else False
-    if low and options.auto_step_change:
-        from dataclasses import replace
-
-        return _low_count(_analyse(y, crime_type, area, replace(options, auto_step_change=False), target,
-                                   notes, adjustment))
+    if chart is None and is_low(processes, options) and np.nanmin(values, initial=0.0) >= 0:
+        return _count_analysis(y, crime_type, area, options, target, notes, adjustment)
     if processes["n"].iloc[-1] < 2:
         notes.append("fewer than 2 months in the current process: no control limits yet")
     elif processes["trial"].iloc[-1]:
@@ -554,36 +572,40 @@ def _analyse(y: pd.Series, crime_type: str, area: str, options: SPCOptions, targ
     last_label = next((l for l in reversed(labels) if l != IGNORED), COMMON_CAUSE)
     icon = variation_icon(last_label, options.improvement_direction)
     measure = measure_name(crime_type, area, adjustment is not None)
-    sentence, status = narrate(points, processes, step_changes, measure, options)
-    return SPCResult(crime_type, area, points, processes, step_changes, (sentence,), status, icon, tuple(notes),
-                     options, adjustment)
-
-
-def _low_count(result: SPCResult) -> SPCResult:
-    """A series too small for XmR signals: one process (bar known changes), no special causes, a plain sentence."""
-    from dataclasses import replace
-
-    points = result.points.assign(rule=result.points["rule"].where(result.points["rule"] == IGNORED, COMMON_CAUSE),
-                                  point_type=result.points["point_type"].where(
-                                      result.points["point_type"] == "ignored", "common_cause"))
-    measure = result.measure
-    counts = points["count"].dropna()
-    if counts.size and (counts == 0).all():
-        sentence = f"{measure}: no crimes recorded in the {counts.size} months to {result.last_month}."
-        status = NONE_RECORDED
+    if chart is None:
+        sentence, status = narrate(points, processes, step_changes, measure, options)
     else:
-        sentence = (f"{measure}: too few crimes a month (average {fmt(result.current['mean'])}) for reliable SPC "
-                    f"signals (below {fmt(result.options.min_mean)}); shown without step changes or special causes.")
-        status = TOO_FEW
-    return replace(result, points=points, sentences=(sentence,), status=status, icon="common_cause",
-                   notes=result.notes + (f"process average below {fmt(result.options.min_mean)} a month: no SPC "
-                                         "signals",))
+        sentence, status = narrate_counts(points, processes, step_changes, measure, options, chart)
+    return SPCResult(crime_type, area, points, processes, step_changes, (sentence,), status, icon, tuple(notes),
+                     options, adjustment, chart)
+
+
+def is_low(processes: pd.DataFrame, options: SPCOptions) -> bool:
+    """Whether the current process averages fewer than ``min_mean`` crimes a month."""
+    mean = processes["mean"].iloc[-1]
+    return bool(np.isfinite(mean) and mean < options.min_mean)
 
 
 def is_low_count(result: SPCResult) -> bool:
     """Whether the series' current process averages fewer crimes a month than XmR signals need (``min_mean``)."""
-    mean = float(result.current["mean"])
-    return bool(np.isfinite(mean) and mean < result.options.min_mean)
+    return is_low(result.processes, result.options)
+
+
+def count_labels(y: np.ndarray, limits: Limits) -> list[str]:
+    """The point rules of a count chart: a month beyond a limit, and nothing else (the run, trend and 2-of-3
+    rules assume a continuous measure; on 0, 1 and 2 crimes a month they fire by chance)."""
+    return [("Above UCL" if o > 0 else "Below LCL") if o else COMMON_CAUSE
+            for o in outside_limits(y, limits.lcl, limits.ucl)]
+
+
+def _count_analysis(y: pd.Series, crime_type: str, area: str, options: SPCOptions, target: float | None,
+                    notes: list[str], adjustment=None) -> SPCResult:
+    """A low-count series on a count chart: first on the c-chart, to find its processes; then on the chart their
+    dispersion calls for (:func:`forecast.count_spc.choose_chart`), said in the notes."""
+    first = _analyse(y, crime_type, area, options, target, list(notes), adjustment, CountChart("c", 1.0, 1.0, 1.0))
+    usable = (first.points["rule"] != IGNORED).to_numpy()
+    chart = choose_chart(first.points["count"].to_numpy()[usable], first.points["mean"].to_numpy()[usable])
+    return _analyse(y, crime_type, area, options, target, [*notes, chart.note()], adjustment, chart)
 
 
 # ------------------------------------------------------------------ the board's sentences
@@ -678,6 +700,27 @@ def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.Data
         return (f"{measure} is in its current process (average {fmt(cur['mean'])}{trial}); the latest month "
                 f"shows special cause variation ({last['rule']}).", status)
     return f"{measure} is stable in its current process (average {fmt(cur['mean'])}{trial}).", "stable"
+
+
+def narrate_counts(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.DataFrame, measure: str,
+                   options: SPCOptions, chart: CountChart) -> tuple[str, str]:
+    """The board's sentence and status for a series on a count chart: a step change declared this month and
+    months beyond a limit in the board's words (as on an XmR chart); otherwise what the chart is and that the
+    latest month is within it, status "too few crimes" (or "no crimes recorded")."""
+    counts = points.loc[points["rule"] != IGNORED, "count"]
+    if counts.size and (counts == 0).all():
+        return f"{measure}: no crimes recorded in the {counts.size} months to {points['month'].iloc[-1]}.", NONE_RECORDED
+    last, cur = points.iloc[-1], processes.iloc[-1]
+    declared = not step_changes.empty and step_changes["detected"].iloc[-1] == last["month"]
+    if declared or last["rule"] in ("Above UCL", "Below LCL"):
+        if declared or max(months_beyond(points, 1), months_beyond(points, -1)) >= 2:
+            return narrate(points, processes, step_changes, measure, options)
+        above = last["rule"] == "Above UCL"
+        return (f"{measure}: {fmt(last['count'])} crimes in {last['month']}, {'above the upper' if above else 'below the lower'} "
+                f"control limit of {fmt(cur['ucl'] if above else cur['lcl'])} on a {chart.name} for a process "
+                f"averaging {fmt(cur['mean'])} a month.", last["rule"])
+    return (f"{measure}: too few crimes a month (average {fmt(cur['mean'])}) for an XmR chart; on a {chart.name} "
+            f"(limits {fmt(cur['lcl'])} to {fmt(cur['ucl'])}) the latest month is within its limits.", TOO_FEW)
 
 
 def _highest_lowest(points: pd.DataFrame, min_gap: int = 24) -> tuple[str, str] | None:

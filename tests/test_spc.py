@@ -136,18 +136,54 @@ def test_all_zero_series_reads_no_crimes_recorded():
     assert r.step_changes.empty and set(r.points["point_type"]) == {"common_cause"}
 
 
-def test_low_counts_give_no_signals_from_single_crimes():
-    # Robbery at Heathrow: an average near 1 a month; with default XmR rules the run of low months in 2016 and
-    # one month of 5 would read as a step change and "Above UCL"
-    values = [1, 0, 2, 1, 0, 1, 1, 2, 0, 1, 1, 2] + [0] * 8 + [5, 1, 0, 1]
-    raw = spc.analyse(monthly(values), "Robbery", "Heathrow", spc.SPCOptions(min_mean=0))
-    assert not raw.step_changes.empty  # the defect: a step change from single crimes
-    r = spc.analyse(monthly(values), "Robbery", "Heathrow")
-    assert r.status == "too few crimes" and r.step_changes.empty
+POISSONISH = [1, 0, 2, 1, 0, 1, 1, 2, 0, 1, 1, 2]   # mean 1, variance 0.5: no more spread than Poisson
+
+
+def test_low_counts_get_poisson_limits_and_no_signal_from_single_crimes():
+    r = spc.analyse(monthly(POISSONISH * 2), "Robbery", "Heathrow")
+    assert r.chart.kind == "c" and r.status == "too few crimes" and r.step_changes.empty
+    assert r.current[["mean", "lcl", "ucl"]].tolist() == [1.0, 0.0, 4.0]          # 1 +/- 3 x sqrt(1), floored at 0
     assert set(r.points["point_type"]) == {"common_cause"} and r.icon == "common_cause"
-    assert r.sentences == ("Robbery in Heathrow: too few crimes a month (average 1) for reliable SPC signals "
-                           "(below 5); shown without step changes or special causes.",)
-    assert spc.analyse(monthly(values), "Robbery", "Heathrow", spc.SPCOptions(min_mean=0.5)).status != "too few crimes"
+    assert r.sentences == ("Robbery in Heathrow: too few crimes a month (average 1) for an XmR chart; on a Poisson "
+                           "c-chart (limits 0 to 4) the latest month is within its limits.",)
+    # dispersion: sum((y - 1)^2 / 1) = 12 over 23 degrees of freedom
+    assert r.notes == ("low counts: Poisson c-chart limits (counts no more spread than Poisson: dispersion 0.52, "
+                       "p = 0.97)",)
+    assert spc.analyse(monthly(POISSONISH * 2), "Robbery", "Heathrow", spc.SPCOptions(min_mean=0.5)).chart is None
+
+
+def test_a_run_of_empty_months_declares_a_step_change_only_where_the_counts_make_it_improbable():
+    # at an average of 0.5, eight empty months have a Poisson chance of exp(-4) = 0.018: not enough (RUN_P 0.01),
+    # though an XmR chart declares a step change from them
+    half = [1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 1, 1] + [0] * 8 + [1, 0]
+    assert not spc.analyse(monthly(half), "Robbery", "Heathrow", spc.SPCOptions(min_mean=0)).step_changes.empty
+    assert spc.analyse(monthly(half), "Robbery", "Heathrow").step_changes.empty
+    # at an average of 1, eight empty months have a chance of exp(-8) = 0.0003: a step change down, at the run's
+    # first month, declared at its eighth
+    r = spc.analyse(monthly(POISSONISH + [0] * 8 + [5, 1, 0, 1]), "Robbery", "Heathrow")
+    (change,) = r.step_changes.itertuples()
+    assert (str(change.month), str(change.detected), change.direction) == ("2021-01", "2021-08", "down")
+    assert change.old_mean == 1.0 and change.new_mean == pytest.approx(7 / 12)
+
+
+def test_over_dispersed_low_counts_get_laneys_limits():
+    values = np.array([0, 6, 0, 5, 1, 7, 0, 6, 0, 5, 1, 7], dtype=float)
+    r = spc.analyse(monthly(values), "Robbery", "Heathrow")
+    mean = values.mean()
+    z = (values - mean) / np.sqrt(mean)
+    sigma_z = np.mean(np.abs(np.diff(z))) / 1.128
+    assert r.chart.kind == "laney" and r.chart.sigma_z == pytest.approx(sigma_z)
+    assert r.current["ucl"] == pytest.approx(mean + 3 * sigma_z * np.sqrt(mean)) and r.current["lcl"] == 0
+    assert r.chart.dispersion == pytest.approx(np.sum((values - mean) ** 2 / mean) / 11)
+    assert r.to_dict()["chart"] == "laney" and "Laney-adjusted c-chart" in r.sentences[0]
+
+
+def test_a_low_count_month_beyond_the_count_limit_is_said_in_the_boards_words():
+    r = spc.analyse(monthly(POISSONISH * 2 + [7]), "Robbery", "Heathrow")
+    assert r.status == "Above UCL" and r.points["rule"].iloc[-1] == "Above UCL"
+    assert r.sentences == (f"Robbery in Heathrow: 7 crimes in 2022-01, above the upper control limit of "
+                           f"{spc.fmt(r.current['ucl'])} on a {r.chart.name} for a process averaging 1 a month.",)
+    assert (r.points["rule"].iloc[:-1] == "Common Cause").all()
 
 
 def test_lower_limit_below_zero_is_reported_as_zero():
