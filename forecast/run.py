@@ -4,7 +4,7 @@ for every area and the force total, with the board's sentences."""
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Callable
@@ -203,7 +203,12 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = D
     spc_results = {k: spc.analyse(series[k], *k, options=spc_options) for k in keys}
     low = [k for k in keys if sparse_model and spc.is_low_count(spc_results[k])]
     settings = with_models(settings or BacktestSettings(models=DEFAULT_RUN), model, *([sparse_model] if low else []))
-    model_of = {k: sparse_model if k in low and model != "auto" else model for k in keys}
+    plans = {k: (settings, model) for k in keys}
+    if model != "auto":
+        # a sparse series is scored only against the baseline: the smooth families and the global model would be
+        # most of the cost of a neighbourhood run, for a forecast that is not used
+        sparse_settings = replace(settings, models=tuple(dict.fromkeys((BASELINE, sparse_model))))
+        plans.update({k: (sparse_settings, sparse_model) for k in low})
     if low and model not in ("auto", sparse_model):
         notes += (f"{plural(len(low), 'series')} with too few crimes a month for SPC signals (current average under "
                   f"{spc.fmt(spc_options.min_mean)}) forecast with the {sparse_model} model (counts, by demand "
@@ -211,10 +216,11 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = D
                   f"{f' and {len(low) - 5} more' if len(low) > 5 else ''}",)
     decompositions: dict[tuple[str, str], Decomposition] = {k: decompose(series[k], *k) for k in keys}
     global_fit = PanelFit({}, {})
-    if settings.uses_global():
-        global_fit = panel_forecasts(dict((train or full).iter_series()), series, settings, horizon, n_jobs)
-    fitted = run_parallel(forecast_with, series.items(), settings, model_of, horizon, n_jobs=n_jobs,
-                          progress=progress, given=global_fit.series)
+    wanting = {k: series[k] for k in keys if plans[k][0].uses_global()}
+    if wanting:
+        global_fit = panel_forecasts(dict((train or full).iter_series()), wanting, settings, horizon, n_jobs)
+    fitted = run_parallel(forecast_with, series.items(), plans, horizon, n_jobs=n_jobs, progress=progress,
+                          given=global_fit.series)
     forecasts = {(f.crime_type, f.area): f for f in fitted}
     paths = {k: model_paths(forecasts[k].model, forecasts[k].forecast, max(n_paths, QUARTER_PATHS), series_rng(seed, k))
              for k in keys}
@@ -235,23 +241,18 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = D
 
 def with_models(settings: BacktestSettings, *models: str) -> BacktestSettings:
     """``settings`` whose backtest also scores ``models`` (bar ``auto``, the choice among them)."""
-    wanted = tuple(dict.fromkeys((*settings.models, *(m for m in models if m != "auto"))))
-    if wanted == settings.models:
-        return settings
-    return BacktestSettings(settings.origins, settings.horizon, settings.step, wanted, settings.m, settings.min_train)
+    return replace(settings, models=tuple(dict.fromkeys((*settings.models, *(m for m in models if m != "auto")))))
 
 
-def forecast_with(key: tuple[str, str], y: pd.Series, settings: BacktestSettings, model_of: dict, horizon: int,
-                  given=None) -> SeriesForecast:
-    """:func:`forecast.backtest.forecast_series` with the model this series is forecast with (``model_of``)."""
-    return forecast_series(key, y, settings, model_of[key], horizon, given)
+def forecast_with(key: tuple[str, str], y: pd.Series, plans: dict, horizon: int, given=None) -> SeriesForecast:
+    """:func:`forecast.backtest.forecast_series` with this series' backtest settings and model (``plans``)."""
+    settings, model = plans[key]
+    return forecast_series(key, y, settings, model, horizon, given)
 
 
 def forecastable(panel: Panel, crime_type: str) -> tuple[Panel, tuple[str, ...]]:
     """The panel without the series too short to forecast (MIN_FORECAST_MONTHS), and a note naming them; a
     :class:`DataError` naming the file, the series and the minimum when none is long enough."""
-    from dataclasses import replace
-
     lengths = panel.lengths()
     short = lengths[lengths < MIN_FORECAST_MONTHS]
     if short.empty:
@@ -269,8 +270,6 @@ def forecastable(panel: Panel, crime_type: str) -> tuple[Panel, tuple[str, ...]]
 def reconciled(crime_type: str, series: dict, forecasts: dict, paths: dict, method: str) -> tuple[dict, dict]:
     """The forecasts and sample paths made coherent: each month's means add up, and so does every path; the
     intervals are the reconciled paths' quantiles."""
-    from dataclasses import replace
-
     from forecast.reconcile import reconcile_paths
 
     order = [(crime_type, ALL_AREAS), *[k for k in series if k[1] != ALL_AREAS]]
