@@ -15,6 +15,7 @@ a series with crime in fewer than half its months the median is 0: read it besid
 Run: python benchmarks/bench_sparse.py [PANEL ...]   (default: met-minor city-lsoa)
 """
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -27,7 +28,7 @@ from forecast.backtest import QUANTILES, mase_scale, rmsse_scale, scores
 from timing import conditions, run_forecast
 
 MAX_MEAN = 5.0
-MODELS = "snaive,ets,theta,ensemble,croston,tsb,adida,sparse"
+MODELS = os.environ.get("MODELS", "snaive,ets,theta,global,ensemble,croston,tsb,adida,sparse")
 PANELS = {
     # name: (bundled data, months kept, fewest months with crime, backtest options)
     "met-minor": ("met-minor", 96, 0, ["--last", "96", "--min-months", "36"]),

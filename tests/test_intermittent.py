@@ -59,6 +59,24 @@ def test_sparse_takes_crostons_method_for_a_smooth_window_and_sba_for_the_others
     assert lumpy.rate_ == pytest.approx(make("croston").fit(monthly(SPARSE_Y)).rate_)
 
 
+def test_sparse_blends_the_global_models_forecast_into_its_rate_and_keeps_count_intervals():
+    from forecast.models import GlobalSeries
+
+    y = monthly(SPARSE_Y)
+    local = make("sparse").fit(y)
+    panel = GlobalSeries.holding(y, (0.1, 0.5, 0.9), np.array([[0, 0, 0], [1.0, 2.0, 3.0], [3, 4, 5]]))
+    joined = local.joined(panel)
+    frame = joined.predict(4)
+    expected = (local.rate_ + np.array([1.0, 2.0, 3.0])) / 2
+    np.testing.assert_allclose(frame["mean"], [*expected, local.rate_])   # the global model covers 3 months
+    for rate, (_, row) in zip(frame["mean"], frame.iterrows()):
+        assert [row["lo_95"], row["hi_95"]] == local.distribution(rate).ppf([0.025, 0.975]).tolist()
+    assert local.predict(4)["mean"].tolist() == [local.rate_] * 4     # the local model is left as it was
+    paths = joined.simulate(4, 20000, np.random.default_rng(1))
+    np.testing.assert_allclose(paths.mean(axis=0), frame["mean"], rtol=0.05)
+    assert joined.params()["global"] and not local.params()["global"]
+
+
 def test_tsb_lets_the_demand_probability_decay_through_zeros():
     rate, fitted = tsb(np.array([0, 2, 0], dtype=float), 0.5, 0.5)
     # probability from 1/3: 1/6 after the zero, 7/12 after the demand, 7/24 after the last zero; size stays 2
@@ -143,11 +161,12 @@ def test_run_forecasts_the_sparse_neighbourhoods_with_counts_and_records_their_p
                       "City of London 001E": "sparse"}
     panel = datasets.load("city-of-london-lsoa")
     for area in ("City of London 001G", "City of London 001E"):
-        model = make("sparse").fit(panel.series("Burglary", area))
+        # the local count model, fitted here alone; the run's rate is the mean of its rate and the global model's
+        local = make("sparse").fit(panel.series("Burglary", area))
         rows = forecast[forecast["area"] == area]
-        np.testing.assert_allclose(rows["mean"], model.rate_)
-        lo, hi = model.distribution().ppf([0.1, 0.9])
-        assert rows["lo_80"].tolist() == [lo] * 3 and rows["hi_80"].tolist() == [hi] * 3
+        assert (rows["mean"] != local.rate_).all() and (rows["mean"] > local.rate_ / 2).all()
+        for rate, lo, hi in zip(rows["mean"], rows["lo_80"], rows["hi_80"]):
+            assert [lo, hi] == local.distribution(rate).ppf([0.1, 0.9]).tolist()   # integer count quantiles
     backtest = pd.read_csv(out / "backtest.csv")
     models_of = backtest.groupby("area")["model"].agg(lambda m: sorted(set(m)))
     # a sparse series is scored against the baseline only; the others by every family of the run
@@ -162,4 +181,5 @@ def test_run_forecasts_the_sparse_neighbourhoods_with_counts_and_records_their_p
     pattern, adi, cv2 = demand_pattern(panel.series("Burglary", "City of London 001E").to_numpy())
     assert pattern == "erratic" and by_area.loc["City of London 001E", "params.fit.pattern"] == pattern
     assert float(by_area.loc["City of London 001E", "params.fit.adi"]) == pytest.approx(adi)
+    assert by_area.loc["City of London 001E", "params.fit.global"] == "true"
     assert by_area.loc["City of London 001F", "params.model"] == "ensemble"
