@@ -252,7 +252,8 @@ def _backtest(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
                 out.notes.append(f"{name} failed at origin {train.index[-1]}: {type(exc).__name__}")
                 frames[name] = _missing(train, settings.horizon)
         panel = given.origins.get(str(train.index[-1])) if given is not None else None
-        panel_frame = panel.predict(settings.horizon, LEVELS) if panel is not None else None
+        wants_frame = GLOBAL in settings.models or Ensemble.name in settings.models
+        panel_frame = panel.predict(settings.horizon, LEVELS) if panel is not None and wants_frame else None
         if GLOBAL in settings.models:
             frames[GLOBAL] = panel_frame if panel_frame is not None else _missing(train, settings.horizon)
         if Ensemble.name in settings.models:
