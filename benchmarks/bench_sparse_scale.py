@@ -1,16 +1,24 @@
-"""Cost of neighbourhood-level runs: `run_forecast` (count SPC, the sparse model's backtest against the seasonal
-naive, the global model, sample paths, top-down reconciliation) on N synthetic sparse series shaped like the real
-City of London LSOA ones, and the national estimate from the measured CPU per series (docs/SCALE.md).
+"""Cost of neighbourhood-level runs on N synthetic sparse series shaped like the real City of London LSOA ones,
+for the national estimate in docs/SCALE.md, in the two parts a national run has:
+
+1. the global model, trained once on the whole panel at each of the 5 cut-offs (4 backtest origins and the last
+   month) and forecasting every series (`panel_forecasts`);
+2. each series' own work, as `run` does it for a series with too few crimes for XmR signals: count SPC, the
+   seasonal decomposition, the sparse model's backtest against the seasonal naive, its final fit with the global
+   model's forecast blended in, and 2,000 sample paths for the quarter total, in parallel processes.
+
+(`run` trains the global model per crime type, with the series it forecasts always in the sample once a panel is
+over MAX_GLOBAL_ROWS: on this panel that is 14 trainings of 5 cut-offs where one would do; see docs/SCALE.md.)
 
 Each synthetic series takes the mean and dispersion (variance over mean) of a real LSOA series drawn at random
 from the bundled city-of-london-lsoa (every series with a crime in its 60 months, so most are near-empty, as
 national LSOA series are) and draws 60 monthly counts: negative binomial with that mean and dispersion, Poisson
-where the dispersion is 1 or less. The series are 14 crime types x N/14 areas, one force, run a crime type at a
-time as `forecast run --crime all` would, with the whole panel training the global model.
+where the dispersion is 1 or less. The series are 14 crime types x N/14 areas of one force.
 
 Run: python benchmarks/bench_sparse_scale.py [N]   (default 20000)
 """
 
+import os
 import sys
 import warnings
 
@@ -19,7 +27,6 @@ import pandas as pd
 
 from forecast import datasets
 from forecast.data import Panel
-from forecast.run import run_forecast
 from timing import AllClock, conditions
 
 MONTHS = 60
@@ -51,22 +58,53 @@ def synthetic_panel(n: int, seed: int = 0) -> Panel:
     return Panel(frame, "synthetic-lsoa", f"synthetic: {n} series like city-of-london-lsoa")
 
 
+def local_work(key, y, plans, horizon, given=None):
+    """One series' own work in `run` (see the module docstring); returns the model's name."""
+    from forecast import spc
+    from forecast.paths import model_paths
+    from forecast.run import QUARTER_PATHS, forecast_with, series_rng
+    from forecast.seasonality import decompose
+
+    result = spc.analyse(y, *key)
+    decompose(y, *key)
+    f = forecast_with(key, y, plans, horizon, given)
+    model_paths(f.model, f.forecast, QUARTER_PATHS, series_rng(0, key))
+    f.notes.append(f"chart {result.chart.kind if result.chart else 'xmr'}")
+    return f
+
+
 def main() -> None:
+    from forecast.backtest import BacktestSettings, panel_forecasts, run_parallel
+
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     print(conditions())
-    panel = synthetic_panel(n).with_totals()
-    series = sum(1 for _ in panel.iter_series())
-    crimes = panel.crime_types
-    print(f"{n} synthetic sparse series, {len(crimes)} crime types; with the force totals and All crime: {series}")
-    done, low = 0, 0
-    with AllClock() as clock, warnings.catch_warnings():
+    panel = synthetic_panel(n)
+    series = dict(panel.iter_series())
+    zero = sum(int((y == 0).all()) for y in series.values())
+    print(f"{len(series)} synthetic sparse series of {MONTHS} months, {len(panel.crime_types)} crime types; "
+          f"{zero} with no crime at all")
+    settings = BacktestSettings(models=("snaive", "sparse"))
+    with AllClock() as trained, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for crime in crimes:
-            result = run_forecast(panel, crime, 3, n_paths=0, train=panel)
-            done += len(result.keys)
-            low += sum(f.chosen == "sparse" for f in result.forecasts.values())
-    print(f"run_forecast of {done} series ({low} forecast with the sparse model): {clock}")
-    print(f"per series: wall {clock.wall / done * 1000:.1f} ms, CPU {clock.cpu / done * 1000:.1f} ms")
+        fit = panel_forecasts(series, series, settings, horizon=3)
+    print(f"1. the global model, 5 cut-offs, forecasting every series: {trained}"
+          f"{'; ' + fit.note if fit.note else ''}")
+    plans = {k: (settings, "sparse") for k in series}
+    count = iter(range(1, len(series) + 1))
+
+    def progress(_):
+        k = next(count)
+        if k % 2000 == 0:
+            print(f"  {k} of {len(series)} series ...", flush=True)
+
+    with AllClock() as local:
+        done = run_parallel(local_work, series.items(), plans, 3, given=fit.series, progress=progress)
+    charts = pd.Series([note for f in done for note in f.notes if note.startswith("chart ")]).value_counts()
+    print(f"2. each series' own work, {len(done)} series: {local}; charts: {charts.to_dict()}")
+    per_local, per_global = local.cpu / len(done), trained.cpu / len(done)
+    print(f"CPU a series: {per_local * 1000:.1f} ms own work + {per_global * 1000:.1f} ms of the global model = "
+          f"{(per_local + per_global) * 1000:.1f} ms; wall {(local.wall + trained.wall) / len(done) * 1000:.1f} ms "
+          f"a series on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
