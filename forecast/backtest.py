@@ -237,6 +237,7 @@ def _backtest(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
                          f"{settings.min_train + settings.horizon})")
     templates: dict[str, ForecastModel] = {}
     rows, metric_rows = [], []
+    wants_frame = GLOBAL in settings.models or Ensemble.name in settings.models
     for n_train in origins:
         train = y.iloc[:n_train]
         actual = values[n_train:n_train + settings.horizon]
@@ -252,7 +253,6 @@ def _backtest(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
                 out.notes.append(f"{name} failed at origin {train.index[-1]}: {type(exc).__name__}")
                 frames[name] = _missing(train, settings.horizon)
         panel = given.origins.get(str(train.index[-1])) if given is not None else None
-        wants_frame = GLOBAL in settings.models or Ensemble.name in settings.models
         panel_frame = panel.predict(settings.horizon, LEVELS) if panel is not None and wants_frame else None
         if GLOBAL in settings.models:
             frames[GLOBAL] = panel_frame if panel_frame is not None else _missing(train, settings.horizon)
@@ -413,9 +413,8 @@ class BacktestResult:
             key=lambda f: f["crime_type"] + "\x00" + f["area"])
         per_series = metrics[metrics["model"] != AUTO].groupby(["key", "model"])["mase"].mean().unstack("model")
         winners = per_series.dropna(how="all").idxmin(axis=1).value_counts()
-        table = metrics.groupby("model").agg(series=("key", "nunique"), mase=("mase", "mean"),
-                                             rmsse=("rmsse", "mean"), spl=("spl", "mean"), smape=("smape", "mean"), coverage_80=("coverage_80", "mean"),
-                                             coverage_95=("coverage_95", "mean"))
+        table = metrics.groupby("model").agg(series=("key", "nunique"),
+                                             **{c: (c, "mean") for c in columns[2:-1]})
         table["won"] = (winners / max(1, winners.sum())).reindex(table.index).fillna(0.0)
         if AUTO in table.index:
             table.loc[AUTO, "won"] = np.nan  # a choice among the others, not a competitor

@@ -768,8 +768,8 @@ def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins
 @model_options
 @spc_options
 @tracking_options()
-def run(panel: Panel, crime, area, include_asb, model, sparse_model, horizon, out_dir, export, register, n_paths, seed, history,
-        charts, reconcile, origins, step, n_jobs, scheduler, workers, spc_options, tracking_uri, no_track,
+def run(panel: Panel, crime, area, include_asb, model, sparse_model, horizon, out_dir, export, register, n_paths,
+        seed, history, charts, reconcile, origins, step, n_jobs, scheduler, workers, spc_options, tracking_uri, no_track,
         experiment) -> None:
     """Next quarter's forecast for a crime type in every area, with SPC status and backtest accuracy.
 

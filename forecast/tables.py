@@ -61,8 +61,9 @@ ACCURACY_HEADER = ("model", "series", "MASE", "RMSSE", "SPL", "sMAPE %", "80% co
 
 def accuracy_rows(summary: pd.DataFrame) -> list[tuple]:
     """A row per model of a backtest summary (``BacktestResult.summary``); ``auto`` won nothing of its own."""
-    return [(r.model, r.series, f"{r.mase:.3f}", f"{r.rmsse:.3f}", f"{r.spl:.3f}", f"{r.smape:.1f}", f"{r.coverage_80:.1%}", f"{r.coverage_95:.1%}",
-             "-" if r.won != r.won else f"{r.won:.0%}") for r in summary.itertuples()]
+    return [(r.model, r.series, f"{r.mase:.3f}", f"{r.rmsse:.3f}", f"{r.spl:.3f}", f"{r.smape:.1f}",
+             f"{r.coverage_80:.1%}", f"{r.coverage_95:.1%}", "-" if r.won != r.won else f"{r.won:.0%}")
+            for r in summary.itertuples()]
 
 
 def _f3(x) -> str:

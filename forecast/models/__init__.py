@@ -50,6 +50,6 @@ def parse_models(text: str | None, default=FAMILIES) -> tuple[str, ...]:
     return names
 
 
-__all__ = ["ADIDA", "CrostonSBA", "ETS", "Ensemble", "FAMILIES", "SPARSE", "SPARSE_MODEL", "Sparse", "TSB", "ForecastModel", "GLOBAL", "GlobalModel", "GlobalSeries", "LEVELS",
-           "REGISTRY", "SArima", "STLArima",
-           "SeasonalNaive", "Theta", "combine", "make", "parse_models"]
+__all__ = ["ADIDA", "CrostonSBA", "ETS", "Ensemble", "FAMILIES", "ForecastModel", "GLOBAL", "GlobalModel",
+           "GlobalSeries", "LEVELS", "REGISTRY", "SArima", "SPARSE", "SPARSE_MODEL", "STLArima",
+           "SeasonalNaive", "Sparse", "TSB", "Theta", "combine", "make", "parse_models"]

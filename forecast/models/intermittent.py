@@ -138,13 +138,18 @@ class CountModel(ForecastModel):
                 best = (mse, settings, out)
         return best[1], best[0], best[2]
 
+    def _nbinom(self, rates):
+        """The negative binomial's (size, probability) at each of ``rates`` with the model's dispersion (a rate of
+        0 is kept just above it, and its count set to 0 by the callers)."""
+        size = np.maximum(rates, 1e-12) / (self.dispersion_ - 1)
+        return size, size / (size + rates)
+
     def distribution(self, rate: float | None = None):
         """The frozen scipy distribution of one month's count at ``rate`` (default: the model's own)."""
         rate = self.rate_ if rate is None else float(rate)
         if self.dispersion_ <= 1 or rate <= 0:
             return stats.poisson(rate)
-        size = rate / (self.dispersion_ - 1)
-        return stats.nbinom(size, size / (size + rate))
+        return stats.nbinom(*self._nbinom(rate))
 
     def quantiles(self, q: float, rates: np.ndarray) -> np.ndarray:
         """The ``q`` quantile of the count at each of ``rates`` (as :meth:`distribution` gives, without freezing a
@@ -152,8 +157,7 @@ class CountModel(ForecastModel):
         rates = np.asarray(rates, dtype=float)
         if self.dispersion_ <= 1:
             return stats.poisson.ppf(q, rates)
-        size = np.maximum(rates, 1e-12) / (self.dispersion_ - 1)
-        return np.where(rates > 0, stats.nbinom.ppf(q, size, size / (size + rates)), 0.0)
+        return np.where(rates > 0, stats.nbinom.ppf(q, *self._nbinom(rates)), 0.0)
 
     def _forecast(self, horizon: int):
         rates = self.rates(horizon)
@@ -175,8 +179,7 @@ class CountModel(ForecastModel):
         """Independent counts at each month's rate, from the model's distribution."""
         if self.dispersion_ <= 1:
             return rng.poisson(rates, (n_paths, len(rates))).astype(float)
-        sizes = np.maximum(rates, 1e-12) / (self.dispersion_ - 1)
-        draws = rng.negative_binomial(sizes, sizes / (sizes + rates), (n_paths, len(rates))).astype(float)
+        draws = rng.negative_binomial(*self._nbinom(rates), (n_paths, len(rates))).astype(float)
         return np.where(rates > 0, draws, 0.0)
 
     def params(self) -> dict:
