@@ -1250,7 +1250,9 @@ def reconciled_backtest(panel: Panel, result, method: str):
 @click.option("--svg", is_flag=True, help="Also write the charts as SVG.")
 @history_option
 @charts_option
-def report(crime, out_dir, run_id, tracking_uri, svg, history, charts) -> None:
+@click.option("--peers", "peers_dir", default=None, type=click.Path(file_okay=False, exists=True),
+              help="A 'forecast peers' output folder whose section (sentences, table, charts) the report adds.")
+def report(crime, out_dir, run_id, tracking_uri, svg, history, charts, peers_dir) -> None:
     """Rebuild the charts and report.html of a run from its outputs or from an MLflow run.
 
     \b
@@ -1269,10 +1271,157 @@ def report(crime, out_dir, run_id, tracking_uri, svg, history, charts) -> None:
             raise InputError("give --crime (or --out) or --run-id")
         folder = Path(out_dir) if out_dir else latest_run(crime)
         source = run_source(folder)
-    paths = write_report(folder, source, svg, history=history, charts=charts)
+    paths = write_report(folder, source, svg, history=history, charts=charts, peers=peers_dir)
     click.echo(f"wrote {paths['report']}")
     click.echo(f"wrote {paths['chart small multiples']} and {plural(len(paths) - 2, 'series chart')} in "
                f"{folder / 'charts'}")
+
+
+@cli.command()
+@data_options
+@click.option("--crime", default=None, metavar="NAME",
+              help="Crime types (name, slug or unique prefix; comma-separate several). Default: every crime type.")
+@click.option("--by", type=click.Choice(["force", "area"]), default=None,
+              help="Compare forces (a force against its Most Similar Group), or rank the areas of one force. "
+                   "Default: force when the data holds several forces, else area.")
+@click.option("--home-force", "home", default=None, metavar="NAME",
+              help="The force the board is about [default: the data's first force, A-Z].")
+@click.option("--peers", "peer_names", default=None, metavar="A,B,C",
+              help="Compare with these forces instead of the bundled Most Similar Group.")
+@click.option("--per", type=click.Choice(["auto", "residents", "households"]), default="auto", show_default=True,
+              help="Rates per 1,000 residents or households; auto: households for burglary of homes.")
+@click.option("--population", type=click.Path(dir_okay=False), default=None, metavar="CSV",
+              help="Your own populations, tidy year,area,population[,households] [default: the bundled ONS "
+                   "estimates for English forces and local authorities].")
+@click.option("--months", "window", default=12, show_default=True, type=click.IntRange(1, 120),
+              help="Months of the table's rates and ranks (the latest ones).")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Output folder, replaced whole [default: out/<data>/peers-<force or by area>].")
+def peers(panel: Panel, crime, by, home, peer_names, per, population, window, out_dir) -> None:
+    """Crime per 1,000 residents (or households): a force against its Most Similar Group, or the areas of one
+    force ranked. Writes peers.csv, rates.csv, sentences, charts and peers.html; `forecast report --peers DIR`
+    adds the section to a run's report.
+
+    \b
+        forecast peers --crime burglary,robbery
+        forecast peers --data forces.csv --home-force "West Midlands" --crime burglary
+        forecast peers --data forces.csv --home-force "West Midlands" --peers merseyside,west-yorkshire
+    """
+    from forecast import peers as peer
+    from forecast.output import atomic_folder, check_folder
+    from forecast.peer_report import write_peers
+    from forecast.population import load_populations
+
+    populations = load_populations(population)
+    for note in populations.notes:
+        click.echo(f"note: {note}", err=True)
+    chosen = panel.select(crime=crime) if crime else panel
+    forces = panel.frame["force"].replace("", None).dropna().unique() if "force" in panel.frame else []
+    by = by or ("force" if len(forces) > 1 or len(populations.match(panel.areas, peer.FORCE)) > 1 else "area")
+    if by == "force":
+        result = peer_forces(chosen, populations, home, peer_names, per, window)
+    else:
+        result = peer_areas(chosen, populations, per, window)
+    folder = Path(out_dir) if out_dir else Path("out") / panel.name / result["name"]
+    check_folder(folder, inputs=[*inputs(), *([population] if population else [])], marker="peers.json")
+    for note in result["notes"]:
+        click.echo(f"note: {note}", err=True)
+    with atomic_folder(folder) as work:
+        write_peers(work, title=result["title"], sentences=result["sentences"], table=result["table"],
+                    monthly=result["monthly"], unit=result["unit"], charts=result["charts"], notes=result["notes"],
+                    meta=f"Data: {panel.source}. Populations: {populations.source}.",
+                    manifest={"data": panel.source, "populations": populations.source, "by": by,
+                              "home": result.get("home"), "window": window})
+    click.echo(format_table(result["rows"]))
+    click.echo("")
+    for sentence in result["sentences"]:
+        click.echo(f"- {sentence}")
+    click.echo(f"wrote {folder}/peers.html, peers.csv, rates.csv and {plural(len(result['charts']), 'chart')}",
+               err=True)
+
+
+def peer_forces(panel: Panel, populations, home: str | None, peer_names: str | None, per: str, window: int) -> dict:
+    """`forecast peers --by force`: each crime type's comparison of the home force with its group."""
+    from forecast import peers as peer
+    from forecast.peer_report import force_tables, per_label
+    from forecast.plots import peer_chart, spc_chart
+
+    counts = peer.force_counts(panel, populations)
+    monthly, notes = peer.rates(counts, populations, peer.FORCE, per)
+    names = sorted(monthly["unit"].unique())
+    home = home_force(home, names, populations)
+    group, group_name = peer.group_of(home, peer.most_similar_groups(), _names(peer_names), names)
+    comparisons = []
+    for crime_type, rows in monthly.groupby("crime_type"):
+        try:
+            comparisons.append(peer.compare(rows, home, group, group_name, window))
+        except SelectionError as exc:
+            notes.append(str(exc))
+    if not comparisons:
+        raise SelectionError(notes[-1] if notes else f"no crime type to compare {home} on")
+    absent = comparisons[0].absent
+    if absent:
+        notes.append(f"in {home}'s {group_name} but not in the data: {', '.join(absent)}")
+    table, rates_frame = force_tables(comparisons)
+    charts = {f"{c.crime_type} per 1,000 {c.per}: {home} and its {c.group_name}":
+              peer_chart(c.monthly, home, title=f"{c.crime_type} per 1,000 {c.per}: {home} (blue) and its "
+                                                f"{c.group_name}", ylabel=per_label(c.per))
+              for c in comparisons}
+    for c in comparisons:
+        for result in (c.rate_spc, c.gap_spc):
+            charts[f"{result.measure}: XmR chart"] = spc_chart(result.points, title=result.measure,
+                                                                 status=result.status, icon=result.icon,
+                                                                 ylabel=per_label(c.per), history=None)
+    rows = [("crime type", "force", "rank", "crimes", "rate per 1,000", "per", "group average")]
+    rows += [(r.crime_type, r.force, f"{r.rank} of {r.of}", f"{int(r.crimes):,}", peer.fmt_rate(r.rate), r.per,
+              peer.fmt_rate(r.group_average)) for r in table.itertuples()]
+    from forecast.data import slug
+
+    return {"name": f"peers-{slug(home)}", "title": f"{home} against its {group_name}: crime per 1,000",
+            "sentences": [s for c in comparisons for s in c.sentences], "table": table, "monthly": rates_frame,
+            "unit": "force", "charts": charts, "notes": notes, "rows": rows, "home": home}
+
+
+def peer_areas(panel: Panel, populations, per: str, window: int) -> dict:
+    """`forecast peers --by area`: the areas of one force ranked by their rates."""
+    from forecast import peers as peer
+    from forecast.peer_report import per_label, rounded
+    from forecast.plots import rate_bars
+
+    monthly, table, notes = peer.area_rates(panel, populations, per, window)
+    named = panel.frame["force"].replace("", None).dropna().unique() if "force" in panel.frame else []
+    force = named[0] if len(named) == 1 else panel.name
+    charts = {}
+    for crime_type, rows in table.groupby("crime_type"):
+        label = f"{crime_type} per 1,000 {rows['per'].iloc[0]} by area, {rows['first_month'].iloc[0]} to " \
+                f"{rows['last_month'].iloc[0]}"
+        charts[label] = rate_bars(rows, peer.overall(rows), title=label,
+                                  xlabel=f"crimes per 1,000 {rows['per'].iloc[0]} in {plural(window, 'month')}")
+    table = rounded(table.rename(columns={"unit": "area"}))
+    rows = [("crime type", "area", "rank", "crimes", "rate per 1,000", "per")]
+    rows += [(r.crime_type, r.area, f"{r.rank} of {r.of}", f"{int(r.crimes):,}", peer.fmt_rate(r.rate), r.per)
+             for r in table.itertuples()]
+    return {"name": "peers-by-area", "title": f"{force}: crime per 1,000 by area",
+            "sentences": peer.area_sentences(table.rename(columns={"area": "unit"})), "table": table,
+            "monthly": rounded(monthly.rename(columns={"unit": "area"}).astype({"month": str})), "unit": "area",
+            "charts": charts, "notes": notes, "rows": rows}
+
+
+def home_force(home: str | None, names: list[str], populations) -> str:
+    """The force the board is about: ``home`` matched to the data's forces, else the first force."""
+    from forecast.population import canonical
+
+    if not home:
+        click.echo(f"comparing {names[0]} (the first force; choose with --home-force)", err=True)
+        return names[0]
+    by_name = {canonical(n): n for n in names}
+    if canonical(home) not in by_name:
+        raise InputError(f"--home-force {home!r}: not a force of the data ({', '.join(names)})")
+    return by_name[canonical(home)]
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
 
 @cli.command()

@@ -460,3 +460,61 @@ def comparison_chart(summary: pd.DataFrame, published: str, title: str):
         ax.tick_params(labelsize=7)
     fig.suptitle(plain(title), x=0.01, ha="left", fontsize=10)
     return fig
+
+
+HOME = "#1f5fa8"
+PEER = "#a6a6a6"
+
+
+def month_axis(ax) -> None:
+    """Ticks that read as months: 'Jan 2016' at each year, the quarters' month names between."""
+    ax.xaxis.set_major_locator(mdates.YearLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
+    ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=(4, 7, 10)))
+
+
+def peer_chart(monthly: pd.DataFrame, home: str, *, title: str, ylabel: str, caption: str = "") -> plt.Figure:
+    """Monthly rates of a force (highlighted) and its peers (grey), with the group average dashed; every line in
+    the legend, each peer named at its last month."""
+    fig, ax = plt.subplots(figsize=(10, 4.6), layout="constrained")
+    wide = monthly.pivot(index="month", columns="unit", values="rate").sort_index()
+    x = _x(wide.index)
+    for unit in wide.columns:
+        if unit == home:
+            continue
+        ax.plot(x, wide[unit], color=PEER, linewidth=1, gid=f"peer-{unit}", label="_nolegend_")
+        ax.annotate(plain(unit), (x[-1], wide[unit].iloc[-1]), xytext=(4, 0), textcoords="offset points",
+                    fontsize=7, color="#777777", va="center")
+    ax.plot([], [], color=PEER, linewidth=1, label="peers (named at right)")
+    average = monthly.drop_duplicates("month").set_index("month")["group_average"].reindex(wide.index)
+    ax.plot(x, average, color="black", linestyle="--", linewidth=1.2, gid="group-average", label="group average")
+    ax.plot(x, wide[home], color=HOME, linewidth=2.4, gid="home", label=plain(home))
+    ax.annotate(plain(home), (x[-1], wide[home].iloc[-1]), xytext=(4, 0), textcoords="offset points",
+                fontsize=8, color=HOME, fontweight="bold", va="center")
+    month_axis(ax)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel(ylabel)
+    ax.set_title(plain(title), loc="left", fontsize=11)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize=7, frameon=False)
+    if caption:
+        fig.text(0.01, 0.005, plain(caption), fontsize=7, color="#555555", ha="left", va="bottom")
+        fig.get_layout_engine().set(h_pad=0.25)
+    return fig
+
+
+def rate_bars(table: pd.DataFrame, overall: float, *, title: str, xlabel: str, caption: str = "") -> plt.Figure:
+    """Areas ranked by their rate, highest at the top, each bar labelled, the force's rate as a dashed line."""
+    rows = table.sort_values("rate")
+    fig, ax = plt.subplots(figsize=(9, max(3.0, 0.26 * len(rows) + 1.2)), layout="constrained")
+    bars = ax.barh([plain(u) for u in rows["unit"]], rows["rate"], color=PEER, gid="rates")
+    ax.bar_label(bars, labels=[f"{r:.2f}" for r in rows["rate"]], padding=3, fontsize=7)
+    ax.axvline(overall, color="black", linestyle="--", linewidth=1.2, gid="overall", label=f"all areas {overall:.2f}")
+    ax.set_xlabel(xlabel)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set_title(plain(title), loc="left", fontsize=11)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(loc="lower right", fontsize=7, frameon=False)
+    if caption:
+        fig.text(0.01, 0.005, plain(caption), fontsize=7, color="#555555", ha="left", va="bottom")
+    return fig

@@ -92,8 +92,9 @@ def page_head(title: str, images: bool) -> list[str]:
 
 
 def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mapping[str, Path], *, title: str,
-                 source: str, generated: str, adjusted: bool = False) -> str:
-    """The HTML text of the report; ``adjusted``: the SPC was on seasonally adjusted counts, said once."""
+                 source: str, generated: str, adjusted: bool = False, sections: Sequence[str] = ()) -> str:
+    """The HTML text of the report; ``adjusted``: the SPC was on seasonally adjusted counts, said once;
+    ``sections``: HTML sections of other commands to add after the charts (`forecast peers`)."""
     first = summary.iloc[0]
     how = (" SPC on seasonally adjusted counts: process averages are per month net of the season, and the charts' "
            "limits follow the season." if adjusted else "")
@@ -112,7 +113,7 @@ def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mappin
     ]
     for label, path in charts.items():
         parts.append(f"<figure>{image_tag(path, f'SPC chart: {label}')}<figcaption>{escape(label)}</figcaption></figure>")
-    parts += ["</body>", "</html>"]
+    parts += [*sections, "</body>", "</html>"]
     return "\n".join(parts) + "\n"
 
 
@@ -136,13 +137,15 @@ def charted_areas(summary: pd.DataFrame, charts: str = "attention") -> list[str]
 
 
 def write_report(out_dir: str | Path, source: str, svg: bool = False, history: int | None = HISTORY,
-                 charts: str = "attention") -> dict[str, Path]:
+                 charts: str = "attention", peers: str | Path | None = None) -> dict[str, Path]:
     """Charts (the last ``history`` months, None: all; of the series :func:`charted_areas` picks) and report.html
-    from a run's output folder (summary.csv, spc.csv, forecast.csv, sentences.txt)."""
+    from a run's output folder (summary.csv, spc.csv, forecast.csv, sentences.txt); with ``peers``, the section of
+    that `forecast peers` folder too."""
     import time
 
     from forecast.output import read_csv, write_text
     from forecast.errors import DataError
+    from forecast.peer_report import section_of
     from forecast.plots import crime_charts
 
     out_dir = Path(out_dir)
@@ -152,6 +155,7 @@ def write_report(out_dir: str | Path, source: str, svg: bool = False, history: i
         raise DataError(f"{out_dir}: not a run's output folder (missing {', '.join(missing)})")
     names = {"crime_type": str, "area": str, "step_change": str, "notes": str, "model": str, "reconciliation": str}
     summary, points, forecasts = (read_csv(out_dir / name, dtype=names) for name in needed)
+    sections = [section_of(peers)] if peers else []
     sentences_file = out_dir / "sentences.txt"
     sentences = sentences_file.read_text(encoding="utf-8").splitlines() if sentences_file.exists() else []
     drawn = crime_charts(summary, points, forecasts, out_dir / "charts", source, svg, history=history,
@@ -163,7 +167,7 @@ def write_report(out_dir: str | Path, source: str, svg: bool = False, history: i
                   for area, path in drawn.items()}}
     html = build_report(summary, sentences, ordered, title=f"{crime}: next quarter and process status",
                         source=source, generated=time.strftime("%Y-%m-%d %H:%M"),
-                        adjusted="adjusted" in points and points["adjusted"].notna().any())
+                        adjusted="adjusted" in points and points["adjusted"].notna().any(), sections=sections)
     report = write_text(html, out_dir / "report.html")
     return {"report": report, "chart small multiples": multiples, **{f"chart {k}": v for k, v in drawn.items()}}
 

@@ -9,6 +9,8 @@ wires them together for one series and returns an :class:`SPCResult`.
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field, asdict
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
@@ -55,6 +57,9 @@ class SPCOptions:
     floor_at_zero: bool = True
     #: "seasonal": the rules work on seasonally adjusted counts (:mod:`forecast.adjust`); "none": on the counts
     adjust: str = "none"
+    #: decimals of the numbers in the sentences (None: counts whole, other values to one decimal); rates of a
+    #: few crimes per 1,000 a month need two
+    decimals: int | None = None
 
     def __post_init__(self):
         if self.run_length < 2:
@@ -451,10 +456,13 @@ def _num(x) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), 6)
 
 
-def fmt(x: float, missing: str = "n/a") -> str:
-    """Counts as whole numbers, other values to one decimal place; ``missing`` for None or NaN."""
+def fmt(x: float, missing: str = "n/a", decimals: int | None = None) -> str:
+    """Counts as whole numbers, other values to one decimal place (or ``decimals``); ``missing`` for None or
+    NaN."""
     if x is None or not np.isfinite(x):
         return missing
+    if decimals is not None:
+        return f"{x:,.{decimals}f}"
     return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.1f}"
 
 
@@ -650,6 +658,7 @@ def months_beyond(points: pd.DataFrame, sign: int) -> int:
 def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.DataFrame, measure: str,
             options: SPCOptions) -> tuple[str, str]:
     """The board's sentence for the latest month and a short status, by the priority of SPC.md section 5."""
+    show = functools.partial(fmt, decimals=options.decimals)
     last = points.iloc[-1]
     cur = processes.iloc[-1]
     trial = ", trial limits" if cur["trial"] else ""
@@ -658,8 +667,8 @@ def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.Data
         sc = step_changes.iloc[-1]
         up = sc["direction"] == "up"
         text = (f"{measure} has seen a significant step change {'increase' if up else 'reduction'} in average "
-                f"monthly levels. Average monthly recorded {measure} is now {fmt(sc['new_mean'])}, "
-                f"{'up' if up else 'down'} from {fmt(sc['old_mean'])}"
+                f"monthly levels. Average monthly recorded {measure} is now {show(sc['new_mean'])}, "
+                f"{'up' if up else 'down'} from {show(sc['old_mean'])}"
                 + (f", which is a percentage change of {fmt_pct(sc['pct_change'])}." if np.isfinite(sc["pct_change"])
                    else "."))
         return text, f"step change {sc['direction']}"
@@ -697,9 +706,9 @@ def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.Data
 
     if last["rule"] not in (COMMON_CAUSE, IGNORED):
         status = last["rule"]
-        return (f"{measure} is in its current process (average {fmt(cur['mean'])}{trial}); the latest month "
+        return (f"{measure} is in its current process (average {show(cur['mean'])}{trial}); the latest month "
                 f"shows special cause variation ({last['rule']}).", status)
-    return f"{measure} is stable in its current process (average {fmt(cur['mean'])}{trial}).", "stable"
+    return f"{measure} is stable in its current process (average {show(cur['mean'])}{trial}).", "stable"
 
 
 def narrate_counts(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.DataFrame, measure: str,

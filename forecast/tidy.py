@@ -212,30 +212,31 @@ def parse_months(values: pd.Series, source: Source) -> pd.Series:
     return pd.Series(pd.PeriodIndex(stripped.map(periods).tolist(), freq="M"), index=values.index)
 
 
-def parse_counts(values: pd.Series, source: Source) -> pd.Series:
+def parse_counts(values: pd.Series, source: Source, what: str = "count", maximum: float = MAX_COUNT,
+                 unit: str = " a month") -> pd.Series:
     """Numbers from count strings; blank, non-numeric, badly grouped, negative or impossibly large values are
-    errors."""
+    errors, each named as ``what`` (a count, a population)."""
     text = values.str.strip()
     comma = text.str.contains(",", regex=False)
     grouped = comma & text.str.fullmatch(_GROUPED)
     if bool((comma & ~grouped).any()):
         row = int(np.flatnonzero((comma & ~grouped).to_numpy())[0])
-        raise source.error(row, f"count {text.iloc[row]!r} is not a number (a comma is allowed only between "
+        raise source.error(row, f"{what} {text.iloc[row]!r} is not a number (a comma is allowed only between "
                                 "groups of three digits, as in 1,234; write decimals with a point)")
     numbers = pd.to_numeric(text.where(~comma, text.str.replace(",", "", regex=False)), errors="coerce")
     bad = numbers.isna() | ~np.isfinite(numbers.fillna(0))
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raw = text.iloc[row]
-        raise source.error(row, "count is blank" if not raw else f"count {raw!r} is not a number")
+        raise source.error(row, f"{what} is blank" if not raw else f"{what} {raw!r} is not a number")
     negative = numbers < 0
     if negative.any():
         row = int(np.flatnonzero(negative.to_numpy())[0])
-        raise source.error(row, f"count {text.iloc[row]} is negative")
-    huge = numbers > MAX_COUNT
+        raise source.error(row, f"{what} {text.iloc[row]} is negative")
+    huge = numbers > maximum
     if huge.any():
         row = int(np.flatnonzero(huge.to_numpy())[0])
-        raise source.error(row, f"count {text.iloc[row]} is beyond {MAX_COUNT:,.0f} a month (a typo?)")
+        raise source.error(row, f"{what} {text.iloc[row]} is beyond {maximum:,.0f}{unit} (a typo?)")
     return numbers.astype(float)
 
 

@@ -129,6 +129,25 @@ def test_board_sentences_lead_with_the_exceptions(met_run):
                                              "too few crimes"]
 
 
+def test_report_adds_the_peers_section_of_a_peers_folder(met_run, invoke, tmp_path):
+    out = shutil.copytree(met_run[0], tmp_path / "run")
+    peers = tmp_path / "peers"
+    made = invoke("peers", "--crime", "robbery", "--out", peers)
+    assert made.exit_code == 0, made.output
+    result = invoke("report", "--out", out, "--peers", peers)
+    assert result.exit_code == 0, result.output
+    html = (out / "report.html").read_text(encoding="utf-8")
+    start, end = html.index("<!-- peers section -->"), html.index("<!-- end of peers section -->")
+    section = html[start:end]
+    first = (peers / "sentences.txt").read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("Robbery per 1,000 residents in the 12 months to 2018-12: highest in Westminster (")
+    assert first.replace("&", "&amp;") in section
+    assert section.count("<img") == 1 and section.count("<tr>") == 31  # the header and the 30 boroughs ranked
+    assert html.index("<h2>Charts</h2>") < start
+    not_peers = invoke("report", "--out", out, "--peers", out)
+    assert not_peers.exit_code != 0 and "not a 'forecast peers' output folder" in not_peers.stderr
+
+
 @needs_chromium
 def test_report_fits_1400_pixels_and_leads_with_the_exceptions(met_run, tmp_path):
     from cdp import Browser
