@@ -1304,8 +1304,9 @@ def peers(panel: Panel, crime, by, home, peer_names, per, population, window, ou
 
     \b
         forecast peers --crime burglary,robbery
-        forecast peers --data forces.csv --home-force "West Midlands" --crime burglary
-        forecast peers --data forces.csv --home-force "West Midlands" --peers merseyside,west-yorkshire
+        forecast peers --data wmp-mer.csv --home-force west-midlands --peers merseyside
+
+    (wmp-mer.csv: two forces' street files, as ingest's example writes it.)
     """
     from forecast import peers as peer
     from forecast.output import atomic_folder, check_folder

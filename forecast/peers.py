@@ -211,8 +211,8 @@ def compare(monthly: pd.DataFrame, home: str, group: Sequence[str], group_name: 
         raise SelectionError(f"{crime_type}: none of {home}'s {group_name} ({', '.join(group)}) is in the data")
     rows = monthly[monthly["unit"].isin([home, *present])]
     wide = rows.pivot(index="month", columns="unit", values="rate").dropna()
-    if len(wide) < 2:
-        raise SelectionError(f"{crime_type}: {home} and its group share fewer than 2 months")
+    if wide.empty:
+        raise SelectionError(f"{crime_type}: {home} and its group share no month")
     average = wide.mean(axis=1)
     gap = wide[home] - average
     rows = rows[rows["month"].isin(wide.index)].copy()

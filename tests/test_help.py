@@ -74,6 +74,11 @@ EXPECTED = {
         _csv("wmp-mer.csv")["force"]) == {"West Midlands Police", "Merseyside Police"},
     "spc --data downloads/2024-09.zip --force west-midlands --crime robbery": lambda out:
         "Robbery in Sandwell is stable" in out and "Liverpool" not in out,
+    "peers --crime burglary,robbery": lambda out: "Burglary per 1,000 residents in the 12 months to 2018-12: highest "
+    "in Westminster (16.9)" in out and len(_csv("out/met-major/peers-by-area/peers.csv")) == 60,
+    "peers --data wmp-mer.csv --home-force west-midlands --peers merseyside": lambda out: "West Midlands Police has "
+    "the " in out and set(_csv("out/wmp-mer/peers-west-midlands-police/peers.csv")["force"]) == {
+        "West Midlands Police", "Merseyside Police"},
     "winter --crime burglary --area all-areas --winters 3": lambda out: "Nov 2018 to Dec 2018 recorded; the rest of "
     "the winter, Jan 2019 to Feb 2019, is forecast" in out and "Based on the forecast, Burglary this winter (Nov 2018 to "
     "Feb 2019) is expected at" in out and len(_csv("out/met-major/winter/burglary/latest/winter.csv")) == 1,
