@@ -1091,9 +1091,14 @@ def winter(panel: Panel, crime, area, include_asb, season, end, model, winters, 
 @click.option("--every", default=3, show_default=True, type=click.IntRange(1, 24),
               help="With --evaluate: months between past origins.")
 @click.option("--jobs", "n_jobs", default=None, type=click.IntRange(1, 256), help="Parallel processes.")
+@click.option("--reconcile", type=click.Choice(RECONCILE_METHODS), default=RECONCILE_DEFAULT, show_default=True,
+              help="As 'forecast run' does, so that both give one probability: every area and the force total are "
+                   "fitted and their paths made to add up, and the chosen areas reported. 'none' fits only the "
+                   "chosen areas (faster; the probabilities may then differ from run's).")
 @spc_options
 @output_options
-def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_jobs, spc_options, fmt, output) -> None:
+def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_jobs, reconcile, spc_options, fmt,
+            output) -> None:
     """Chance that next quarter brings a significant step change, per series.
 
     Sample paths from the chosen model are appended to the history and the SPC rules replayed on them.
@@ -1119,13 +1124,15 @@ def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_
     whole = panel.with_totals()
     crimes = resolve_names(crime, whole.crime_types, "crime type")
     say_uneven_totals(whole.select(crime=crimes))
-    panel = whole.select(crime=crimes, area=area)
+    chosen = set(whole.select(crime=crimes, area=area).keys())
+    panel = whole.select(crime=crimes) if reconcile != "none" else whole.select(crime=crimes, area=area)
     outlooks = []
     with Progress(len(panel.keys()), "forecasting") as progress:
         for crime_type in crimes:
             result = run_forecast(panel, crime_type, 3, model, BacktestSettings(models=DEFAULT_RUN), spc_options,
-                                  n_jobs=n_jobs, progress=progress, n_paths=n_paths, seed=seed, train=whole)
-            outlooks += list(result.outlooks.values())
+                                  n_jobs=n_jobs, progress=progress, n_paths=n_paths, seed=seed, reconcile=reconcile,
+                                  train=whole)
+            outlooks += [o for key, o in result.outlooks.items() if key in chosen]
     if fmt == "json":
         return emit(json.dumps([o.to_dict() for o in outlooks], indent=1), output)
     frame = outlook_frame(outlooks)
@@ -1460,6 +1467,8 @@ def predict(run_id, model_dir, model_uri, area, horizon, tracking_uri, fmt, outp
     else:
         areas = [area]
     frame = model.predict(pd.DataFrame({"area": areas, "horizon": horizon}))
+    for figures, rows in frame.groupby("figures", sort=False):
+        click.echo(f"note: {rows['month'].min()} to {rows['month'].max()}: {figures} figures", err=True)
     if fmt == "json":
         return emit(frame.to_json(orient="records", indent=1), output)
     if fmt == "csv":

@@ -473,26 +473,43 @@ def month_axis(ax) -> None:
     ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=(4, 7, 10)))
 
 
+def spread(values: Sequence[float], gap: float) -> list[float]:
+    """Label heights at least ``gap`` apart, each as near its value as that allows (order kept)."""
+    order = np.argsort(values)
+    placed = np.asarray(values, dtype=float)[order].copy()
+    for i in range(1, len(placed)):
+        placed[i] = max(placed[i], placed[i - 1] + gap)
+    shift = (placed - np.asarray(values, dtype=float)[order]).mean()
+    placed -= shift / 2
+    for i in range(1, len(placed)):
+        placed[i] = max(placed[i], placed[i - 1] + gap)
+    out = np.empty_like(placed)
+    out[order] = placed
+    return out.tolist()
+
+
 def peer_chart(monthly: pd.DataFrame, home: str, *, title: str, ylabel: str, caption: str = "") -> plt.Figure:
     """Monthly rates of a force (highlighted) and its peers (grey), with the group average dashed; every line in
-    the legend, each peer named at its last month."""
+    the legend, each force named at its last month (names spread so that none overlaps)."""
     fig, ax = plt.subplots(figsize=(10, 4.6), layout="constrained")
     wide = monthly.pivot(index="month", columns="unit", values="rate").sort_index()
     x = _x(wide.index)
     for unit in wide.columns:
-        if unit == home:
-            continue
-        ax.plot(x, wide[unit], color=PEER, linewidth=1, gid=f"peer-{unit}", label="_nolegend_")
-        ax.annotate(plain(unit), (x[-1], wide[unit].iloc[-1]), xytext=(4, 0), textcoords="offset points",
-                    fontsize=7, color="#777777", va="center")
+        if unit != home:
+            ax.plot(x, wide[unit], color=PEER, linewidth=1, gid=f"peer-{unit}", label="_nolegend_")
     ax.plot([], [], color=PEER, linewidth=1, label="peers (named at right)")
     average = monthly.drop_duplicates("month").set_index("month")["group_average"].reindex(wide.index)
     ax.plot(x, average, color="black", linestyle="--", linewidth=1.2, gid="group-average", label="group average")
     ax.plot(x, wide[home], color=HOME, linewidth=2.4, gid="home", label=plain(home))
-    ax.annotate(plain(home), (x[-1], wide[home].iloc[-1]), xytext=(4, 0), textcoords="offset points",
-                fontsize=8, color=HOME, fontweight="bold", va="center")
-    month_axis(ax)
     ax.set_ylim(bottom=0)
+    last = wide.iloc[-1]
+    heights = spread(last.tolist(), 0.045 * ax.get_ylim()[1])
+    for (unit, value), height in zip(last.items(), heights):
+        mine = unit == home
+        ax.annotate(plain(unit), (x[-1], value), xytext=(x[-1], height), textcoords="data", fontsize=8 if mine else 7,
+                    color=HOME if mine else "#777777", fontweight="bold" if mine else "normal", va="center",
+                    ha="left", annotation_clip=False)
+    month_axis(ax)
     ax.set_ylabel(ylabel)
     ax.set_title(plain(title), loc="left", fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)
@@ -508,8 +525,10 @@ def rate_bars(table: pd.DataFrame, overall: float, *, title: str, xlabel: str, c
     rows = table.sort_values("rate")
     fig, ax = plt.subplots(figsize=(9, max(3.0, 0.26 * len(rows) + 1.2)), layout="constrained")
     bars = ax.barh([plain(u) for u in rows["unit"]], rows["rate"], color=PEER, gid="rates")
-    ax.bar_label(bars, labels=[f"{r:.2f}" for r in rows["rate"]], padding=3, fontsize=7)
-    ax.axvline(overall, color="black", linestyle="--", linewidth=1.2, gid="overall", label=f"all areas {overall:.2f}")
+    ax.bar_label(bars, labels=[f"{r:.1f}" if r >= 10 else f"{r:.2f}" for r in rows["rate"]], padding=3, fontsize=7,
+                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.4})
+    ax.axvline(overall, color="black", linestyle="--", linewidth=1.2, gid="overall", zorder=0,
+               label=f"the areas together: {overall:.1f}" if overall >= 10 else f"the areas together: {overall:.2f}")
     ax.set_xlabel(xlabel)
     ax.tick_params(axis="y", labelsize=8)
     ax.set_title(plain(title), loc="left", fontsize=11)

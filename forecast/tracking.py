@@ -273,24 +273,40 @@ def bundle_class():
     class ForecastBundle(mlflow.pyfunc.PythonModel):
         """The fitted models of one run: forecasts any of its series given ``area`` (and ``horizon``)."""
 
-        def __init__(self, models: dict, crime_type: str, levels=(80, 95), panel_model=None):
+        def __init__(self, models: dict, crime_type: str, levels=(80, 95), panel_model=None,
+                     published: pd.DataFrame | None = None, reconciliation: str = "none"):
             self.models = models
             self.crime_type = crime_type
             self.levels = tuple(levels)
             #: the global model trained on every month of the panel (its forecasts are held by the series' models)
             self.panel_model = panel_model
+            #: the run's own forecast table (forecast.csv) and how it was reconciled: predict gives these figures
+            self.published = published
+            self.reconciliation = reconciliation
 
         def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
             try:
-                return predict_bundle(self.models, model_input, self.levels)
+                return predict_bundle(self.models, model_input, self.levels, getattr(self, "published", None),
+                                      getattr(self, "reconciliation", "none"))
             except (SelectionError, TrackingError) as exc:
                 raise BadRequest(str(exc)) from None
 
     return ForecastBundle
 
 
-def predict_bundle(models: dict, model_input: pd.DataFrame, levels=(80, 95)) -> pd.DataFrame:
-    """Forecast every requested (area, horizon) row from already fitted models, without refitting."""
+def figures_of(reconciliation: str) -> tuple[str, str]:
+    """What `predict`'s ``figures`` column says: (the run's months, the months past them)."""
+    if reconciliation in ("none", "", None):
+        return "the run's", "the model's (past the run's horizon)"
+    return (f"the run's, reconciled {reconciliation}",
+            "the model's, not reconciled (past the run's horizon)")
+
+
+def predict_bundle(models: dict, model_input: pd.DataFrame, levels=(80, 95), published: pd.DataFrame | None = None,
+                   reconciliation: str = "none") -> pd.DataFrame:
+    """Forecast every requested (area, horizon) row from already fitted models, without refitting. The months the
+    run published are the run's own figures (``published``: its forecast table, reconciled as the run was), so that
+    predict never gives a second number for one month; months past them are the model's, said in ``figures``."""
     from forecast.data import resolve_names
 
     frame = pd.DataFrame(model_input)
@@ -314,6 +330,14 @@ def predict_bundle(models: dict, model_input: pd.DataFrame, levels=(80, 95)) -> 
             f.insert(0, "area", area)
             f.insert(0, "crime_type", key[0])
             f.insert(4, "step", np.arange(1, horizon + 1))
+            f["figures"] = figures_of(reconciliation)[1] if published is not None else "the model's"
+            if published is not None:
+                run = published[(published["crime_type"] == key[0]) & (published["area"] == area)]
+                run = run.set_index("month").reindex(f["month"])
+                known = run["mean"].notna().to_numpy()
+                columns = [c for c in f.columns if c.startswith(("mean", "lo_", "hi_")) and c in run]
+                f.loc[known, columns] = run[columns].to_numpy()[known]
+                f.loc[known, "figures"] = figures_of(reconciliation)[0]
             out.append(f)
     return pd.concat(out, ignore_index=True)
 
@@ -327,9 +351,11 @@ def model_signature(example_input: pd.DataFrame, example_output: pd.DataFrame):
 def build_bundle(result) -> tuple[object, pd.DataFrame, pd.DataFrame]:
     """The pyfunc object of a RunResult, an input example and its output."""
     models = {key: (f.chosen, f.model) for key, f in result.forecasts.items()}
-    bundle = bundle_class()(models, result.crime_type, panel_model=result.global_fit.final_model())
+    bundle = bundle_class()(models, result.crime_type, panel_model=result.global_fit.final_model(),
+                            published=result.forecast_frame(), reconciliation=result.reconciliation)
     example = pd.DataFrame({"area": [result.keys[0][1]], "horizon": [result.horizon]})
-    return bundle, example, predict_bundle(models, example)
+    return bundle, example, predict_bundle(models, example, published=bundle.published,
+                                           reconciliation=bundle.reconciliation)
 
 
 def save_model(result, path: Path) -> Path:

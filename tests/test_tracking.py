@@ -448,3 +448,34 @@ def test_a_registered_model_is_served_over_http_with_predicts_numbers_and_stops(
     while processes_mentioning(f"--port {port}") and time.time() < deadline:
         time.sleep(0.5)
     assert processes_mentioning(f"--port {port}") == []
+
+
+def test_predict_gives_the_runs_reconciled_figures_and_says_which_it_gives_past_them(tmp_path, monkeypatch):
+    frame = datasets.load("met-major").frame
+    frame = frame[(frame["crime_type"] == "Robbery") & frame["area"].isin(["Camden", "Westminster"])]
+    frame = frame[frame["month"] > frame["month"].max() - 60]
+    own = tmp_path / "own.csv"
+    frame.assign(month=frame["month"].astype(str))[["month", "area", "crime_type", "count"]].to_csv(own, index=False)
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    run = CliRunner().invoke(cli, ["run", "--data", own, "--crime", "robbery", "--jobs", "1", "--paths", "300",
+                                   "--export", "--tracking-uri", uri, "--out", tmp_path / "out"],
+                                   catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    run_id = run.stdout.split("recorded MLflow run ")[1].split()[0]
+    published = pd.read_csv(tmp_path / "out" / "forecast.csv")
+    assert set(pd.read_csv(tmp_path / "out" / "summary.csv")["reconciliation"]) == {"top-down"}
+    result = CliRunner().invoke(cli, ["predict", "--model-dir", tmp_path / "models" / "robbery" / run_id, "--area",
+                                      "all", "--horizon", "5", "--format", "csv"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(pd.io.common.StringIO(result.stdout))
+    cols = ["mean", "lo_80", "hi_80", "lo_95", "hi_95"]
+    mine = got[got["step"] <= 3].merge(published, on=["area", "month"], suffixes=("", "_run"))
+    assert len(mine) == 9  # Camden, Westminster and the force total, 3 months each
+    assert np.allclose(mine[cols].to_numpy(), mine[[f"{c}_run" for c in cols]].to_numpy(), rtol=0, atol=1e-9)
+    assert set(mine["figures"]) == {"the run's, reconciled top-down"}
+    later = got[got["step"] > 3]
+    assert len(later) == 6 and set(later["figures"]) == {"the model's, not reconciled (past the run's horizon)"}
+    months = mine.pivot(index="month", columns="area", values="mean")
+    assert np.allclose(months["Camden"] + months["Westminster"], months["All areas"], rtol=1e-9)
+    assert "note: 2019-01 to 2019-03: the run's, reconciled top-down figures" in result.stderr
