@@ -60,12 +60,7 @@ def recent_step_change(result: spc.SPCResult, months: int = 3) -> pd.Series | No
 
 def step_change_sentence(result: spc.SPCResult, change: pd.Series) -> str:
     """The board's step-change sentence for a change declared in an earlier month of the quarter."""
-    measure = result.measure
-    up = change["direction"] == "up"
-    pct = f" ({spc.fmt_pct(change['pct_change'])})" if np.isfinite(change["pct_change"]) else ""
-    return (f"{measure} saw a significant step change {'increase' if up else 'reduction'} in average monthly levels, "
-            f"declared in {change['detected']}: the average is now {spc.fmt(change['new_mean'])}, "
-            f"{'up' if up else 'down'} from {spc.fmt(change['old_mean'])}{pct}.")
+    return spc.step_change_text(result.measure, change, result.options.decimals)
 
 
 def attention(result: spc.SPCResult, outlook: Outlook | None = None, months: int = 3) -> Attention:

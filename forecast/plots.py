@@ -21,6 +21,7 @@ from matplotlib.ticker import StrMethodFormatter  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from forecast.data import ALL_AREAS  # noqa: E402
 from forecast.errors import OutputError  # noqa: E402
 from forecast.output import file_stems  # noqa: E402
 from forecast.spc import fmt  # noqa: E402
@@ -35,6 +36,9 @@ LABELS = {"common_cause": "common cause", "special_cause_improvement": "improvem
 ICONS = {"common_cause": ("#a6a6a6", "~"), "improvement_high": ("#00b0f0", "H"), "improvement_low": ("#00b0f0", "L"),
          "concern_high": ("#e46c0a", "H"), "concern_low": ("#e46c0a", "L"), "neutral_high": ("#490092", "H"),
          "neutral_low": ("#490092", "L")}
+ICON_WORDS = {"common_cause": "common cause variation", "improvement_high": "improvement, high",
+              "improvement_low": "improvement, low", "concern_high": "concern, high", "concern_low": "concern, low",
+              "neutral_high": "special cause, high", "neutral_low": "special cause, low"}
 FORECAST = "#1f5fa8"
 DPI = 150
 #: step-change labels closer than this many months alternate rows
@@ -49,6 +53,26 @@ def plain(text: str) -> str:
 def _x(months) -> np.ndarray:
     """Months as matplotlib dates (the middle of each month would hide step boundaries; use the first day)."""
     return pd.PeriodIndex(months, freq="M").to_timestamp().to_numpy()
+
+
+def month_axis(ax) -> None:
+    """Ticks that read as months: 'Jan 2016' at each year, the quarters' months between."""
+    ax.xaxis.set_major_locator(mdates.YearLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
+    ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=(4, 7, 10)))
+
+
+def carry_limits(ax, points: pd.DataFrame, fx: np.ndarray, compact: bool = False) -> None:
+    """The current process's average and limits carried on through the forecast months (fainter), so that one can
+    see whether the forecast stays inside them."""
+    last = points.iloc[-1]
+    end = _x([pd.Period(str(pd.Timestamp(fx[-1]).to_period("M")), "M") + 1])[0]
+    xs = np.r_[_x([last["month"] + 1])[0], end]
+    for col, style, colour in (("mean", "-", "#000000"), ("ucl", "--", "#7f7f7f"), ("lcl", "--", "#7f7f7f")):
+        value = float(last[col])
+        if np.isfinite(value):
+            ax.plot(xs, [value, value], ls=style, color=colour, lw=1, alpha=0.45, zorder=3, gid=f"{col}-ahead",
+                    label="current average and limits, carried on" if col == "mean" and not compact else None)
 
 
 def processes_of(points: pd.DataFrame) -> list[pd.DataFrame]:
@@ -68,8 +92,10 @@ def step_changes_of(points: pd.DataFrame) -> list[dict]:
     for old, new in zip(procs, procs[1:]):
         old_mean, new_mean = float(old["mean"].iloc[0]), float(new["mean"].iloc[0])
         pct = (new_mean - old_mean) / old_mean * 100 if old_mean else float("nan")
+        declared = new["declared"].iloc[0] if "declared" in new else None
         out.append({"month": pd.Period(new["month"].iloc[0], "M"), "old_mean": old_mean, "new_mean": new_mean,
-                    "pct_change": pct})
+                    "pct_change": pct,
+                    "declared": pd.Period(str(declared), "M") if isinstance(declared, str) and declared else None})
     return out
 
 
@@ -107,14 +133,19 @@ def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, com
         if compact and kind == "common_cause":
             continue
         ax.scatter(_x(group["month"]), group["count"], s=14 if compact else 26, color=COLOURS.get(kind, "#a6a6a6"),
-                   marker=MARKERS.get(kind, "o"), edgecolor="white", linewidth=0.4, zorder=4,
+                   marker=MARKERS.get(kind, "o"), edgecolor="white", linewidth=0.4, zorder=6,
                    label=LABELS.get(kind, kind), gid=f"points-{kind}")
     previous, row, rows = None, 0, 0
     # a label is about an eighth of the plot wide: labels closer than that take turns between three rows
     close = max(LABEL_MONTHS, len(points) // 8)
-    for sc in step_changes_of(points):
+    for i, sc in enumerate(step_changes_of(points)):
         sx = _x([sc["month"]])[0]
-        ax.axvline(sx, color="#000000", ls=":", lw=0.8, zorder=1, gid=f"step-{sc['month']}")
+        ax.axvline(sx, color="#000000", ls=":", lw=0.8, zorder=1, gid=f"step-{sc['month']}",
+                   label="step change (new process starts)" if i == 0 and not compact else None)
+        if sc["declared"] is not None and not compact:
+            ax.plot([_x([sc["declared"]])[0]], [1.0], marker="v", ms=6, color="#000000", clip_on=False, ls="none",
+                    transform=ax.get_xaxis_transform(), zorder=7, gid=f"declared-{sc['declared']}",
+                    label="step change declared (the run's 8th month)" if i == 0 else None)
         if not compact:
             row = (row + 1) % 3 if previous is not None and (sc["month"] - previous).n < close else 0
             rows = max(rows, row + 1)
@@ -129,12 +160,22 @@ def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, com
                                freq="M"))
         joined = np.r_[x[-1:], fx]
         last = float(points["count"].iloc[-1])
+        means = forecast["mean"].to_numpy(float)
         for level, alpha in ((95, 0.18), (80, 0.32)):
             lo, hi = forecast[f"lo_{level}"].to_numpy(float), forecast[f"hi_{level}"].to_numpy(float)
             ax.fill_between(fx, lo, hi, color=FORECAST, alpha=alpha, lw=0, zorder=1, gid=f"band-{level}",
                             label=None if compact else f"{level}% interval")
-        ax.plot(joined, np.r_[last, forecast["mean"].to_numpy(float)], color=FORECAST, ls="--", lw=1.5, marker="o",
-                ms=3, zorder=5, gid="forecast-mean", label=None if compact else "forecast")
+        # the line leaves the last actual month, which keeps its own marker and colour: the forecast's are hollow
+        ax.plot(joined, np.r_[last, means], color=FORECAST, ls="--", lw=1.5, zorder=4, gid="forecast-line")
+        ax.plot(fx, means, ls="none", marker="o", ms=4.5 if not compact else 3, mfc="white", mec=FORECAST, mew=1.3,
+                zorder=5, gid="forecast-mean", label=None if compact else "forecast (mean)")
+        if "factor" not in points:
+            carry_limits(ax, points, fx, compact)
+        if not compact:
+            for i, (fxi, value) in enumerate(zip(fx, means)):
+                ax.annotate(fmt(value), (fxi, value), xytext=(0, 8), textcoords="offset points", ha="center",
+                            fontsize=7, color=FORECAST, zorder=8, gid=f"forecast-value-{i}",
+                            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 0.5})
         if not compact:
             ax.axvspan(fx[0] - np.timedelta64(15, "D"), fx[-1] + np.timedelta64(15, "D"), color="#eef3fa", zorder=0,
                        gid="forecast-zone")
@@ -169,7 +210,9 @@ def spc_chart(points: pd.DataFrame, forecast: pd.DataFrame | None = None, *, tit
         below.set_title("Seasonally adjusted, what the SPC rules see (counts / seasonal factor); above, the "
                         "average and limits carried back onto the counts follow the season", loc="left", fontsize=8)
         below.set_ylabel("Adjusted per month")
-    axes[-1, 0].set_xlabel("Month")
+    month_axis(axes[-1, 0])
+    colour, letter = ICONS.get(icon, ICONS["common_cause"])
+    ax.plot([], [], ls="none", marker="o", ms=9, color=colour, label=f"icon {letter}: {ICON_WORDS.get(icon, icon)}")
     fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize=7, frameon=False)
     if caption:
         fig.text(0.01, 0.005, plain(caption), fontsize=7, color="#555555", ha="left", va="bottom")
@@ -316,10 +359,18 @@ def outlook_words(row: dict, short: bool = False) -> str:
     return f"step change {way} {'likely' if p >= LIKELY else 'possible'} next quarter ({p:.2f})"
 
 
+FORCE_TOTAL = "force total"
+
+
+def series_title(crime_type: str, area: str) -> str:
+    """'Robbery in Camden', and 'Robbery (force total)' for the total: never 'Robbery in All areas'."""
+    return f"{crime_type} ({FORCE_TOTAL})" if area == ALL_AREAS else f"{crime_type} in {area}"
+
+
 def _series_chart(row: dict, p: pd.DataFrame, f: pd.DataFrame, path: Path, source: str, svg: bool,
                   history: int | None) -> Path:
     status = "; ".join(filter(None, (row["status"], outlook_words(row))))
-    fig = spc_chart(p, f, title=f"{row['crime_type']} in {row['area']}", status=status,
+    fig = spc_chart(p, f, title=series_title(row["crime_type"], row["area"]), status=status,
                     icon=row.get("icon", "common_cause"),
                     caption=caption(source, row["last_month"], row["model"], str(row.get("reconciliation", "none"))),
                     history=history)
@@ -338,7 +389,8 @@ def crime_charts(summary: pd.DataFrame, points: pd.DataFrame, forecasts: pd.Data
 
     out_dir = Path(out_dir)
     rows = summary.to_dict(orient="records")
-    panels = [(" - ".join(filter(None, (r["area"], outlook_words(r, short=True)))),
+    panels = [(" - ".join(filter(None, (FORCE_TOTAL if r["area"] == ALL_AREAS else r["area"],
+                                        outlook_words(r, short=True)))),
                series_points(points, r["crime_type"], r["area"]), forecast_of(forecasts, r["crime_type"], r["area"]))
               for r in rows]
     crime = summary["crime_type"].iloc[0]
@@ -464,13 +516,6 @@ def comparison_chart(summary: pd.DataFrame, published: str, title: str):
 
 HOME = "#1f5fa8"
 PEER = "#a6a6a6"
-
-
-def month_axis(ax) -> None:
-    """Ticks that read as months: 'Jan 2016' at each year, the quarters' month names between."""
-    ax.xaxis.set_major_locator(mdates.YearLocator())
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
-    ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=(4, 7, 10)))
 
 
 def spread(values: Sequence[float], gap: float) -> list[float]:

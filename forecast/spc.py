@@ -425,8 +425,8 @@ class SPCResult:
             "status": self.status, "mean": cur["mean"], "lcl": cur["lcl"], "ucl": cur["ucl"],
             "months_in_process": int(cur["n"]), "trial": bool(cur["trial"]), "icon": self.icon,
             "step_change": None if last is None else
-            f"{last['month']} {last['direction']}: {fmt(last['old_mean'])} -> {fmt(last['new_mean'])} "
-            f"({fmt_pct(last['pct_change'])})",
+            f"{last['month']} {last['direction']} (declared {last['detected']}): {fmt(last['old_mean'])} -> "
+            f"{fmt(last['new_mean'])} ({fmt_pct(last['pct_change'])})",
         }
 
     def to_dict(self) -> dict:
@@ -572,8 +572,9 @@ def _analyse(y: pd.Series, crime_type: str, area: str, options: SPCOptions, targ
     step_changes = pd.DataFrame(step_rows, columns=["month", "detected", "direction", "old_mean", "new_mean",
                                                     "pct_change", "manual"])
     process_of = np.repeat(np.arange(len(starts)), np.array(ends) - np.array(starts) + 1)
+    declared = [None] + [str(months[c.detected]) for c in changes]
     points = pd.DataFrame({"month": months, "count": values, "process": process_of,
-                           "mean": point_limits[:, 0], "lcl": point_limits[:, 1], "ucl": point_limits[:, 2],
+                           "declared": [declared[k] for k in process_of], "mean": point_limits[:, 0], "lcl": point_limits[:, 1], "ucl": point_limits[:, 2],
                            "rule": labels,
                            "point_type": [point_type(l, options.improvement_direction) if l != IGNORED else "ignored"
                                           for l in labels]})
@@ -655,6 +656,19 @@ def months_beyond(points: pd.DataFrame, sign: int) -> int:
     return int(beyond.size) if beyond.all() else int(np.argmin(beyond[::-1]))
 
 
+def step_change_text(measure: str, change: pd.Series, decimals: int | None = None) -> str:
+    """The board's sentence for a step change, declared this month or earlier in the quarter: one register, and
+    both months, the one the new process starts and the one the run that declared it completed."""
+    up = change["direction"] == "up"
+    show = functools.partial(fmt, decimals=decimals)
+    pct = (f", which is a percentage change of {fmt_pct(change['pct_change'])}" if np.isfinite(change["pct_change"])
+           else "")
+    return (f"{measure} has seen a significant step change {'increase' if up else 'reduction'} in average monthly "
+            f"levels, starting {change['month']} and declared in {change['detected']}. Average monthly recorded "
+            f"{measure} is now {show(change['new_mean'])}, {'up' if up else 'down'} from "
+            f"{show(change['old_mean'])}{pct}.")
+
+
 def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.DataFrame, measure: str,
             options: SPCOptions) -> tuple[str, str]:
     """The board's sentence for the latest month and a short status, by the priority of SPC.md section 5."""
@@ -665,13 +679,7 @@ def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.Data
 
     if not step_changes.empty and step_changes["detected"].iloc[-1] == last["month"]:
         sc = step_changes.iloc[-1]
-        up = sc["direction"] == "up"
-        text = (f"{measure} has seen a significant step change {'increase' if up else 'reduction'} in average "
-                f"monthly levels. Average monthly recorded {measure} is now {show(sc['new_mean'])}, "
-                f"{'up' if up else 'down'} from {show(sc['old_mean'])}"
-                + (f", which is a percentage change of {fmt_pct(sc['pct_change'])}." if np.isfinite(sc["pct_change"])
-                   else "."))
-        return text, f"step change {sc['direction']}"
+        return step_change_text(measure, sc, options.decimals), f"step change {sc['direction']}"
 
     values = points["count"].to_numpy()
     for sign, word, limit_word in ((1, "increases", "above the upper"), (-1, "reductions", "below the lower")):

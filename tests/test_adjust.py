@@ -128,7 +128,7 @@ def test_run_with_adjust_says_so_in_sentences_report_and_charts(tmp_path, invoke
                     "--paths", "300", "--out", out)
     assert result.exit_code == 0, result.output
     said = (out / "sentences.txt").read_text().splitlines()
-    assert said[0].startswith("Burglary in Merton (seasonally adjusted) saw a significant step change increase")
+    assert said[0].startswith("Burglary in Merton (seasonally adjusted) has seen a significant step change increase")
     assert "up from 113 (+19%)" in said[0]
     points = pd.read_csv(out / "spc.csv")
     assert points["factor"].iloc[-1] == pytest.approx(1.190216, abs=1e-6)

@@ -41,8 +41,9 @@ def test_exceptions_lead_in_rank_order_and_quiet_series_collapse():
         "too few crimes"]
     said = board.board_sentences(keys, att, ["Based on seasonality, Robbery may fall over the next 3 months in Near."])
     assert said == [
-        "Robbery in Step saw a significant step change increase in average monthly levels, declared in 2018-11: the "
-        "average is now 135, up from 100 (+35%).",
+        "Robbery in Step has seen a significant step change increase in average monthly levels, starting 2018-04 and "
+        "declared in 2018-11. Average monthly recorded Robbery in Step is now 135, up from 100, which is a percentage "
+        "change of +35%.",
         "Robbery in Beyond has seen significant increases in the last 2 months, with monthly levels on or above the "
         "upper control limit.",
         "Robbery in Near has been above average for the last 7 months; another month above average will bring about "

@@ -51,7 +51,9 @@ def test_forecast_fan_lies_after_the_last_observed_month(merton):
     result, forecast, fig = merton
     ax = fig.axes[0]
     line = lines_by_gid(ax)["forecast-mean"]
-    assert np.allclose(np.asarray(line.get_ydata(), float)[1:], forecast["mean"].to_numpy())
+    assert np.allclose(np.asarray(line.get_ydata(), float), forecast["mean"].to_numpy())
+    joined = lines_by_gid(ax)["forecast-line"]  # the dashed line leaves the last actual month
+    assert np.asarray(joined.get_ydata(), float)[0] == result.points["count"].iloc[-1]
     last = np.datetime64(result.last_month.to_timestamp())
     bands = {c.get_gid(): c for c in ax.collections if isinstance(c, PolyCollection) and c.get_gid()}
     for level in (80, 95):
@@ -60,6 +62,59 @@ def test_forecast_fan_lies_after_the_last_observed_month(merton):
         assert min(xs) > last
         ys = vertices[:, 1]
         assert np.isclose(ys.min(), forecast[f"lo_{level}"].min()) and np.isclose(ys.max(), forecast[f"hi_{level}"].max())
+
+
+def test_the_last_actual_month_keeps_its_signal_marker_above_a_hollow_forecast(merton):
+    from matplotlib.colors import to_hex
+
+    result, forecast, fig = merton
+    ax = fig.axes[0]
+    last = result.points.iloc[-1]
+    kind = last["point_type"]
+    scatter = {c.get_gid(): c for c in ax.collections if c.get_gid()}[f"points-{kind}"]
+    xs = [np.datetime64(d.replace(tzinfo=None), "D") for d in num2date(scatter.get_offsets()[:, 0])]
+    assert np.datetime64(last["month"].to_timestamp(), "D") in xs
+    marker = lines_by_gid(ax)["forecast-mean"]
+    assert scatter.get_zorder() > marker.get_zorder() > lines_by_gid(ax)["forecast-line"].get_zorder()
+    assert to_hex(marker.get_markerfacecolor()) == "#ffffff"  # hollow: a forecast, not a recorded month
+    assert to_hex(marker.get_markeredgecolor()) == plots.FORECAST
+    values = {t.get_gid(): t.get_text() for t in ax.texts if (t.get_gid() or "").startswith("forecast-value-")}
+    assert values == {f"forecast-value-{i}": spc.fmt(v) for i, v in enumerate(forecast["mean"])}
+
+
+def test_the_current_limits_are_carried_through_the_forecast_months(merton):
+    result, forecast, fig = merton
+    lines = lines_by_gid(fig.axes[0])
+    current = result.processes.iloc[-1]
+    for col in ("mean", "ucl", "lcl"):
+        ahead = lines[f"{col}-ahead"]
+        assert np.allclose(np.asarray(ahead.get_ydata(), float), current[col])
+        xs = pd.to_datetime(ahead.get_xdata())
+        assert xs[0] == (result.last_month + 1).to_timestamp()
+        assert xs[-1] == (pd.Period(forecast.index[-1], "M") + 1).to_timestamp()
+
+
+def test_every_marker_is_in_the_legend_and_the_ticks_name_months(merton):
+    result, _, fig = merton
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    for kind in result.points["point_type"].unique():
+        assert plots.LABELS[kind] in labels
+    for label in ("process average", "control limits", "step change (new process starts)",
+                  "step change declared (the run's 8th month)", "80% interval", "95% interval", "forecast (mean)",
+                  "current average and limits, carried on", f"icon {plots.ICONS[result.icon][1]}: "
+                  f"{plots.ICON_WORDS[result.icon]}"):
+        assert label in labels
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert "Jan\n2016" in ticks and all(t.startswith("Jan\n") for t in ticks if t)
+    declared = sorted(line.get_gid().split("-", 1)[1] for line in fig.axes[0].get_lines()
+                      if (line.get_gid() or "").startswith("declared-"))
+    assert declared == [str(m) for m in result.step_changes["detected"]]
+
+
+def test_the_force_total_is_titled_as_such():
+    assert plots.series_title("Robbery", "All areas") == "Robbery (force total)"
+    assert plots.series_title("Robbery", "Camden") == "Robbery in Camden"
 
 
 def test_points_are_coloured_and_shaped_by_type(merton):
@@ -127,7 +182,7 @@ def test_default_window_is_the_last_36_months_and_nothing_covers_the_labels(mert
     legend = fig.legends[0].get_window_extent(renderer)
     assert legend.x0 >= frame.x1  # the legend sits beside the plot, not on the data
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels[:2] == ["process average", "control limits"] and "forecast" in labels
+    assert labels[:2] == ["process average", "control limits"] and "forecast (mean)" in labels
     plt.close(fig)
 
 

@@ -116,7 +116,7 @@ def met_run(tmp_path_factory):
 def test_board_sentences_lead_with_the_exceptions(met_run):
     out, result = met_run
     said = (out / "sentences.txt").read_text(encoding="utf-8").splitlines()
-    assert said[0].startswith("Robbery in Westminster saw a significant step change increase")
+    assert said[0].startswith("Robbery in Westminster has seen a significant step change increase")
     assert said[1].startswith("Robbery in Bromley: 6 months below average; a significant step change down is likely")
     assert said[-2] == "Stable, with no signal and no step change expected: Robbery for the force total and in Camden."
     assert said[-1] == ("Too few crimes a month for reliable SPC signals: Robbery in London Heathrow and London City "

@@ -53,9 +53,9 @@ def test_met_burglary_merton_latest_step_change_worked_by_hand():
     assert last["old_mean"] == pytest.approx(1379 / 12)
     assert last["new_mean"] == pytest.approx(1061 / 8)
     assert last["pct_change"] == pytest.approx((1061 / 8 - 1379 / 12) / (1379 / 12) * 100)
-    assert r.sentences == ("Burglary in Merton has seen a significant step change increase in average monthly levels. "
-                           "Average monthly recorded Burglary in Merton is now 133, up from 115, which is a percentage "
-                           "change of +15%.",)
+    assert r.sentences == ("Burglary in Merton has seen a significant step change increase in average monthly levels, "
+                           "starting 2018-05 and declared in 2018-12. Average monthly recorded Burglary in Merton is "
+                           "now 133, up from 115, which is a percentage change of +15%.",)
     assert len(r.step_changes) == 5
 
 
@@ -234,8 +234,9 @@ def test_cli_spc_json_and_csv(invoke, tmp_path):
     out = tmp_path / "points.csv"
     result = invoke("spc", "--crime", "burglary", "--area", "merton", "--format", "csv", "-o", out)
     points = pd.read_csv(out)
-    assert points.columns.tolist() == ["crime_type", "area", "month", "count", "process", "mean", "lcl", "ucl", "rule",
-                                       "point_type"]
+    assert points.columns.tolist() == ["crime_type", "area", "month", "count", "process", "declared", "mean", "lcl",
+                                       "ucl", "rule", "point_type"]
+    assert points["declared"].iloc[-1] == "2018-12" and points["declared"].isna().iloc[0]
     assert len(points) == 132
 
 
@@ -244,7 +245,7 @@ def test_cli_spc_table_rows_and_sentences(invoke):
     lines = result.stdout.splitlines()
     assert lines[0] == "SPC at 2018-12 (2 series; * = trial limits)"
     merton = next(line for line in lines if line.startswith("Burglary    Merton"))
-    assert "step change up" in merton and "133*" in merton and "2018-05 up: 115 -> 133 (+15%)" in merton
+    assert "step change up" in merton and "133*" in merton and "2018-05 up (declared 2018-12): 115 -> 133 (+15%)" in merton
     assert lines[-1].startswith("Burglary in Merton has seen a significant step change increase")
 
 
