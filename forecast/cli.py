@@ -93,13 +93,14 @@ level_option = click.option(
          "or the whole force (force).")
 
 
-def read_panel(data, fill_missing=None, encoding=None, forces=None, level="la") -> Panel:
+def read_panel(data, fill_missing=None, encoding=None, forces=None, level="la", sheet=None,
+               aggregate=False) -> Panel:
     """Load the panel and say on stderr what the readers noticed (an assumed encoding)."""
     from forecast.load import load_panel
 
     with FileProgress("reading") as progress:
         panel = load_panel(data, fill_missing=fill_missing, encoding=encoding, forces=forces, level=level,
-                           progress=progress)
+                           progress=progress, sheet=sheet, aggregate=aggregate)
     for note in panel.notes:
         click.echo(f"note: {note}", err=True)
     return panel
@@ -118,19 +119,25 @@ def data_options(func):
     """--data, --fill-missing, --encoding, --force and --level: where the panel comes from. The inputs are kept in
     the context so that no output is ever written over one of them."""
     @click.option("--data", "data", default="met-major", show_default=True, metavar="NAME|PATH",
-                  help="Bundled data set name, a tidy CSV, or data.police.uk street files (a file, a folder or the "
-                       "downloaded zip).")
+                  help="Bundled data set name, a tidy CSV or Excel workbook (.xlsx), or data.police.uk street files "
+                       "(a file, a folder or the downloaded zip).")
     @click.option("--fill-missing", type=click.Choice(["zero"]), default=None,
                   help="Count months missing inside a series as zero instead of refusing the file.")
     @encoding_option
     @force_option
     @level_option
+    @click.option("--sheet", default=None, metavar="NAME", help="With an Excel workbook: the sheet to read "
+                  "[default: the first].")
+    @click.option("--aggregate", is_flag=True,
+                  help="Sum dated rows (daily, or one per incident) into months; a file with no count column is "
+                       "an incident list, one row per crime, and its rows are counted.")
     @functools.wraps(func)
-    def wrapper(*args, data, fill_missing, encoding, forces, level, **kwargs):
+    def wrapper(*args, data, fill_missing, encoding, forces, level, sheet, aggregate, **kwargs):
         from forecast.load import input_paths
 
         click.get_current_context().meta["forecast.inputs"] = input_paths(data)
-        return func(*args, panel=read_panel(data, fill_missing, encoding, forces, level), **kwargs)
+        return func(*args, panel=read_panel(data, fill_missing, encoding, forces, level, sheet, aggregate),
+                    **kwargs)
     return wrapper
 
 
@@ -765,12 +772,15 @@ def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins
 @click.option("--reconcile", type=click.Choice(RECONCILE_METHODS), default=RECONCILE_DEFAULT, show_default=True,
               help="Make the areas' forecasts add up to the force total's (when the run holds both): 'top-down' "
                    "measured best (README, Measured); 'none' keeps each series' own forecast.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True,
+              help="xlsx: also write <crime>.xlsx, the summary, forecast, SPC, backtest and sentences as one Excel "
+                   "workbook, with the CSVs' numbers.")
 @model_options
 @spc_options
 @tracking_options()
 def run(panel: Panel, crime, area, include_asb, model, sparse_model, horizon, out_dir, export, register, n_paths,
-        seed, history, charts, reconcile, origins, step, n_jobs, scheduler, workers, spc_options, tracking_uri, no_track,
-        experiment) -> None:
+        seed, history, charts, reconcile, fmt, origins, step, n_jobs, scheduler, workers, spc_options, tracking_uri,
+        no_track, experiment) -> None:
     """Next quarter's forecast for a crime type in every area, with SPC status and backtest accuracy.
 
     Writes forecast.csv, spc.csv, backtest.csv, summary.csv, sentences.txt, run.json, the charts and
@@ -823,7 +833,8 @@ def run(panel: Panel, crime, area, include_asb, model, sparse_model, horizon, ou
                                export=export, n_paths=n_paths, seed=seed, history=history, charts=charts,
                                reconcile=reconcile, origins=origins, step=step, n_jobs=n_jobs, spc_options=spc_options,
                                tracking_uri=tracking_uri, no_track=no_track, experiment=experiment,
-                               register=register, started=started if c == crimes[0] else time.perf_counter(),
+                               register=register, workbook=fmt == "xlsx",
+                               started=started if c == crimes[0] else time.perf_counter(),
                                started_at=started_at if c == crimes[0] else time.time())
             done.append((result, folders[c]))
     if len(crimes) > 1:
@@ -841,7 +852,8 @@ def run(panel: Panel, crime, area, include_asb, model, sparse_model, horizon, ou
 
 def run_crime(whole: Panel, crime_type: str, area, out_dir: Path, latest: bool, where: str | None, label: str, *,
               model, sparse_model, horizon, export, n_paths, seed, history, charts, reconcile, origins, step, n_jobs,
-              spc_options, tracking_uri, no_track, experiment, register: bool, started: float, started_at: float):
+              spc_options, tracking_uri, no_track, experiment, register: bool, started: float, started_at: float,
+              workbook: bool = False):
     """One crime type of ``forecast run``: fit (on the cluster, if any), print, write its folder, record it."""
     import time
 
@@ -878,7 +890,7 @@ def run_crime(whole: Panel, crime_type: str, area, out_dir: Path, latest: bool, 
                                                       started=started_at)
         # the run's files appear together or not at all: written into a new folder that then replaces out_dir
         with atomic_folder(out_dir) as work:
-            written = result.write(work)
+            written = result.write(work, workbook=workbook)
             written.update(write_report(work, result.panel.name, history=history, charts=charts))
             run_id, failure = None, None
             try:
@@ -1466,7 +1478,9 @@ def predict(run_id, model_dir, model_uri, area, horizon, tracking_uri, fmt, outp
         areas = sorted({a for (_, a) in model.unwrap_python_model().models})
     else:
         areas = [area]
-    frame = model.predict(pd.DataFrame({"area": areas, "horizon": horizon}))
+    from forecast.excel import rounded
+
+    frame = rounded(model.predict(pd.DataFrame({"area": areas, "horizon": horizon})))
     for figures, rows in frame.groupby("figures", sort=False):
         click.echo(f"note: {rows['month'].min()} to {rows['month'].max()}: {figures} figures", err=True)
     if fmt == "json":

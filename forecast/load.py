@@ -20,13 +20,18 @@ from forecast.tidy import is_street_file, read_tidy_csv
 CACHE_ENV = "FORECAST_CACHE"
 #: bump when the counting changes, so that no cache of the old counting is read
 _COUNTING_VERSION = "2"
+#: workbooks read as a sheet (an .xlsx is a zip file too: it must not be taken for street files)
+WORKBOOKS = (".xlsx", ".xlsm")
 
 
 def load_panel(paths: str | Path | Sequence[str | Path], fill_missing: str | None = None,
                name: str | None = None, encoding: str | None = None, forces: str | None = None,
-               level: str = "la", progress: Callable[[int, int], None] | None = None) -> Panel:
-    """A validated panel from a bundled data set name, a tidy CSV, or data.police.uk street files (``forces``
-    and ``level``: see :func:`forecast.police_uk.read_street_files`)."""
+               level: str = "la", progress: Callable[[int, int], None] | None = None, sheet: str | None = None,
+               aggregate: bool = False) -> Panel:
+    """A validated panel from a bundled data set name, a tidy CSV or a sheet of an Excel workbook (``sheet``:
+    default the first), or data.police.uk street files (``forces`` and ``level``: see
+    :func:`forecast.police_uk.read_street_files`). ``aggregate``: sum dated rows into months, count incident
+    lists (see :func:`forecast.tidy.read_tidy_csv`)."""
     items = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not items:
         raise DataError("no data given")
@@ -46,6 +51,14 @@ def load_panel(paths: str | Path | Sequence[str | Path], fill_missing: str | Non
             raise DataError(f"{p}: is not a zip file (it begins {head!r}); was the download cut short or an error "
                             "page? Download it again")
     notes: list[str] = []
+    if len(items) == 1 and items[0].suffix.lower() in WORKBOOKS:
+        from forecast.excel import read_sheet
+
+        frame = read_tidy_csv(items[0], fill_missing, notes=notes, aggregate=aggregate,
+                              text=read_sheet(items[0], sheet))
+        return Panel(frame, name or items[0].name.split(".")[0], str(items[0]), fill_missing, notes=tuple(notes))
+    if sheet:
+        raise DataError(f"{items[0]}: --sheet applies to an Excel workbook (.xlsx), not to this file")
     if any(p.is_dir() or zipfile.is_zipfile(p) for p in items) or all(is_street_file(p) for p in items):
         frame = counted_street_files(items, encoding, notes, forces, level, progress)
         return Panel(frame, name or _name_of(items), ", ".join(map(str, items)), fill_missing, notes=tuple(notes))
@@ -53,7 +66,7 @@ def load_panel(paths: str | Path | Sequence[str | Path], fill_missing: str | Non
         raise DataError(f"{items[0]}: --force and --level apply to data.police.uk street files, not to a tidy CSV")
     if len(items) > 1:
         raise DataError(f"{items[1]}: several tidy CSV files were given; combine them into one file first")
-    frame = read_tidy_csv(items[0], fill_missing, encoding, notes)
+    frame = read_tidy_csv(items[0], fill_missing, encoding, notes, aggregate=aggregate)
     return Panel(frame, name or items[0].name.split(".")[0], str(items[0]), fill_missing, notes=tuple(notes))
 
 

@@ -162,14 +162,29 @@ class RunResult:
                     "mlflow_run_id": run_id}
         return write_text(json.dumps(manifest, indent=1) + "\n", Path(out_dir) / MANIFEST)
 
-    def write(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write forecast.csv, spc.csv, backtest.csv, summary.csv and sentences.txt (each atomically)."""
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The run's tables as it publishes them: each number rounded to what its column means
+        (:func:`forecast.excel.rounded`), the same in the CSVs, the workbook and `forecast predict`."""
+        from forecast.excel import rounded
+
+        return {"summary": rounded(self.summary()), "forecast": rounded(self.forecast_frame()),
+                "spc": rounded(self.spc_frame()), "backtest": rounded(self.backtest_frame())}
+
+    def write(self, out_dir: str | Path, workbook: bool = False) -> dict[str, Path]:
+        """Write forecast.csv, spc.csv, backtest.csv, summary.csv and sentences.txt (each atomically); with
+        ``workbook``, also <crime>.xlsx holding the same tables and the sentences."""
         out = Path(out_dir)
-        return {"forecast": write_csv(self.forecast_frame(), out / "forecast.csv"),
-                "spc": write_csv(self.spc_frame(), out / "spc.csv"),
-                "backtest": write_csv(self.backtest_frame(), out / "backtest.csv"),
-                "summary": write_csv(self.summary(), out / "summary.csv"),
-                "sentences": write_text("\n".join(self.sentences()) + "\n", out / "sentences.txt")}
+        tables = self.tables()
+        sentences = self.sentences()
+        written = {name: write_csv(frame, out / f"{name}.csv") for name, frame in tables.items()}
+        written["sentences"] = write_text("\n".join(sentences) + "\n", out / "sentences.txt")
+        if workbook:
+            from forecast.excel import write_workbook
+
+            sheets = {"Summary": tables["summary"], "Forecast": tables["forecast"], "SPC": tables["spc"],
+                      "Backtest": tables["backtest"], "Sentences": pd.DataFrame({"sentence": sentences})}
+            written["workbook"] = write_workbook(sheets, out / f"{self.slug}.xlsx")
+        return written
 
 
 def _score(scores: pd.DataFrame, model: str) -> float:

@@ -32,13 +32,14 @@ from forecast.errors import DataError
 MAX_COUNT = 1e9
 FALLBACK_ENCODING = "cp1252"
 _ALIASES = {
-    "month": ("month", "date", "period"),
+    "month": ("month", "date", "period", "offence_date", "date_of_offence", "occurred", "committed"),
     "area": ("lpu", "area", "borough", "local_policing_unit", "local_authority", "district"),
     "crime_type": ("crime_type", "category", "crime_category", "offence", "major_category"),
     "count": ("count", "crimes", "value", "number", "offences"),
     "force": ("force", "falls_within"),
 }
-_MONTH_FORMATS = ("%Y-%m", "%Y-%m-%d", "%Y/%m", "%Y/%m/%d", "%m/%Y", "%d/%m/%Y",
+_MONTH_FORMATS = ("%Y-%m", "%Y-%m-%d", "%Y/%m", "%Y/%m/%d", "%m/%Y", "%d/%m/%Y", "%Y-%m-%d %H:%M:%S",
+                  "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S",
                   "%b-%y", "%b-%Y", "%b %Y", "%B %Y", "%b %y", "%Y%m")
 _GROUPED = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?"
 
@@ -151,8 +152,9 @@ def normalise_header(header: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", header.strip().lower()).strip("_")
 
 
-def find_columns(headers: Sequence[str], path: Path) -> dict[str, str]:
-    """Map our column names to the file's headers; month and count are required."""
+def find_columns(headers: Sequence[str], path: Path, aggregate: bool = False) -> dict[str, str]:
+    """Map our column names to the file's headers; month and count are required (with ``aggregate``, a file with no
+    count column is an incident list: one row per crime)."""
     normalised = {normalise_header(h): h for h in headers}
     mapping = {}
     for ours, aliases in _ALIASES.items():
@@ -160,10 +162,11 @@ def find_columns(headers: Sequence[str], path: Path) -> dict[str, str]:
             if alias in normalised:
                 mapping[ours] = normalised[alias]
                 break
-    missing = [c for c in ("month", "count") if c not in mapping]
+    missing = [c for c in ("month", "count") if c not in mapping and not (c == "count" and aggregate)]
     if missing:
         wanted = "; ".join(f"{c} (one of: {', '.join(_ALIASES[c])})" for c in missing)
-        raise DataError(f"{path}: required column missing: {wanted}; found: {', '.join(headers)}")
+        hint = ("; an incident list (one row per crime) is counted with --aggregate" if missing == ["count"] else "")
+        raise DataError(f"{path}: required column missing: {wanted}; found: {', '.join(headers)}{hint}")
     return mapping
 
 
@@ -308,14 +311,16 @@ def _span(first: int, last: int) -> pd.PeriodIndex:
 
 
 def read_tidy_csv(path: str | Path, fill_missing: str | None = None, encoding: str | None = None,
-                  notes: list[str] | None = None) -> pd.DataFrame:
+                  notes: list[str] | None = None, aggregate: bool = False, text: str | None = None) -> pd.DataFrame:
     """Read and validate a tidy CSV (one row per month x area x crime type) into the panel shape; what the
-    reader noticed (an assumed encoding) is appended to ``notes``."""
+    reader noticed (an assumed encoding) is appended to ``notes``. With ``aggregate``, rows of one month x area x
+    crime type (daily or dated rows) are summed into the month, and a file with no count column is an incident list
+    whose rows are counted. ``text``: the CSV already decoded (a sheet of a workbook)."""
     from forecast.output import restore
 
     path = Path(path)
-    source = read_text(path, encoding)
-    cols = find_columns(header_of(source), path)
+    source = Source(path, text, "utf-8") if text is not None else read_text(path, encoding)
+    cols = find_columns(header_of(source), path, aggregate)
     table = read_csv_text(source)
     check_alias_columns(table, cols, source)
     raw = table[list(dict.fromkeys(cols.values()))]
@@ -324,10 +329,17 @@ def read_tidy_csv(path: str | Path, fill_missing: str | None = None, encoding: s
         "area": parse_names(raw[cols["area"]].map(restore), "area", source) if "area" in cols else ALL_AREAS,
         "crime_type": parse_names(raw[cols["crime_type"]].map(restore), "crime_type", source)
         if "crime_type" in cols else ALL_CRIME,
-        "count": parse_counts(raw[cols["count"]], source),
+        "count": parse_counts(raw[cols["count"]], source) if "count" in cols else 1.0,
     })
     if "force" in cols:
         frame["force"] = raw[cols["force"]].str.strip()
+    if aggregate:
+        keys = ["month", "area", "crime_type"] + (["force"] if "force" in frame else [])
+        rows = len(frame)
+        frame = frame.groupby(keys, as_index=False, sort=False)["count"].sum()
+        what = "incidents counted" if "count" not in cols else "rows summed"
+        source.notes.append(f"{path}: {rows:,} {what} into {len(frame):,} month x area x crime type totals "
+                            "(--aggregate)")
     check_duplicates(frame, source)
     frame = complete_calendar(frame, path, fill_missing)
     if notes is not None:

@@ -350,9 +350,11 @@ def model_signature(example_input: pd.DataFrame, example_output: pd.DataFrame):
 
 def build_bundle(result) -> tuple[object, pd.DataFrame, pd.DataFrame]:
     """The pyfunc object of a RunResult, an input example and its output."""
+    from forecast.excel import rounded
+
     models = {key: (f.chosen, f.model) for key, f in result.forecasts.items()}
     bundle = bundle_class()(models, result.crime_type, panel_model=result.global_fit.final_model(),
-                            published=result.forecast_frame(), reconciliation=result.reconciliation)
+                            published=rounded(result.forecast_frame()), reconciliation=result.reconciliation)
     example = pd.DataFrame({"area": [result.keys[0][1]], "horizon": [result.horizon]})
     return bundle, example, predict_bundle(models, example, published=bundle.published,
                                            reconciliation=bundle.reconciliation)

@@ -51,10 +51,11 @@ def test_run_summary_numbers_hold_together(robbery_run):
     forecast = pd.read_csv(out / "forecast.csv")
     y = datasets.load("met-major").series("Robbery", "Camden")
     camden = summary.loc["Camden"]
-    assert camden["quarter"] == pytest.approx(forecast[forecast["area"] == "Camden"]["mean"].sum())
-    assert camden["quarter"] == pytest.approx(camden["m1"] + camden["m2"] + camden["m3"])
+    # every figure is published to 2 decimals: a sum of three of them is within 0.015 of the published quarter
+    assert camden["quarter"] == pytest.approx(forecast[forecast["area"] == "Camden"]["mean"].sum(), abs=0.015)
+    assert camden["quarter"] == pytest.approx(camden["m1"] + camden["m2"] + camden["m3"], abs=0.015)
     last_year = y["2018-01":"2018-03"].sum()
-    assert camden["vs_last_year_pct"] == pytest.approx((camden["quarter"] - last_year) / last_year * 100)
+    assert camden["vs_last_year_pct"] == pytest.approx((camden["quarter"] - last_year) / last_year * 100, abs=0.05)
     assert camden["quarter_lo_95"] < camden["quarter_lo_80"] < camden["quarter"] < camden["quarter_hi_80"] \
         < camden["quarter_hi_95"]
 
@@ -102,11 +103,14 @@ def test_the_auto_rows_are_the_nested_choice(robbery_run):
     # the run forecasts with the ensemble (the measured best), and reports the ensemble's own backtest error
     assert summary.loc["Camden", "model"] == "ensemble"
     ensemble = camden[camden["model"] == "ensemble"]
+    # scores are published to 3 decimals; the backtest's own forecasts to 2
     assert summary.loc["Camden", "mase"] == pytest.approx(np.mean(
-        [np.mean(np.abs(g["actual"] - g["mean"])) / seasonal_naive_scale(y, o) for o, g in ensemble.groupby("origin")]))
+        [np.mean(np.abs(g["actual"] - g["mean"])) / seasonal_naive_scale(y, o) for o, g in ensemble.groupby("origin")]),
+        abs=1e-3)
     snaive = camden[camden["model"] == "snaive"]
     assert summary.loc["Camden", "snaive_mase"] == pytest.approx(np.mean(
-        [np.mean(np.abs(g["actual"] - g["mean"])) / seasonal_naive_scale(y, o) for o, g in snaive.groupby("origin")]))
+        [np.mean(np.abs(g["actual"] - g["mean"])) / seasonal_naive_scale(y, o) for o, g in snaive.groupby("origin")]),
+        abs=1e-3)
 
 
 def test_run_prints_table_and_sentences(robbery_run):

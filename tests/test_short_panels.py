@@ -71,7 +71,7 @@ def test_three_areas_of_36_months_run_to_completion(tmp_path):
     y = frame[frame["area"] == "Camden"].set_index("month")["count"].astype(float)
     backtest = pd.read_csv(out / "backtest.csv")
     assert summary.loc["Camden", "snaive_mase"] == pytest.approx(
-        backtest_mase(backtest[backtest["area"] == "Camden"], lambda area: y, "snaive"), rel=1e-9)
+        backtest_mase(backtest[backtest["area"] == "Camden"], lambda area: y, "snaive"), abs=5e-4)
     assert sorted(backtest["origin"].unique()) == ["2017-12", "2018-03", "2018-06", "2018-09"]
 
 
