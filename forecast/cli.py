@@ -1482,7 +1482,7 @@ def predict(run_id, model_dir, model_uri, area, horizon, tracking_uri, fmt, outp
 
     frame = rounded(model.predict(pd.DataFrame({"area": areas, "horizon": horizon})))
     for figures, rows in frame.groupby("figures", sort=False):
-        click.echo(f"note: {rows['month'].min()} to {rows['month'].max()}: {figures} figures", err=True)
+        click.echo(f"note: {rows['month'].min()} to {rows['month'].max()}: {figures}", err=True)
     if fmt == "json":
         return emit(frame.to_json(orient="records", indent=1), output)
     if fmt == "csv":

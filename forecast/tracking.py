@@ -297,9 +297,9 @@ def bundle_class():
 def figures_of(reconciliation: str) -> tuple[str, str]:
     """What `predict`'s ``figures`` column says: (the run's months, the months past them)."""
     if reconciliation in ("none", "", None):
-        return "the run's", "the model's (past the run's horizon)"
-    return (f"the run's, reconciled {reconciliation}",
-            "the model's, not reconciled (past the run's horizon)")
+        return "the run's published figures", "the model's own forecast (past the run's months)"
+    return (f"the run's published figures, reconciled {reconciliation}",
+            "the model's own forecast, not reconciled (past the run's months)")
 
 
 def predict_bundle(models: dict, model_input: pd.DataFrame, levels=(80, 95), published: pd.DataFrame | None = None,
@@ -330,7 +330,7 @@ def predict_bundle(models: dict, model_input: pd.DataFrame, levels=(80, 95), pub
             f.insert(0, "area", area)
             f.insert(0, "crime_type", key[0])
             f.insert(4, "step", np.arange(1, horizon + 1))
-            f["figures"] = figures_of(reconciliation)[1] if published is not None else "the model's"
+            f["figures"] = figures_of(reconciliation)[1] if published is not None else "the model's own forecast"
             if published is not None:
                 run = published[(published["crime_type"] == key[0]) & (published["area"] == area)]
                 run = run.set_index("month").reindex(f["month"])

@@ -477,9 +477,10 @@ def test_predict_gives_the_runs_reconciled_figures_and_says_which_it_gives_past_
     mine = got[got["step"] <= 3].merge(published, on=["area", "month"], suffixes=("", "_run"))
     assert len(mine) == 9  # Camden, Westminster and the force total, 3 months each
     assert np.allclose(mine[cols].to_numpy(), mine[[f"{c}_run" for c in cols]].to_numpy(), rtol=0, atol=1e-9)
-    assert set(mine["figures"]) == {"the run's, reconciled top-down"}
+    assert set(mine["figures"]) == {"the run's published figures, reconciled top-down"}
     later = got[got["step"] > 3]
-    assert len(later) == 6 and set(later["figures"]) == {"the model's, not reconciled (past the run's horizon)"}
+    assert len(later) == 6 and set(later["figures"]) == {"the model's own forecast, not reconciled (past the run's "
+                                                         "months)"}
     months = mine.pivot(index="month", columns="area", values="mean")
     assert np.allclose(months["Camden"] + months["Westminster"], months["All areas"], rtol=1e-9)
-    assert "note: 2019-01 to 2019-03: the run's, reconciled top-down figures" in result.stderr
+    assert "note: 2019-01 to 2019-03: the run's published figures, reconciled top-down" in result.stderr
