@@ -18,7 +18,8 @@ from forecast.data import ALL_AREAS, ALL_CRIME, Panel
 from forecast.output import csv_text, write_csv, write_text
 from forecast.police_uk import LEVELS as STREET_LEVELS
 from forecast.cluster import SCHEDULER_ENV
-from forecast.tables import ACCURACY_HEADER, SPC_HEADER, accuracy_rows, format_table, run_table, spc_row
+from forecast.tables import (ACCURACY_HEADER, SPC_HEADER, accuracy_rows, attention_line, format_table, run_table,
+                             spc_row)
 from forecast.words import plural
 from forecast.errors import DataError, ForecastError, OutputError, SelectionError, TrackingError
 from forecast.reconcile import DEFAULT as RECONCILE_DEFAULT, METHODS as RECONCILE_METHODS
@@ -833,7 +834,7 @@ def run(panel: Panel, crime, area, include_asb, model, sparse_model, horizon, ou
                                export=export, n_paths=n_paths, seed=seed, history=history, charts=charts,
                                reconcile=reconcile, origins=origins, step=step, n_jobs=n_jobs, spc_options=spc_options,
                                tracking_uri=tracking_uri, no_track=no_track, experiment=experiment,
-                               register=register, workbook=fmt == "xlsx",
+                               register=register, workbook=fmt == "xlsx", brief=len(crimes) > 1,
                                started=started if c == crimes[0] else time.perf_counter(),
                                started_at=started_at if c == crimes[0] else time.time())
             done.append((result, folders[c]))
@@ -853,8 +854,10 @@ def run(panel: Panel, crime, area, include_asb, model, sparse_model, horizon, ou
 def run_crime(whole: Panel, crime_type: str, area, out_dir: Path, latest: bool, where: str | None, label: str, *,
               model, sparse_model, horizon, export, n_paths, seed, history, charts, reconcile, origins, step, n_jobs,
               spc_options, tracking_uri, no_track, experiment, register: bool, started: float, started_at: float,
-              workbook: bool = False):
-    """One crime type of ``forecast run``: fit (on the cluster, if any), print, write its folder, record it."""
+              workbook: bool = False, brief: bool = False):
+    """One crime type of ``forecast run``: fit (on the cluster, if any), print, write its folder, record it.
+    ``brief`` (a run of several crime types): one line of what stands where, and the folder; the table and the
+    sentences are in the folder and the index."""
     import time
 
     from forecast import tracking
@@ -874,10 +877,13 @@ def run_crime(whole: Panel, crime_type: str, area, out_dir: Path, latest: bool, 
     for note in (*result.notes, result.reconciliation_note, result.global_fit.note):
         if note:
             click.echo(f"note: {note}", err=True)
-    click.echo(run_table(result))
-    click.echo("")
-    click.echo("\n".join(result.sentences()))
-    click.echo("")
+    if brief:
+        click.echo(attention_line(result))
+    else:
+        click.echo(run_table(result))
+        click.echo("")
+        click.echo("\n".join(result.sentences()))
+        click.echo("")
     from concurrent.futures import ThreadPoolExecutor
 
     from forecast.output import atomic_folder
@@ -899,18 +905,21 @@ def run_crime(whole: Panel, crime_type: str, area, out_dir: Path, latest: bool, 
                 failure = error
             written["manifest"] = result.write_manifest(work, started_at, run_id)
         paths = {name: out_dir / path.relative_to(work) for name, path in written.items()}
-        for name, path in paths.items():
-            if not name.startswith("chart ") or name == "chart small multiples":
-                click.echo(f"wrote {path}")
         charts = sum(k.startswith('chart ') for k in paths) - 1
-        click.echo(f"wrote {plural(charts, 'series chart')} in {out_dir / 'charts'}")
-        if latest and point_latest(out_dir):
+        if brief:
+            click.echo(f"  wrote {out_dir}/ (report.html, the CSVs and {plural(charts + 1, 'chart')})")
+        else:
+            for name, path in paths.items():
+                if not name.startswith("chart ") or name == "chart small multiples":
+                    click.echo(f"wrote {path}")
+            click.echo(f"wrote {plural(charts, 'series chart')} in {out_dir / 'charts'}")
+        if latest and point_latest(out_dir) and not brief:
             click.echo(f"{out_dir.parent / 'latest'} now points to this run")
         if failure is not None:
             raise failure
         if run_id is not None:
             tracking.end_run(run_id, list(paths.values()), uri=tracking_uri)
-            click.echo(f"recorded MLflow run {run_id} in {tracking.tracking_uri(tracking_uri)} "
+            click.echo(f"{'  ' if brief else ''}recorded MLflow run {run_id} in {tracking.tracking_uri(tracking_uri)} "
                        f"(experiment {tracking.experiment_name(result.slug, experiment)})")
             if register:
                 from forecast.registry import register as register_run

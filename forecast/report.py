@@ -172,6 +172,49 @@ def write_report(out_dir: str | Path, source: str, svg: bool = False, history: i
     return {"report": report, "chart small multiples": multiples, **{f"chart {k}": v for k, v in drawn.items()}}
 
 
+#: light backgrounds of the index's cells, by the variation icon's kind
+CELL_COLOUR = {"improvement": "#d9f2fc", "concern": "#fbe2cf", "neutral": "#e6dcef"}
+SHORT = {"recent step change": "step change", "beyond the limits": "beyond limits",
+         "close to a step change": "near a step", "step change expected": "step expected",
+         "special cause": "signal", "stable": "stable", "too few crimes": "too few"}
+
+
+def cell_kind(row) -> str:
+    """Concern, improvement or neither for the index's shading: a recent step change by its direction (crime
+    going up is a concern), any other series by its variation icon."""
+    if row.get("attention") == "recent step change" and isinstance(row.get("step_change"), str):
+        return "concern" if " up " in row["step_change"] else "improvement"
+    return str(row.get("icon", "")).split("_")[0]
+
+
+def glance_table(summary: pd.DataFrame, links: Mapping[str, str]) -> str:
+    """Every series of every crime type at a glance: a row per area (the force total first), a column per crime
+    type, each cell the series' place in the board's order and next quarter against the same quarter last year,
+    shaded by its variation icon (orange concern, blue improvement)."""
+    crimes = list(dict.fromkeys(summary["crime_type"]))
+    areas = sorted(summary["area"].unique(), key=lambda a: (a != ALL_AREAS, a))
+    cells = summary.set_index(["area", "crime_type"])
+    head = '<tr><th class="text">area</th>' + "".join(
+        f'<th class="text"><a href="{escape(links[c])}">{escape(c)}</a></th>' for c in crimes) + "</tr>"
+    rows = []
+    for area in areas:
+        out = [f'<td class="text">{escape("force total" if area == ALL_AREAS else area)}</td>']
+        for crime in crimes:
+            if (area, crime) not in cells.index:
+                out.append("<td></td>")
+                continue
+            r = cells.loc[(area, crime)]
+            label = SHORT.get(str(r.get("attention", "")), str(r.get("attention", "")))
+            change = r.get("vs_last_year_pct")
+            change = (f" {round(change):+d}%" if round(change) else " 0%") \
+                if isinstance(change, float) and np.isfinite(change) else ""
+            colour = CELL_COLOUR.get(cell_kind(r))
+            style = f' style="background:{colour}"' if colour else ""
+            out.append(f'<td class="text"{style}>{escape(label)}{escape(change)}</td>')
+        rows.append("<tr>" + "".join(out) + "</tr>")
+    return '<table class="glance">' + head + "".join(rows) + "</table>"
+
+
 def write_index(out_dir: str | Path, runs: Sequence[tuple], final: str | Path) -> dict[str, Path]:
     """The index of a run of several crime types: index.html (each crime type's board sentences, linked to its
     report), summary.csv (every series of every crime type) and sentences.txt, in ``out_dir``, which will be
@@ -186,16 +229,20 @@ def write_index(out_dir: str | Path, runs: Sequence[tuple], final: str | Path) -
     parts = [*page_head(title, images=False),
              f'<p class="meta">Data: {escape(first.panel.source)}; last month {escape(str(first.panel.months[-1]))}; '
              f"{len(runs)} crime types. Generated {escape(time.strftime('%Y-%m-%d %H:%M'))} by forecast.</p>"]
-    lines = []
+    summary = pd.concat([result.summary() for result, _ in runs], ignore_index=True)
+    links = {result.crime_type: os.path.relpath(Path(folder) / "report.html", Path(final)) for result, folder in runs}
+    parts += ["<h2>At a glance</h2>",
+              '<p class="meta">Each series: where it stands in the board\'s order, and next quarter against the same '
+              "quarter last year. Orange: a concern; blue: an improvement.</p>", glance_table(summary, links)]
+    lines, said = [], set()
     for result, folder in runs:
-        link = os.path.relpath(Path(folder) / "report.html", Path(final))
-        sentences = result.sentences()
-        parts += [f'<h2><a href="{escape(link)}">{escape(result.crime_type)}</a></h2>', '<ul class="sentences">',
-                  *[f"<li>{escape(s)}</li>" for s in sentences], "</ul>"]
+        sentences = [s for s in dict.fromkeys(result.sentences()) if s not in said]
+        said.update(sentences)
+        parts += [f'<h2><a href="{escape(links[result.crime_type])}">{escape(result.crime_type)}</a></h2>',
+                  '<ul class="sentences">', *[f"<li>{escape(s)}</li>" for s in sentences], "</ul>"]
         lines += [f"# {result.crime_type} ({folder})", *sentences, ""]
     parts += ["</body>", "</html>"]
     out = Path(out_dir)
-    summary = pd.concat([result.summary() for result, _ in runs], ignore_index=True)
     return {"index": write_text("\n".join(parts) + "\n", out / "index.html"),
             "summary": write_csv(summary, out / "summary.csv"),
             "sentences": write_text("\n".join(lines), out / "sentences.txt")}

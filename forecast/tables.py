@@ -19,6 +19,15 @@ def spc_row(r) -> tuple:
             fmt(s["ucl"]), s["months_in_process"], s["step_change"] or "-", str(r.last_month))
 
 
+def attention_line(result) -> str:
+    """One line per crime type for a run of several: how many series stand where in the board's order."""
+    from forecast.board import LABELS
+
+    counts = result.summary()["attention"].value_counts()
+    said = [f"{counts[label]} {label}" for label in LABELS.values() if counts.get(label, 0)]
+    return f"{result.crime_type}: {plural(len(result.keys), 'series')}; {', '.join(said)}."
+
+
 def run_table(result) -> str:
     """The table ``forecast run`` prints: a row per series, the forecast months, quarter and its intervals."""
     from forecast.outlook import step_label

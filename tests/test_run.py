@@ -260,7 +260,7 @@ def test_several_crime_types_get_a_folder_each_an_index_and_one_training_of_the_
     assert len(trained) == 5 and trained[-1] == 84
     index = tmp_path / "out" / "city-of-london" / "all" / "latest"
     html = (index / "index.html").read_text()
-    links = re.findall(r'<a href="([^"]+)">([^<]+)</a>', html)
+    links = re.findall(r'<h2><a href="([^"]+)">([^<]+)</a>', html)
     assert [name for _, name in links] == ["Robbery", "Drugs"]
     for link, name in links:
         report = (index.resolve() / link).resolve()
@@ -269,3 +269,40 @@ def test_several_crime_types_get_a_folder_each_an_index_and_one_training_of_the_
     assert summary[["crime_type", "area"]].values.tolist() == [["Robbery", "City of London"],
                                                                 ["Drugs", "City of London"]]
     assert "forecasting Robbery: 1 of 1 series" in result.stderr and "forecasting Drugs: 1 of 1 series" in result.stderr
+    # the terminal gets one line per crime type and where its folder is; the tables and sentences are in the files
+    said = result.stdout.splitlines()
+    assert said[0].startswith("Robbery: 1 series; 1 ") and said[2].startswith("Drugs: 1 series; 1 ")
+    assert said[1].startswith("  wrote out/city-of-london/robbery/") and "SPC status" not in result.stdout
+    # the index: every series at a glance (a row per area, a column per crime type), then each sentence once
+    glance = html[html.index('<table class="glance">'):html.index("</table>")]
+    assert glance.count("<tr>") == 2 and glance.count('<td class="text"') == 3
+    summary_rows = summary.set_index("crime_type")
+    for crime in ("Robbery", "Drugs"):
+        change = summary_rows.loc[crime, "vs_last_year_pct"]
+        assert f"{round(change):+d}%" in glance or (round(change) == 0 and " 0%" in glance)
+    items = re.findall(r"<li>([^<]*)</li>", html)
+    assert len(items) == len(set(items)) > 0
+
+
+def test_the_index_opens_in_a_real_browser_without_network(tmp_path, invoke, monkeypatch):
+    import os
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None and not os.environ.get("CI"):
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from cdp import Browser
+
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run", "--data", "city-of-london", "--crime", "robbery,theft-from-the-person", "--area",
+                    "city-of-london,camden", "--no-track", "--paths", "0", "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    index = (tmp_path / "out" / "city-of-london" / "all" / "latest" / "index.html").resolve()
+    browser = Browser(chromium, tmp_path / "profile")
+    try:
+        requested, png, dom = browser.load(index.as_uri())
+    finally:
+        browser.close()
+    assert requested == []
+    assert dom.count('<table class="glance">') == 1 and "Theft from the person" in dom and ">Camden<" in dom
+    assert len(png) > 10_000
