@@ -1,4 +1,5 @@
 import json
+import re
 import warnings
 
 import numpy as np
@@ -271,3 +272,46 @@ def test_a_panel_in_processes_gives_the_same_results_in_the_same_order():
     statuses = spc.analyse_panel(panel.iter_series(), n_jobs=2, n_series=spc.PARALLEL_SERIES,
                                  then=spc.SPCResult.summary)
     assert statuses == [r.summary() for r in serial] and len(statuses) == 66
+
+
+def _register(measure: str) -> dict[str, str]:
+    """The board's sentence templates (docs/SPC.md section 5 and 10), one register, as patterns."""
+    m, n, month = re.escape(measure), r"[\d,]+(?:\.\d+)?", r"\d{4}-\d\d"
+    trial = r"(?:, trial limits)?"
+    return {
+        "step change": rf"{m} has seen a significant step change (?:increase|reduction) in average monthly levels, "
+                       rf"starting {month} and declared in {month}\. Average monthly recorded {m} is now {n}, "
+                       rf"(?:up|down) from {n}(?:, which is a percentage change of [+-]\d+%)?\.",
+        "beyond limits": rf"{m} has seen significant (?:increases|reductions) in the last \d+ months, with monthly "
+                         r"levels on or (?:above the upper|below the lower) control limit\.",
+        "near a step": rf"{m} has been (above|below) average for the last \d+ months; another month \1 average will "
+                       r"bring about a significant step change (?:up|down)\.",
+        "run": rf"{m} has been (?:above|below) average for the last \d+ months\.",
+        "highest or lowest": rf"Whilst still just within normal limits, {month} was the (?:highest|lowest) recording "
+                             rf"month for {m} (?:since {month}|in \d+ months)\.",
+        "trend": rf"{m} has (?:risen|fallen) for \d+ consecutive months \(a significant trend\)\.",
+        "special cause": rf"{m} is in its current process \(average {n}{trial}\); the latest month shows special "
+                         r"cause variation \(.+\)\.",
+        "stable": rf"{m} is stable in its current process \(average {n}{trial}\)\.",
+        "count chart": rf"{m}: too few crimes a month \(average {n}\) for an XmR chart; on a .+ \(limits {n} to {n}\) "
+                       r"the latest month is within its limits\.",
+        "count beyond": rf"{m}: {n} crimes in {month}, (?:above the upper|below the lower) control limit of {n} on a "
+                        rf".+ for a process averaging {n} a month\.",
+        "none recorded": rf"{m}: no crimes recorded in the \d+ months to {month}\.",
+    }
+
+
+def test_every_sentence_of_two_real_panels_is_in_the_one_register():
+    """Every SPC sentence of every series of the bundled Met boroughs (9 crime types) and the City's LSOAs matches
+    exactly one template of the register, and the common kinds all occur (so the templates are exercised)."""
+    seen = {}
+    for name in ("met-major", "city-of-london-lsoa"):
+        panel = datasets.load(name).with_totals()
+        for result in spc.analyse_panel(panel.iter_series(), n_jobs=1):
+            sentence = result.sentences[0]
+            kinds = [k for k, p in _register(result.measure).items() if re.fullmatch(p, sentence)]
+            assert len(kinds) == 1, sentence
+            seen[kinds[0]] = seen.get(kinds[0], 0) + 1
+            assert " saw " not in sentence and "  " not in sentence
+    assert {"step change", "beyond limits", "near a step", "highest or lowest", "stable", "count chart",
+            "count beyond"} <= set(seen), seen
