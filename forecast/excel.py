@@ -96,11 +96,23 @@ def _cell(value):
     return str(value)
 
 
+def _text(value) -> str:
+    """A cell as the CSV reader expects it: dates as YYYY-MM-DD, whole numbers without '.0'."""
+    import datetime as dt
+
+    if value is None:
+        return ""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def read_sheet(path: str | Path, sheet: str | None = None) -> str:
     """A sheet of a workbook (the first, or ``sheet``) as CSV text, for the tidy reader: dates as YYYY-MM-DD,
     numbers as written, blank rows left out. One-line errors for a file that is not a workbook or lacks the sheet."""
     import csv
-    import datetime as dt
     import zipfile
 
     from openpyxl import load_workbook
@@ -120,9 +132,7 @@ def read_sheet(path: str | Path, sheet: str | None = None) -> str:
         for row in rows:
             if row is None or all(v is None or str(v).strip() == "" for v in row):
                 continue
-            writer.writerow(["" if v is None else v.strftime("%Y-%m-%d") if isinstance(v, (dt.date, dt.datetime))
-                             else format(v, "g") if isinstance(v, float) and v % 1 else
-                             str(int(v)) if isinstance(v, float) else str(v) for v in row])
+            writer.writerow([_text(v) for v in row])
     finally:
         book.close()
     text = out.getvalue()

@@ -194,10 +194,6 @@ class PeerComparison:
     #: forces of the group not in the data
     absent: tuple[str, ...]
 
-    @property
-    def members(self) -> list[str]:
-        return sorted(self.monthly["unit"].unique())
-
 
 def compare(monthly: pd.DataFrame, home: str, group: Sequence[str], group_name: str = MSG,
             window: int = WINDOW) -> PeerComparison:
