@@ -1337,6 +1337,7 @@ def peers(panel: Panel, crime, by, home, peer_names, per, population, window, ou
     (wmp-mer.csv: two forces' street files, as ingest's example writes it.)
     """
     from forecast import peers as peer
+    from forecast.data import force_of_areas
     from forecast.output import atomic_folder, check_folder
     from forecast.peer_report import write_peers
     from forecast.population import load_populations
@@ -1345,7 +1346,7 @@ def peers(panel: Panel, crime, by, home, peer_names, per, population, window, ou
     for note in populations.notes:
         click.echo(f"note: {note}", err=True)
     chosen = panel.select(crime=crime) if crime else panel
-    forces = panel.frame["force"].replace("", None).dropna().unique() if "force" in panel.frame else []
+    forces = force_of_areas(panel.frame).unique()
     by = by or ("force" if len(forces) > 1 or len(populations.match(panel.areas, peer.FORCE)) > 1 else "area")
     if by == "force":
         result = peer_forces(chosen, populations, home, peer_names, per, window)
@@ -1414,11 +1415,12 @@ def peer_forces(panel: Panel, populations, home: str | None, peer_names: str | N
 def peer_areas(panel: Panel, populations, per: str, window: int) -> dict:
     """`forecast peers --by area`: the areas of one force ranked by their rates."""
     from forecast import peers as peer
+    from forecast.data import force_of_areas
     from forecast.peer_report import per_label, rounded
     from forecast.plots import rate_bars
 
     monthly, table, notes = peer.area_rates(panel, populations, per, window)
-    named = panel.frame["force"].replace("", None).dropna().unique() if "force" in panel.frame else []
+    named = force_of_areas(panel.frame).unique()
     force = named[0] if len(named) == 1 else panel.name
     charts = {}
     for crime_type, rows in table.groupby("crime_type"):

@@ -25,12 +25,18 @@ def decimals_of(column: str) -> int:
     return next(d for pattern, d in DECIMALS if re.search(pattern, column))
 
 
-def rounded(frame: pd.DataFrame) -> pd.DataFrame:
+def rounded(frame: pd.DataFrame, decimals: Mapping[str, int] | None = None) -> pd.DataFrame:
     """``frame`` with each float column rounded to what it means (:data:`DECIMALS`): what the CSVs and the workbook
-    both hold, so that they give the same numbers."""
+    both hold, so that they give the same numbers. ``decimals`` names columns of a table of another kind (a
+    population, 0: whole numbers) and their decimals."""
     frame = frame.copy()
+    decimals = decimals or {}
     for column in frame.columns:
-        if pd.api.types.is_float_dtype(frame[column]):
+        if column in decimals:
+            frame[column] = frame[column].round(decimals[column])
+            if decimals[column] == 0:
+                frame[column] = frame[column].astype("Int64")
+        elif pd.api.types.is_float_dtype(frame[column]):
             frame[column] = frame[column].round(decimals_of(str(column)))
     return frame
 

@@ -51,22 +51,24 @@ def load_panel(paths: str | Path | Sequence[str | Path], fill_missing: str | Non
             raise DataError(f"{p}: is not a zip file (it begins {head!r}); was the download cut short or an error "
                             "page? Download it again")
     notes: list[str] = []
-    if len(items) == 1 and items[0].suffix.lower() in WORKBOOKS:
-        from forecast.excel import read_sheet
-
-        frame = read_tidy_csv(items[0], fill_missing, notes=notes, aggregate=aggregate,
-                              text=read_sheet(items[0], sheet))
-        return Panel(frame, name or items[0].name.split(".")[0], str(items[0]), fill_missing, notes=tuple(notes))
-    if sheet:
+    workbook = len(items) == 1 and items[0].suffix.lower() in WORKBOOKS
+    if sheet and not workbook:
         raise DataError(f"{items[0]}: --sheet applies to an Excel workbook (.xlsx), not to this file")
-    if any(p.is_dir() or zipfile.is_zipfile(p) for p in items) or all(is_street_file(p) for p in items):
+    street = not workbook and (any(p.is_dir() or zipfile.is_zipfile(p) for p in items)
+                               or all(is_street_file(p) for p in items))
+    if street:
         frame = counted_street_files(items, encoding, notes, forces, level, progress)
         return Panel(frame, name or _name_of(items), ", ".join(map(str, items)), fill_missing, notes=tuple(notes))
     if forces or level != "la":
         raise DataError(f"{items[0]}: --force and --level apply to data.police.uk street files, not to a tidy CSV")
     if len(items) > 1:
         raise DataError(f"{items[1]}: several tidy CSV files were given; combine them into one file first")
-    frame = read_tidy_csv(items[0], fill_missing, encoding, notes, aggregate=aggregate)
+    text = None
+    if workbook:
+        from forecast.excel import read_sheet
+
+        text = read_sheet(items[0], sheet)
+    frame = read_tidy_csv(items[0], fill_missing, encoding, notes, aggregate=aggregate, text=text)
     return Panel(frame, name or items[0].name.split(".")[0], str(items[0]), fill_missing, notes=tuple(notes))
 
 

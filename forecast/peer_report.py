@@ -10,6 +10,7 @@ from typing import Sequence
 
 import pandas as pd
 
+from forecast import excel
 from forecast.data import slug
 from forecast.peers import PER, PeerComparison, fmt_rate
 
@@ -20,14 +21,8 @@ DECIMALS = {"rate": 3, "group_average": 3, "gap": 3, "denominator": 0, "crimes":
 
 
 def rounded(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each number rounded to what its column means (:data:`DECIMALS`)."""
-    frame = frame.copy()
-    for column, decimals in DECIMALS.items():
-        if column in frame:
-            frame[column] = frame[column].round(decimals)
-            if decimals == 0:
-                frame[column] = frame[column].astype("Int64")
-    return frame
+    """``frame`` with each number rounded to what its column means (:data:`DECIMALS`, then the run's rules)."""
+    return excel.rounded(frame, DECIMALS)
 
 
 def force_tables(comparisons: Sequence[PeerComparison]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -24,7 +24,7 @@ import pandas as pd  # noqa: E402
 from forecast.data import ALL_AREAS  # noqa: E402
 from forecast.errors import OutputError  # noqa: E402
 from forecast.output import file_stems  # noqa: E402
-from forecast.spc import fmt  # noqa: E402
+from forecast.spc import fmt, measure_name  # noqa: E402
 
 COLOURS = {"common_cause": "#a6a6a6", "special_cause_improvement": "#00b0f0", "special_cause_concern": "#e46c0a",
            "special_cause_neutral_high": "#490092", "special_cause_neutral_low": "#490092", "ignored": "#d9d9d9"}
@@ -62,12 +62,11 @@ def month_axis(ax) -> None:
     ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=(4, 7, 10)))
 
 
-def carry_limits(ax, points: pd.DataFrame, fx: np.ndarray, compact: bool = False) -> None:
-    """The current process's average and limits carried on through the forecast months (fainter), so that one can
-    see whether the forecast stays inside them."""
+def carry_limits(ax, points: pd.DataFrame, until: pd.Period, compact: bool = False) -> None:
+    """The current process's average and limits carried on through the forecast months, to the end of ``until``
+    (fainter), so that one can see whether the forecast stays inside them."""
     last = points.iloc[-1]
-    end = _x([pd.Period(str(pd.Timestamp(fx[-1]).to_period("M")), "M") + 1])[0]
-    xs = np.r_[_x([last["month"] + 1])[0], end]
+    xs = _x([last["month"] + 1, until + 1])
     for col, style, colour in (("mean", "-", "#000000"), ("ucl", "--", "#7f7f7f"), ("lcl", "--", "#7f7f7f")):
         value = float(last[col])
         if np.isfinite(value):
@@ -156,8 +155,9 @@ def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, com
                         ha="center", va="bottom", fontsize=7, color="#000000", annotation_clip=False,
                         gid=f"note-{sc['month']}")
     if forecast is not None and len(forecast):
-        fx = _x(pd.PeriodIndex(pd.Index(forecast.index if "month" not in forecast else forecast["month"]).astype(str),
-                               freq="M"))
+        ahead = pd.PeriodIndex(pd.Index(forecast.index if "month" not in forecast else forecast["month"]).astype(str),
+                               freq="M")
+        fx = _x(ahead)
         joined = np.r_[x[-1:], fx]
         last = float(points["count"].iloc[-1])
         means = forecast["mean"].to_numpy(float)
@@ -170,7 +170,7 @@ def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, com
         ax.plot(fx, means, ls="none", marker="o", ms=4.5 if not compact else 3, mfc="white", mec=FORECAST, mew=1.3,
                 zorder=5, gid="forecast-mean", label=None if compact else "forecast (mean)")
         if "factor" not in points:
-            carry_limits(ax, points, fx, compact)
+            carry_limits(ax, points, ahead[-1], compact)
         if not compact:
             for i, (fxi, value) in enumerate(zip(fx, means)):
                 ax.annotate(fmt(value), (fxi, value), xytext=(0, 8), textcoords="offset points", ha="center",
@@ -362,15 +362,10 @@ def outlook_words(row: dict, short: bool = False) -> str:
 FORCE_TOTAL = "force total"
 
 
-def series_title(crime_type: str, area: str) -> str:
-    """'Robbery in Camden', and 'Robbery (force total)' for the total: never 'Robbery in All areas'."""
-    return f"{crime_type} ({FORCE_TOTAL})" if area == ALL_AREAS else f"{crime_type} in {area}"
-
-
 def _series_chart(row: dict, p: pd.DataFrame, f: pd.DataFrame, path: Path, source: str, svg: bool,
                   history: int | None) -> Path:
     status = "; ".join(filter(None, (row["status"], outlook_words(row))))
-    fig = spc_chart(p, f, title=series_title(row["crime_type"], row["area"]), status=status,
+    fig = spc_chart(p, f, title=measure_name(row["crime_type"], row["area"]), status=status,
                     icon=row.get("icon", "common_cause"),
                     caption=caption(source, row["last_month"], row["model"], str(row.get("reconciliation", "none"))),
                     history=history)

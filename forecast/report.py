@@ -16,7 +16,7 @@ import pandas as pd
 from forecast.data import ALL_AREAS
 from forecast.outlook import step_label
 from forecast.plots import HISTORY
-from forecast.spc import fmt, fmt_pct
+from forecast.spc import fmt, fmt_pct, measure_name
 
 ICON_TEXT = {"common_cause": "common cause", "improvement_high": "improvement (high)",
              "improvement_low": "improvement (low)", "concern_high": "concern (high)", "concern_low": "concern (low)",
@@ -163,7 +163,7 @@ def write_report(out_dir: str | Path, source: str, svg: bool = False, history: i
     crime = summary["crime_type"].iloc[0]
     multiples = drawn.pop("small multiples")
     ordered = {"Every area, with next quarter's forecast": multiples,
-               **{f"{crime} in {area}" if area != ALL_AREAS else f"{crime} (force total)": path
+               **{measure_name(crime, area): path
                   for area, path in drawn.items()}}
     html = build_report(summary, sentences, ordered, title=f"{crime}: next quarter and process status",
                         source=source, generated=time.strftime("%Y-%m-%d %H:%M"),

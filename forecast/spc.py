@@ -574,7 +574,8 @@ def _analyse(y: pd.Series, crime_type: str, area: str, options: SPCOptions, targ
     process_of = np.repeat(np.arange(len(starts)), np.array(ends) - np.array(starts) + 1)
     declared = [None] + [str(months[c.detected]) for c in changes]
     points = pd.DataFrame({"month": months, "count": values, "process": process_of,
-                           "declared": [declared[k] for k in process_of], "mean": point_limits[:, 0], "lcl": point_limits[:, 1], "ucl": point_limits[:, 2],
+                           "declared": [declared[k] for k in process_of], "mean": point_limits[:, 0],
+                           "lcl": point_limits[:, 1], "ucl": point_limits[:, 2],
                            "rule": labels,
                            "point_type": [point_type(l, options.improvement_direction) if l != IGNORED else "ignored"
                                           for l in labels]})

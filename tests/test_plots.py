@@ -113,8 +113,8 @@ def test_every_marker_is_in_the_legend_and_the_ticks_name_months(merton):
 
 
 def test_the_force_total_is_titled_as_such():
-    assert plots.series_title("Robbery", "All areas") == "Robbery (force total)"
-    assert plots.series_title("Robbery", "Camden") == "Robbery in Camden"
+    assert spc.measure_name("Robbery", "All areas") == "Robbery (force total)"  # the charts' titles
+    assert spc.measure_name("Robbery", "Camden") == "Robbery in Camden"
 
 
 def test_points_are_coloured_and_shaped_by_type(merton):
