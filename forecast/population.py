@@ -132,18 +132,14 @@ def read_population(path: str | Path) -> Populations:
             frame[column] = np.nan
             continue
         text = raw[columns[column]]
-        blank = text.str.strip() == ""
-        if column == "population" or not blank.all():
-            values = pd.Series(np.nan, index=text.index)
-            given = ~blank if column == "households" else pd.Series(True, index=text.index)
-            values[given] = parse_counts(text[given], source, column, MAX_POPULATION, "")
-            zero = values == 0
-            if zero.any():
-                row = int(np.flatnonzero(zero.to_numpy())[0])
-                raise source.error(row, f"{column} is 0: a rate per 1,000 {column} needs some")
-            frame[column] = values
-        else:
-            frame[column] = np.nan
+        # households may be left blank (a year without a count); a blank population is an error
+        blank = (text.str.strip() == "") & (column == "households")
+        values = parse_counts(text.where(~blank, "1"), source, column, MAX_POPULATION, "").where(~blank)
+        zero = values == 0
+        if zero.any():
+            row = int(np.flatnonzero(zero.to_numpy())[0])
+            raise source.error(row, f"{column} is 0: a rate per 1,000 {column} needs some")
+        frame[column] = values
     twice = frame.duplicated(["geography", "area", "year"], keep=False)
     if twice.any():
         rows = np.flatnonzero(twice.to_numpy())

@@ -231,6 +231,8 @@ def test_a_panel_of_one_force_cannot_be_compared_by_force(invoke, tmp_path):
     ("year,area,population\n2019,West Midlands,2900000\n2019,West Midlands,2910000\n",
      "line 3: West Midlands 2019 appears twice (first at line 2)"),
     ("year,area,population,households\n2019,West Midlands,2900000,lots\n", "line 2: households 'lots' is not a number"),
+    ("year,area,population,households\n2017,West Midlands,2900000,\n2018,West Midlands,2920000,lots\n",
+     "line 3: households 'lots' is not a number"),  # after a blank household count, still the right line
     ("", "file is empty"),
 ])
 def test_bad_population_files_get_one_line_errors(four_forces, invoke, tmp_path, text, message):
