@@ -271,15 +271,20 @@ def gap_trend(gap: pd.Series, gap_spc: spc.SPCResult, months: int = TREND_MONTHS
 
 
 def area_sentences(table: pd.DataFrame, top: int = 3) -> list[str]:
-    """Per crime type: the areas with the highest rates, the lowest, and the areas' rate together."""
+    """Per crime type: the areas with the highest rates (up to ``top``, never the lowest too), the lowest, and the
+    areas' rate together; one area is just named with its rate."""
     out = []
     for crime_type, rows in table.groupby("crime_type"):
         rows = rows.sort_values("rank")
         per = rows["per"].iloc[0]
-        named = [f"{r.unit} ({fmt_rate(r.rate)})" for r in rows.head(top).itertuples()]
+        start = (f"{crime_type} per 1,000 {per} in the {plural(int(rows['months'].iloc[0]), 'month')} to "
+                 f"{rows['last_month'].iloc[0]}")
+        if len(rows) == 1:
+            out.append(f"{start}: {rows['unit'].iloc[0]} {fmt_rate(rows['rate'].iloc[0])}.")
+            continue
+        named = [f"{r.unit} ({fmt_rate(r.rate)})" for r in rows.head(min(top, len(rows) - 1)).itertuples()]
         lowest = rows.iloc[-1]
-        out.append(f"{crime_type} per 1,000 {per} in the {plural(int(rows['months'].iloc[0]), 'month')} to "
-                   f"{rows['last_month'].iloc[0]}: highest in {', '.join(named)}; lowest in {lowest['unit']} "
+        out.append(f"{start}: highest in {', '.join(named)}; lowest in {lowest['unit']} "
                    f"({fmt_rate(lowest['rate'])}); the {len(rows)} areas together {fmt_rate(overall(rows))}.")
     return out
 

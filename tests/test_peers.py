@@ -350,3 +350,25 @@ def test_short_and_small_force_panels_give_finite_rates_and_a_sentence(months, b
         assert "cannot be traced yet" in first
     if start == "2021-11":
         assert any("after the last estimate use the last one" in n for n in notes)
+
+
+def test_a_short_panel_of_three_boroughs_names_each_area_once(invoke, tmp_path):
+    """Camden, Hackney and Sutton, 36 months: Sutton has no population of its own (merged with Merton), so two
+    areas are ranked, and the lowest is not named among the highest as well."""
+    from forecast.datasets import load
+
+    frame = load("met-major").frame
+    frame = frame[frame["area"].isin(["Camden", "Hackney", "Sutton"]) & (frame["month"] > frame["month"].max() - 36)]
+    data = tmp_path / "three.csv"
+    frame.assign(month=frame["month"].astype(str))[["month", "area", "crime_type", "count"]].to_csv(data, index=False)
+    result = invoke("peers", "--data", data, "--crime", "robbery", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "out" / "peers.csv").set_index("area")
+    assert list(table.index) == ["Camden", "Hackney"] and "no population for Sutton" in result.stderr
+    sentence = (tmp_path / "out" / "sentences.txt").read_text().splitlines()[0]
+    head = (f"Robbery per 1,000 residents in the 12 months to 2018-12: highest in Camden "
+            f"({table.loc['Camden', 'rate']:.2f}); lowest in Hackney ({table.loc['Hackney', 'rate']:.2f}); "
+            "the 2 areas together ")
+    assert sentence.startswith(head) and sentence.count("Hackney") == 1
+    together = table["crimes"].sum() * 1000 / table["denominator"].sum()
+    assert float(sentence[len(head):-1]) == pytest.approx(together, abs=0.006)
