@@ -10,7 +10,8 @@ from dataclasses import replace
 
 import pandas as pd
 
-from forecast import datasets, spc
+from forecast.io import datasets
+from forecast.control import xmr as spc
 from timing import Clock, conditions
 
 

@@ -23,8 +23,8 @@ import psutil
 from synthetic_panel import series_of, synthetic_panel
 from timing import conditions
 
-from forecast.backtest import BacktestSettings, forecast_series, run_parallel
-from forecast.cluster import connected, fitting_on
+from forecast.engine.backtest import BacktestSettings, forecast_series, run_parallel
+from forecast.engine.cluster import connected, fitting_on
 
 WARM_UP = 20
 

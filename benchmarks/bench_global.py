@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast import datasets
-from forecast.backtest import BacktestSettings, backtest_panel, mase, mase_scale, panel_forecasts
+from forecast.io import datasets
+from forecast.engine.backtest import BacktestSettings, backtest_panel, mase, mase_scale, panel_forecasts
 from forecast.models.base import LEVELS
 from forecast.models.ensemble import blend, combine
-from forecast.output import read_csv
+from forecast.files import read_csv
 from timing import Clock, conditions, run_forecast
 
 PREDICTIONS = Path("benchmarks/out/bench_global.csv")
@@ -127,7 +127,7 @@ def unrelated() -> dict:
 
 def small_panel() -> None:
     """The ensemble and auto with and without the global model on 3, 6 and 12 unrelated series."""
-    import forecast.backtest as bt
+    import forecast.engine.backtest as bt
 
     every = unrelated()
     settings = BacktestSettings(origins=4, horizon=3, step=3, models=("snaive", *LOCAL, "global", "ensemble"))

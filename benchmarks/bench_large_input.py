@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast import datasets
+from forecast.io import datasets
 from timing import conditions, measured
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.load import load_panel
+from forecast.io.load import load_panel
 from timing import Clock, conditions, measured
 
 #: the crime types of the street files with roughly their share of street-level crime in England and Wales

@@ -11,9 +11,9 @@ import json
 import sys
 import time
 
-from forecast import datasets
-from forecast.outlook import run_outlooks
-from forecast.run import run_forecast
+from forecast.io import datasets
+from forecast.engine.outlook import run_outlooks
+from forecast.jobs.run import run_forecast
 from timing import conditions, run_forecast as timed
 
 def main() -> None:

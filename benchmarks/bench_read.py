@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from forecast.load import load_panel
+from forecast.io.load import load_panel
 from timing import Clock, conditions
 
 MET = Path(__file__).resolve().parents[1] / "tests" / "data" / "met_borough_monthly_2008_2018.csv.gz"

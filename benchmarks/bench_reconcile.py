@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast import datasets
-from forecast.backtest import mase, mase_scale
+from forecast.io import datasets
+from forecast.engine.backtest import mase, mase_scale
 from forecast.data import ALL_AREAS, ALL_CRIME
-from forecast.output import read_csv
+from forecast.files import read_csv
 from forecast.models.base import LEVELS, z_value
-from forecast.paths import implied_sd
-from forecast.reconcile import METHODS, plan, reconcile, reconcile_predictions, reconciled_spread, shrunk_covariance
+from forecast.models.paths import implied_sd
+from forecast.engine.reconcile import METHODS, plan, reconcile, reconcile_predictions, reconciled_spread, shrunk_covariance
 from timing import Clock, conditions, run_forecast
 
 PREDICTIONS = Path("out/bench_reconcile_backtest.csv")

@@ -10,8 +10,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from forecast import datasets
-from forecast.run import run_forecast
+from forecast.io import datasets
+from forecast.jobs.run import run_forecast
+from forecast.present.outputs import write_run
 from timing import conditions, run_forecast as timed
 
 
@@ -22,7 +23,7 @@ def main() -> None:
     result = run_forecast(panel, crime, n_paths=2000)
     for charts in ("attention", "all"):
         with tempfile.TemporaryDirectory() as tmp:
-            result.write(tmp)
+            write_run(result, tmp)
             report = timed("report", "--out", tmp, "--charts", charts)
             assert report.returncode == 0, report.stderr
             size = (Path(tmp) / "report.html").stat().st_size / 1e6

@@ -18,8 +18,9 @@ import sys
 import numpy as np
 import pandas as pd
 
-from forecast import backtest, datasets
-from forecast.backtest import BacktestSettings, backtest_panel, mase
+from forecast.engine import backtest
+from forecast.io import datasets
+from forecast.engine.backtest import BacktestSettings, backtest_panel, mase
 from timing import AllClock, conditions
 
 MODELS = ("snaive", "ets", "theta", "stl-arima", "global", "ensemble")

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast import datasets
-from forecast.backtest import QUANTILES, mase_scale, rmsse_scale, scores
+from forecast.io import datasets
+from forecast.engine.backtest import QUANTILES, mase_scale, rmsse_scale, scores
 from timing import conditions, run_forecast
 
 MAX_MEAN = 5.0

@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from forecast import datasets
+from forecast.io import datasets
 from forecast.data import Panel
 from timing import AllClock, conditions
 
@@ -60,10 +60,10 @@ def synthetic_panel(n: int, seed: int = 0) -> Panel:
 
 def local_work(key, y, plans, horizon, given=None):
     """One series' own work in `run` (see the module docstring); returns the model's name."""
-    from forecast import spc
-    from forecast.paths import model_paths
-    from forecast.run import QUARTER_PATHS, forecast_with, series_rng
-    from forecast.seasonality import decompose
+    from forecast.control import xmr as spc
+    from forecast.models.paths import model_paths
+    from forecast.jobs.run import QUARTER_PATHS, forecast_with, series_rng
+    from forecast.control.seasonality import decompose
 
     result = spc.analyse(y, *key)
     decompose(y, *key)
@@ -74,7 +74,7 @@ def local_work(key, y, plans, horizon, given=None):
 
 
 def main() -> None:
-    from forecast.backtest import BacktestSettings, panel_forecasts, run_parallel
+    from forecast.engine.backtest import BacktestSettings, panel_forecasts, run_parallel
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     print(conditions())

@@ -3,7 +3,8 @@
 Run: python benchmarks/bench_spc.py
 """
 
-from forecast import datasets, spc
+from forecast.io import datasets
+from forecast.control import xmr as spc
 from timing import Clock, conditions, run_forecast
 
 

@@ -35,7 +35,7 @@ def shapes(data: str = "met-minor", min_months: int = 36) -> list[Shape]:
     """The robust STL decomposition of every real series with at least ``min_months`` months and some crime."""
     from statsmodels.tsa.seasonal import STL
 
-    from forecast.datasets import load
+    from forecast.io.datasets import load
 
     panel = load(data)
     out = []

@@ -1,7 +1,7 @@
 """The panel: one tidy frame of monthly counts per crime type and area, its names and its totals.
 
-Readers (:mod:`forecast.tidy`, :mod:`forecast.police_uk`, :mod:`forecast.datasets`) build it and
-:func:`forecast.load.load_panel` chooses among them; this module imports none of them.
+Readers (:mod:`forecast.io.tidy`, :mod:`forecast.io.police_uk`, :mod:`forecast.io.datasets`) build it and
+:func:`forecast.io.load.load_panel` chooses among them; this module imports none of them.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -116,6 +115,11 @@ class Panel:
         excludes = () if include_asb else self.all_crime_excludes
         frame = add_totals(self.frame, force_total=force_total, all_crime=all_crime, all_crime_excludes=excludes)
         return replace(self, frame=frame)
+
+    def tidy(self) -> pd.DataFrame:
+        """The panel as `forecast ingest` writes it: month, area, crime_type, count (and force, where there is one)."""
+        columns = ["month", "area", "crime_type", "count"] + (["force"] if "force" in self.frame else [])
+        return self.frame[columns]
 
     def summary(self) -> dict:
         """Months, areas, crime types and series counts, for listings."""

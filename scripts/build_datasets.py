@@ -1,4 +1,4 @@
-"""Rebuild the bundled data sets in forecast/datasets/ from the real files in ../shared/data.
+"""Rebuild the bundled data sets in forecast/io/datasets/ from the real files in ../shared/data.
 
 Run from the repository root: ``python scripts/build_datasets.py [SHARED_DATA_DIR [STREET_FILES_DIR]]``. The
 package never reads ../shared at run time; this script is how its compact copies were made.
@@ -67,7 +67,7 @@ def main(shared: Path, street: Path | None = None) -> None:
     write(fill_spans(city, "span"), "city-of-london")
     shutil.copy(shared / "README.md", OUT / "SOURCE_README.md")
     if street is not None:
-        from forecast.police_uk import count_street_files, street_files
+        from forecast.io.police_uk import count_street_files, street_files
 
         write(count_street_files(street_files([street]), "lsoa", None, []), "city-of-london-lsoa")
 

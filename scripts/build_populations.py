@@ -1,8 +1,8 @@
-"""Rebuild forecast/datasets/populations.csv.gz and most-similar-groups.csv from public data files.
+"""Rebuild forecast/io/datasets/populations.csv.gz and most-similar-groups.csv from public data files.
 
 Run from the repository root:
 ``python scripts/build_populations.py BRITISH_DRUG_DYNAMICS RESISTANCE_LAB ENERGY_FLEX``, each the root of a
-checkout (or ``git worktree``) of the repository at the commit named in forecast/datasets/POPULATION.md. The
+checkout (or ``git worktree``) of the repository at the commit named in forecast/io/datasets/POPULATION.md. The
 package never reads them at run time; this script is how its compact copies were made, and what it changed.
 """
 

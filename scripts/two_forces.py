@@ -7,7 +7,7 @@ import sys
 
 import pandas as pd
 
-from forecast.datasets import load
+from forecast.io.datasets import load
 
 
 def main(path: str = "two-forces.csv") -> None:

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import spc
-from forecast.adjust import causal_factors, seasonal_adjustment
-from forecast.outlook import outlook
+from forecast.control import xmr as spc
+from forecast.control.adjust import causal_factors, seasonal_adjustment
+from forecast.engine.outlook import outlook
 
 ADJUSTED = replace(spc.SPCOptions(), adjust="seasonal")
 MONTHS = pd.period_range("2003-01", periods=192, freq="M")
@@ -106,7 +106,7 @@ def test_cli_json_carries_the_adjustment_and_the_default_is_unchanged(invoke):
 def test_chart_draws_limits_that_follow_the_season_and_the_adjusted_panel(shifted):
     import matplotlib.pyplot as plt
 
-    from forecast import plots
+    from forecast.present import plots
 
     result = spc.analyse(shifted, "Burglary", "Merton", options=ADJUSTED)
     fig = plots.spc_chart(result.points, title="Burglary in Merton", status=result.status)
@@ -143,7 +143,7 @@ def test_run_with_adjust_says_so_in_sentences_report_and_charts(tmp_path, invoke
 def test_outlook_evaluation_replays_the_adjusted_rules(invoke):
     from io import StringIO
 
-    from forecast import datasets
+    from forecast.io import datasets
 
     result = invoke("outlook", "--evaluate", "--crime", "burglary", "--area", "all-areas", "--adjust", "seasonal",
                     "--every", "3", "--paths", "200", "--format", "csv", "--jobs", "1")

@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import board, spc
-from forecast.outlook import Outlook, sentence
+from forecast.jobs import board
+from forecast.control import xmr as spc
+from forecast.engine.outlook import Outlook, sentence
 
 MONTHS = pd.period_range("2015-01", periods=48, freq="M")
 BASE = np.array([100, 104, 97, 102, 99, 103, 96, 101, 98, 105, 95, 100] * 4, float)
@@ -78,7 +79,7 @@ def test_step_change_declared_this_month_keeps_the_spc_sentence():
 
 
 def test_seasonal_sentences_name_only_seasonal_series_and_read_as_english():
-    from forecast.seasonality import outlook_sentences
+    from forecast.control.seasonality import outlook_sentences
 
     outlook = pd.DataFrame({"area": ["Camden", "Westminster", "Hackney", "Sutton"],
                             "seasonal_change_pct": [6.0, -64.0, -3.0, -1.0], "strength": [0.6, 0.0, 0.5, 0.9]})

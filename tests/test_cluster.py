@@ -1,18 +1,18 @@
-"""The fits on a Dask cluster (forecast.cluster): the same numbers as local processes."""
+"""The fits on a Dask cluster (forecast.engine.cluster): the same numbers as local processes."""
 
 import pandas as pd
 
-import forecast.backtest as bt
+import forecast.engine.backtest as bt
 
 ARGS = ["backtest", "--data", "city-of-london", "--crime", "burglary", "--models", "snaive,theta,global",
         "--origins", "1", "--no-track"]
 
 
 def test_a_local_dask_cluster_gives_the_same_forecasts_as_local_processes(tmp_path, invoke, monkeypatch):
-    monkeypatch.setattr(bt, "_TRAINED", {})  # the global model is trained on the cluster too, not reused
+    monkeypatch.setattr(bt, "TRAINED", bt.TrainedModels())  # the global model is trained on the cluster too, not reused
     local = invoke(*ARGS, "-o", tmp_path / "local.csv")
     assert local.exit_code == 0, local.output
-    monkeypatch.setattr(bt, "_TRAINED", {})
+    monkeypatch.setattr(bt, "TRAINED", bt.TrainedModels())
     remote = invoke(*ARGS, "--workers", "2", "-o", tmp_path / "dask.csv")
     assert remote.exit_code == 0, remote.output
     assert "fitting on a local Dask cluster of 2 workers (2 workers connected)" in remote.stderr
@@ -22,9 +22,9 @@ def test_a_local_dask_cluster_gives_the_same_forecasts_as_local_processes(tmp_pa
 
 
 def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path, invoke, monkeypatch):
-    import forecast.cluster
+    import forecast.engine.cluster
 
-    monkeypatch.setattr(forecast.cluster, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(forecast.engine.cluster, "CONNECT_TIMEOUT", "1s")
     result = invoke(*ARGS, "--scheduler", "tcp://127.0.0.1:9", "-o", tmp_path / "x.csv")
     assert result.exit_code != 0
     assert result.stderr.startswith("Error: --scheduler tcp://127.0.0.1:9: no Dask scheduler answered (Timed out trying to connect to tcp://127.0.0.1:9 after 1 s)")
@@ -36,8 +36,8 @@ def test_a_cluster_of_one_worker_does_the_fits_itself():
     fits must go to the worker all the same."""
     from dask.distributed import get_client
 
-    from forecast import datasets
-    from forecast.cluster import connected, fitting_on
+    from forecast.io import datasets
+    from forecast.engine.cluster import connected, fitting_on
 
     panel = datasets.load("city-of-london").select(crime="Burglary")
     series = {k: panel.series(*k) for k in panel.keys()}

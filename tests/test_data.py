@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import datasets
+from forecast.io import datasets
 from forecast.data import ALL_AREAS, ALL_CRIME, add_totals, resolve_names
-from forecast.load import load_panel
-from forecast.tidy import read_tidy_csv
+from forecast.io.load import load_panel
+from forecast.io.tidy import read_tidy_csv
 from forecast.errors import DataError, SelectionError
-from forecast.police_uk import area_from_lsoa, read_street_files
+from forecast.io.police_uk import area_from_lsoa, read_street_files
 
 from conftest import DATA, write
 

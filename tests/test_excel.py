@@ -15,7 +15,7 @@ def workbook_run(tmp_path_factory):
     from click.testing import CliRunner
 
     from forecast.cli import cli
-    from forecast.datasets import load
+    from forecast.io.datasets import load
 
     root = tmp_path_factory.mktemp("xlsx")
     frame = load("met-major").frame
@@ -41,7 +41,7 @@ def sheet_frame(path, name) -> pd.DataFrame:
 @pytest.mark.parametrize("sheet, csv", [("Summary", "summary"), ("Forecast", "forecast"), ("SPC", "spc"),
                                         ("Backtest", "backtest")])
 def test_the_workbook_holds_the_csvs_numbers_as_numbers(workbook_run, sheet, csv):
-    from forecast.output import read_csv
+    from forecast.files import read_csv
 
     out, result = workbook_run
     book = out / "robbery.xlsx"
@@ -97,7 +97,7 @@ def counts_workbook(path, frame: pd.DataFrame, sheet: str = "Counts"):
 
 
 def test_a_sheet_of_a_workbook_reads_as_the_same_csv(invoke, tmp_path):
-    from forecast.datasets import load
+    from forecast.io.datasets import load
 
     frame = load("met-major").frame
     frame = frame[(frame["crime_type"] == "Burglary") & (frame["area"] == "Merton")]

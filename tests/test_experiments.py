@@ -1,6 +1,6 @@
 import pytest
 
-from forecast.experiments import load_spec
+from forecast.jobs.experiments import load_spec
 
 from conftest import write
 

@@ -10,7 +10,7 @@ import pytest
 
 from test_street_zip import archive, expected
 
-from forecast.load import load_panel
+from forecast.io.load import load_panel
 
 
 class Archives(http.server.BaseHTTPRequestHandler):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.backtest import MIN_GLOBAL_SERIES, BacktestSettings, backtest_panel, panel_forecasts
+from forecast.engine.backtest import MIN_GLOBAL_SERIES, BacktestSettings, backtest_panel, panel_forecasts
 from forecast.errors import ModelFitError
 from forecast.models import GlobalModel, GlobalSeries, combine, make
 from forecast.models.ensemble import Ensemble, blend
@@ -125,12 +125,11 @@ def test_an_ensemble_beyond_the_global_models_months_uses_its_local_members():
 
 
 def test_a_model_is_trained_once_per_process_for_the_same_data(monkeypatch):
-    import forecast.backtest as bt
+    import forecast.engine.backtest as bt
 
     panel, _ = synthetic_panel()
     calls = []
-    monkeypatch.setattr(bt, "_TRAINED", {})
-    monkeypatch.setattr(bt, "_TRAINED_KEEP", 3)
+    monkeypatch.setattr(bt, "TRAINED", bt.TrainedModels(keep=3))
     real = bt._train
     monkeypatch.setattr(bt, "_train", lambda train, horizon: calls.append(len(train)) or real(train, horizon))
     settings = BacktestSettings(origins=2, horizon=3, step=3, models=("global",))
@@ -140,12 +139,12 @@ def test_a_model_is_trained_once_per_process_for_the_same_data(monkeypatch):
     assert calls == [30, 30, 30] and all(again.models[c] is first.models[c] for c in first.models)
     changed = {**panel, ("type 0", "area 0"): panel[("type 0", "area 0")] + 1}
     panel_forecasts(changed, changed, settings, horizon=3, n_jobs=1)  # other data: trained again, and kept
-    assert calls == [30] * 6 and len(bt._TRAINED) == 3
+    assert calls == [30] * 6 and len(bt.TRAINED) == 3
 
 
 def test_a_panel_past_the_row_cap_trains_on_a_fixed_sample_that_keeps_the_series_forecast(monkeypatch):
-    from forecast import backtest
-    from forecast.backtest import BacktestSettings, panel_forecasts
+    from forecast.engine import backtest
+    from forecast.engine.backtest import BacktestSettings, panel_forecasts
     from forecast.models import GlobalModel
 
     months = pd.period_range("2015-01", periods=48, freq="M")

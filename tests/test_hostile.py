@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import DATA, write
-from forecast.output import csv_text, read_csv
+from forecast.files import csv_text, read_csv
 
 HEAD = "month,area,crime_type,count\n"
 
@@ -46,7 +46,7 @@ def test_counts_that_were_misread_are_refused_naming_the_line(tmp_path, invoke, 
 
 
 def test_thousands_separators_in_whole_groups_are_read(tmp_path):
-    from forecast.tidy import read_tidy_csv
+    from forecast.io.tidy import read_tidy_csv
 
     data = tidy(tmp_path / "t.csv", ['2020-01,Met,Theft,"1,234"', '2020-02,Met,Theft,"12,345,678"',
                                      '2020-03,Met,Theft,"1,234.5"', "2020-04,Met,Theft,999"])
@@ -164,12 +164,12 @@ def test_an_interrupted_run_leaves_the_previous_outputs_whole(tmp_path, invoke, 
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert Path("report.html") in before and Path("forecast.csv") in before
 
-    import forecast.report
+    import forecast.present.report
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt  # Ctrl-C just after the CSV stage
 
-    monkeypatch.setattr(forecast.report, "write_report", interrupted)
+    monkeypatch.setattr(forecast.present.report, "write_report", interrupted)
     aborted = invoke("run", "--crime", "drugs", "--area", "sutton", "--out", out, "--no-track", "--jobs", "1",
                      "--paths", "200", "--seed", "7")
     assert aborted.exit_code == 1 and "Aborted!" in aborted.stderr  # click's answer to Ctrl-C
@@ -254,7 +254,7 @@ def test_every_series_gets_its_own_chart_and_file_names_are_bounded(hostile_run)
 
 def test_an_area_named_na_has_its_points_on_its_chart(hostile_run):
     out, _ = hostile_run
-    from forecast.plots import series_points
+    from forecast.present.plots import series_points
 
     points = read_csv(out / "spc.csv", dtype={"area": str, "crime_type": str})
     for name in ("NA", "None"):
@@ -295,7 +295,7 @@ def test_backtest_takes_the_force_total_as_help_says(invoke, tmp_path):
     assert result.exit_code == 0, result.output
     frame = read_csv(out)
     assert set(frame["area"]) == {"All areas"}
-    total = __import__("forecast.datasets", fromlist=["load"]).load("met-major").select(crime="drugs").frame
+    total = __import__("forecast.io.datasets", fromlist=["load"]).load("met-major").select(crime="drugs").frame
     last = total[total["month"] == total["month"].max()]["count"].sum()
     assert frame["actual"].iloc[-1] == last  # the force total is the sum of the areas
 
@@ -306,7 +306,7 @@ def test_predict_from_a_run_the_store_does_not_have(invoke, tmp_path):
     assert line == (f"Error: MLflow store {missing}: there is no store there; give the one the run was recorded in "
                     "with --tracking-uri (or MLFLOW_TRACKING_URI)")
     assert not (tmp_path / "nowhere").exists()  # a read-only command creates no empty store
-    from forecast import tracking
+    from forecast.record import tracking
 
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     with tracking.writing(store) as (c, s):

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from scipy import stats
 
-from forecast import datasets
+from forecast.io import datasets
 from forecast.cli import cli
 from forecast.models import SPARSE, make
 from forecast.models.intermittent import ALPHAS, adida, croston_sba, demand_intervals, demand_pattern, tsb

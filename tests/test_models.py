@@ -2,12 +2,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import datasets
-from forecast.backtest import (BacktestSettings, backtest_series, choose_model, coverage, mase, mase_scale, rmsse,
+from forecast.io import datasets
+from forecast.engine.backtest import (BacktestSettings, backtest_series, choose_model, coverage, mase, mase_scale, rmsse,
                                rmsse_scale, rolling_origins, scaled_pinball, smape)
 from forecast.errors import ModelFitError
 from forecast.models import FAMILIES, combine, make
-from forecast.seasonality import decompose
+from forecast.control.seasonality import decompose
 
 
 def monthly(values, start="2015-01") -> pd.Series:

@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import datasets, spc
+from forecast.io import datasets
+from forecast.control import xmr as spc
 from forecast.models import make
-from forecast.outlook import Calibration, declared_changes, first_long_runs, model_paths, outlook, run_completes
+from forecast.engine.outlook import Calibration, declared_changes, first_long_runs, model_paths, outlook, run_completes
 
 
 def monthly(values, start="2016-01") -> pd.Series:

@@ -18,7 +18,7 @@ MONTHS = pd.period_range("2014-01", "2018-12", freq="M")
 
 def bundled_populations() -> pd.DataFrame:
     """The bundled file read directly, not through the package."""
-    with resources.as_file(resources.files("forecast.datasets") / "populations.csv.gz") as path:
+    with resources.as_file(resources.files("forecast.io.datasets") / "populations.csv.gz") as path:
         with gzip.open(path, "rt") as fh:
             return pd.read_csv(fh)
 
@@ -125,7 +125,7 @@ def test_ranks_and_group_average_over_the_last_12_months(four_forces):
 
 
 def test_board_sentences_say_the_rank_the_group_average_and_the_widening_gap(four_forces):
-    from forecast.peers import fmt_rate
+    from forecast.jobs.peers import fmt_rate
 
     counts, out, result = four_forces
     table = pd.read_csv(out / "peers.csv")
@@ -164,8 +164,9 @@ def test_charts_and_the_peers_page_exist_with_every_line(four_forces):
 
 
 def test_peer_chart_highlights_the_force_greys_the_peers_and_dashes_the_average():
-    from forecast import peers, population
-    from forecast.plots import peer_chart
+    from forecast.jobs import peers
+    from forecast.io import population
+    from forecast.present.plots import peer_chart
 
     monthly, _ = peers.rates(four_force_counts().rename(columns={"area": "unit"}), population.bundled(),
                              population.FORCE)
@@ -197,7 +198,7 @@ def test_peers_option_replaces_the_group_and_unknown_peers_are_refused(four_forc
 
 def test_met_boroughs_get_rates_per_1000_residents_ranked_and_boroughs_without_a_population_a_note(invoke,
                                                                                                    tmp_path):
-    from forecast.datasets import load
+    from forecast.io.datasets import load
 
     result = invoke("peers", "--crime", "robbery", "--out", tmp_path / "met")
     assert result.exit_code == 0, result.output
@@ -272,8 +273,8 @@ def test_own_population_file_with_households_and_a_force_missing_from_it(four_fo
 
 
 def test_households_fall_back_to_residents_with_a_note_when_a_force_has_none():
-    from forecast import peers
-    from forecast.population import Populations
+    from forecast.jobs import peers
+    from forecast.io.population import Populations
 
     frame = pd.DataFrame({"year": [2018, 2018], "geography": "", "area": ["A", "B"],
                           "population": [1000.0, 2000.0], "households": [400.0, np.nan]})
@@ -290,13 +291,13 @@ def test_households_fall_back_to_residents_with_a_note_when_a_force_has_none():
                                              (4, 8, "the 4th highest of 8"), (3, 4, "the second lowest"),
                                              (1, 2, "the highest"), (2, 2, "the lowest")])
 def test_rank_words(rank, of, words):
-    from forecast.peers import rank_words
+    from forecast.jobs.peers import rank_words
 
     assert rank_words(rank, of) == words
 
 
 def test_force_names_match_across_spellings():
-    from forecast.population import bundled
+    from forecast.io.population import bundled
 
     matched = bundled().match(["West Midlands Police", "Metropolitan Police Service", "Devon & Cornwall Police",
                                "Avon and Somerset Constabulary", "Greater Manchester Police", "Atlantis Police"],
@@ -308,7 +309,7 @@ def test_force_names_match_across_spellings():
 
 
 def test_bundled_groups_hold_the_seed_group_and_the_met_is_corrected():
-    from forecast.peers import most_similar_groups
+    from forecast.jobs.peers import most_similar_groups
 
     groups = most_similar_groups()
     assert {"Merseyside", "West Yorkshire", "Greater Manchester"} <= set(groups["West Midlands"])
@@ -333,7 +334,8 @@ LONDON = ["Barking and Dagenham", "Barnet", "Bexley", "Brent", "Bromley", "Camde
 @given(months=st.integers(2, 30), base=st.lists(st.integers(0, 400), min_size=3, max_size=3),
        start=st.sampled_from(["2009-01", "2016-07", "2019-03", "2021-11"]))
 def test_short_and_small_force_panels_give_finite_rates_and_a_sentence(months, base, start):
-    from forecast import peers, population
+    from forecast.jobs import peers
+    from forecast.io import population
 
     rows = []
     for force, b in zip(("West Midlands", "Merseyside", "West Yorkshire"), base):
@@ -355,7 +357,7 @@ def test_short_and_small_force_panels_give_finite_rates_and_a_sentence(months, b
 def test_a_short_panel_of_three_boroughs_names_each_area_once(invoke, tmp_path):
     """Camden, Hackney and Sutton, 36 months: Sutton has no population of its own (merged with Merton), so two
     areas are ranked, and the lowest is not named among the highest as well."""
-    from forecast.datasets import load
+    from forecast.io.datasets import load
 
     frame = load("met-major").frame
     frame = frame[frame["area"].isin(["Camden", "Hackney", "Sutton"]) & (frame["month"] > frame["month"].max() - 36)]

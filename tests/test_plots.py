@@ -4,9 +4,11 @@ import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.dates import num2date
 
-from forecast import datasets, plots, spc
+from forecast.io import datasets
+from forecast.present import plots
+from forecast.control import xmr as spc
 from forecast.models import make
-from forecast.seasonality import decompose
+from forecast.control.seasonality import decompose
 
 
 @pytest.fixture(scope="module")

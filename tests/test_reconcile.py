@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from forecast.reconcile import mapping, reconcile, shrunk_covariance, summing_matrix
+from forecast.engine.reconcile import mapping, reconcile, shrunk_covariance, summing_matrix
 
 
 def test_bottom_up_keeps_the_parts_and_sums_them():
@@ -60,7 +60,7 @@ def test_methods_need_what_they_estimate_from():
 
 
 def test_top_down_paths_add_up_keep_the_total_and_each_part_its_own_spread():
-    from forecast.reconcile import reconcile_paths
+    from forecast.engine.reconcile import reconcile_paths
 
     rng = np.random.default_rng(0)
     base = np.array([[1000.0, 900.0], [300.0, 200.0], [500.0, 600.0]])  # parts add to 800, not the total's 1000
@@ -74,7 +74,7 @@ def test_top_down_paths_add_up_keep_the_total_and_each_part_its_own_spread():
     # a part keeps roughly its own spread: sd 30 becomes sqrt(30^2 (1 - 2 * 3/8) + (3/8)^2 (40^2 + 30^2 + 20^2))
     expected = np.sqrt(30 ** 2 * (1 - 2 * 3 / 8) + (3 / 8) ** 2 * (40 ** 2 + 30 ** 2 + 20 ** 2))
     assert out[1, :, 0].std() == pytest.approx(expected, rel=0.03)
-    from forecast.reconcile import reconciled_spread
+    from forecast.engine.reconcile import reconciled_spread
 
     spread = reconciled_spread(base, np.repeat(sd[:, None], 2, axis=1), "top-down")
     assert spread[1, 0] == pytest.approx(expected) and spread[0, 0] == 40
@@ -82,7 +82,7 @@ def test_top_down_paths_add_up_keep_the_total_and_each_part_its_own_spread():
 
 
 def test_linear_methods_map_every_path_and_stay_coherent():
-    from forecast.reconcile import reconcile_paths
+    from forecast.engine.reconcile import reconcile_paths
 
     base = np.array([[10.0], [3.0], [4.0]])
     paths = np.array([[[10.0], [12.0]], [[3.0], [2.0]], [[4.0], [5.0]]])
@@ -96,7 +96,7 @@ def test_backtest_reconciles_every_origin_and_scores_the_reconciled_forecasts(tm
     import pandas as pd
 
     from conftest import backtest_mase
-    from forecast import datasets
+    from forecast.io import datasets
 
     out = tmp_path / "backtest.csv"
     args = ("backtest", "--crime", "drugs", "--force-totals", "--models", "snaive,theta", "--last", "60",
@@ -139,7 +139,7 @@ def _grouped_series():
 def test_grouped_plan_shares_top_down_and_every_total_adds_up():
     import pandas as pd
 
-    from forecast.reconcile import plan, reconcile_predictions
+    from forecast.engine.reconcile import plan, reconcile_predictions
 
     series = _grouped_series()
     steps = plan(series, "top-down")

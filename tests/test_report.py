@@ -175,7 +175,7 @@ def test_report_fits_1400_pixels_and_leads_with_the_exceptions(met_run, tmp_path
 
 
 def test_by_default_charts_are_drawn_for_the_force_total_and_the_series_that_call_for_attention():
-    from forecast.report import charted_areas
+    from forecast.present.report import charted_areas
 
     summary = pd.DataFrame({"area": ["Westminster", "All areas", "Camden", "Bromley", "Heathrow", "Croydon"],
                             "attention": ["recent step change", "stable", "stable", "step change expected",

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import datasets
+from forecast.io import datasets
 
 from conftest import seasonal_naive_scale
 
@@ -62,7 +62,7 @@ def test_run_summary_numbers_hold_together(robbery_run):
 
 
 def test_auto_reports_its_nested_error_not_the_in_sample_winners():
-    from forecast.backtest import BacktestSettings, forecast_series
+    from forecast.engine.backtest import BacktestSettings, forecast_series
     from forecast.models import DEFAULT_RUN
 
     y = datasets.load("met-major").series("Robbery", "Camden")
@@ -237,10 +237,10 @@ def test_several_crime_types_get_a_folder_each_an_index_and_one_training_of_the_
                                                                                            monkeypatch):
     import re
 
-    import forecast.backtest as bt
+    import forecast.engine.backtest as bt
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(bt, "_TRAINED", {})
+    monkeypatch.setattr(bt, "TRAINED", bt.TrainedModels())
     trained = []
     real = bt._train
     monkeypatch.setattr(bt, "_train", lambda train, horizon: trained.append(len(train)) or real(train, horizon))

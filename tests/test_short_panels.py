@@ -17,10 +17,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import backtest_mase
-from forecast import datasets
+from forecast.io import datasets
 from forecast.cli import cli
 from forecast.models import GlobalModel
-from forecast.run import MIN_FORECAST_MONTHS
+from forecast.jobs.run import MIN_FORECAST_MONTHS
 
 settings.register_profile("ci", max_examples=4, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -237,8 +237,8 @@ def test_generated_panels_too_short_to_forecast_are_refused_in_one_line(tmp_path
 def test_every_crime_type_of_three_areas_is_enough_for_the_global_model():
     """The run's global model learns from every crime type of the panel: nine of them in three boroughs over 36
     months are enough rows at every cut-off, so the short panel's ensemble keeps it."""
-    from forecast.backtest import MIN_GLOBAL_ROWS
-    from forecast.run import run_forecast
+    from forecast.engine.backtest import MIN_GLOBAL_ROWS
+    from forecast.jobs.run import run_forecast
 
     whole = datasets.load("met-major").select(area=["Camden", "Hackney", "Sutton"]).last_months(36).with_totals()
     result = run_forecast(whole, "Robbery", n_jobs=1, train=whole)

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import datasets, spc
+from forecast.io import datasets
+from forecast.control import xmr as spc
 
 
 def monthly(values, start="2020-01") -> pd.Series:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import spc
+from forecast.control import xmr as spc
 from conftest import DATA
 
 SPEC = json.loads((DATA / "conformance_cases.json").read_text())

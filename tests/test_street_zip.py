@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecast import police_uk
-from forecast.load import load_panel
+from forecast.io import police_uk
+from forecast.io.load import load_panel
 
 HEADER = ("Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Crime type,"
           "Last outcome category,Context")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from forecast import datasets
+from forecast.io import datasets
 from forecast.cli import cli
 
 from conftest import backtest_mase
@@ -312,7 +312,7 @@ def test_ui_off_this_machine_without_a_login_is_refused(tmp_path, invoke):
 
 
 def test_experiments_are_machine_learning_ones_and_older_ones_are_marked_without_overriding_a_choice(tmp_path):
-    from forecast import tracking
+    from forecast.record import tracking
 
     uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     assert tracking.mark_experiments(uri) == {} and not (tmp_path / "mlruns").exists()  # no store, none made

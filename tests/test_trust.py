@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import datasets, spc
-from forecast.backtest import BacktestSettings, backtest_series, run_parallel
+from forecast.io import datasets
+from forecast.control import xmr as spc
+from forecast.engine.backtest import BacktestSettings, backtest_series, run_parallel
 from forecast.models import DEFAULT_RUN, make
-from forecast.outlook import Calibration, current_run_of, evaluate_series, run_length_baseline
-from forecast.paths import model_paths, sample_paths
+from forecast.engine.outlook import Calibration, current_run_of, evaluate_series, run_length_baseline
+from forecast.models.paths import model_paths, sample_paths
 
 
 def monthly(values, start="2010-01") -> pd.Series:
@@ -173,7 +174,7 @@ def test_a_serial_backtest_leaves_numpy_error_state_as_it_was():
 def test_tracking_leaves_warning_filters_and_loggers_as_they_were(tmp_path):
     import logging
 
-    from forecast import tracking
+    from forecast.record import tracking
 
     filters = list(warnings.filters)
     level = logging.getLogger("mlflow").level
@@ -183,7 +184,7 @@ def test_tracking_leaves_warning_filters_and_loggers_as_they_were(tmp_path):
 
 
 def test_metrics_are_logged_in_batches_that_do_not_overlap(tmp_path):
-    from forecast import tracking
+    from forecast.record import tracking
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     with tracking.writing(uri) as (c, store):
@@ -209,10 +210,10 @@ def test_spc_command_min_mean_and_low_counts(invoke):
 
 
 def test_the_cli_default_model_is_the_measured_best():
-    from forecast import cli
+    from forecast.cli import options
     from forecast.models import DEFAULT_MODEL
 
-    assert cli.DEFAULT_MODEL == DEFAULT_MODEL == "ensemble"
+    assert options.DEFAULT_MODEL == DEFAULT_MODEL == "ensemble"
 
 
 def test_outlook_evaluate_reports_all_three_brier_scores(invoke):

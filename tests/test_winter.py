@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import datasets
+from forecast.io import datasets
 from forecast.data import ALL_AREAS, ALL_CRIME
-from forecast.winter import Season, WinterSettings, _outside, _scored, month_span, plan_winter, winter_name
-from forecast.winter_report import table_footnote, table_rows
+from forecast.jobs.winter import Season, WinterSettings, _outside, _scored, month_span, plan_winter, winter_name
+from forecast.present.winter_page import table_footnote, table_rows
 
 
 def months(text: str, end: str) -> pd.PeriodIndex:

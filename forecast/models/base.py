@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
@@ -9,6 +11,21 @@ from scipy.stats import norm
 from forecast.errors import ModelFitError
 
 LEVELS = (80, 95)
+#: what the statistical libraries (statsmodels, pmdarima, scikit-learn, numpy's linear algebra) raise when a model
+#: cannot be estimated on a series: a singular matrix, a parameter outside its bounds, an overflow
+LIBRARY_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError)
+
+
+@contextlib.contextmanager
+def estimating(name: str):
+    """Around a family's estimation, forecast or simulation: the library's failure on this series becomes the
+    family's :class:`ModelFitError` (the library's error kept as its cause), which callers count and say; every
+    other error is a bug and keeps its traceback."""
+    try:
+        yield
+    except LIBRARY_ERRORS as exc:
+        text = str(exc).strip().splitlines()
+        raise ModelFitError(f"{name}: {text[0][:200] if text else type(exc).__name__}") from exc
 
 
 def interval_columns(levels=LEVELS) -> list[str]:
@@ -33,7 +50,8 @@ class ForecastModel:
     def fit(self, y: pd.Series) -> "ForecastModel":
         values = self._take(y)
         if self.constant_ is None:
-            self._fit(values)
+            with estimating(self.name):
+                self._fit(values)
         return self
 
     def _take(self, y: pd.Series) -> np.ndarray:
@@ -65,18 +83,20 @@ class ForecastModel:
         its forecast, its sample paths and the ensemble's, and some families simulate to answer."""
         cache = vars(self).setdefault("_forecasts", {})
         if horizon not in cache:
-            cache[horizon] = self._forecast(horizon)
+            with estimating(self.name):
+                cache[horizon] = self._forecast(horizon)
         return cache[horizon]
 
     def simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray | None:
         """Sample paths (n_paths x horizon) with the error correlation across months that the model implies:
         the library's own simulation where it has one, else the family's error structure. None where the
-        family has neither (callers then fall back to :func:`forecast.paths.sample_paths`)."""
+        family has neither (callers then fall back to :func:`forecast.models.paths.sample_paths`)."""
         if not hasattr(self, "y_"):
             raise ModelFitError(f"{self.name}: simulate() called before fit()")
         if self.constant_ is not None:
             return np.full((n_paths, horizon), self.constant_)
-        return self._simulate(horizon, n_paths, rng)
+        with estimating(self.name):
+            return self._simulate(horizon, n_paths, rng)
 
     def _simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray | None:
         return None

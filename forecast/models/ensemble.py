@@ -79,7 +79,7 @@ class Ensemble(ForecastModel):
         margin, interpolated through its forecast and interval bounds (a copula)."""
         from scipy.stats import norm
 
-        from forecast.paths import model_paths
+        from forecast.models.paths import model_paths
 
         members = self.models_ + ([self.panel] if self.panel is not None and self.panel.horizon_ >= horizon else [])
         shares = np.diff(np.linspace(0, n_paths, len(members) + 1).round().astype(int))

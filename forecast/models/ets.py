@@ -9,7 +9,7 @@ import pandas as pd
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel, ETSResults, ETSResultsWrapper
 
 from forecast.errors import ModelFitError
-from forecast.models.base import ForecastModel
+from forecast.models.base import LIBRARY_ERRORS, ForecastModel
 
 #: simulated paths behind the intervals of forms without a closed form (multiplicative season): 1,000 (the
 #: statsmodels default) leaves the 95% bounds about 3% off from run to run
@@ -65,6 +65,7 @@ class ETS(ForecastModel):
         return [(t, d, s) for (t, d), s in itertools.product(trends, seasonal)]
 
     def _fit(self, y: np.ndarray) -> None:
+        self.skipped_ = []
         endog = pd.Series(y, index=self.y_.index.to_timestamp())
         forms = self.candidates(y)
         best = None
@@ -88,7 +89,11 @@ class ETS(ForecastModel):
                 model = _Model(endog, error="add", trend=trend, damped_trend=damped, seasonal=seasonal,
                                  seasonal_periods=self.m if seasonal else None)
                 result = model.fit(start_params=self.start_params, disp=False, maxiter=MAXITER)
-            except (ValueError, np.linalg.LinAlgError):
+            except LIBRARY_ERRORS as exc:
+                # a form the series cannot take (a singular fit, a bound): the others are searched, and the
+                # skipped ones are recorded with the fit (params, MLflow); none at all is a ModelFitError below
+                self.skipped_ = [*getattr(self, "skipped_", []), f"{_name(trend, damped, seasonal)}: "
+                                 f"{(str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]}"]
                 continue
             if np.isfinite(result.aicc) and (best is None or result.aicc < best.aicc):
                 best = result
@@ -116,16 +121,23 @@ class ETS(ForecastModel):
 
     def form(self) -> str:
         m = self.result_.model
-        trend = "N" if not m.trend else ("Ad" if m.damped_trend else "A")
-        seasonal = {None: "N", "add": "A", "mul": "M"}[m.seasonal]
-        return f"ETS(A,{trend},{seasonal})"
+        return _name(m.trend, m.damped_trend, m.seasonal)
 
     def params(self) -> dict:
-        out = {"form": self.form(), "aicc": float(self.result_.aicc)}
+        out = {"form": self.form(), "aicc": float(self.result_.aicc), "forms_failed": len(self.skipped_)}
         for name in ("smoothing_level", "smoothing_trend", "smoothing_seasonal", "damping_trend"):
             if name in self.result_.model.param_names:
                 out[name] = float(self.result_.params[self.result_.model.param_names.index(name)])
         return out
+
+
+SEASONAL_LETTERS = {None: "N", "add": "A", "mul": "M"}
+
+
+def _name(trend, damped, seasonal) -> str:
+    """'ETS(A,Ad,M)': the form's name in Hyndman's taxonomy (errors always additive here)."""
+    trend_letter = "N" if not trend else ("Ad" if damped else "A")
+    return f"ETS(A,{trend_letter},{SEASONAL_LETTERS[seasonal]})"
 
 
 def _form(result) -> tuple:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.errors import ModelFitError
-from forecast.models.base import LEVELS, ForecastModel, z_value
+from forecast.models.base import LEVELS, ForecastModel, estimating, z_value
 
 WINDOW = 24
 LEVEL_MONTHS = 12
@@ -135,11 +135,12 @@ class GlobalModel:
         X[:, self.unseen_] = 0.0
         self.n_rows_, self.n_series_ = len(y), len(prepared)
         categorical = [FEATURES.index("crime_type"), FEATURES.index("area")]
-        self.models_ = [HistGradientBoostingRegressor(
-            loss="quantile", quantile=q, max_iter=self.max_iter, learning_rate=self.learning_rate,
-            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf, max_bins=self.max_bins,
-            categorical_features=categorical, early_stopping=False, random_state=self.random_state).fit(X, y)
-            for q in self.quantiles]
+        with estimating("global"):
+            self.models_ = [HistGradientBoostingRegressor(
+                loss="quantile", quantile=q, max_iter=self.max_iter, learning_rate=self.learning_rate,
+                max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf, max_bins=self.max_bins,
+                categorical_features=categorical, early_stopping=False, random_state=self.random_state).fit(X, y)
+                for q in self.quantiles]
         return self
 
     def _code(self, key: Key) -> tuple[float, float]:
@@ -161,7 +162,8 @@ class GlobalModel:
             levels.append(x.level[-1])
         X = np.vstack(rows)
         X[:, getattr(self, "unseen_", np.zeros(X.shape[1], bool))] = 0.0
-        q = np.sort(np.stack([m.predict(X) for m in self.models_]), axis=0)
+        with estimating("global"):
+            q = np.sort(np.stack([m.predict(X) for m in self.models_]), axis=0)
         q = np.clip(q.reshape(len(self.models_), len(levels), horizon) * np.asarray(levels)[None, :, None], 0.0, None)
         return {key: q[:, i] for i, key in enumerate(series)}
 

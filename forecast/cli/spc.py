@@ -1,0 +1,172 @@
+"""SPC commands: processes, limits and step changes (`forecast spc`), and the seasonal picture (`decompose`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import click
+
+from forecast.cli.options import (InputError, check_outputs, data_options, emit, history_option, output_options,
+                                  selection_options, spc_options, text_output)
+from forecast.cli.progress import Progress
+from forecast.data import Panel
+
+
+@click.command()
+@data_options
+@selection_options()
+@spc_options
+@output_options
+@click.option("--chart", type=click.Path(dir_okay=False), default=None, metavar="PNG",
+              help="Also draw the SPC chart (one series) or small multiples (several) to this PNG.")
+@click.option("--svg", is_flag=True, help="With --chart: also write an SVG.")
+@history_option
+def spc(panel: Panel, spc_options, fmt, output, chart, svg, history) -> None:
+    """Process averages, control limits, significant step changes and the board's sentences.
+
+    One row per series for the latest month, then the sentences.
+
+    \b
+        forecast spc --crime burglary --area camden
+        forecast spc --crime burglary --area camden --chart camden.png --history all
+    """
+    import functools
+
+    from forecast import api
+    from forecast.present.tables import SPC_HEADER, format_table
+
+    check_outputs(files=[output], charts=[chart])
+    # streamed: each series is written (or, for the table, summarised) as it is analysed, so that a panel of
+    # tens of thousands of series never holds every result in memory
+    results, rows, sentences = [], [], []
+    with Progress(len(panel.keys()), "SPC") as progress, text_output(output) as out:
+        if fmt == "json":
+            out.write("[")
+        # charts need the whole results, here; otherwise each is turned into its text where it was analysed
+        analysed = api.iter_spc(panel, spc_options, n_jobs=1 if chart else os.cpu_count() or 1,
+                                then=None if chart else functools.partial(spc_written, fmt=fmt))
+        for i, w in enumerate(analysed):
+            progress(w)
+            if chart:
+                results.append(w)
+                w = spc_written(w, fmt)
+            if fmt == "json":
+                out.write(("," if i else "") + "\n" + w.text)
+            elif fmt == "csv":
+                out.write(w.text if i == 0 else w.text.split("\n", 1)[1])  # the header once
+            else:
+                rows.append(w.row)
+                sentences += w.sentences
+        if fmt == "json":
+            out.write("\n]\n")
+        elif fmt == "table":
+            last = rows[0][-1] if rows else ""
+            adjusted = "; averages and limits seasonally adjusted" if spc_options.adjust == "seasonal" else ""
+            out.write("\n".join([f"SPC at {last} ({len(rows)} series; * = trial limits{adjusted})",
+                                  format_table([SPC_HEADER] + [row[:-1] for row in rows]), "", *sentences]) + "\n")
+    if chart:
+        from forecast.present.plots import save
+
+        for path in save(api.SPC(tuple(results), panel.name).plot(history=history), chart, svg):
+            click.echo(f"wrote {path}", err=True)
+    if output:
+        click.echo(f"wrote {output}", err=True)
+
+
+@dataclass(frozen=True)
+class SPCWritten:
+    """What ``forecast spc`` writes of one series: its text (JSON or CSV), or its table row and sentences."""
+
+    crime_type: str
+    area: str
+    text: str
+    row: list | None
+    sentences: tuple[str, ...]
+
+
+def spc_written(r, fmt: str) -> SPCWritten:
+    from forecast.control.xmr import points_frame
+    from forecast.files import csv_text
+    from forecast.present.tables import spc_row
+
+    if fmt == "json":
+        return SPCWritten(r.crime_type, r.area, json.dumps(r.to_dict(), indent=1), None, ())
+    if fmt == "csv":
+        return SPCWritten(r.crime_type, r.area, csv_text(points_frame([r])), None, ())
+    return SPCWritten(r.crime_type, r.area, "", spc_row(r), tuple(r.sentences))
+
+
+@click.command()
+@data_options
+@selection_options()
+@click.option("--outlook", is_flag=True, help="Rank crime types by the change expected from seasonality alone.")
+@click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 12), help="Months ahead.")
+@click.option("--months", default=24, show_default=True, type=click.IntRange(1, 10000),
+              help="Latest months of components to print.")
+@output_options
+@click.option("--chart", type=click.Path(dir_okay=False), default=None, metavar="PNG",
+              help="Also draw the components and seasonal index of the series to this PNG.")
+def decompose(panel: Panel, outlook, horizon, months, fmt, output, chart) -> None:
+    """Seasonal decomposition (robust STL), seasonal indices and the seasonal outlook.
+
+    \b
+        forecast decompose --crime robbery --area all-areas
+        forecast decompose --outlook
+    """
+    from forecast import api
+    from forecast.files import csv_text
+    from forecast.present.tables import format_table
+
+    check_outputs(files=[output], charts=[chart])
+    if outlook:
+        table, said = api.seasonal_outlook(panel, horizon=horizon, totals=False)
+        if fmt == "json":
+            return emit(table.to_json(orient="records", indent=1), output)
+        if fmt == "csv":
+            return emit(csv_text(table), output)
+        rows = [("crime type", "area", "next months", "seasonal change", "%", "strength")]
+        rows += [(r.crime_type, r.area, r.next_months, f"{r.seasonal_change:+.1f}", f"{r.seasonal_change_pct:+.1f}%",
+                  f"{r.strength:.2f}") for r in table.itertuples()]
+        return emit(format_table(rows) + "\n\n" + "\n".join(said), output)
+    keys = panel.keys()
+    if len(keys) != 1:
+        raise InputError(f"decompose needs one series: give --crime and --area ({len(keys)} series selected), "
+                         "or use --outlook")
+    d = api.decompose(panel)
+    if chart:
+        from forecast.present.plots import save, seasonality_chart
+
+        fig = seasonality_chart(d.components, d.indices(),
+                                title=f"{d.crime_type} / {d.area}: seasonal decomposition (strength {d.strength:.2f})")
+        for path in save(fig, chart):
+            click.echo(f"wrote {path}", err=True)
+    emit(decomposition_text(d, fmt, months), output)
+
+
+def decomposition_text(d, fmt: str, months: int) -> str:
+    """A decomposition as JSON, CSV, or the strength, seasonal indices and latest components as tables."""
+    from forecast.files import csv_text
+    from forecast.present.tables import format_table
+
+    components = d.components.reset_index(names="month").astype({"month": str})
+    if fmt == "json":
+        return json.dumps({"crime_type": d.crime_type, "area": d.area, "strength": d.strength,
+                           "indices": d.indices().to_dict(orient="records"),
+                           "components": components.to_dict(orient="records")}, indent=1)
+    if fmt == "csv":
+        return csv_text(components)
+    idx = d.indices()
+    return "\n".join([
+        f"{d.crime_type} / {d.area}: strength of seasonality {d.strength:.2f} (0 none, 1 all)", "",
+        "Seasonal index by calendar month (100 = an average month; effect in counts, last 5 years):",
+        format_table([("", *idx["month"])] + [("index", *[f"{v:.0f}" for v in idx["index"]])]
+                     + [("effect", *[f"{v:+.0f}" for v in idx["effect"]])]), "",
+        f"Components, last {min(months, len(components))} months:",
+        format_table([("month", "observed", "trend", "seasonal", "remainder")] + [
+            (r.month, f"{r.observed:.0f}", f"{r.trend:.1f}", f"{r.seasonal:+.1f}", f"{r.resid:+.1f}")
+            for r in components.tail(months).itertuples()])])
+
+
+COMMANDS = (spc, decompose)

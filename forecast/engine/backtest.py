@@ -1,0 +1,661 @@
+"""Rolling-origin backtests, accuracy metrics (MASE, RMSSE, scaled pinball loss, sMAPE, interval coverage) and
+model choice per series.
+
+The default windows are the last 12 months as four quarters: origins at n-12, n-9, n-6 and n-3
+(``origin`` is the last training month), each forecasting the next 3 months. Every series is one
+job; jobs run in parallel processes with BLAS pinned to one thread, and statsmodels' warnings are
+silenced inside them and counted as failures only when a fit really fails.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from forecast.engine.cluster import on_cluster, tasks
+from forecast.errors import ModelFitError
+from forecast.models import BASELINE, FAMILIES, GLOBAL, ForecastModel, GlobalModel, GlobalSeries, LEVELS, combine, make
+from forecast.models.ensemble import Ensemble, blend
+from forecast.models.gbm import LEVEL_MONTHS
+from forecast.models.intermittent import Sparse
+from forecast.words import plural
+
+#: the errors a fit can genuinely raise on awkward data; anything else is a bug and must surface
+#: the failures a fit is allowed: a family's own (its library's numerical errors become one, see
+#: :func:`forecast.models.base.estimating`); counted and said where they happen, never a silent gap
+FIT_ERRORS = (ModelFitError,)
+#: the name under which the nested model choice is scored, and the family it starts from
+AUTO = "auto"
+DEFAULT_FAMILY = Ensemble.name
+
+#: what each (series, model, origin) is scored by
+SCORES = ("mase", "rmsse", "spl", "smape", "coverage_80", "coverage_95", "mae")
+PREDICTION_COLUMNS = ["crime_type", "area", "model", "origin", "month", "step", "actual",
+                      "mean", "lo_80", "hi_80", "lo_95", "hi_95"]
+
+
+@dataclass(frozen=True)
+class BacktestSettings:
+    """Windows and models of a backtest."""
+
+    origins: int = 4
+    horizon: int = 3
+    step: int = 3
+    models: tuple[str, ...] = FAMILIES
+    m: int = 12
+    min_train: int = 15
+
+    def __post_init__(self):
+        for name in ("origins", "horizon", "step"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in self.models:
+            make(name)
+
+    def base_models(self) -> tuple[str, ...]:
+        """Families fitted on each series: those asked for, plus the ensemble's members when it is asked for
+        (the global model is trained on the panel, not here)."""
+        names = [n for n in self.models if n not in (Ensemble.name, GLOBAL)]
+        if Ensemble.name in self.models:
+            names += [n for n in Ensemble.default_members if n not in names]
+        return tuple(names)
+
+    def uses_global(self) -> bool:
+        """Whether the panel's global model is wanted: asked for, or a part of the ensemble or the sparse model."""
+        return any(name in self.models for name in (GLOBAL, Ensemble.name, Sparse.name))
+
+
+def rolling_origins(n: int, settings: BacktestSettings = BacktestSettings()) -> list[int]:
+    """Training lengths of the origins that fit in a series of ``n`` months (oldest first)."""
+    ends = [n - settings.horizon - settings.step * k for k in range(settings.origins - 1, -1, -1)]
+    return [e for e in ends if e >= settings.min_train]
+
+
+# ------------------------------------------------------------------ metrics
+
+def mase_scale(train: np.ndarray, m: int = 12) -> float:
+    """Mean absolute in-sample seasonal naive error (naive when the window is too short for m)."""
+    lag = m if len(train) > m else 1
+    diffs = np.abs(train[lag:] - train[:-lag])
+    return float(diffs.mean()) if diffs.size else float("nan")
+
+
+def mase(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
+    """Mean absolute scaled error; NaN when the scale is zero (a flat training window)."""
+    if not scale or not np.isfinite(scale):
+        return float("nan")
+    return float(np.mean(np.abs(np.asarray(actual) - np.asarray(forecast))) / scale)
+
+
+def rmsse_scale(train: np.ndarray, m: int = 12) -> float:
+    """Root mean squared in-sample seasonal naive error (naive when the window is too short for m)."""
+    lag = m if len(train) > m else 1
+    diffs = np.asarray(train[lag:], dtype=float) - np.asarray(train[:-lag], dtype=float)
+    return float(np.sqrt(np.mean(diffs ** 2))) if diffs.size else float("nan")
+
+
+def rmsse(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:
+    """Root mean squared scaled error (the M5 competition's point measure, with the seasonal naive scale). Squared
+    error is least for the mean, where absolute error (MASE) is least for the median: on a series with crime in
+    fewer than half its months the median is 0, and MASE prefers a forecast of no crime at all."""
+    if not scale or not np.isfinite(scale):
+        return float("nan")
+    return float(np.sqrt(np.mean((np.asarray(actual, dtype=float) - np.asarray(forecast, dtype=float)) ** 2)) / scale)
+
+
+#: the quantile of each interval bound a backtest keeps, for the pinball loss
+QUANTILES = {"lo_95": 0.025, "lo_80": 0.10, "hi_80": 0.90, "hi_95": 0.975}
+
+
+def scaled_pinball(actual: np.ndarray, bounds: Mapping[str, np.ndarray], scale: float) -> float:
+    """Mean pinball (quantile) loss over the four interval bounds (QUANTILES), scaled like MASE: it rewards
+    intervals that are both narrow and where they should be, which coverage alone does not."""
+    if not scale or not np.isfinite(scale):
+        return float("nan")
+    a = np.asarray(actual, dtype=float)
+    losses = []
+    for column, q in QUANTILES.items():
+        diff = a - np.asarray(bounds[column], dtype=float)
+        losses.append(np.mean(np.maximum(q * diff, (q - 1) * diff)))
+    return float(np.mean(losses) / scale)
+
+
+def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Symmetric MAPE in percent, 0/0 counted as a perfect forecast."""
+    a, f = np.asarray(actual, dtype=float), np.asarray(forecast, dtype=float)
+    denom = np.abs(a) + np.abs(f)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(denom == 0, 0.0, 2 * np.abs(a - f) / denom)
+    return float(np.mean(terms) * 100)
+
+
+def coverage(actual: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+    """Share of actuals inside [lo, hi]."""
+    a = np.asarray(actual, dtype=float)
+    return float(np.mean((a >= np.asarray(lo)) & (a <= np.asarray(hi))))
+
+
+# ------------------------------------------------------------------ one series
+
+@dataclass
+class SeriesForecast:
+    """Everything a run learns about one series: backtest, model choice, final forecast and fitted model."""
+
+    crime_type: str
+    area: str
+    predictions: pd.DataFrame
+    metrics: pd.DataFrame
+    chosen: str | None = None
+    forecast: pd.DataFrame | None = None
+    model: ForecastModel | None = None
+    notes: list[str] = field(default_factory=list)
+    failures: int = 0
+    scored_as: str | None = None
+
+    def reported_scores(self) -> pd.Series | None:
+        """Backtest means of what the run did: ``auto``'s nested choices when the model was chosen, else the
+        family given. Never the in-sample score of the family that won the backtest."""
+        scores = self.model_scores()
+        name = self.scored_as or self.chosen
+        return scores.loc[name] if name in scores.index else None
+
+    def model_scores(self) -> pd.DataFrame:
+        """Mean metrics per model over the origins."""
+        if self.metrics.empty:
+            return pd.DataFrame(columns=list(SCORES))
+        return self.metrics.groupby("model")[list(SCORES)].mean()
+
+
+def fit_family(name: str, y: pd.Series, template: ForecastModel | None = None) -> ForecastModel:
+    """Fit one family: from a template that keeps an earlier search's choices (form, orders) if given, so that only
+    the parameters are estimated; searched afresh when there is none or its choices no longer fit."""
+    if template is not None and hasattr(template, "template"):
+        try:
+            return template.template().fit(y)
+        except FIT_ERRORS:
+            pass
+    return make(name).fit(y)
+
+
+def fit_predict(name: str, y: pd.Series, horizon: int, template: ForecastModel | None = None):
+    """Fit one family (:func:`fit_family`) and forecast."""
+    model = fit_family(name, y, template)
+    return model, model.predict(horizon, LEVELS)
+
+
+def is_template(model: ForecastModel) -> bool:
+    """A model whose choices (form, orders) can be reused: one that was really fitted, not a flat-series constant."""
+    return model.constant_ is None
+
+
+def default_family(candidates: Sequence[str]) -> str:
+    """The family used where there is no earlier score to choose by."""
+    return DEFAULT_FAMILY if DEFAULT_FAMILY in candidates else candidates[0]
+
+
+def nested_choices(metrics: pd.DataFrame, candidates: Sequence[str]) -> dict[str, str]:
+    """For each origin, the family chosen from the scores of earlier origins only (the default at the first).
+
+    This is the choice ``auto`` would have made at that origin, so its error there is out of sample.
+    """
+    origins = sorted(metrics["origin"].unique()) if not metrics.empty else []
+    out = {}
+    for i, origin in enumerate(origins):
+        earlier = metrics[metrics["origin"].isin(origins[:i])]
+        chosen = choose_model(earlier.groupby("model")[["mase", "mae"]].mean(), candidates) if i else None
+        out[origin] = chosen or default_family(candidates)
+    return out
+
+
+def _missing(train: pd.Series, horizon: int) -> pd.DataFrame:
+    return pd.DataFrame(np.nan, index=pd.period_range(train.index[-1] + 1, periods=horizon, freq="M"),
+                        columns=["mean", "lo_80", "hi_80", "lo_95", "hi_95"])
+
+
+def backtest_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
+                    given: "PanelForecasts | None" = None) -> SeriesForecast:
+    """Forecast from every origin with every model, and score each forecast against what happened. ``given``
+    holds the global model's forecasts of this series (:func:`panel_forecasts`); without them the global
+    model is missing and the ensemble is the local families' alone."""
+    return _backtest(key, y, settings, given)[0]
+
+
+def _backtest(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
+              given: "PanelForecasts | None" = None) -> tuple[SeriesForecast, dict[str, ForecastModel]]:
+    """:func:`backtest_series`, and each family's template: the form and orders searched at the first origin,
+    which the later origins (and the final fit) reuse."""
+    crime_type, area = key
+    values = y.to_numpy(dtype=float)
+    origins = rolling_origins(len(values), settings)
+    out = SeriesForecast(crime_type, area, pd.DataFrame(columns=PREDICTION_COLUMNS), pd.DataFrame())
+    if len(origins) < settings.origins:
+        out.notes.append(f"{len(values)} months: backtest limited to {len(origins)} of {settings.origins} origins"
+                         if origins else f"{len(values)} months: too short to backtest (needs "
+                         f"{settings.min_train + settings.horizon})")
+    templates: dict[str, ForecastModel] = {}
+    rows, metric_rows = [], []
+    wants_frame = GLOBAL in settings.models or Ensemble.name in settings.models
+    for n_train in origins:
+        train = y.iloc[:n_train]
+        actual = values[n_train:n_train + settings.horizon]
+        scale, squared_scale = mase_scale(values[:n_train], settings.m), rmsse_scale(values[:n_train], settings.m)
+        frames, fitted = {}, {}
+        for name in settings.base_models():
+            try:
+                fitted[name], frames[name] = fit_predict(name, train, settings.horizon, templates.get(name))
+                if is_template(fitted[name]):
+                    templates[name] = fitted[name]
+            except FIT_ERRORS as exc:
+                out.failures += 1
+                out.notes.append(f"{name} failed at origin {train.index[-1]}: {exc}")
+                frames[name] = _missing(train, settings.horizon)
+        panel = given.origins.get(str(train.index[-1])) if given is not None else None
+        panel_frame = panel.predict(settings.horizon, LEVELS) if panel is not None and wants_frame else None
+        if GLOBAL in settings.models:
+            frames[GLOBAL] = panel_frame if panel_frame is not None else _missing(train, settings.horizon)
+        if Ensemble.name in settings.models:
+            frames[Ensemble.name] = blend(combine([frames[n] for n in Ensemble.default_members]), panel_frame)
+        if panel is not None and isinstance(fitted.get(Sparse.name), Sparse):
+            frames[Sparse.name] = fitted[Sparse.name].joined(panel).predict(settings.horizon, LEVELS)
+        origin, months = str(train.index[-1]), [str(m) for m in frames[settings.models[0]].index]
+        for name in settings.models:
+            f = {c: frames[name][c].to_numpy(dtype=float) for c in ("mean", "lo_80", "hi_80", "lo_95", "hi_95")}
+            rows += [(crime_type, area, name, origin, month, step, a, *(f[c][i] for c in f))
+                     for i, (month, step, a) in enumerate(zip(months, range(1, settings.horizon + 1), actual))]
+            metric_rows.append({"crime_type": crime_type, "area": area, "model": name, "origin": origin,
+                                **scores(actual, f, scale, squared_scale), "scale": scale,
+                                "squared_scale": squared_scale, "n_train": n_train, "series_months": len(values)})
+    if rows:
+        out.predictions = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
+        out.metrics = pd.DataFrame(metric_rows)
+        if len(settings.models) > 1:
+            out.predictions, out.metrics = _with_auto(out.predictions, out.metrics, settings.models)
+    return out, templates
+
+
+def scores(actual: np.ndarray, forecast: Mapping[str, np.ndarray], scale: float, squared_scale: float) -> dict:
+    """Every score (SCORES) of one forecast (mean and interval bounds) against what happened."""
+    mean = np.asarray(forecast["mean"], dtype=float)
+    return {"mase": mase(actual, mean, scale), "rmsse": rmsse(actual, mean, squared_scale),
+            "spl": scaled_pinball(actual, forecast, scale), "smape": smape(actual, mean),
+            "coverage_80": coverage(actual, forecast["lo_80"], forecast["hi_80"]),
+            "coverage_95": coverage(actual, forecast["lo_95"], forecast["hi_95"]),
+            "mae": float(np.mean(np.abs(actual - mean)))}
+
+
+def _with_auto(predictions: pd.DataFrame, metrics: pd.DataFrame, candidates: Sequence[str]):
+    """Add the rows of ``auto``: at each origin, the predictions and scores of the nested choice."""
+    choice = nested_choices(metrics, candidates)
+
+    def pick(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["model"] == frame["origin"].map(choice)].assign(model=AUTO)
+
+    chosen_metrics = pick(metrics).assign(chosen=lambda f: f["origin"].map(choice))
+    return (pd.concat([predictions, pick(predictions)], ignore_index=True),
+            pd.concat([metrics, chosen_metrics], ignore_index=True))
+
+
+def choose_model(scores: pd.DataFrame, candidates: Sequence[str]) -> str | None:
+    """The candidate with the lowest mean MASE (mean absolute error where MASE is undefined)."""
+    scores = scores.reindex([c for c in candidates if c in scores.index])
+    for column in ("mase", "mae"):
+        valid = scores[column].dropna()
+        if not valid.empty:
+            return str(valid.idxmin())
+    return None
+
+
+def forecast_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettings, model: str = "auto",
+                    horizon: int = 3, given: "PanelForecasts | None" = None) -> SeriesForecast:
+    """Backtest, choose the model (``auto``) or take the one given, then fit it once on all months and forecast
+    (the global model's forecast comes in ``given``, made from all months of the panel). The final fit keeps the
+    form and orders the backtest searched at its first origin and scored at the later ones, instead of searching
+    again: the search is most of a series' cost, and the forecast is then made the way it was scored."""
+    result, templates = _backtest(key, y, settings, given)
+    if model == AUTO:
+        chosen = choose_model(result.model_scores(), settings.models)
+        if chosen is None:
+            chosen = Ensemble.name if len(y) >= 2 * settings.m else BASELINE
+            result.notes.append(f"no backtest score: {chosen} used without a backtest")
+    else:
+        chosen = model
+    result.chosen = chosen
+    result.scored_as = AUTO if model == AUTO and len(settings.models) > 1 else chosen
+    final = given.final if given is not None else None
+    try:
+        if chosen == GLOBAL:
+            if final is None:
+                raise ModelFitError("no forecast from the global model")
+            result.model = final
+        elif chosen == Ensemble.name:
+            result.model = Ensemble.of([fit_family(n, y, templates.get(n)) for n in Ensemble.default_members], final)
+        else:
+            result.model = fit_family(chosen, y, templates.get(chosen))
+            if isinstance(result.model, Sparse) and final is not None:
+                result.model = result.model.joined(final)
+    except FIT_ERRORS as exc:
+        result.failures += 1
+        result.notes.append(f"{chosen} failed on the full series ({exc}); seasonal naive used")
+        result.chosen = BASELINE
+        result.model = make(BASELINE).fit(y)
+    result.forecast = result.model.predict(horizon, LEVELS)
+    return result
+
+
+# ------------------------------------------------------------------ many series in parallel
+
+def _job(func: Callable, key, y, *args, **kwargs):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1), warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return func(key, y, *args, **kwargs)
+
+
+def run_parallel(func: Callable, series: Iterable[tuple[tuple[str, str], pd.Series]], *args,
+                 n_jobs: int | None = None, progress: Callable[[SeriesForecast], None] | None = None,
+                 given: Mapping | None = None) -> list[SeriesForecast]:
+    """Apply ``func(key, y, *args)`` to every series, in parallel processes; results in input order. With
+    ``given``, each series' entry there (if any) is passed on as ``given=``."""
+    from joblib import Parallel, delayed
+
+    items = list(series)
+    n_jobs = n_jobs or os.cpu_count() or 1
+    order = {key: i for i, (key, _) in enumerate(items)}
+    results: list = [None] * len(items)
+    extra = (lambda key: {"given": given.get(key)}) if given else (lambda key: {})
+    if on_cluster():
+        outputs = tasks(_job, (((func, key, y, *args), extra(key)) for key, y in items), ordered=False)
+    elif n_jobs == 1 or len(items) < 3:
+        outputs = (_job(func, key, y, *args, **extra(key)) for key, y in items)
+    else:
+        outputs = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1)(
+            delayed(_job)(func, key, y, *args, **extra(key)) for key, y in items)
+    for out in outputs:
+        results[order[(out.crime_type, out.area)]] = out
+        if progress:
+            progress(out)
+    return results
+
+
+# ------------------------------------------------------------------ summaries
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """The backtest of many series: every prediction, every score, and the summary per model."""
+
+    settings: BacktestSettings
+    series: tuple[SeriesForecast, ...]
+    #: the global model at each origin (empty when it was not used)
+    global_fit: "PanelFit" = field(default_factory=lambda: PanelFit({}, {}))
+
+    @property
+    def predictions(self) -> pd.DataFrame:
+        frames = [s.predictions for s in self.series if not s.predictions.empty]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PREDICTION_COLUMNS)
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        frames = [s.metrics for s in self.series if not s.metrics.empty]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def summary(self, min_months: int = 0) -> pd.DataFrame:
+        """Per model: mean MASE, RMSSE, scaled pinball loss and sMAPE over series and origins, interval coverage,
+        share of series won."""
+        metrics = self.metrics
+        columns = ["model", "series", "mase", "rmsse", "spl", "smape", "coverage_80", "coverage_95", "won"]
+        if metrics.empty:
+            return pd.DataFrame(columns=columns)
+        metrics = metrics[metrics["series_months"] >= min_months].assign(
+            key=lambda f: f["crime_type"] + "\x00" + f["area"])
+        per_series = metrics[metrics["model"] != AUTO].groupby(["key", "model"])["mase"].mean().unstack("model")
+        winners = per_series.dropna(how="all").idxmin(axis=1).value_counts()
+        table = metrics.groupby("model").agg(series=("key", "nunique"),
+                                             **{c: (c, "mean") for c in columns[2:-1]})
+        table["won"] = (winners / max(1, winners.sum())).reindex(table.index).fillna(0.0)
+        if AUTO in table.index:
+            table.loc[AUTO, "won"] = np.nan  # a choice among the others, not a competitor
+        order = [m for m in (*self.settings.models, AUTO) if m in table.index]
+        return table.loc[order].reset_index()[columns]
+
+    def failures(self) -> int:
+        return sum(s.failures for s in self.series)
+
+
+def rescored(result: BacktestResult, predictions: pd.DataFrame) -> BacktestResult:
+    """The same backtest with its predictions replaced (reconciled, say) and every score recomputed from them,
+    against the same MASE scale."""
+    from dataclasses import replace
+
+    groups = {key: frame for key, frame in predictions.groupby(["crime_type", "area", "model", "origin"])}
+    series = []
+    for s in result.series:
+        if s.metrics.empty:
+            series.append(s)
+            continue
+        metrics = s.metrics.copy()
+        for i, row in enumerate(metrics.itertuples()):
+            f = groups[(s.crime_type, s.area, row.model, row.origin)].sort_values("step")
+            actual = f["actual"].to_numpy(dtype=float)
+            new = scores(actual, {c: f[c].to_numpy(dtype=float) for c in ("mean", *QUANTILES)}, row.scale,
+                         row.squared_scale)
+            metrics.iloc[i, metrics.columns.get_indexer(list(SCORES))] = [new[c] for c in SCORES]
+        mine = predictions[(predictions["crime_type"] == s.crime_type) & (predictions["area"] == s.area)]
+        series.append(replace(s, predictions=mine[PREDICTION_COLUMNS].reset_index(drop=True), metrics=metrics))
+    return BacktestResult(result.settings, tuple(series), result.global_fit)
+
+
+def backtest_panel(series: Iterable[tuple[tuple[str, str], pd.Series]], settings: BacktestSettings = BacktestSettings(),
+                   n_jobs: int | None = None, progress=None) -> BacktestResult:
+    """Backtest every series (see :func:`backtest_series`); the global model learns from all of them."""
+    items = dict(series)
+    fit = panel_forecasts(items, items, settings, n_jobs=n_jobs) if settings.uses_global() else PanelFit({}, {})
+    results = run_parallel(backtest_series, items.items(), settings, n_jobs=n_jobs, progress=progress, given=fit.series)
+    return BacktestResult(settings, tuple(results), fit)
+
+
+# ------------------------------------------------------------------ the panel's global model
+
+#: the global model is trained only on panels of at least this many series; from 3 unrelated series up it made the
+#: ensemble better (benchmarks/bench_global.py), and fewer are not a panel
+MIN_GLOBAL_SERIES = 3
+#: nor on fewer training rows than this at a cut-off: on 32 short real panels (18 to 60 months, 3 boroughs,
+#: benchmarks/bench_short_panels.py) the global model made the ensemble better from about 600 rows up and no better
+#: below (MASE 0.879 with this threshold, 0.882 training at any size, 0.899 never)
+MIN_GLOBAL_ROWS = 600
+#: and on at most this many rows: past it, a sample of whole series (always those being forecast). The Met panels
+#: make 58,740 (met-major) and 206,529 (met-minor) rows, so no measured accuracy rests on the sample. A 3-million-
+#: row panel of 24,759 series makes 4.2 million, whose features alone (float64) would take 1.3 GB in each worker;
+#: the cap keeps a cut-off's training (time and memory grow with the rows) near met-minor's
+MAX_GLOBAL_ROWS = 250_000
+
+
+#: a series trains the global model only if it had crime in at least this share of its last ACTIVE_MONTHS months.
+#: Its median model cannot learn where most training rows are 0: a neighbourhood panel is mostly series with a
+#: crime or two in five years (338 of the 576 City of London LSOA series, with the totals, have crime in under 5% of
+#: their months), and trained with them the model's median was 0 for every series, even one of 6.6 crimes a month
+#: (with series from 5% of months up, still 0; from 10% up, 9.7). It costs a little where there is no such flood: on
+#: the Met's sparse borough series its MASE is 0.765 from 10%, 0.735 with every series and 0.844 from 20%
+#: (benchmarks/bench_sparse.py)
+MIN_ACTIVE_SHARE, ACTIVE_MONTHS = 0.1, 60
+
+
+def active(y: pd.Series) -> bool:
+    """Whether a series had crime often enough to train the global model (MIN_ACTIVE_SHARE)."""
+    return bool((y.iloc[-ACTIVE_MONTHS:].to_numpy() > 0).mean() >= MIN_ACTIVE_SHARE)
+
+
+def _sampled(cut: dict, targets: Iterable, model: "GlobalModel", cap: int) -> dict:
+    """``cut`` less whole series until its training rows are within ``cap``: the ``targets`` are kept, the
+    others taken in an order fixed by their names' digests (the same series at every cut-off and every run)."""
+    import hashlib
+
+    rows = model.training_rows(map(len, cut.values()))
+    if rows <= cap:
+        return cut
+    keep = {k: cut[k] for k in targets if k in cut}
+    total = model.training_rows(map(len, keep.values()))
+    others = sorted((k for k in cut if k not in keep), key=lambda k: hashlib.sha256(repr(k).encode()).digest())
+    for k in others:
+        more = model.training_rows([len(cut[k])])
+        if total + more > cap:
+            break
+        keep[k], total = cut[k], total + more
+    return keep
+
+
+@dataclass(frozen=True)
+class PanelForecasts:
+    """The global model's forecasts of one series: at each backtest origin (by month), and from all its months."""
+
+    origins: dict[str, GlobalSeries]
+    final: GlobalSeries | None = None
+
+
+@dataclass(frozen=True)
+class PanelFit:
+    """The global model at every cut-off (by month) and what it forecast for each series; ``note`` says why
+    there is none."""
+
+    series: dict[tuple[str, str], PanelForecasts]
+    models: dict[str, "GlobalModel"]
+    note: str = ""
+
+    def final_model(self):
+        """The model trained on every month (the latest cut-off), or None."""
+        return self.models[max(self.models)] if self.models else None
+
+
+def _train(train: dict, horizon: int):
+    """One cut-off's global model, trained on ``train``.
+
+    On one thread: the cut-offs run in parallel processes instead, and OpenMP's threads, which wait for each
+    other by spinning, slow to a crawl when other processes share the cores (a run beside another took minutes).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return GlobalModel(horizon=horizon).fit(train)
+
+
+class TrainedModels:
+    """Global models already trained, by a digest of what they were trained on (:func:`_training_key`), so that a
+    second run on the same data (another crime type, another call in one notebook session) does not train again.
+    Bounded: past ``keep`` models, the least recently used goes; :meth:`clear` empties it."""
+
+    def __init__(self, keep: int = 16):
+        self.keep = keep
+        self._models: dict[str, GlobalModel] = {}
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def take(self, key: str) -> "GlobalModel | None":
+        return self._models.pop(key, None)
+
+    def keep_newest(self, key: str, model: "GlobalModel") -> None:
+        self._models[key] = model
+        while len(self._models) > self.keep:
+            self._models.pop(next(iter(self._models)))
+
+    def clear(self) -> None:
+        self._models.clear()
+
+
+#: this process's trained global models (about 1 MB each, at most 16)
+TRAINED = TrainedModels()
+
+
+def _training_key(train: dict, horizon: int) -> str:
+    """A digest of the training panel (names, months, counts) and the model's settings."""
+    import hashlib
+
+    digest = hashlib.sha256(repr((horizon, sorted(GlobalModel(horizon).params().items()))).encode())
+    for key in sorted(train):
+        s = train[key]
+        digest.update("\x00".join(key).encode() + str(s.index[0]).encode())
+        digest.update(np.ascontiguousarray(s.to_numpy(dtype=float)).tobytes())
+    return digest.hexdigest()
+
+
+def trained_models(trains: dict, horizon: int, n_jobs: int) -> dict:
+    """The global model for each cut-off's training panel: from this process's cache, or trained in parallel."""
+    from joblib import Parallel, delayed
+
+    keys = {c: _training_key(train, horizon) for c, train in trains.items()}
+    found = {c: model for c in trains if (model := TRAINED.take(keys[c])) is not None}
+    missing = [c for c in trains if c not in found]
+    if missing:
+        if on_cluster():
+            models = list(tasks(_train, (((trains[c], horizon), {}) for c in missing)))
+        else:
+            models = Parallel(n_jobs=min(n_jobs, len(missing)))(delayed(_train)(trains[c], horizon) for c in missing)
+        found.update(zip(missing, models))
+    for c in trains:
+        TRAINED.keep_newest(keys[c], found[c])
+    return found
+
+
+def panel_forecasts(train: Mapping[tuple[str, str], pd.Series], series: Mapping[tuple[str, str], pd.Series],
+                    settings: BacktestSettings, horizon: int | None = None, n_jobs: int | None = None,
+                    origins: Callable[[pd.Series], list[int]] | None = None) -> "PanelFit":
+    """The global model's forecasts of ``series``: at each backtest origin from a model trained on every series
+    of ``train`` cut at that month (never later months), and, with ``horizon``, from all months. One model
+    per cut-off month, trained in parallel (once per process for the same data); none for a panel of fewer than
+    MIN_GLOBAL_SERIES series. ``origins`` gives a series' training lengths (default: :func:`rolling_origins`;
+    the winter plan's are a year apart)."""
+    if len(train) < MIN_GLOBAL_SERIES:
+        return PanelFit({}, {}, f"{len(train)} series: the global model needs a panel of {MIN_GLOBAL_SERIES} or more")
+    batches: dict[pd.Period, dict] = {}
+    for key, y in series.items():
+        for n_train in (origins(y) if origins else rolling_origins(len(y), settings)):
+            batches.setdefault(y.index[n_train - 1], {})[key] = y.iloc[:n_train]
+    finals = {}
+    if horizon:
+        for key, y in series.items():
+            if len(y) >= 3:
+                finals.setdefault(y.index[-1], {})[key] = y
+    ahead = max(settings.horizon, horizon or 0)
+    model = GlobalModel(horizon=ahead)
+    trains, short, sampled = {}, [], []
+    for c in sorted(set(batches) | set(finals)):
+        cut = {k: s[s.index <= c] for k, s in train.items() if s.index[0] <= c}
+        cut = {k: s for k, s in cut.items() if len(s) > LEVEL_MONTHS and active(s)}
+        rows = model.training_rows(map(len, cut.values()))
+        if len(cut) >= MIN_GLOBAL_SERIES and rows >= MIN_GLOBAL_ROWS:
+            trains[c] = _sampled(cut, series, model, MAX_GLOBAL_ROWS)
+            if len(trains[c]) < len(cut):
+                sampled.append((len(trains[c]), len(cut)))
+        else:
+            short.append((c, rows))
+    note = ""
+    if sampled:
+        low, high = min(n for n, _ in sampled), max(n for n, _ in sampled)
+        note = (f"the global model learns from a sample of {low:,}{f' to {high:,}' if high != low else ''} of "
+                f"{max(m for _, m in sampled):,} series at {plural(len(sampled), 'cut-off')} (at most "
+                f"{MAX_GLOBAL_ROWS:,} training rows), always including those forecast")
+    if short:
+        where = "at every cut-off" if not trains else \
+            f"at {len(short)} of {len(short) + len(trains)} cut-offs ({short[0][0]} to {short[-1][0]})"
+        left_out = (f"the global model is left out of the ensemble {where}: it needs {MIN_GLOBAL_ROWS} training "
+                    f"rows from {MIN_GLOBAL_SERIES} or more series of over {LEVEL_MONTHS} months, and had at most "
+                    f"{max(r for _, r in short)}")
+        note = f"{note}; {left_out}" if note else left_out
+    if not trains:
+        return PanelFit({}, {}, note or "no series long enough for the global model")
+    cutoffs = sorted(trains)
+    models = trained_models(trains, ahead, n_jobs or os.cpu_count() or 1)
+    out: dict[tuple[str, str], PanelForecasts] = {}
+    for cutoff in cutoffs:
+        forecasts = models[cutoff].predict({**batches.get(cutoff, {}), **finals.get(cutoff, {})}, ahead)
+        for key in batches.get(cutoff, {}):
+            out.setdefault(key, PanelForecasts({})).origins[str(cutoff)] = forecasts[key]
+        for key in finals.get(cutoff, {}):
+            out[key] = PanelForecasts(out[key].origins if key in out else {}, forecasts[key])
+    return PanelFit(out, {str(c): model for c, model in models.items()}, note)

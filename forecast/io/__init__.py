@@ -1,0 +1,1 @@
+"""Read and validate: bundled data, tidy CSV, workbooks, data.police.uk street files and archives, populations."""

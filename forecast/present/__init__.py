@@ -1,0 +1,1 @@
+"""What people read: terminal tables, charts, HTML pages, CSVs and workbooks."""

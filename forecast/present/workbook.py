@@ -1,0 +1,76 @@
+"""The board's workbook (`forecast run --format xlsx`): numbers rounded as the board reads them and stored as
+numbers, every text cell stored as text (never a formula); numbers rounded by :func:`forecast.rounding.rounded`."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from forecast.files import atomic_file
+from forecast.rounding import decimals_of, rounded
+
+MAX_WIDTH = 60
+
+
+def number_format(column: str, values: pd.Series) -> str:
+    if pd.api.types.is_integer_dtype(values) or (values.dropna() % 1 == 0).all():
+        return "#,##0"
+    return "#,##0." + "0" * decimals_of(column)
+
+
+def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
+    """One sheet per frame (names cut to Excel's 31 characters), atomically: a bold frozen header with filters,
+    numbers rounded (:func:`rounded`) with a display format to match, text stored as text."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook()
+    book.remove(book.active)
+    for name, frame in sheets.items():
+        frame = rounded(frame)
+        sheet = book.create_sheet(re.sub(r"[\[\]:*?/\\]", " ", name)[:31])
+        sheet.append([str(c) for c in frame.columns])
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+            cell.data_type = "s"
+        for row in frame.itertuples(index=False):
+            sheet.append([_cell(v) for v in row])
+        for j, column in enumerate(frame.columns, start=1):
+            values = frame[column]
+            letter = get_column_letter(j)
+            numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+            fmt = number_format(str(column), values) if numeric else None
+            for cell in sheet[letter][1:]:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # "=SUM(...)" read from a name stays text: never a formula
+                elif fmt and cell.value is not None:
+                    cell.number_format = fmt
+            width = max([len(str(column))] + [len(str(v)) for v in values.head(500)])
+            sheet.column_dimensions[letter].width = min(MAX_WIDTH, width + 2)
+        sheet.freeze_panes = "A2"
+        if len(frame):
+            sheet.auto_filter.ref = sheet.dimensions
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with atomic_file(path, binary=True) as fh:
+        fh.write(buffer.getvalue())
+    return Path(path)
+
+
+def _cell(value):
+    """A value as a cell holds it: numbers as numbers, missing as empty, periods and the rest as text."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)) or value is pd.NA:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    return str(value)
