@@ -28,7 +28,9 @@ def shifted():
 def test_season_alone_makes_raw_step_changes_and_the_adjusted_mode_keeps_only_the_real_one(shifted):
     raw = spc.analyse(shifted, "Burglary", "Merton")
     adjusted = spc.analyse(shifted, "Burglary", "Merton", options=ADJUSTED)
-    assert [str(m) for m in raw.step_changes["month"]] == ["2008-09", "2012-03", "2012-09", "2018-04"]
+    # the summer of 2008 reads as a step change on raw counts; the corrected replay (a run counts only in the month
+    # it completes) no longer finds the 2012-09 and 2018-04 ones, which ran inside trial baselines
+    assert [str(m) for m in raw.step_changes["month"]] == ["2008-09", "2012-03"]
     assert [str(m) for m in adjusted.step_changes["month"]] == ["2012-03"]  # the real shift, in its month
     change = adjusted.step_changes.iloc[0]
     assert change["old_mean"] == pytest.approx(100, abs=3) and change["new_mean"] == pytest.approx(130, abs=3)

@@ -316,3 +316,41 @@ def test_every_sentence_of_two_real_panels_is_in_the_one_register():
             assert " saw " not in sentence and "  " not in sentence
     assert {"step change", "beyond limits", "near a step", "highest or lowest", "stable", "count chart",
             "count beyond"} <= set(seen), seen
+
+
+def test_a_run_inside_a_trial_baseline_is_not_declared_when_later_months_move_the_average():
+    """Hillingdon's pattern by hand: one high month, seven low, one at 11, then three high. At the ninth month the
+    trial average is 10.8 and the ninth point is above it: no run of 8. Three months later the highs lift the
+    trial average to 15.6 and months 2-9 lie below it; the old replay declared them then (a process of one month,
+    a run completed months earlier). A run counts only in the month it completes."""
+    y = np.array([16] + [10] * 7 + [11] + [30] * 3, dtype=float)
+    assert spc.find_step_changes(y) == []
+    result = spc.analyse(monthly(y))
+    assert result.step_changes.empty and result.processes["n"].tolist() == [12]
+
+
+def test_hillingdon_burglary_keeps_its_history_and_loses_the_late_reduction():
+    y = datasets.load("met-major").series("Burglary", "Hillingdon")
+    result = spc.analyse(y, "Burglary", "Hillingdon")
+    changes = result.step_changes
+    assert changes["month"].astype(str).tolist()[-2:] == ["2014-12", "2018-01"]
+    assert changes["detected"].astype(str).tolist()[-1] == "2018-08"
+    assert not any("2018-02" in sentence for sentence in result.sentences)
+    assert result.processes["start"].astype(str).tolist()[-1] == "2018-01"
+
+
+@pytest.mark.parametrize("name", ["met-major", "met-minor"])
+def test_every_step_change_is_declared_as_its_run_completes_and_no_process_is_shorter(name):
+    panel = datasets.load(name)
+    declared, processes = 0, 0
+    for key, y in panel.iter_series():
+        result = spc.analyse(y, *key)
+        auto = result.step_changes[~result.step_changes["manual"]] if len(result.step_changes) else []
+        for start, detected in zip(*(() if not len(auto) else (auto["month"], auto["detected"]))):
+            assert (pd.Period(detected, "M") - pd.Period(start, "M")).n == 7, (key, start, detected)
+            declared += 1
+        lengths = [(pd.Period(e, "M") - pd.Period(s, "M")).n + 1
+                   for s, e in zip(result.processes["start"], result.processes["end"])]
+        assert all(n >= 8 for n in lengths), (key, lengths)
+        processes += len(lengths)
+    assert declared > 1000 and processes > declared

@@ -176,6 +176,7 @@ def test_tracking_leaves_warning_filters_and_loggers_as_they_were(tmp_path):
 
     from forecast.record import tracking
 
+    tracking.import_mlflow()  # what mlflow itself sets as it loads (its loggers' level) is mlflow's
     filters = list(warnings.filters)
     level = logging.getLogger("mlflow").level
     with tracking.writing(f"sqlite:///{tmp_path / 'mlflow.db'}") as (c, store):

@@ -298,21 +298,6 @@ def anhoej_signal(y: np.ndarray, centre: float) -> bool:
 
 # ------------------------------------------------------------------ step changes
 
-def first_long_run(sides: np.ndarray, length: int, accept: Callable[[int, int], bool] | None = None) -> int | None:
-    """Start of the earliest run of at least ``length`` equal non-zero sides that starts after position 0; with
-    ``accept``, the earliest that ``accept(start, end)`` approves as far as it has gone (a run may be approved
-    only once it is longer)."""
-    run_start, run_len = 0, 0
-    for i, s in enumerate(sides):
-        if s != 0 and i > 0 and s == sides[i - 1]:
-            run_len += 1
-        else:
-            run_start, run_len = i, (1 if s != 0 else 0)
-        if run_len >= length and run_start > 0 and (accept is None or accept(run_start, i)):
-            return run_start
-    return None
-
-
 def baseline_indices(usable: np.ndarray, baseline: int | None) -> np.ndarray:
     """The points of a process that set its average and limits: its first ``baseline`` usable points."""
     return usable[:baseline] if baseline else usable
@@ -328,17 +313,22 @@ class StepChange:
 
 def find_step_changes(y: np.ndarray, options: SPCOptions = SPCOptions(), usable: np.ndarray | None = None,
                       known: Iterable[int] = (), chart: CountChart | None = None) -> list[StepChange]:
-    """Replay a series month by month and return the step changes each monthly report would have declared.
+    """Replay a series month by month and return the step changes each monthly report would have declared
+    (shared/spc/SPC.md section 4).
 
-    At each month t the current process's average comes from its baseline points so far; the earliest
-    run of ``run_length`` points on one side of it (starting after the process start) declares a step
-    change at t, and the new process starts at the run's first point. ``known`` are positions where an
-    analyst says a new process starts; ``usable`` masks out ignored or missing months. With a count ``chart``
-    (:mod:`forecast.control.counts`), a run declares a change only when its total is improbable under the process.
+    At each month t the only candidate is the run that ends at t: the last ``run_length`` usable points, all on one
+    side of the current process's average as it stood at t (from its baseline points so far), and only when the
+    process has at least ``run_length`` usable points before the run (no process is shorter than the run that
+    ends it). Such a run declares a step change at t, and the new process starts at the run's first point; so a
+    step change is declared in the month its run completes, never later, when a trial average has moved.
+    ``known`` are positions where an analyst says a new process starts; ``usable`` masks out ignored or missing
+    months. With a count ``chart`` (:mod:`forecast.control.counts`), the run declares a change only when its total
+    is improbable under the process.
     """
     y = np.asarray(y, dtype=float)
     usable = np.ones(y.size, dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
     known = set(known)
+    n = options.run_length
     changes: list[StepChange] = []
     start = 0
     for t in range(y.size):
@@ -347,23 +337,23 @@ def find_step_changes(y: np.ndarray, options: SPCOptions = SPCOptions(), usable:
             start = t
         if not options.auto_step_change or not usable[t]:
             continue
-        while True:
-            idx = np.flatnonzero(usable[start:t + 1]) + start
-            if idx.size <= options.run_length:
-                break
-            base = baseline_indices(idx, options.baseline)
-            mean = y[base].mean()
-            sides = side_of_mean(y[idx], mean)
-            accept = None if chart is None else \
-                (lambda a, b: chart.run_supported(y[idx[a:b + 1]], mean, bool(sides[a] > 0)))
-            r = first_long_run(sides, options.run_length, accept)
-            if r is None:
-                break
-            new_start = int(idx[r])
-            direction = "up" if y[new_start] > y[base].mean() else "down"
-            changes.append(StepChange(new_start, t, direction))
-            start = new_start
+        idx = np.flatnonzero(usable[start:t + 1]) + start
+        if idx.size < 2 * n:
+            continue
+        mean = y[baseline_indices(idx, options.baseline)].mean()
+        run = idx[-n:]
+        side = run_side(y[run], mean)
+        if side == 0 or (chart is not None and not chart.run_supported(y[run], mean, side > 0)):
+            continue
+        changes.append(StepChange(int(run[0]), t, "up" if side > 0 else "down"))
+        start = int(run[0])
     return changes
+
+
+def run_side(values: np.ndarray, mean: float) -> int:
+    """+1 when every value is above ``mean``, -1 when every one is below, else 0."""
+    sides = side_of_mean(values, mean)
+    return int(sides[0]) if sides.size and sides[0] != 0 and np.all(sides == sides[0]) else 0
 
 
 def current_process_start(changes: Sequence[StepChange]) -> int:

@@ -67,7 +67,9 @@ class Outlook:
 def declared_changes(history: np.ndarray, paths: np.ndarray, options: spc.SPCOptions = spc.SPCOptions(),
                      usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """For each path appended to the history: the future step (0-based) at which the first step change
-    is declared (-1 for none) and its direction (+1 up, -1 down). All paths are replayed together."""
+    is declared (-1 for none) and its direction (+1 up, -1 down), by the rule of
+    :func:`forecast.control.xmr.find_step_changes` (the run that ends that month, against the average as it
+    stands then). All paths are replayed together."""
     history = np.asarray(history, dtype=float)
     usable = np.ones(history.size, dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
     start = spc.current_process_start(spc.find_step_changes(history, options, usable))
@@ -75,34 +77,19 @@ def declared_changes(history: np.ndarray, paths: np.ndarray, options: spc.SPCOpt
     n_paths, horizon = paths.shape
     declared = np.full(n_paths, -1)
     direction = np.zeros(n_paths, dtype=int)
+    n = options.run_length
     if not options.auto_step_change:
         return declared, direction
     for h in range(horizon):
         values = np.concatenate([np.broadcast_to(segment, (n_paths, segment.size)), paths[:, :h + 1]], axis=1)
+        if values.shape[1] < 2 * n:
+            continue
         base = values[:, :options.baseline] if options.baseline else values
-        sides = np.sign(values - base.mean(axis=1, keepdims=True)).astype(int)
-        found = first_long_runs(sides, options.run_length)
-        new = (found >= 0) & (declared < 0)
+        sides = np.sign(values[:, -n:] - base.mean(axis=1, keepdims=True)).astype(int)
+        new = (sides[:, 0] != 0) & np.all(sides == sides[:, :1], axis=1) & (declared < 0)
         declared[new] = h
-        direction[new] = sides[new, found[new]]
+        direction[new] = sides[new, 0]
     return declared, direction
-
-
-def first_long_runs(sides: np.ndarray, length: int) -> np.ndarray:
-    """Row-wise :func:`forecast.control.xmr.first_long_run`: start of the earliest run of ``length`` equal non-zero
-    sides that starts after column 0, or -1."""
-    n_rows, n_cols = sides.shape
-    run_len = np.zeros(n_rows, dtype=int)
-    run_start = np.zeros(n_rows, dtype=int)
-    found = np.full(n_rows, -1)
-    for j in range(n_cols):
-        s = sides[:, j]
-        same = (s != 0) & (s == sides[:, j - 1]) if j else np.zeros(n_rows, dtype=bool)
-        run_len = np.where(same, run_len + 1, (s != 0).astype(int))
-        run_start = np.where(same, run_start, j)
-        hit = (run_len >= length) & (run_start > 0) & (found < 0)
-        found[hit] = run_start[hit]
-    return found
 
 
 def run_completes(paths: np.ndarray, mean: float, side: int, length: int, run_length: int) -> float | None:

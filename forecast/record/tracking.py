@@ -205,15 +205,15 @@ def first_line(exc: BaseException, width: int | None = 160) -> str:
 @contextlib.contextmanager
 def quiet():
     """MLflow's own chatter (migrations, pickling advice) is not for planners: silenced while inside, and the
-    loggers and warning filters are as they were afterwards. mlflow is imported first: it sets its loggers' levels
-    as it loads."""
+    loggers and warning filters are as they were afterwards. mlflow is imported first (inside, so that the filters
+    it adds as it loads go too): it sets its loggers' levels as it loads."""
     import logging
     import warnings
 
-    import_mlflow()
-    loggers = [logging.getLogger(name) for name in ("mlflow", "alembic", "alembic.runtime.migration")]
-    levels = [logger.level for logger in loggers]
     with warnings.catch_warnings():
+        import_mlflow()
+        loggers = [logging.getLogger(name) for name in ("mlflow", "alembic", "alembic.runtime.migration")]
+        levels = [logger.level for logger in loggers]
         warnings.filterwarnings("ignore", module="mlflow")
         warnings.filterwarnings("ignore", message=".*input example.*")
         for logger in loggers:
