@@ -121,3 +121,11 @@ def test_every_help_example_runs_on_the_bundled_data(tmp_path, monkeypatch, arch
         if example.startswith("run ") and recorded:
             run_id = recorded.group(1)
         assert EXPECTED[example](result.output), f"forecast {example}: {result.output}"
+
+
+def test_the_model_options_name_every_registered_family():
+    from forecast.models import REGISTRY
+
+    for command in (["run", "--help"], ["backtest", "--help"]):
+        text = " ".join(CliRunner().invoke(cli, command).output.split())
+        assert all(name in text for name in REGISTRY), (command, [n for n in REGISTRY if n not in text])

@@ -40,7 +40,10 @@ def test_west_midlands_step_changes_worked_by_hand():
     assert sc["pct_change"].tolist() == pytest.approx(pct)
     assert [round(p, 1) for p in pct] == [-22.8, -5.5, -2.8, 8.8]
     assert r.processes["trial"].tolist() == [True, False, False, False, True]
-    assert r.status == "stable" and r.icon == "common_cause"
+    # declared two months before the data ends: the quarter's news, in the status as in the sentence
+    assert r.status == "new process since 2016-03, up" and r.icon == "common_cause"
+    assert r.sentences[0].startswith("All crime (force total) has seen a significant step change increase in average "
+                                     "monthly levels, starting 2016-03 and declared in 2016-10.")
 
 
 def test_met_burglary_merton_latest_step_change_worked_by_hand():
@@ -354,3 +357,25 @@ def test_every_step_change_is_declared_as_its_run_completes_and_no_process_is_sh
         assert all(n >= 8 for n in lengths), (key, lengths)
         processes += len(lengths)
     assert declared > 1000 and processes > declared
+
+
+def test_a_process_begun_by_a_step_change_this_quarter_says_so_everywhere(invoke):
+    """Brent Robbery's step change was declared in 2018-11: in the December report its status, the table, the
+    chart title and the sentence all say so, where the status used to read 'stable' beside the board's
+    step-change sentence."""
+    from forecast.present import plots
+
+    y = datasets.load("met-major").series("Robbery", "Brent")
+    result = spc.analyse(y, "Robbery", "Brent")
+    assert result.status == "new process since 2018-04, down"
+    assert result.sentences == ("Robbery in Brent has seen a significant step change reduction in average monthly "
+                                "levels, starting 2018-04 and declared in 2018-11. Average monthly recorded Robbery "
+                                "in Brent is now 117, down from 139, which is a percentage change of -16%.",)
+    figure = plots.spc_chart(result.points, title=result.measure, status=result.status)
+    assert figure.axes[0].get_title(loc="left") == "Robbery in Brent: new process since 2018-04, down"
+    table = invoke("spc", "--crime", "robbery", "--area", "brent").stdout
+    assert "new process since 2018-04, down" in table and result.sentences[0] in table
+    # in the month it is declared the status is the step change itself; after the quarter, the process is stable
+    assert spc.analyse(y[:"2018-11"], "Robbery", "Brent").status == "step change down"
+    later = pd.concat([y, pd.Series([117.0] * 3, index=pd.period_range("2019-01", periods=3, freq="M"))])
+    assert spc.analyse(later, "Robbery", "Brent").status == "stable"

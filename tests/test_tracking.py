@@ -484,3 +484,11 @@ def test_predict_gives_the_runs_reconciled_figures_and_says_which_it_gives_past_
     months = mine.pivot(index="month", columns="area", values="mean")
     assert np.allclose(months["Camden"] + months["Westminster"], months["All areas"], rtol=1e-9)
     assert "note: 2019-01 to 2019-03: the run's published figures, reconciled top-down" in result.stderr
+    # what `serve` answers is the model's own predict: every month rounded to 2 decimals, as the run's tables
+    from forecast.record import tracking
+
+    served = tracking.load_model(model_dir=str(tmp_path / "models" / "robbery" / run_id)).predict(
+        pd.DataFrame({"area": ["Camden"], "horizon": [6]}))
+    values = served[cols].to_numpy()
+    assert len(served) == 6 and np.array_equal(values, np.round(values, 2))
+    assert not np.array_equal(values[3:], np.round(values[3:], 0))

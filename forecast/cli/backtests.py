@@ -21,7 +21,8 @@ from forecast.data import Panel
               show_default=True, help="With a force total and all its areas: make the forecasts add up at every "
                                       "origin, and score the reconciled forecasts.")
 @click.option("--models", default="all", show_default=True, metavar="NAMES",
-              help="Comma-separated model families, or 'all' (snaive, stl-arima, sarima, ets, theta, ensemble).")
+              help="Comma-separated model families, or 'all' (snaive, stl-arima, sarima, ets, theta, global, "
+                   "ensemble); the count families for sparse series by name: croston, tsb, adida, sparse.")
 @click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 24), help="Months ahead per origin.")
 @click.option("--last", "last", default=None, type=click.IntRange(12, 100000), metavar="N",
               help="Keep only the last N months of every series.")

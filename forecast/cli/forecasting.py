@@ -25,8 +25,9 @@ from forecast.words import plural
               help="Areas (comma-separated names, slugs or prefixes). Default: every area and the force total.")
 @click.option("--include-asb", is_flag=True, help="Count anti-social behaviour in 'All crime'.")
 @click.option("--model", default=DEFAULT_MODEL, show_default=True,
-              help="A model family (e.g. ets, sarima), or 'auto' to pick per series by backtest MASE. The ensemble "
-                   "is the default because it forecasts better than the per-series choice (README, Measured).")
+              help="A model family (snaive, ets, theta, stl-arima, sarima, global, ensemble; croston, tsb, adida, "
+                   "sparse for counts), or 'auto' to pick per series by backtest MASE. The ensemble is the default "
+                   "because it forecasts better than the per-series choice (README, Measured).")
 @click.option("--sparse-model", default=SPARSE_MODEL, show_default=True, metavar="NAME",
               help="The family for series with too few crimes a month for SPC signals (under --min-mean), e.g. "
                    "neighbourhoods: a count model ('sparse' chooses by demand pattern), or 'same' for --model.")

@@ -660,6 +660,25 @@ def step_change_text(measure: str, change: pd.Series, decimals: int | None = Non
             f"{show(change['old_mean'])}{pct}.")
 
 
+#: months in which a declared step change is the board's news: the quarter it reports on
+RECENT_MONTHS = 3
+
+
+def recent_step_change(step_changes: pd.DataFrame, last_month: pd.Period, months: int = RECENT_MONTHS) \
+        -> pd.Series | None:
+    """The latest step change if it was declared in the last ``months`` months (the board's quarter)."""
+    if step_changes.empty:
+        return None
+    latest = step_changes.iloc[-1]
+    return latest if latest["detected"] > last_month - months else None
+
+
+def new_process_status(change: pd.Series) -> str:
+    """The status of a series whose current process began with a step change declared earlier in the quarter:
+    'new process since 2018-04, up', so that the table and the chart title say what the board's sentence says."""
+    return f"new process since {change['month']}, {change['direction']}"
+
+
 def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.DataFrame, measure: str,
             options: SPCOptions) -> tuple[str, str]:
     """The board's sentence for the latest month and a short status, by the priority of SPC.md section 5."""
@@ -686,6 +705,10 @@ def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.Data
                 f"bring about a significant step change {'up' if side > 0 else 'down'}.", f"{k} months {word} average")
     if side and options.shift_points <= k < options.run_length - 1:
         return f"{measure} has been {word} average for the last {k} months.", f"{k} months {word} average"
+
+    change = recent_step_change(step_changes, last["month"])
+    if change is not None:
+        return step_change_text(measure, change, options.decimals), new_process_status(change)
 
     if last["rule"] == COMMON_CAUSE and len(points) > 1:
         extreme = _highest_lowest(points)

@@ -49,13 +49,9 @@ def months_beyond_limits(result: spc.SPCResult) -> int:
     return max(spc.months_beyond(result.points, sign) for sign in (1, -1))
 
 
-def recent_step_change(result: spc.SPCResult, months: int = 3) -> pd.Series | None:
+def recent_step_change(result: spc.SPCResult, months: int = spc.RECENT_MONTHS) -> pd.Series | None:
     """The latest step change if it was declared in the last ``months`` months."""
-    changes = result.step_changes
-    if changes.empty:
-        return None
-    latest = changes.iloc[-1]
-    return latest if latest["detected"] > result.last_month - months else None
+    return spc.recent_step_change(result.step_changes, result.last_month, months)
 
 
 def step_change_sentence(result: spc.SPCResult, change: pd.Series) -> str:

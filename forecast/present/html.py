@@ -17,6 +17,7 @@ td.text{min-width:6em}td:nth-child(4){min-width:9em}td:last-child{min-width:7em}
 .icon{display:inline-block;width:.9em;height:.9em;border-radius:50%;vertical-align:middle;margin-right:.3em}
 ul.sentences li{margin:.3em 0}figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}
+.glance .state{padding:0 .3em;border-radius:3px}.glance .change{color:#555;font-size:.9em}
 """
 
 

@@ -160,8 +160,9 @@ def cell_kind(row) -> str:
 
 def glance_table(summary: pd.DataFrame, links: Mapping[str, str]) -> str:
     """Every series of every crime type at a glance: a row per area (the force total first), a column per crime
-    type, each cell the series' place in the board's order and next quarter against the same quarter last year,
-    shaded by its variation icon (orange concern, blue improvement)."""
+    type, each cell two things told apart: the series' state (its place in the board's order), shaded by its
+    variation icon (orange concern, blue improvement), and beside it, unshaded, next quarter against the same
+    quarter last year."""
     crimes = list(dict.fromkeys(summary["crime_type"]))
     areas = sorted(summary["area"].unique(), key=lambda a: (a != ALL_AREAS, a))
     cells = summary.set_index(["area", "crime_type"])
@@ -181,7 +182,8 @@ def glance_table(summary: pd.DataFrame, links: Mapping[str, str]) -> str:
                 if isinstance(change, float) and np.isfinite(change) else ""
             colour = CELL_COLOUR.get(cell_kind(r))
             style = f' style="background:{colour}"' if colour else ""
-            out.append(f'<td class="text"{style}>{escape(label)}{escape(change)}</td>')
+            expected = f' <span class="change">{escape(change.strip())} vs last year</span>' if change else ""
+            out.append(f'<td class="text"><span class="state"{style}>{escape(label)}</span>{expected}</td>')
         rows.append("<tr>" + "".join(out) + "</tr>")
     return '<table class="glance">' + head + "".join(rows) + "</table>"
 
@@ -200,11 +202,14 @@ def write_index(out_dir: str | Path, runs: Sequence[tuple], final: str | Path) -
     parts = [*page_head(title, images=False),
              f'<p class="meta">Data: {escape(first.panel.source)}; last month {escape(str(first.panel.months[-1]))}; '
              f"{len(runs)} crime types. Generated {escape(time.strftime('%Y-%m-%d %H:%M'))} by forecast.</p>"]
-    summary = pd.concat([result.summary() for result, _ in runs], ignore_index=True)
+    from forecast.rounding import rounded
+
+    summary = rounded(pd.concat([result.summary() for result, _ in runs], ignore_index=True))
     links = {result.crime_type: os.path.relpath(Path(folder) / "report.html", Path(final)) for result, folder in runs}
     parts += ["<h2>At a glance</h2>",
-              '<p class="meta">Each series: where it stands in the board\'s order, and next quarter against the same '
-              "quarter last year. Orange: a concern; blue: an improvement.</p>", glance_table(summary, links)]
+              '<p class="meta">Each series: where it stands in the board\'s order (shaded orange for a concern, blue '
+              "for an improvement) and, beside it, next quarter against the same quarter last year.</p>",
+              glance_table(summary, links)]
     lines, said = [], set()
     for result, folder in runs:
         sentences = [s for s in dict.fromkeys(result.sentences()) if s not in said]

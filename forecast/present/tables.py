@@ -33,7 +33,9 @@ def run_table(result) -> str:
     from forecast.engine.outlook import step_label
     from forecast.control.xmr import fmt, fmt_pct
 
-    summary = result.summary()
+    from forecast.rounding import rounded
+
+    summary = rounded(result.summary())  # the published figures, so that the table and the files agree
     months = [pd.Period(summary[f"m{i}_month"].iloc[0], "M").strftime("%b %Y") for i in range(1, result.horizon + 1)]
     outlook = "p_step_up" in summary
     header = ("area", "SPC status", "average", "model", "MASE", "snaive", *months, "quarter", "80%", "95%",

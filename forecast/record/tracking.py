@@ -373,7 +373,9 @@ def predict_bundle(models: dict, model_input: pd.DataFrame, levels=(80, 95), pub
                    reconciliation: str = "none") -> pd.DataFrame:
     """Forecast every requested (area, horizon) row from already fitted models, without refitting. The months the
     run published are the run's own figures (``published``: its forecast table, reconciled as the run was), so that
-    predict never gives a second number for one month; months past them are the model's, said in ``figures``."""
+    predict never gives a second number for one month; months past them are the model's, said in ``figures``.
+    Every month is rounded as the run's tables are (:func:`forecast.rounding.rounded`), whoever asks: `predict`,
+    or a client of `serve`."""
     from forecast.data import resolve_names
 
     frame = pd.DataFrame(model_input)
@@ -406,7 +408,9 @@ def predict_bundle(models: dict, model_input: pd.DataFrame, levels=(80, 95), pub
                 f.loc[known, columns] = run[columns].to_numpy()[known]
                 f.loc[known, "figures"] = figures_of(reconciliation)[0]
             out.append(f)
-    return pd.concat(out, ignore_index=True)
+    from forecast.rounding import rounded
+
+    return rounded(pd.concat(out, ignore_index=True))
 
 
 def model_signature(example_input: pd.DataFrame, example_output: pd.DataFrame):
