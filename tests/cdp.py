@@ -47,8 +47,11 @@ class Browser:
         os.write(self._to_child, json.dumps(message).encode() + b"\0")
         deadline = time.time() + timeout
         while time.time() < deadline:
-            for reply in self._read(deadline - time.time()):
+            batch = self._read(deadline - time.time())
+            for i, reply in enumerate(batch):
                 if reply.get("id") == self._id:
+                    # the messages that came after the reply in the same read are events too: keep every one
+                    self.events.extend(batch[i + 1:])
                     if "error" in reply:
                         raise RuntimeError(f"{method}: {reply['error']}")
                     return reply.get("result", {})

@@ -58,7 +58,8 @@ def test_the_table_the_csv_the_workbook_and_the_report_agree(published):
     assert len(summary) == 12
     book = load_workbook(folder / "theft-from-the-person.xlsx", read_only=True)
     sheet = list(book["Summary"].iter_rows(values_only=True))
-    workbook = pd.DataFrame(sheet[1:], columns=sheet[0])
+    workbook = pd.DataFrame(sheet[1:], columns=list(summary.columns))
+    assert sheet[0][:4] == ("Crime type", "Area", "Last month", "SPC status")
     for column in ("process_mean", "quarter", "quarter_lo_80", "quarter_hi_80", "vs_last_year_pct", "mase"):
         assert np.allclose(workbook[column].astype(float), summary[column], equal_nan=True), column
     table, report = terminal_rows(stdout), report_rows((folder / "report.html").read_text(encoding="utf-8"))

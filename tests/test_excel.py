@@ -1,6 +1,8 @@
 """Excel in and out: the run's workbook holds the CSVs' numbers as numbers and its text as text; a planner's
 sheet, dated rows and incident lists are read as the tidy panel they mean."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -42,13 +44,17 @@ def sheet_frame(path, name) -> pd.DataFrame:
                                         ("Backtest", "backtest")])
 def test_the_workbook_holds_the_csvs_numbers_as_numbers(workbook_run, sheet, csv):
     from forecast.files import read_csv
+    from forecast.present.workbook import header
 
     out, result = workbook_run
     book = out / "robbery.xlsx"
     assert f"wrote {book}" in result.stdout
     got = sheet_frame(book, sheet)
     expected = read_csv(out / f"{csv}.csv")
-    assert list(got.columns) == list(expected.columns) and len(got) == len(expected)
+    # readable headers, one per CSV column in its order; none is a code name
+    assert list(got.columns) == [header(c, sheet) for c in expected.columns] and len(got) == len(expected)
+    assert not any("_" in c or re.fullmatch(r"m\d.*|p .*|lo .*|hi .*", c) for c in got.columns), list(got.columns)
+    got.columns = list(expected.columns)
     for column in expected.columns:
         if pd.api.types.is_numeric_dtype(expected[column]) and not pd.api.types.is_bool_dtype(expected[column]):
             values = got[column].to_numpy(dtype=float)
@@ -78,7 +84,7 @@ def test_text_that_looks_like_a_formula_is_stored_as_text(workbook_run):
     cells = [c for row in sheet.iter_rows() for c in row if c.value == EVIL]
     assert cells and all(c.data_type == "s" for c in cells)
     assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
-    sentences = sheet_frame(out / "robbery.xlsx", "Sentences")["sentence"].tolist()
+    sentences = sheet_frame(out / "robbery.xlsx", "Sentences")["Sentence"].tolist()
     assert sentences == (out / "sentences.txt").read_text().splitlines()
 
 
