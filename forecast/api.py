@@ -567,6 +567,16 @@ class Winter:
     def sentences(self) -> list[str]:
         return self.plan.sentences()
 
+    def plot(self, crime: str | None = None, area: str = ALL_AREAS) -> "Figure":
+        """A series' winter chart (default: the plan's first crime type's force total): its last three winters
+        and this one, with the forecast months' 80% and 95% fans."""
+        from forecast.present.winter_page import winter_figure
+
+        keys = [k for k in self.plan.keys if (crime is None or slug(k[0]) == slug(crime)) and slug(k[1]) == slug(area)]
+        if not keys:
+            raise SelectionError(f"no series of {crime or 'the plan'} in {area!r} in this plan")
+        return winter_figure(self.plan, keys[0])
+
     def to_html(self) -> str:
         import tempfile
 

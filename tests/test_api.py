@@ -149,3 +149,18 @@ def test_the_readme_python_example_runs_as_written(tmp_path, monkeypatch):
     assert run.forecast["area"].unique().tolist() == ["Camden", "Westminster"]
     assert (tmp_path / "board-pack" / "report.html").is_file()
     assert namespace["published"].run_id and (tmp_path / "robbery-camden.png").is_file()
+
+
+def test_winter_gives_what_the_command_writes_and_draws_a_series(invoke, tmp_path):
+    w = fc.winter(fc.load(), crime="burglary", area="all-areas", winters=2, n_paths=300)
+    result = invoke("winter", "--crime", "burglary", "--area", "all-areas", "--winters", "2", "--paths", "300",
+                    "--no-track", "--out", tmp_path / "w")
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(tmp_path / "w" / "winter.csv")
+    assert written[["crime_type", "area"]].values.tolist() == [["Burglary", "All areas"]]
+    assert written["total"].tolist() == pytest.approx(w.totals["total"].tolist(), rel=1e-12)
+    assert (tmp_path / "w" / "sentences.txt").read_text(encoding="utf-8").splitlines() == w.sentences
+    figure = w.plot("burglary")
+    assert "winter 2018/19" in " ".join(t.get_text() for t in figure.texts) + figure.axes[0].get_title(loc="left")
+    with pytest.raises(fc.SelectionError, match="no series"):
+        w.plot("robbery")

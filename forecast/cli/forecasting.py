@@ -110,8 +110,7 @@ def run(panel: Panel, crime, area, include_asb, out_dir, register, no_track, tra
 
 
 def run_crime(panel: Panel, crime_type: str, area, folder: Path, label: str, where: str | None, *, brief: bool,
-              latest: bool,
-              track: bool, register: bool, tracking_uri, experiment, include_asb: bool, started: float,
+              latest: bool, track: bool, register: bool, tracking_uri, experiment, include_asb: bool, started: float,
               started_at: float, model, sparse_model, horizon, backtest_horizon, export, n_paths, seed, history,
               charts, reconcile, fmt, origins, step, n_jobs, spc_options):
     """One crime type of ``forecast run``: fitted (on the cluster, if any), printed, published. ``brief`` (a run

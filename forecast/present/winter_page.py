@@ -71,10 +71,33 @@ def _footnote(frame: pd.DataFrame) -> list[str]:
     return [f'<p class="meta">{escape(note)}</p>'] if note else []
 
 
+def winter_figure(plan: WinterPlan, key: tuple[str, str], totals: pd.DataFrame | None = None,
+                  months: pd.DataFrame | None = None):
+    """One series' winter chart: its last three winters and this one (``totals`` and ``months``: the plan's
+    tables, when the caller has them already)."""
+    from forecast.present.plots import winter_chart
+
+    totals = plan.totals().set_index(["crime_type", "area"]) if totals is None else totals
+    months = plan.months_frame() if months is None else months
+    y = plan.history[key]
+    past = []
+    for k in range(AVERAGE_WINTERS, 0, -1):
+        values = y.reindex(plan.window - 12 * k)
+        if values.notna().all():
+            past.append((winter_name(plan.window - 12 * k), values))
+    mine = months[(months["crime_type"] == key[0]) & (months["area"] == key[1]) & months["in_winter"]]
+    row = totals.loc[key]
+    caption = (f"Source: {plan.panel.source}. Data to {plan.settings.last}. Forecast: {row['model']}, intervals "
+               "from 2,000 sample paths" + (f", reconciled {plan.reconciliation}." if plan.reconciliation != "none"
+                                           else "."))
+    return winter_chart(past, mine.reset_index(drop=True), row.to_dict(),
+                        title=f"{series_label(*key)}: winter {plan.name}, {month_span(plan.window)}", caption=caption)
+
+
 def draw_charts(plan: WinterPlan, folder: Path) -> dict[str, Path]:
     """A chart per headline series (every series of a small plan, else the force totals): its last three winters and
     this one."""
-    from forecast.present.plots import save, winter_chart
+    from forecast.present.plots import save
 
     totals = plan.totals().set_index(["crime_type", "area"])
     months = plan.months_frame()
@@ -82,20 +105,8 @@ def draw_charts(plan: WinterPlan, folder: Path) -> dict[str, Path]:
     stems = file_stems(series_label(*k) for k in keys)
     drawn = {}
     for key in keys:
-        y = plan.history[key]
-        past = []
-        for k in range(AVERAGE_WINTERS, 0, -1):
-            values = y.reindex(plan.window - 12 * k)
-            if values.notna().all():
-                past.append((winter_name(plan.window - 12 * k), values))
-        mine = months[(months["crime_type"] == key[0]) & (months["area"] == key[1]) & months["in_winter"]]
-        row = totals.loc[key]
         label = series_label(*key)
-        caption = (f"Source: {plan.panel.source}. Data to {plan.settings.last}. Forecast: {row['model']}, intervals "
-                   "from 2,000 sample paths" + (f", reconciled {plan.reconciliation}." if plan.reconciliation != "none"
-                                               else "."))
-        fig = winter_chart(past, mine.reset_index(drop=True), row.to_dict(),
-                           title=f"{label}: winter {plan.name}, {month_span(plan.window)}", caption=caption)
+        fig = winter_figure(plan, key, totals, months)
         drawn[label] = save(fig, folder / f"{stems[label]}.png")[0]
     return drawn
 
