@@ -110,7 +110,7 @@ def test_every_help_example_runs_on_the_bundled_data(tmp_path, monkeypatch, arch
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FORECAST_ARCHIVE_URL", archive_url)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
-    monkeypatch.setattr("forecast.cli.store.run_server", lambda command, env=None: SERVED.append(command))
+    monkeypatch.setattr("forecast.cli.store.run_server", lambda command, env=None, **_: SERVED.append(command))
     shutil.copytree(ROOT / "experiments", tmp_path / "experiments")
     run_id = None
     for example in examples():

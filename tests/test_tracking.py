@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,7 @@ def test_parent_run_has_params_metrics_and_artifacts(tracked):
     assert len(parent["params.data_hash"]) == 16 and parent["params.git_commit"]
     started = json.loads((root / "out" / "met-major" / "robbery" / "latest" / "run.json").read_text())["started"]
     when = pd.Timestamp(started).strftime("%Y-%m-%d %H:%M")
-    assert parent["tags.mlflow.runName"] == f"Robbery · met-major · Camden, Westminster · {when}"
+    assert parent["tags.mlflow.runName"] == f"Robbery · {when} · ensemble · met-major · Camden, Westminster"
     # the run lasts as long as the command: from its start (before the fits) to the last file recorded
     assert (parent["end_time"] - parent["start_time"]).total_seconds() >= parent["metrics.run_seconds"]
     assert abs((parent["start_time"] - pd.Timestamp(started)).total_seconds()) < 1
@@ -205,9 +206,15 @@ def test_ui_serves_the_store_over_rest_and_stops(tracked, stop):
         except subprocess.TimeoutExpired:
             process.kill()
             raise AssertionError(f"ui did not stop within 60 s of {stop}; its output:\n{log.read_text()[-3000:]}")
-    assert "MLflow UI on http://127.0.0.1:" in log.read_text()
+    said = log.read_text()
+    assert "MLflow UI on http://127.0.0.1:" in said
     assert (f"  runs of forecast/robbery: http://127.0.0.1:{port}/#/experiments/{robbery['experiment_id']}/runs?"
-            "workflowType=machine_learning") in log.read_text()
+            "workflowType=machine_learning") in said
+    # the link is given once the server answers, and MLflow's own log goes to a file beside the store, not here
+    assert said.index(f"starting the MLflow UI on http://127.0.0.1:{port}") < said.index("MLflow UI on http://127.0.0.1")
+    server_log = Path(uri.removeprefix("sqlite:///")).parent / "ui.log"
+    assert f"MLflow's own log: {server_log}" in said and server_log.stat().st_size > 0
+    assert "uvicorn" not in said.lower() and "INFO" not in said
     # everything it started is gone: the web server, MLflow's job runner and its queue consumers
     deadline = time.time() + 15
     while processes_mentioning(f"--port {port}") and time.time() < deadline:
@@ -309,6 +316,13 @@ def test_ui_off_this_machine_without_a_login_is_refused(tmp_path, invoke):
                              "Host-header check is not access control); add --basic-auth for a login, or "
                              "--allow-remote to serve it open\n")
     assert processes_mentioning(f"--port {port}") == []
+
+
+def test_ui_of_an_experiment_the_store_lacks_is_refused(tracked, invoke):
+    _, uri, _, _ = tracked
+    result = invoke("ui", "--tracking-uri", uri, "--experiment", "forecast/arson", "--port", free_port())
+    assert result.exit_code == 2 and result.stderr.startswith(
+        f"Error: --experiment 'forecast/arson': not in {uri} (experiments: ") and "forecast/robbery" in result.stderr
 
 
 def test_experiments_are_machine_learning_ones_and_older_ones_are_marked_without_overriding_a_choice(tmp_path):

@@ -76,8 +76,8 @@ def register(run_id, promote, tracking_uri) -> None:
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-#: experiments whose runs page forecast ui links to, most recently used first
-UI_LINKS = 5
+#: how long `forecast ui` waits for the MLflow server to answer before it gives up (it took 58 s on a loaded machine)
+UI_START_SECONDS = 300
 
 
 @click.command()
@@ -88,7 +88,9 @@ UI_LINKS = 5
               help="Ask for a login (MLflow's basic-auth app; change its admin password before anyone else connects).")
 @click.option("--allow-remote", is_flag=True,
               help="Serve beyond this machine without a login (anyone who can reach the port can read and write).")
-def ui(tracking_uri, host, port, basic_auth, allow_remote) -> None:
+@click.option("--experiment", default=None, metavar="NAME",
+              help="Link this experiment's runs only [default: all of the store's, most recently used first].")
+def ui(tracking_uri, host, port, basic_auth, allow_remote, experiment) -> None:
     """Start the MLflow UI on the same store, to compare runs and models. Ctrl-C (or SIGTERM) stops it and
     everything it started.
 
@@ -118,14 +120,21 @@ def ui(tracking_uri, host, port, basic_auth, allow_remote) -> None:
         click.echo(f"warning: the MLflow UI has no authentication; on {host} anyone who can reach port {port} "
                    "can read, change and delete every run and model", err=True)
     experiments = tracking.mark_experiments(store)
+    if experiment is not None:
+        if experiment not in experiments:
+            raise InputError(f"--experiment {experiment!r}: not in {store} (experiments: "
+                             f"{', '.join(experiments) or 'none yet'})")
+        experiments = {experiment: experiments[experiment]}
     base = f"http://{host}:{port}"
-    click.echo(f"MLflow UI on {base} for {store} (Ctrl-C stops it)", err=True)
-    for name, experiment_id in list(experiments.items())[:UI_LINKS]:
-        click.echo(f"  runs of {name}: {tracking.runs_link(base, experiment_id)}", err=True)
-    if len(experiments) > UI_LINKS:
-        click.echo(f"  ({len(experiments) - UI_LINKS} more experiments; choose 'Model training' at the top left to "
-                   "see each one's runs)", err=True)
-    run_server(command)
+    log = tracking.server_log(store, "ui")
+
+    def ready() -> None:
+        click.echo(f"MLflow UI on {base} for {store} (Ctrl-C stops it; MLflow's own log: {log})", err=True)
+        for name, experiment_id in experiments.items():
+            click.echo(f"  runs of {name}: {tracking.runs_link(base, experiment_id)}", err=True)
+
+    click.echo(f"starting the MLflow UI on {base} ...", err=True)
+    run_server(command, ready=ready, probe=f"{base}/health", log=log)
 
 
 @click.command()
@@ -167,18 +176,48 @@ def serve(model_uri, tracking_uri, host, port, allow_remote) -> None:
     run_server(command, env)
 
 
-def run_server(command: list[str], env: dict | None = None) -> None:
+def run_server(command: list[str], env: dict | None = None, ready=None, probe: str | None = None,
+               log: Path | None = None) -> None:
     """Run a server until Ctrl-C or SIGTERM, in its own process group, so that stopping it stops the web server
-    and everything it started (MLflow's job runner and queue consumers)."""
+    and everything it started (MLflow's job runner and queue consumers). With ``log``, the server's own output
+    goes to that file, not the terminal; with ``probe``, ``ready()`` is called once that URL answers (a server
+    that exits first is a one-line error with its log's last line)."""
     import subprocess
 
-    process = subprocess.Popen(command, start_new_session=True, env=env)
-    with stop_on_sigterm():
+    with contextlib.ExitStack() as stack:
+        output = stack.enter_context(open(log, "ab")) if log else None
+        process = subprocess.Popen(command, start_new_session=True, env=env, stdout=output, stderr=output)
+        with stop_on_sigterm():
+            try:
+                if probe and not answered(probe, process):
+                    stop_group(process)
+                    said = log.read_text(errors="replace").strip().splitlines()[-1:] if log else []
+                    raise click.ClickException(f"the server did not start ({'; '.join(said) or 'no output'}"
+                                               f"{f'; its log: {log}' if log else ''})")
+                if ready:
+                    ready()
+                process.wait()
+            except KeyboardInterrupt:
+                stop_group(process)
+                click.echo("stopped", err=True)
+
+
+def answered(url: str, process, timeout: float = UI_START_SECONDS) -> bool:
+    """Whether ``url`` answers before ``timeout`` seconds, while ``process`` still runs."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            process.wait()
-        except KeyboardInterrupt:
-            stop_group(process)
-            click.echo("stopped", err=True)
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            time.sleep(0.5)
+    return False
 
 
 def stop_group(process, grace: float = 10.0) -> None:

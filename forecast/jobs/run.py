@@ -55,6 +55,8 @@ class RunResult:
     notes: tuple[str, ...] = ()
     #: the panel's global model at each cut-off, and its forecasts (empty when it was not used)
     global_fit: PanelFit = field(default_factory=lambda: PanelFit({}, {}))
+    #: the model the run was asked for (a family, or 'auto'); sparse series may use ``sparse_model``
+    model: str = DEFAULT_MODEL
 
     @property
     def slug(self) -> str:
@@ -220,7 +222,8 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = D
             forecasts, paths = reconciled(crime_type, series, forecasts, paths, reconcile)
             applied = reconcile
     result = RunResult(panel, crime_type, horizon, settings, spc_options, keys, spc_results, forecasts, decompositions,
-                       paths, reconciliation=applied, reconciliation_note=note, notes=notes, global_fit=global_fit)
+                       paths, reconciliation=applied, reconciliation_note=note, notes=notes, global_fit=global_fit,
+                       model=model)
     if n_paths and horizon < spc_options.run_length:
         from forecast.engine.outlook import run_outlooks
 

@@ -109,6 +109,20 @@ def _sqlite_path(uri: str) -> Path | None:
     return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
 
 
+def server_log(uri: str, name: str) -> Path:
+    """Where a server started on the store (the MLflow UI) keeps its own log: beside a SQLite store, else in the
+    cache folder."""
+    path = _sqlite_path(uri)
+    if path is not None:
+        folder = path.parent
+    else:
+        from forecast.io.load import cache_folder
+
+        folder = cache_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.log"
+
+
 def artifact_root(uri: str) -> str | None:
     """Artifacts live in ``artifacts/`` beside a SQLite store."""
     path = _sqlite_path(uri)
@@ -639,12 +653,13 @@ def child_records(result, key) -> tuple[dict, list[tuple], dict]:
     return params, metrics, tags
 
 
-def run_label(crime_type: str, data: str, areas: Sequence[str], started: float) -> str:
-    """A run's name in the MLflow UI: what, on which data, where and when, e.g. 'Robbery · met-major · 34 areas
-    · 2026-11-27 13:40' or 'Burglary · city-of-london · All areas, City of London · 2026-11-27 13:52'."""
+def run_label(crime_type: str, data: str, areas: Sequence[str], started: float, model: str | None = None) -> str:
+    """A run's name in the MLflow UI, what tells runs apart first (its runs table cuts long names): what, when,
+    with which model, on which data and where, e.g. 'Robbery · 2026-11-27 13:40 · ensemble · met-major · 34
+    areas'."""
     where = ", ".join(areas) if len(areas) <= 3 else f"{len(areas)} areas"
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(started))
-    return bounded_name(f"{crime_type} · {data} · {where} · {when}")
+    return bounded_name(" · ".join(filter(None, (crime_type, when, model, data, where))))
 
 
 def begin_run(result, uri: str | None = None, experiment: str | None = None, run_name: str | None = None,
@@ -665,7 +680,8 @@ def begin_run(result, uri: str | None = None, experiment: str | None = None, run
         experiment_id = ensure_experiment(c, experiment_name(result.slug, experiment), store)
         summary = BacktestResult(result.settings, tuple(result.forecasts[k] for k in result.keys)).summary()
         started = time.time() if started is None else started
-        name = run_name or run_label(result.crime_type, result.panel.name, [k[1] for k in result.keys], started)
+        name = run_name or run_label(result.crime_type, result.panel.name, [k[1] for k in result.keys], started,
+                                     result.model)
         parent = c.create_run(experiment_id, start_time=int(started * 1000), run_name=bounded_name(name),
                               tags={"command": "run", "crime_type": result.crime_type, "data": result.panel.name})
         run_id = parent.info.run_id
