@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,14 @@ class Timed:
 
 
 def run_forecast(*args: str, cwd: str | None = None, module: bool = True) -> Timed:
-    """Run ``python -m forecast ARGS`` (or, not ``module``, ``python ARGS``) and time it."""
+    """Run ``python -m forecast ARGS`` (or, not ``module``, ``python ARGS``) and time it; run in ``cwd``, it records
+    into ``cwd/mlruns`` rather than the user's store."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{Path(cwd).resolve() / 'mlruns' / 'mlflow.db'}"} \
+        if cwd else None
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, *(["-m", "forecast"] if module else []), *args], cwd=cwd,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

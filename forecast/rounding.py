@@ -10,8 +10,10 @@ import pandas as pd
 
 #: decimals by column name (the first pattern that matches): probabilities to 4 (2,000 paths resolve 0.0005),
 #: scores to 3, percentages to whole numbers (as the board reads them, so that no table shows -6% where the
-#: CSV's -5.5 was -5.47), counts and forecasts of counts to 2; whole numbers stay whole
-DECIMALS = ((r"^p_|probability", 4), (r"mase|rmsse|spl|smape|mae|coverage|strength|brier", 3), (r"pct", 0),
+#: CSV's -5.5 was -5.47) but a forecast's error to one decimal (as the winter tables give it), counts and forecasts
+#: of counts to 2; whole numbers stay whole
+DECIMALS = ((r"^p_|probability", 4), (r"mase|rmsse|spl|smape|mae|coverage|strength|brier", 3), (r"error_pct", 1),
+            (r"pct", 0),
             (r"^factor$", 4), (r".", 2))
 
 

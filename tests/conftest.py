@@ -1,10 +1,13 @@
 import os
+import tempfile
 from pathlib import Path
 
 # BLAS pinned to one thread before numpy loads: on 2 shared cores a multi-threaded OpenBLAS spins (a SARIMA fit took
 # 26.7 s instead of 1.8 s), and the suite's parallelism is across processes
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
+# the default MLflow store is the user's (in the data folder): fixtures of any scope record into a folder of the run's
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="forecast-tests-")
 
 import pytest  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
@@ -16,9 +19,12 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture(autouse=True)
 def street_cache(tmp_path, monkeypatch) -> Path:
-    """Each test counts street files into a cache folder of its own, never the user's."""
+    """Each test counts street files into a cache folder of its own and records into an MLflow store of its own
+    (the default store is in the data folder), never the user's."""
     folder = tmp_path / "street-cache"
     monkeypatch.setenv("FORECAST_CACHE", str(folder))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return folder
 
 

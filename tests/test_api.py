@@ -158,7 +158,7 @@ def test_winter_gives_what_the_command_writes_and_draws_a_series(invoke, tmp_pat
     assert result.exit_code == 0, result.output
     written = pd.read_csv(tmp_path / "w" / "winter.csv")
     assert written[["crime_type", "area"]].values.tolist() == [["Burglary", "All areas"]]
-    assert written["total"].tolist() == pytest.approx(w.totals["total"].tolist(), rel=1e-12)
+    assert written["total"].tolist() == w.totals["total"].round(2).tolist()  # the CSV rounds counts to 2 decimals
     assert (tmp_path / "w" / "sentences.txt").read_text(encoding="utf-8").splitlines() == w.sentences
     figure = w.plot("burglary")
     assert "winter 2018/19" in " ".join(t.get_text() for t in figure.texts) + figure.axes[0].get_title(loc="left")

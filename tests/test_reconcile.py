@@ -162,3 +162,22 @@ def test_grouped_plan_shares_top_down_and_every_total_adds_up():
         plan(series, "wls")
     one_level = plan({k: v for k, v in series.items() if k[0] != "All crime"}, "wls")
     assert [s[1] for s in one_level] == [("Burglary", "All areas"), ("Robbery", "All areas")]
+
+
+def test_top_down_paths_of_skewed_parts_cut_at_zero_keep_their_means_and_add_up():
+    """Parts like Fraud's areas: a few crimes a month forecast, paths far wider and skewed (cut at zero). Cutting
+    the shared paths at zero alone lifts every part above its forecast and the total above its own paths."""
+    from forecast.engine.reconcile import reconcile_paths
+
+    rng = np.random.default_rng(1)
+    base = np.array([[100.0], [5.0], [15.0], [80.0]])
+    total = 100 + 10 * rng.standard_normal((1, 4000, 1))
+    skewed = np.clip(base[1:, None, :] * rng.lognormal(0.0, 1.5, (3, 4000, 1)) - base[1:, None, :], 0, None)
+    paths = np.concatenate([total, skewed])
+    means, out = reconcile_paths(base, paths, "top-down")
+    assert np.allclose(means[:, 0], [100, 5, 15, 80])
+    assert (out >= 0).all()
+    assert np.allclose(out[0], total[0]) and np.allclose(out[1:].sum(axis=0), out[0])  # the total's own paths
+    assert np.allclose(out[1:].mean(axis=1)[:, 0], np.array([5, 15, 80]) * total.mean() / 100, rtol=1e-6)
+    lo, hi = np.quantile(out[1:].sum(axis=2), [0.1, 0.9], axis=1)
+    assert ((lo <= means[1:, 0]) & (means[1:, 0] <= hi)).all()  # each part's 80% interval holds its forecast

@@ -40,21 +40,28 @@ def test_the_coming_winter_is_the_first_to_end_after_the_data():
 
 
 def test_a_total_outside_its_own_interval_is_flagged():
-    assert _outside({"total": 415.0, "lo_80": 539.0, "hi_80": 1647.0}) == [
+    assert _outside({"total": 415.0, "lo_80": 539.0, "hi_80": 1647.0, "peak_reliable": False}) == [
         "the expected 415 lies outside its own 80% interval (539 to 1,647): the paths are cut at zero and their "
-        "spread is wider than the series now is, so the interval is not to be relied on"]
-    assert _outside({"total": 540.0, "lo_80": 539.0, "hi_80": 1647.0}) == []
+        "spread is wider than the series now is, so the interval and the peak month are not to be relied on"]
+    assert _outside({"total": 540.0, "lo_80": 539.0, "hi_80": 1647.0, "peak_reliable": True}) == []
+    assert _outside({"total": 540.0, "lo_80": 539.0, "hi_80": 1647.0, "peak_reliable": False,
+                     "peak_month": "2019-02"}) == [
+        "the likeliest peak in the paths (2019-02) is not the month of the highest expected count, so the peak "
+        "month is not to be relied on"]
 
 
 def test_the_table_marks_a_total_outside_its_interval_and_says_why_below():
     row = {"crime_type": "Fraud or Forgery", "area": ALL_AREAS, "total": 407.0, "lo_80": 432.0, "hi_80": 855.0,
            "lo_95": 398.0, "hi_95": 1019.0, "last_winter": 416.0, "vs_last_winter_pct": -2.2, "average": 433.0,
            "vs_average_pct": -6.0, "peak_month": "2019-02", "p_peak": 0.65, "backtest_winters": 9,
-           "backtest_error_pct": 13.7, "snaive_error_pct": 101.8}
-    fine = {**row, "crime_type": "Robbery", "total": 11814.0, "lo_80": 11190.0, "hi_80": 12336.0}
+           "backtest_error_pct": 13.7, "snaive_error_pct": 101.8, "peak_reliable": False}
+    fine = {**row, "crime_type": "Robbery", "total": 11814.0, "lo_80": 11190.0, "hi_80": 12336.0, "peak_reliable": True}
     frame = pd.DataFrame([fine, row])
     assert [r[3] for r in table_rows(frame)] == ["11,190-12,336", "432-855 *"]
-    assert table_footnote(frame).startswith("* the expected total lies outside its own 80% interval")
+    assert [r[9] for r in table_rows(frame)] == ["Feb (0.65)", "Feb (0.65) *"]
+    assert table_footnote(frame).startswith("* not to be relied on: the expected total lies outside its own 80% "
+                                            "interval, or the likeliest peak in the paths is not the month of the "
+                                            "highest expected count")
     assert table_footnote(frame.iloc[:1]) == ""
 
 
@@ -72,7 +79,7 @@ def test_a_past_winter_is_scored_on_its_total_with_the_recorded_months_as_they_w
     frame = pd.DataFrame({"mean": [49.0, 52.0]}, index=pd.period_range("2018-01", "2018-02", freq="M"))
     rng = np.random.default_rng(0)
     paths = np.column_stack([49 + rng.normal(0, 1, 1000), 52 + rng.normal(0, 1, 1000)])
-    row = _scored("x", origin, window, y, frame, paths, scale=2.0)
+    row = _scored("x", origin, window, y, frame.index, frame["mean"].to_numpy(), paths, scale=2.0)
     assert row["actual_total"] == 47 + 48 + 49 + 50
     assert row["total"] == 47 + 48 + 49 + 52
     assert row["error_pct"] == pytest.approx(2 / 194 * 100, abs=0.1)
@@ -103,6 +110,30 @@ def test_every_path_of_the_plan_adds_up_areas_to_force_totals_and_crime_types_to
     totals = plan.totals().set_index(["crime_type", "area"])["total"]
     assert totals[(ALL_CRIME, ALL_AREAS)] == pytest.approx(totals.drop((ALL_CRIME, ALL_AREAS))
                                                            .loc[["Burglary", "Robbery"], ALL_AREAS].sum())
+
+
+def test_past_winters_are_scored_as_printed_reconciled_by_the_plan(small_plan):
+    plan = small_plan
+    backtest = plan.backtest_frame()
+    printed = backtest[backtest["reconciled"].astype(bool)].set_index(["origin", "crime_type", "area"])
+    assert set(printed["model"]) == {"theta"} and len(printed) == 12 * 3  # every series, 3 past winters
+    for origin in ("2015-09", "2016-09", "2017-09"):
+        at = printed.loc[origin]["total"]
+        for crime in ("Burglary", "Robbery", ALL_CRIME):  # what was scored adds up as the printed plan does
+            assert at.loc[crime].drop(ALL_AREAS).sum() == pytest.approx(at.loc[(crime, ALL_AREAS)])
+        assert at.loc[("Burglary", "Camden")] + at.loc[("Robbery", "Camden")] == pytest.approx(
+            at.loc[(ALL_CRIME, "Camden")])
+    own = backtest[~backtest["reconciled"].astype(bool) & (backtest["model"] == "theta")]
+    own = own.set_index(["origin", "crime_type", "area"])["total"]
+    assert own.loc[("2017-09", "Burglary", "Camden")] != pytest.approx(printed.loc[("2017-09", "Burglary", "Camden"),
+                                                                                   "total"])
+    summary = plan.backtest_summary().set_index(["level", "model"])
+    assert summary.loc[("every series", "theta reconciled"), "winters"] == 36
+    assert summary.loc[("every series", "theta reconciled"), "coverage_80"] == pytest.approx(printed["covered_80"].mean())
+    totals = plan.totals().set_index(["crime_type", "area"])
+    camden = printed.xs(("Burglary", "Camden"), level=("crime_type", "area"))
+    assert totals.loc[("Burglary", "Camden"), "backtest_covered_80"] == pytest.approx(camden["covered_80"].mean())
+    assert totals.loc[("Burglary", "Camden"), "backtest_error_pct"] == pytest.approx(camden["error_pct"].abs().mean())
 
 
 def test_plan_compares_with_the_winters_recorded_before(small_plan):
@@ -182,7 +213,7 @@ def test_winter_totals_come_from_paths_narrower_than_summed_monthly_bounds(septe
     for r in winter.itertuples():
         mine = monthly[(monthly["crime_type"] == r.crime_type) & monthly["in_winter"]]
         summed = (mine["hi_80"] - mine["lo_80"]).sum()
-        assert r.lo_80 < r.total < r.hi_80 and r.lo_95 < r.lo_80 and r.hi_95 > r.hi_80
+        assert r.lo_80 <= r.total < r.hi_80 and r.lo_95 <= r.lo_80 and r.hi_95 > r.hi_80  # Fraud's reach 0
         assert r.hi_80 - r.lo_80 < summed, r.crime_type
         assert r.total == pytest.approx(mine["mean"].sum())
     total = winter.set_index("crime_type")["total"]
@@ -198,10 +229,14 @@ def test_past_winters_intervals_held_the_total_about_as_often_as_they_say(septem
     assert ensemble["winters"] == 80
     assert 0.70 <= ensemble["coverage_80"] <= 0.90
     assert 0.85 <= ensemble["coverage_95"] <= 1.0
-    rows = backtest[backtest["model"] == "ensemble"]
-    assert ensemble["coverage_80"] == pytest.approx(rows["covered_80"].mean())
+    rows = backtest[(backtest["model"] == "ensemble") & ~backtest["reconciled"]]
+    assert ensemble["coverage_80"] == np.round(rows["covered_80"].mean(), 3)
+    printed = summary.loc[("force totals", "ensemble reconciled")]  # the intervals the plan prints, as tested
+    mine = backtest[backtest["reconciled"] & (backtest["area"] == ALL_AREAS)]
+    assert printed["winters"] == len(mine) == 80 and set(mine["model"]) == {"ensemble"}
+    assert mine["covered_80"].mean() == 69 / 80 and printed["coverage_80"] == np.round(69 / 80, 3) == 0.862
     recomputed = ((rows["lo_80"] <= rows["actual_total"]) & (rows["actual_total"] <= rows["hi_80"])).mean()
-    assert ensemble["coverage_80"] == pytest.approx(recomputed)
+    assert ensemble["coverage_80"] == np.round(recomputed, 3)
     naive = summary.loc[("force totals", "snaive")]
     assert ensemble["median_error_pct"] < naive["median_error_pct"]
 

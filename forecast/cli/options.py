@@ -239,7 +239,8 @@ def tracking_options(experiment: str = "forecast/<crime slug>"):
     """The MLflow options, with the experiment a command records into when --experiment is not given."""
     return options(
         click.option("--tracking-uri", default=None, metavar="URI",
-                     help="MLflow store [default: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db]."),
+                     help="MLflow store [default: $MLFLOW_TRACKING_URI, else ~/.local/share/forecast/mlruns/"
+                          "mlflow.db, the same from every folder]."),
         click.option("--no-track", is_flag=True, help="Do not record the run in MLflow."),
         click.option("--experiment", default=None, metavar="NAME", help=f"MLflow experiment [default: {experiment}]."),
     )

@@ -106,24 +106,52 @@ def reconcile(base: np.ndarray, method: str, variances: np.ndarray | None = None
     return np.vstack([parts.sum(axis=0, keepdims=True), parts])
 
 
+def rake(parts: np.ndarray, totals: np.ndarray, means: np.ndarray, rounds: int = 200) -> np.ndarray:
+    """Non-negative ``parts`` (parts x paths x months) scaled until every path adds up to ``totals`` (paths x
+    months) and each part's mean over the paths is its ``means`` (parts x months): iterative proportional fitting
+    (Deming and Stephan, 1940), month by month. The part means must add up to the totals' mean; a part whose paths
+    are all zero in a month gets its share of the total first, so that a fit exists."""
+    parts = np.maximum(np.asarray(parts, dtype=float), 0.0)
+    share = np.divide(means, means.sum(axis=0, keepdims=True), out=np.full_like(means, 1 / len(means)),
+                      where=means.sum(axis=0, keepdims=True) > 0)
+    parts = parts + 1e-9 * share[:, None, :] * totals[None]
+    n = parts.shape[1]
+    for _ in range(rounds):
+        sums = parts.sum(axis=0)
+        parts *= np.divide(totals, sums, out=np.zeros_like(sums), where=sums > 0)[None]
+        target = means * n
+        got = parts.sum(axis=1)
+        if np.allclose(got, target, rtol=1e-9, atol=1e-9):
+            break
+        parts *= np.divide(target, got, out=np.ones_like(got), where=got > 0)[:, None, :]
+    sums = parts.sum(axis=0)
+    return parts * np.divide(totals, sums, out=np.zeros_like(sums), where=sums > 0)[None]
+
+
 def reconcile_paths(base: np.ndarray, paths: np.ndarray, method: str, variances: np.ndarray | None = None,
                     covariance: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Coherent means and sample paths: ``base`` (series x months) and ``paths`` (series x paths x months), the
     total first. Every reconciled path adds up: the total's path is the sum of the parts' paths.
 
     Top-down keeps the total's own paths and gives each part its share of them, plus its own variation around
-    its forecast less its share of the parts' joint variation (so that the shares still add up to the total);
-    the linear methods map every path as they map the means (``S G``). Parts below zero are set to zero and the
-    total re-summed, path by path.
+    its paths' mean less its share of the parts' joint variation (so that the shares still add up to the total).
+    Counts are never below zero: where that takes a part below zero, the parts are cut at zero and raked
+    (:func:`rake`) back to the total's paths and to their shares of its mean, so that each part's paths keep the
+    mean of its reconciled forecast and every path still adds up; cutting alone would lift the parts of a skewed,
+    zero-bounded series above their forecasts and their total above its own. The linear methods map every path
+    as they map the means (``S G``); parts below zero are set to zero and the total re-summed, path by path.
     """
     means = reconcile(base, method, variances, covariance)
     if method == "none":
         return means, paths.copy()
     if method == "top-down":
-        own = paths[1:] - base[1:, None, :]
-        parts = shares(base)[:, None, :] * (paths[0][None] - own.sum(axis=0)[None]) + own
-    else:
-        parts = np.einsum("ps,snh->pnh", mapping(base.shape[0] - 1, method, variances, covariance), paths)
+        own = paths[1:] - paths[1:].mean(axis=1, keepdims=True)
+        share = shares(base)
+        parts = share[:, None, :] * (paths[0][None] - own.sum(axis=0)[None]) + own
+        if (parts < 0).any():
+            parts = rake(parts, paths[0], share * paths[0].mean(axis=0)[None])
+        return means, np.concatenate([paths[:1], parts])
+    parts = np.einsum("ps,snh->pnh", mapping(base.shape[0] - 1, method, variances, covariance), paths)
     parts = np.maximum(parts, 0.0)
     return means, np.concatenate([parts.sum(axis=0, keepdims=True), parts])
 

@@ -49,7 +49,7 @@ AVERAGE_WINTERS = 3
 
 BACKTEST_COLUMNS = ["crime_type", "area", "model", "origin", "winter", "recorded_months", "forecast_months",
                     "actual_total", "total", "lo_80", "hi_80", "lo_95", "hi_95", "error_pct", "covered_80",
-                    "covered_95", "mase", "mae", "chosen"]
+                    "covered_95", "mase", "mae", "chosen", "reconciled"]
 
 
 def _month_number(text: str, whole: str) -> int:
@@ -163,6 +163,9 @@ class WinterSeries:
     model: object = None
     notes: list[str] = field(default_factory=list)
     failures: int = 0
+    #: per past planning month, the forecast as the plan would print it (the model used, or auto's choice from
+    #: earlier winters): its months, expected counts, sample paths and MASE scale, to be reconciled with the plan
+    printed: dict = field(default_factory=dict)
 
 
 def _totals(known: float, means: np.ndarray, paths: np.ndarray) -> dict:
@@ -183,20 +186,25 @@ def holds_total(row: Mapping) -> bool:
 
 
 def _outside(row: Mapping) -> list[str]:
-    if holds_total(row):
-        return []
-    return [f"the expected {fmt(row['total'])} lies outside its own 80% interval ({fmt(row['lo_80'])} to "
-            f"{fmt(row['hi_80'])}): the paths are cut at zero and their spread is wider than the series now is, "
-            "so the interval is not to be relied on"]
+    out = []
+    if not holds_total(row):
+        out.append(f"the expected {fmt(row['total'])} lies outside its own 80% interval ({fmt(row['lo_80'])} to "
+                   f"{fmt(row['hi_80'])}): the paths are cut at zero and their spread is wider than the series now "
+                   "is, so the interval and the peak month are not to be relied on")
+    elif not row["peak_reliable"]:
+        out.append(f"the likeliest peak in the paths ({row['peak_month']}) is not the month of the highest expected "
+                   "count, so the peak month is not to be relied on")
+    return out
 
 
-def _scored(name: str, origin: pd.Period, window: pd.PeriodIndex, y: pd.Series, frame: pd.DataFrame,
-            paths: np.ndarray, scale: float) -> dict:
-    """One model's forecast of one past winter, scored on the winter total and its forecast months."""
+def _scored(name: str, origin: pd.Period, window: pd.PeriodIndex, y: pd.Series, months: pd.PeriodIndex,
+            means: np.ndarray, paths: np.ndarray, scale: float) -> dict:
+    """One model's forecast of one past winter (expected counts and paths of ``months``), scored on the winter
+    total and its forecast months."""
     recorded = window[window <= origin]
-    ahead = frame.index.isin(window)
+    ahead = months.isin(window)
     actual = y.reindex(window).to_numpy(dtype=float)
-    forecast = _expected(frame)[ahead]
+    forecast = means[ahead]
     row = _totals(float(y.reindex(recorded).sum()), forecast, paths[:, ahead])
     truth = float(actual.sum())
     actual_ahead = actual[len(recorded):]
@@ -218,7 +226,7 @@ def winter_series(key: tuple[str, str], y: pd.Series, settings: WinterSettings,
     out = WinterSeries(crime_type, area, pd.DataFrame(columns=BACKTEST_COLUMNS))
     rng = series_rng(settings.seed + 1, key)
     h, window, base = settings.horizon, settings.window, BacktestSettings(models=settings.models).base_models()
-    templates, rows = {}, []
+    templates, rows, drawn = {}, [], {}
     for n_train in settings.origins(y):
         train, origin = y.iloc[:n_train], y.index[n_train - 1]
         past = window - (settings.last - origin).n
@@ -243,13 +251,17 @@ def winter_series(key: tuple[str, str], y: pd.Series, settings: WinterSettings,
             if name in fitted:
                 frame = fitted[name].predict(h, LEVELS)
                 paths = model_paths(fitted[name], frame, settings.backtest_paths, rng)
-                rows.append(_scored(name, origin, past, y, frame, paths, scale))
+                drawn[str(origin), name] = (frame.index, _expected(frame), paths, scale, past)
+                rows.append(_scored(name, origin, past, y, frame.index, _expected(frame), paths, scale))
     if rows:
-        scores = pd.DataFrame(rows).assign(crime_type=crime_type, area=area, chosen="")
+        scores = pd.DataFrame(rows).assign(crime_type=crime_type, area=area, chosen="", reconciled=False)
         choice = nested_choices(scores, settings.models) if len(settings.models) > 1 else {}
         nested = scores[scores["model"] == scores["origin"].map(choice)].assign(model=AUTO)
         out.backtest = pd.concat([scores, nested.assign(chosen=nested["origin"].map(choice))],
                                  ignore_index=True)[BACKTEST_COLUMNS]
+        printed = choice if settings.model == AUTO else {o: settings.model for o in scores["origin"].unique()}
+        out.printed = {o: (*drawn[o, name][:2], drawn[o, name][2].astype(np.float32), *drawn[o, name][3:])
+                       for o, name in printed.items() if (o, name) in drawn}
     else:
         out.notes.append(f"{len(y)} months: no past winter to backtest (needs {settings.min_train} months before "
                          "the planning month of a year earlier)")
@@ -306,6 +318,34 @@ def reconcile_paths_by_plan(series: Mapping[tuple[str, str], pd.Series], means: 
     return means, paths, len(steps)
 
 
+def reconciled_backtest(history: Mapping[tuple[str, str], pd.Series], series: Mapping[tuple[str, str], WinterSeries],
+                        method: str) -> tuple[pd.DataFrame, int]:
+    """Each past winter's forecasts as the plan prints them: the model used (auto: its choice from earlier
+    winters) for every series, reconciled by the plan's own steps and scored, so that the backtest's coverage is
+    that of the intervals a planner reads. Each past winter is reconciled over the series forecast from it (an
+    area that joined the data later is left out of the earlier winters, as it is of their totals); returns the
+    scores and the number of past winters whose series did not add up, left unreconciled."""
+    from forecast.engine.reconcile import plan as steps_of
+
+    if method == "none":
+        return pd.DataFrame(columns=BACKTEST_COLUMNS), 0
+    origins = sorted({o for s in series.values() for o in s.printed})
+    rows, left = [], 0
+    for origin in origins:
+        drawn = {k: s.printed[origin] for k, s in series.items() if origin in s.printed}
+        before = {k: history[k][history[k].index <= pd.Period(origin, freq="M")] for k in drawn}
+        if not steps_of(before, method):
+            left += 1
+            continue
+        means, paths, _ = reconcile_paths_by_plan(before, {k: d[1] for k, d in drawn.items()},
+                                                  {k: d[2].astype(float) for k, d in drawn.items()}, method)
+        for key, (months, _, _, scale, past) in drawn.items():
+            row = _scored(series[key].scored_as, pd.Period(origin, freq="M"), past, history[key], months,
+                          means[key], paths[key], scale)
+            rows.append({**row, "crime_type": key[0], "area": key[1], "chosen": "", "reconciled": True})
+    return pd.DataFrame(rows, columns=BACKTEST_COLUMNS), left
+
+
 @dataclass(frozen=True)
 class WinterPlan:
     """A winter plan: per series the backtest, the model, the forecast months and their (reconciled) paths."""
@@ -319,6 +359,8 @@ class WinterPlan:
     reconciliation: str = "none"
     notes: tuple[str, ...] = ()
     global_fit: PanelFit = field(default_factory=lambda: PanelFit({}, {}))
+    #: the past winters' forecasts as printed (reconciled by the plan's steps), scored
+    reconciled_scores: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BACKTEST_COLUMNS))
 
     @property
     def keys(self) -> list[tuple[str, str]]:
@@ -370,6 +412,8 @@ class WinterPlan:
                    **_totals(float(recorded.sum()), means, window_paths[:, len(recorded):])}
             peaks = np.bincount(window_paths.argmax(axis=1), minlength=len(self.window)) / len(window_paths)
             row["peak_month"], row["p_peak"] = str(self.window[int(peaks.argmax())]), float(peaks.max())
+            expected = np.concatenate([recorded.to_numpy(dtype=float), means])
+            row["peak_reliable"] = holds_total(row) and int(peaks.argmax()) == int(expected.argmax())
             row["last_winter"] = self._past_total(key, 1)
             past = [t for t in (self._past_total(key, k) for k in range(1, AVERAGE_WINTERS + 1)) if t == t]
             row["average_winters"] = len(past)
@@ -377,7 +421,10 @@ class WinterPlan:
             row["vs_last_winter_pct"] = _pct(row["total"], row["last_winter"])
             row["vs_average_pct"] = _pct(row["total"], row["average"])
             mine = scores[(scores["crime_type"] == key[0]) & (scores["area"] == key[1])]
-            used, naive = mine[mine["model"] == s.scored_as], mine[mine["model"] == BASELINE]
+            own = mine[~mine["reconciled"].astype(bool)]
+            used = mine[mine["reconciled"].astype(bool)]
+            used = used if not used.empty else own[own["model"] == s.scored_as]
+            naive = own[own["model"] == BASELINE]
             row.update({"backtest_winters": len(used), "backtest_mase": used["mase"].mean(),
                         "backtest_error_pct": used["error_pct"].abs().mean(),
                         "backtest_covered_80": used["covered_80"].mean(),
@@ -416,7 +463,11 @@ class WinterPlan:
         return pd.concat(frames, ignore_index=True)
 
     def backtest_frame(self) -> pd.DataFrame:
+        """Every past winter's forecast of every series: each model's own (``reconciled`` False), then the
+        forecasts as the plan prints them, reconciled (``reconciled`` True) where the plan reconciles."""
         frames = [s.backtest for s in self.series.values() if not s.backtest.empty]
+        if not self.reconciled_scores.empty:
+            frames.append(self.reconciled_scores)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BACKTEST_COLUMNS)
 
     def backtest_summary(self) -> pd.DataFrame:
@@ -444,11 +495,14 @@ class WinterPlan:
                                         "winters") if r["average_winters"] > 1 else ""
                 text += f" and {average}" if average else ""
             peak = pd.Period(r["peak_month"], freq="M")
-            if peak <= self.settings.last:
+            if not r["peak_reliable"]:
+                text += "; no peak month can be told from its paths."
+            elif peak <= self.settings.last:
                 text += f"; the peak month looks to be {peak.strftime('%B')}, already recorded"
             else:
                 text += f"; the peak is expected in {peak.strftime('%B')}"
-            text += f" (probability {r['p_peak']:.2f})."
+            if r["peak_reliable"]:
+                text += f" (probability {r['p_peak']:.2f})."
             if r["backtest_winters"]:
                 winters = int(r["backtest_winters"])
                 text += (f" In {plural(winters, 'past winter')} forecast from {origin}, this total was off by "
@@ -482,7 +536,8 @@ def _change_words(pct: float, against: str) -> str:
 
 def summarise_backtest(frame: pd.DataFrame, models) -> pd.DataFrame:
     """Per model and level (every series; the force totals): series, winters, MASE, mean and median absolute %
-    error of the winter total, coverage of its 80% and 95% intervals."""
+    error of the winter total, coverage of its 80% and 95% intervals; each model's own forecasts, then the
+    forecasts as the plan prints them, reconciled ("ensemble reconciled")."""
     columns = ["level", "model", "series", "winters", "mase", "error_pct", "median_error_pct", "coverage_80",
                "coverage_95"]
     if frame.empty:
@@ -491,11 +546,14 @@ def summarise_backtest(frame: pd.DataFrame, models) -> pd.DataFrame:
     for level, rows in (("every series", frame), ("force totals", frame[frame["area"] == ALL_AREAS])):
         if rows.empty:
             continue
-        table = rows.assign(abs_error=rows["error_pct"].abs(), key=rows["crime_type"] + "\x00" + rows["area"]) \
+        label = rows["model"].where(~rows["reconciled"].astype(bool), rows["model"] + " reconciled")
+        table = rows.assign(abs_error=rows["error_pct"].abs(), key=rows["crime_type"] + "\x00" + rows["area"],
+                            model=label) \
             .groupby("model").agg(series=("key", "nunique"), winters=("origin", "size"), mase=("mase", "mean"),
                                   error_pct=("abs_error", "mean"), median_error_pct=("abs_error", "median"),
                                   coverage_80=("covered_80", "mean"), coverage_95=("covered_95", "mean"))
-        order = [m for m in (*models, AUTO) if m in table.index]
+        order = [m for m in (*models, AUTO) if m in table.index] + sorted(m for m in table.index
+                                                                          if m.endswith(" reconciled"))
         out.append(table.loc[order].reset_index().assign(level=level))
     return pd.concat(out, ignore_index=True)[columns]
 
@@ -531,12 +589,18 @@ def plan_winter(panel: Panel, settings: WinterSettings, n_jobs: int | None = Non
     series = {(f.crime_type, f.area): f for f in fitted}
     paths = {k: model_paths(f.model, f.forecast, n_paths, series_rng(settings.seed, k)) for k, f in series.items()}
     means = {k: _expected(f.forecast) for k, f in series.items()}
-    applied = "none"
+    applied, scores = "none", pd.DataFrame(columns=BACKTEST_COLUMNS)
     if reconcile != "none":
         means, paths, steps = reconcile_paths_by_plan(history, means, paths, reconcile)
         if steps:
             applied = reconcile
+            scores, left = reconciled_backtest(history, series, reconcile)
+            if left:
+                notes.append(f"{plural(left, 'past winter')} scored before reconciliation only: its series do not "
+                             "add up to their totals")
         else:
             notes.append("not reconciled: the plan needs a total and the parts that add up to it (the force total "
                          "and its areas, or All crime and its crime types)")
-    return WinterPlan(panel, settings, history, series, means, paths, applied, tuple(notes), global_fit)
+    for s in series.values():
+        s.printed = {}
+    return WinterPlan(panel, settings, history, series, means, paths, applied, tuple(notes), global_fit, scores)

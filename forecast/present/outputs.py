@@ -37,8 +37,8 @@ def write_winter(plan, out_dir: str | Path) -> dict[str, Path]:
     """A winter plan's (:class:`forecast.jobs.winter.WinterPlan`) winter.csv (every series), winter_months.csv,
     backtest.csv, backtest_summary.csv and sentences.txt."""
     out = Path(out_dir)
-    return {"winter": write_csv(plan.ranked(plan.keys), out / "winter.csv"),
-            "months": write_csv(plan.months_frame(), out / "winter_months.csv"),
-            "backtest": write_csv(plan.backtest_frame(), out / "backtest.csv"),
-            "backtest summary": write_csv(plan.backtest_summary(), out / "backtest_summary.csv"),
+    return {"winter": write_csv(rounded(plan.ranked(plan.keys)), out / "winter.csv"),
+            "months": write_csv(rounded(plan.months_frame()), out / "winter_months.csv"),
+            "backtest": write_csv(rounded(plan.backtest_frame()), out / "backtest.csv"),
+            "backtest summary": write_csv(rounded(plan.backtest_summary()), out / "backtest_summary.csv"),
             "sentences": write_text("\n".join(plan.sentences()) + "\n", out / "sentences.txt")}

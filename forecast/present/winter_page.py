@@ -33,16 +33,18 @@ def table_rows(frame: pd.DataFrame) -> list[tuple]:
         rows.append((r["crime_type"], r["area"], fmt(r["total"]), f"{fmt(r['lo_80'])}-{fmt(r['hi_80'])}{mark}",
                      f"{fmt(r['lo_95'])}-{fmt(r['hi_95'])}", fmt(r["last_winter"], "-"),
                      fmt_pct(r["vs_last_winter_pct"], "-"), fmt(r["average"], "-"), fmt_pct(r["vs_average_pct"], "-"),
-                     f"{pd.Period(r['peak_month'], freq='M').strftime('%b')} ({r['p_peak']:.2f})", past))
+                     f"{pd.Period(r['peak_month'], freq='M').strftime('%b')} ({r['p_peak']:.2f})"
+                     + ("" if r["peak_reliable"] else " *"), past))
     return rows
 
 
 def table_footnote(frame: pd.DataFrame) -> str:
-    """The table's footnote when a row is marked: its expected total lies outside its own 80% interval."""
-    if all(holds_total(r) for r in frame.to_dict(orient="records")):
+    """The table's footnote when a row is marked: its expected total lies outside its own 80% interval, or its
+    likeliest peak is not its month of the highest expected count."""
+    if all(r["peak_reliable"] for r in frame.to_dict(orient="records")):
         return ""
-    return ("* the expected total lies outside its own 80% interval, which is not to be relied on (see the notes "
-            "column of winter.csv)")
+    return ("* not to be relied on: the expected total lies outside its own 80% interval, or the likeliest peak in "
+            "the paths is not the month of the highest expected count (see the notes column of winter.csv)")
 
 
 def _html_table(head, rows, text_columns=(0, 1)) -> str:
@@ -135,8 +137,9 @@ def write_winter_report(plan: WinterPlan, out_dir: str | Path) -> dict[str, Path
     parts += [f"<h2>How far to trust it: past winters forecast from {escape(origin)}</h2>",
               f"<p>Each past winter forecast from {escape(origin)} of its year, from the months before only "
               "(one origin a year); the error of the winter total in %, and how often its intervals held the winter "
-              "that came. snaive is last winter's months as the forecast. Backtests are of each series' own "
-              "forecasts, before reconciliation.</p>",
+              "that came. snaive is last winter's months as the forecast. Each model's rows score its own "
+              "forecasts; the \u201creconciled\u201d rows score the forecasts as this plan prints them, the model "
+              "used reconciled by the plan's steps.</p>",
               _html_table(SUMMARY_HEAD, summary_rows(summary))]
     if len(plan.keys) > len(plan.headline()):
         every = plan.ranked(plan.keys)
@@ -179,5 +182,5 @@ def plan_lines(plan: WinterPlan) -> list[str]:
     if rest:
         lines.append(f"({rest} more series, the areas of each crime type: in winter.csv and report.html)")
     return [*lines, "", "\n".join(plan.sentences()), "",
-            f"Past winters forecast from {settings.last.strftime('%B')}, before reconciliation (snaive: last "
-            "winter's months):", format_table([SUMMARY_HEAD, *summary_rows(plan.backtest_summary())]), ""]
+            f"Past winters forecast from {settings.last.strftime('%B')} (snaive: last winter's months; "
+            "reconciled: as this plan prints them):", format_table([SUMMARY_HEAD, *summary_rows(plan.backtest_summary())]), ""]

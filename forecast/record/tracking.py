@@ -1,7 +1,8 @@
 """MLflow: every run recorded (parent run, one child per series, the fitted models as one pyfunc model).
 
-Only the parent process writes, in batches. The default store is ``sqlite:///mlruns/mlflow.db`` with
-artifacts under ``mlruns/artifacts``; ``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` override it. One
+Only the parent process writes, in batches. The default store is one per user, whatever folder a command runs
+from: ``mlflow.db`` with ``artifacts/`` beside it in :func:`default_store` (``~/.local/share/forecast/mlruns``);
+``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` override it. One
 experiment per crime type, ``forecast/<slug>``. Writes to one store are serialised across processes
 with a lock file beside the SQLite database, so that two runs can record at the same time.
 """
@@ -23,10 +24,10 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from forecast.rounding import decimals_of
 from forecast.version import __version__
 from forecast.errors import DataError, ForecastError, SelectionError, TrackingError
 
-DEFAULT_STORE = Path("mlruns")
 MODEL_NAME = "model"
 MODEL_URI_TAG = "forecast.model_uri"
 CHECKSUMS = "CHECKSUMS.sha256"
@@ -97,12 +98,19 @@ def using_store(uri: str):
             mlflow.set_tracking_uri(before)
 
 
+def default_store() -> Path:
+    """The folder of the store every command records in unless told otherwise: ``forecast/mlruns`` in the user's
+    data folder ($XDG_DATA_HOME, else ~/.local/share), the same whatever folder a command runs from, so that a
+    run made anywhere is seen by `forecast ui` started anywhere."""
+    return (Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "forecast" / "mlruns").resolve()
+
+
 def tracking_uri(uri: str | None = None) -> str:
-    """The store to use: the argument, else MLFLOW_TRACKING_URI, else SQLite under ./mlruns."""
+    """The store to use: the argument, else MLFLOW_TRACKING_URI, else SQLite in :func:`default_store`."""
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
         return uri
-    return f"sqlite:///{(DEFAULT_STORE / 'mlflow.db').resolve()}"
+    return f"sqlite:///{default_store() / 'mlflow.db'}"
 
 
 def _sqlite_path(uri: str) -> Path | None:
@@ -607,7 +615,8 @@ def _batch(c, run_id: str, params: dict | None = None, metrics: Iterable[tuple] 
 
     now = int(time.time() * 1000)
     params = [Param(k, _clean(v)) for k, v in (params or {}).items()]
-    metrics = [Metric(_metric_key(k), float(v), now, step) for k, v, step in metrics if v == v and np.isfinite(v)]
+    metrics = [Metric(_metric_key(k), round(float(v), decimals_of(k)), now, step) for k, v, step in metrics
+               if v == v and np.isfinite(v)]
     tags = [RunTag(k, _clean(v)) for k, v in (tags or {}).items()]
     for i in range(0, max(len(params), len(metrics), len(tags), 1), BATCH):
         c.log_batch(run_id, metrics=metrics[i:i + BATCH], params=params[i:i + BATCH], tags=tags[i:i + BATCH])
@@ -804,8 +813,8 @@ def log_winter(plan, artifacts: Sequence[Path] = (), uri: str | None = None, exp
     for row in plan.backtest_summary().itertuples():
         prefix = "" if row.level == "every series" else "force_"
         for name in ("mase", "error_pct", "median_error_pct", "coverage_80", "coverage_95"):
-            metrics[f"{prefix}{name}_{row.model}"] = float(getattr(row, name))
-        metrics[f"{prefix}winters_{row.model}"] = float(row.winters)
+            metrics[f"{prefix}{name}_{row.model.replace(' ', '_')}"] = float(getattr(row, name))
+        metrics[f"{prefix}winters_{row.model.replace(' ', '_')}"] = float(row.winters)
     metrics.update({"n_series": len(plan.keys), **(extra_metrics or {})})
     totals = plan.totals().set_index(["crime_type", "area"])
     with writing(uri) as (c, store):
