@@ -114,7 +114,8 @@ def rake(parts: np.ndarray, totals: np.ndarray, means: np.ndarray, rounds: int =
     parts = np.maximum(np.asarray(parts, dtype=float), 0.0)
     share = np.divide(means, means.sum(axis=0, keepdims=True), out=np.full_like(means, 1 / len(means)),
                       where=means.sum(axis=0, keepdims=True) > 0)
-    parts = parts + 1e-9 * share[:, None, :] * totals[None]
+    empty = parts.sum(axis=1, keepdims=True) == 0
+    parts = np.where(empty, share[:, None, :] * totals[None], parts)
     n = parts.shape[1]
     for _ in range(rounds):
         sums = parts.sum(axis=0)
