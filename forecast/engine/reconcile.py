@@ -116,11 +116,10 @@ def rake(parts: np.ndarray, totals: np.ndarray, means: np.ndarray, rounds: int =
                       where=means.sum(axis=0, keepdims=True) > 0)
     empty = parts.sum(axis=1, keepdims=True) == 0
     parts = np.where(empty, share[:, None, :] * totals[None], parts)
-    n = parts.shape[1]
+    target = means * parts.shape[1]
     for _ in range(rounds):
         sums = parts.sum(axis=0)
         parts *= np.divide(totals, sums, out=np.zeros_like(sums), where=sums > 0)[None]
-        target = means * n
         got = parts.sum(axis=1)
         if np.allclose(got, target, rtol=1e-9, atol=1e-9):
             break

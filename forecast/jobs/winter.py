@@ -251,8 +251,9 @@ def winter_series(key: tuple[str, str], y: pd.Series, settings: WinterSettings,
             if name in fitted:
                 frame = fitted[name].predict(h, LEVELS)
                 paths = model_paths(fitted[name], frame, settings.backtest_paths, rng)
-                drawn[str(origin), name] = (frame.index, _expected(frame), paths, scale, past)
-                rows.append(_scored(name, origin, past, y, frame.index, _expected(frame), paths, scale))
+                expected = _expected(frame)
+                drawn[str(origin), name] = (frame.index, expected, paths.astype(np.float32), scale, past)
+                rows.append(_scored(name, origin, past, y, frame.index, expected, paths, scale))
     if rows:
         scores = pd.DataFrame(rows).assign(crime_type=crime_type, area=area, chosen="", reconciled=False)
         choice = nested_choices(scores, settings.models) if len(settings.models) > 1 else {}
@@ -260,8 +261,7 @@ def winter_series(key: tuple[str, str], y: pd.Series, settings: WinterSettings,
         out.backtest = pd.concat([scores, nested.assign(chosen=nested["origin"].map(choice))],
                                  ignore_index=True)[BACKTEST_COLUMNS]
         printed = choice if settings.model == AUTO else {o: settings.model for o in scores["origin"].unique()}
-        out.printed = {o: (*drawn[o, name][:2], drawn[o, name][2].astype(np.float32), *drawn[o, name][3:])
-                       for o, name in printed.items() if (o, name) in drawn}
+        out.printed = {o: drawn[o, name] for o, name in printed.items() if (o, name) in drawn}
     else:
         out.notes.append(f"{len(y)} months: no past winter to backtest (needs {settings.min_train} months before "
                          "the planning month of a year earlier)")
@@ -421,8 +421,8 @@ class WinterPlan:
             row["vs_last_winter_pct"] = _pct(row["total"], row["last_winter"])
             row["vs_average_pct"] = _pct(row["total"], row["average"])
             mine = scores[(scores["crime_type"] == key[0]) & (scores["area"] == key[1])]
-            own = mine[~mine["reconciled"].astype(bool)]
-            used = mine[mine["reconciled"].astype(bool)]
+            reconciled = mine["reconciled"].astype(bool)
+            own, used = mine[~reconciled], mine[reconciled]
             used = used if not used.empty else own[own["model"] == s.scored_as]
             naive = own[own["model"] == BASELINE]
             row.update({"backtest_winters": len(used), "backtest_mase": used["mase"].mean(),
@@ -497,11 +497,9 @@ class WinterPlan:
             peak = pd.Period(r["peak_month"], freq="M")
             if not r["peak_reliable"]:
                 text += "; no peak month can be told from its paths."
-            elif peak <= self.settings.last:
-                text += f"; the peak month looks to be {peak.strftime('%B')}, already recorded"
             else:
-                text += f"; the peak is expected in {peak.strftime('%B')}"
-            if r["peak_reliable"]:
+                text += (f"; the peak month looks to be {peak.strftime('%B')}, already recorded"
+                         if peak <= self.settings.last else f"; the peak is expected in {peak.strftime('%B')}")
                 text += f" (probability {r['p_peak']:.2f})."
             if r["backtest_winters"]:
                 winters = int(r["backtest_winters"])
