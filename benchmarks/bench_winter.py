@@ -37,9 +37,9 @@ def main(ends) -> None:
             summary = pd.read_csv(out / "backtest_summary.csv")
             for level, rows in summary.groupby("level", sort=False):
                 print(f"  {level}: {rows['series'].iloc[0]} series, {rows['winters'].max()} series x winters")
-                print("  model       MASE  mean |error| %  median |error| %  80% held  95% held")
+                print("  model                 MASE  mean |error| %  median |error| %  80% held  95% held")
                 for r in rows.itertuples():
-                    print(f"  {r.model:<10} {r.mase:5.3f}  {r.error_pct:14.1f}  {r.median_error_pct:16.1f}  "
+                    print(f"  {r.model:<20} {r.mase:5.3f}  {r.error_pct:14.1f}  {r.median_error_pct:16.1f}  "
                           f"{r.coverage_80:8.1%}  {r.coverage_95:8.1%}")
 
 
