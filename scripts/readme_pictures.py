@@ -5,7 +5,7 @@
     python scripts/readme_pictures.py out/met-major/robbery/latest
     forecast winter
     python scripts/readme_pictures.py out/met-major/winter/all/latest
-    python scripts/readme_pictures.py --ui sqlite:///mlruns/mlflow.db    (the MLflow UI on forecast/robbery's runs)
+    python scripts/readme_pictures.py --ui [URI]    (the MLflow UI on forecast/robbery's runs; default: the default store)
 
 Needs Debian's chromium (apt-get install chromium) for the report's screenshot.
 """
@@ -95,6 +95,8 @@ def main(run: Path, docs: Path = ROOT / "docs") -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--ui"]:
-        ui(sys.argv[2] if len(sys.argv) > 2 else "sqlite:///mlruns/mlflow.db")
+        from forecast.record.tracking import tracking_uri
+
+        ui(tracking_uri(sys.argv[2] if len(sys.argv) > 2 else None))
     else:
         main(Path(sys.argv[1] if len(sys.argv) > 1 else "out/met-major/robbery/latest"))
