@@ -4,6 +4,7 @@ folders, or the downloaded zip), the counted street files cached as Parquet for 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import zipfile
 from pathlib import Path
@@ -81,30 +82,81 @@ def cache_folder() -> Path:
 def counted_street_files(items: Sequence[Path], encoding: str | None, notes: list[str], forces: str | None,
                          level: str, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """:func:`forecast.io.police_uk.read_street_files`, from the Parquet cache when the same files (by name, size
-    and date, or the zip's checksums) were counted the same way before."""
-    from forecast.files import atomic_file
-
+    and date, or the zip's checksums) were counted the same way before. A cached file is used only when its
+    SHA-256 matches the one written beside it and its columns, months and counts are what the counting writes;
+    otherwise the files are counted again, with a note."""
     files = police_uk.choose_forces(police_uk.street_files(items), forces)
     digest = hashlib.sha256(repr((_COUNTING_VERSION, level, encoding, forces or "",
                                   [(str(f.path), f.stamp) for f in files])).encode()).hexdigest()[:32]
     cached = cache_folder() / f"street-{digest}.parquet"
-    if cached.exists():
-        try:
-            frame = pd.read_parquet(cached)
-        except (OSError, ValueError):
-            frame = None
+    if cached.exists() or cached.is_symlink():
+        frame, problem = read_cache(cached)
         if frame is not None:
-            months = pd.Categorical(frame["month"])  # a few distinct months: parsed once each, not per row
-            frame["month"] = pd.PeriodIndex(months.categories, freq="M")[months.codes]
             return frame
+        notes.append(f"the cached counts {cached} {problem}; the files were counted again")
     frame = police_uk.count_street_files(files, level, encoding, notes, progress)
-    try:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(cached, binary=True) as handle:
-            frame.astype({"month": str}).to_parquet(handle, index=False)
-    except OSError as exc:
-        notes.append(f"could not keep the counted files in the cache ({cached.parent}: {exc.strerror or exc})")
+    write_cache(frame, cached, notes)
     return frame
+
+
+#: the columns (and kinds) of a counted panel as the cache holds it
+_CACHE_COLUMNS = ("month", "area", "crime_type", "count", "force")
+
+
+def _checksum(path: Path) -> Path:
+    return path.with_suffix(".sha256")
+
+
+def read_cache(path: Path) -> tuple[pd.DataFrame | None, str]:
+    """The counted panel in a cache file, or None and what is wrong with it (not a file, no or another checksum,
+    unreadable, other columns, a month that is not one, a count that is not a whole number of crimes)."""
+    import pyarrow as pa
+
+    if path.is_symlink() or not path.is_file():
+        return None, "is not a file"
+    try:
+        raw = path.read_bytes()
+        kept = _checksum(path).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None, "have no readable checksum beside them"
+    if hashlib.sha256(raw).hexdigest() != kept:
+        return None, "do not match their checksum (changed since they were written)"
+    try:
+        frame = pd.read_parquet(io.BytesIO(raw))
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        return None, f"cannot be read ({exc})"
+    if tuple(frame.columns) != _CACHE_COLUMNS:
+        return None, f"have the columns {', '.join(map(str, frame.columns))}, not {', '.join(_CACHE_COLUMNS)}"
+    if frame.empty:
+        return None, "hold no rows"
+    months = pd.Categorical(frame["month"].astype(str))  # a few distinct months: parsed once each, not per row
+    if not months.categories.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])").all():
+        return None, "hold a month that is not one (YYYY-MM)"
+    count = frame["count"]
+    if not pd.api.types.is_float_dtype(count) or not bool(((count >= 0) & (count % 1 == 0)).all()):
+        return None, "hold counts that are not whole numbers of crimes"
+    if not all(pd.api.types.is_string_dtype(frame[c]) for c in ("area", "crime_type", "force")):
+        return None, "hold names that are not text"
+    frame["month"] = pd.PeriodIndex(months.categories, freq="M")[months.codes]
+    return frame, ""
+
+
+def write_cache(frame: pd.DataFrame, path: Path, notes: list[str]) -> None:
+    """Keep a counted panel with its SHA-256 beside it (both atomically); a cache that cannot be written is a
+    note, not an error."""
+    from forecast.files import atomic_file
+
+    buffer = io.BytesIO()
+    frame.astype({"month": str}).to_parquet(buffer, index=False)
+    raw = buffer.getvalue()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path, binary=True) as handle:
+            handle.write(raw)
+        with atomic_file(_checksum(path)) as handle:
+            handle.write(hashlib.sha256(raw).hexdigest() + "\n")
+    except OSError as exc:
+        notes.append(f"could not keep the counted files in the cache ({path.parent}: {exc.strerror or exc})")
 
 
 def input_paths(data: str) -> list[Path]:

@@ -21,8 +21,9 @@ import os
 import re
 import threading
 import zipfile
+import zlib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable, Sequence
 
 import numpy as np
@@ -30,6 +31,7 @@ import pandas as pd
 
 from forecast.data import NO_LOCATION, resolve_names
 from forecast.errors import DataError, SelectionError
+from forecast.io.limits import check_size, max_file_bytes
 from forecast.io.tidy import decode, normalise_header, parse_months, parse_names, read_csv_text
 
 STREET_FILE = re.compile(r"^(\d{4}-\d{2})-(.+)-street\.csv(\.gz)?$")
@@ -61,19 +63,29 @@ def _street_file(path: Path, name: str, read: Callable[[], bytes], stamp: str) -
     return StreetFile(path, pd.Period(match.group(1), "M"), match.group(2), read, stamp)
 
 
+def member_path(path: Path, name: str) -> Path:
+    """How a zip member is named in messages: inside its zip, whatever its stored name ("/etc/x" and "../x" are
+    not files on this disk)."""
+    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("/", "..", ".")]
+    return path.joinpath(*parts) if parts else path / "(unnamed member)"
+
+
 def _in_zip(path: Path) -> list[StreetFile]:
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        raise DataError(f"{path}: not a readable zip file") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable zip file ({exc})") from None
     found = []
-    for info in archive.infolist():
-        if info.is_dir():
-            continue
-        f = _street_file(path / info.filename, Path(info.filename).name,
-                         lambda name=info.filename: _read_member(path, name), f"{info.file_size}:{info.CRC}")
-        if f is not None:
-            found.append(f)
+    with archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            shown = member_path(path, info.filename)
+            f = _street_file(shown, Path(shown).name, lambda info=info, shown=shown: _read_member(path, info, shown),
+                             f"{info.file_size}:{info.CRC}")
+            if f is not None:
+                check_size(info.file_size, shown, "expands to")
+                found.append(f)
     if not found:
         raise DataError(f"{path}: zip has no YYYY-MM-<force>-street.csv files")
     return found
@@ -83,14 +95,22 @@ def _in_zip(path: Path) -> list[StreetFile]:
 _open_zips = threading.local()
 
 
-def _read_member(path: Path, name: str) -> bytes:
+def _read_member(path: Path, info: zipfile.ZipInfo, shown: Path) -> bytes:
+    """A member's bytes, read no further than the size limit whatever its header says (a zip bomb is refused,
+    not read); a member that cannot be inflated is a one-line error naming it."""
+    if info.flag_bits & 0x1:
+        raise DataError(f"{shown}: is encrypted (the zip has a password); unpack it and give the folder")
     opened = _open_zips.__dict__.setdefault("zips", {})
+    limit = max_file_bytes()
     try:
         if path not in opened:
             opened[path] = zipfile.ZipFile(path)
-        return opened[path].read(name)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise DataError(f"{path / name}: cannot be read from the zip ({exc})") from None
+        with opened[path].open(info) as member:
+            raw = member.read(limit + 1)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
+        raise DataError(f"{shown}: cannot be read from the zip ({exc})") from None
+    check_size(len(raw), shown, "expands to more than")
+    return raw
 
 
 def _on_disk(path: Path) -> StreetFile | None:
@@ -238,7 +258,7 @@ def count_street_file(f: StreetFile, level: str = "la", encoding: str | None = N
                       notes: list[str] | None = None) -> pd.DataFrame:
     """Crimes of one street file counted per area and crime type: month, force, area, crime_type, count."""
     raw = f.read()
-    fast = _fast(raw, f) if encoding is None and f.path.suffix == ".csv" else None
+    fast = _fast(raw, f) if encoding is None and f.path.suffix == ".csv" and b"\x00" not in raw else None
     if fast is None:
         frame = _validated(raw, f, encoding, notes)
         fast = str(frame["Month"].iloc[0]), {c: (frame[c].cat.categories.to_numpy(dtype=object),

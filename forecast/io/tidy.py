@@ -27,6 +27,7 @@ import pandas as pd
 
 from forecast.data import ALL_AREAS, ALL_CRIME
 from forecast.errors import DataError
+from forecast.io.limits import gunzip
 
 #: a billion crimes a month in one area is impossible; past it a value is a typo or an overflow
 MAX_COUNT = 1e9
@@ -59,11 +60,20 @@ class Source:
         and quoted fields allowed to span lines; [0] is the header."""
         reader = csv.reader(io.StringIO(self.text, newline=""))
         starts, previous_end = [], 0
-        for row in reader:
-            start, previous_end = previous_end + 1, reader.line_num
-            if row:
-                starts.append(start)
+        try:
+            for row in reader:
+                start, previous_end = previous_end + 1, reader.line_num
+                if row:
+                    starts.append(start)
+        except csv.Error as exc:
+            raise self.csv_error(reader, exc) from None
         return starts
+
+    def csv_error(self, reader, exc: csv.Error) -> DataError:
+        """A csv module error (a field over its limit, a NUL) as one line naming where it happened."""
+        problem = f"a field longer than {csv.field_size_limit():,} characters (a quote left open?)" \
+            if "field larger" in str(exc) else str(exc)
+        return DataError(f"{self.path}, line {reader.line_num}: {problem}")
 
     def line_of(self, row: int) -> int:
         """The physical line of data row ``row`` (0-based, as pandas counts them)."""
@@ -87,14 +97,15 @@ def read_text(path: Path, encoding: str | None = None) -> Source:
 def decode(raw: bytes, path: Path, encoding: str | None = None) -> Source:
     """:func:`read_text` of bytes already read (from a file, or a file inside a zip), named ``path``."""
     if path.suffix == ".gz":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise DataError(f"{path}: not a readable gzip file ({exc})") from None
+        raw = gunzip(raw, path)
     if not raw.strip():
         raise DataError(f"{path}: file is empty")
-    if b"\x00" in raw[:8192]:
+    nul = raw.find(b"\x00")
+    if 0 <= nul < 8192:
         raise DataError(f"{path}: not a CSV file (binary content)")
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        raise DataError(f"{path}, line {line}: a NUL character (binary data inside the text)")
     if encoding:
         try:
             return Source(path, raw.decode(encoding), encoding)
@@ -132,19 +143,27 @@ def read_csv_text(source: Source) -> pd.DataFrame:
 def _field_count_error(source: Source) -> DataError | None:
     """The first record whose number of fields differs from the header's, at its physical line."""
     expected = None
-    for start, row in zip(source.record_lines, (r for r in csv.reader(io.StringIO(source.text, newline="")) if r)):
-        if expected is None:
-            expected = len(row)
-        elif len(row) != expected:
-            return DataError(f"{source.path}, line {start}: {len(row)} fields where the header has {expected}")
+    reader = csv.reader(io.StringIO(source.text, newline=""))
+    try:
+        for start, row in zip(source.record_lines, (r for r in reader if r)):
+            if expected is None:
+                expected = len(row)
+            elif len(row) != expected:
+                return DataError(f"{source.path}, line {start}: {len(row)} fields where the header has {expected}")
+    except csv.Error as exc:
+        return source.csv_error(reader, exc)
     return None
 
 
 def header_of(source: Source) -> list[str]:
     """The header row of a CSV."""
-    for row in csv.reader(io.StringIO(source.text[:1 << 16], newline="")):
-        if row:
-            return row
+    reader = csv.reader(io.StringIO(source.text[:1 << 16], newline=""))
+    try:
+        for row in reader:
+            if row:
+                return row
+    except csv.Error as exc:
+        raise source.csv_error(reader, exc) from None
     raise DataError(f"{source.path}: file is empty")
 
 
@@ -248,6 +267,10 @@ def parse_names(values: pd.Series, column: str, source: Source) -> pd.Series:
     ``camden``) are one name: merged under the spelling used most, with a note showing both (the Met's own
     file spells "Other Violence" both ways)."""
     names = values.str.strip()
+    nul = names.str.contains("\x00", regex=False)
+    if bool(nul.any()):
+        raise source.error(int(np.flatnonzero(nul.to_numpy())[0]), f"{column.replace('_', ' ')} holds a NUL "
+                           "character (binary data inside the text)")
     blank = names == ""
     if bool(blank.any()):
         raise source.error(int(np.flatnonzero(blank.to_numpy())[0]), f"{column.replace('_', ' ')} is blank")
