@@ -88,9 +88,11 @@ def load(data: str | Path | Sequence[str | Path] | pd.DataFrame = "met-major", *
 
 
 def fetch(month: str, folder: str | Path | None = None, *, url: str | None = None,
-          progress: Callable[[int, int], None] | None = None) -> tuple[Path, bool]:
+          progress: Callable[[int, int], None] | None = None, deadline: float = 3600.0) -> tuple[Path, bool]:
     """data.police.uk's archive of ``month`` (YYYY-MM: every force, the 36 months to it) in ``folder`` (default
-    the cache folder's archives/); the flag says whether it was downloaded now or already there.
+    the cache folder's archives/); the flag says whether it was downloaded now or already there. A download not
+    whole after ``deadline`` seconds stops (the next call resumes it); see :func:`forecast.io.fetch.fetch_month`
+    for the connect and stall deadlines.
 
     >>> path, fetched = fc.fetch("2024-09", "downloads/")     # doctest: +SKIP
     """
@@ -98,7 +100,7 @@ def fetch(month: str, folder: str | Path | None = None, *, url: str | None = Non
     from forecast.io.load import cache_folder
 
     return fetch_month(month.strip(), Path(folder) if folder else cache_folder() / "archives", url or ARCHIVE_URL,
-                       progress=progress)
+                       progress=progress, deadline=deadline)
 
 
 def _names(value: str | Sequence[str] | None) -> str | None:

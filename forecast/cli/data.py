@@ -32,10 +32,13 @@ def datasets() -> None:
               help="Folder to keep the archives in [default: the cache folder, archives/].")
 @click.option("--url", "base", envvar="FORECAST_ARCHIVE_URL", default=None, metavar="URL",
               help="Where the archives are, e.g. a mirror (env FORECAST_ARCHIVE_URL) [default: data.police.uk].")
-def fetch(months, folder, base) -> None:
+@click.option("--deadline", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              metavar="MINUTES", help="Stop a download not whole after this long (the next fetch resumes it).")
+def fetch(months, folder, base, deadline) -> None:
     """Download data.police.uk's monthly archives (every force, the 36 months to that month).
 
-    A broken download is resumed, by this command or the next; an archive already there is not fetched again.
+    A broken or stalled download (under 64 KB in a minute) is resumed, by this command or the next; an archive
+    already there is not fetched again.
     Read one with --data, choosing forces with --force:
 
     \b
@@ -46,7 +49,7 @@ def fetch(months, folder, base) -> None:
 
     for month in months:
         with ByteProgress(f"fetching {month}") as progress:
-            path, fetched = api.fetch(month, folder, url=base, progress=progress)
+            path, fetched = api.fetch(month, folder, url=base, progress=progress, deadline=deadline * 60)
         size = path.stat().st_size / 1e6
         click.echo(f"{path}: {'downloaded' if fetched else 'already there'}, {size:.1f} MB")
 
