@@ -685,6 +685,7 @@ def predict(run_id: str | None = None, *, model_dir: str | Path | None = None, m
 
     if sum(map(bool, (run_id, model_dir, model))) != 1:
         raise SelectionError("give exactly one of --run-id, --model-dir and --model")
+    horizon = tracking.whole_months(horizon)
     if model:
         bundle = registry.load(model, uri=tracking_uri)
     else:

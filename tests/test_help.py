@@ -70,8 +70,8 @@ EXPECTED = {
     "predict --model models:/forecast-burglary@champion --area camden": lambda out: "Camden" in out and "2019-03" in out,
     # the server itself is started and asked in tests/test_tracking.py; here the command is checked up to its start
     "serve --model models:/forecast-burglary@champion": lambda out: "serving models:/forecast-burglary@champion "
-    "(version 1 of forecast-burglary) on http://127.0.0.1:5001/invocations" in out and SERVED[-1][2:5] == [
-        "mlflow", "models", "serve"],
+    "(version 1 of forecast-burglary) on http://127.0.0.1:5001/invocations" in out and SERVED[-1][1:4] == [
+        "-m", "forecast.record.serving", "models:/forecast-burglary@champion"],
     "report --crime robbery --history all": lambda out: "wrote out/met-major/robbery/latest/report.html" in out,
     "report --run-id RUN_ID --out board-pack/": lambda out: Path("board-pack/report.html").stat().st_size > 10_000,
     "fetch 2024-09 --to downloads/": lambda out: "downloads/2024-09.zip: downloaded" in out,

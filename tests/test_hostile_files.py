@@ -222,3 +222,14 @@ def test_a_folder_in_the_caches_place_is_counted_past_with_notes(counted):
     assert _counts(panel) == want
     assert panel.notes[0] == f"the cached counts {cache} is not a file; the files were counted again"
     assert panel.notes[1].startswith(f"could not keep the counted files in the cache ({cache.parent}: ")
+
+
+def test_control_characters_in_a_message_are_escaped(tmp_path, invoke):
+    result = invoke("spc", "--crime", "robbery", "--area", "\x1b]0;pwned\x07\x1b[2J")
+    line = one_line_error(result)
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert line.startswith("Error: area '\\x1b]0;pwned\\x07\\x1b[2J' matches no ")
+    header = "month,area,crime_type,count\x1b[31m\n"
+    path = write(tmp_path / "header.csv", header + "2020-01,Camden,Robbery,5\n")
+    line = one_line_error(invoke("spc", "--data", path))
+    assert "\x1b" not in line and "count\\x1b[31m" in line

@@ -14,7 +14,7 @@ from forecast.cli.options import (DEFAULT_MODEL, SPARSE_MODEL, InputError, chart
 from forecast.engine.reconcile import DEFAULT as RECONCILE_DEFAULT, METHODS as RECONCILE_METHODS
 from forecast.cli.progress import Progress
 from forecast.data import Panel
-from forecast.words import plural
+from forecast.words import plural, printable
 
 
 @click.command()
@@ -127,7 +127,7 @@ def run_crime(panel: Panel, crime_type: str, area, folder: Path, label: str, whe
                          progress=progress)
     fitted = time.perf_counter() - started
     for note in result.notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {printable(note)}", err=True)
     click.echo(attention_line(result.result) if brief else f"{result.table()}\n\n" + "\n".join(result.sentences) + "\n")
     published = result.publish(folder, track=track, tracking_uri=tracking_uri, experiment=experiment,
                                register=register, export=export, workbook=fmt == "xlsx", history=history,

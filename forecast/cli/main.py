@@ -12,6 +12,7 @@ from forecast.version import __version__
 from forecast.cli import backtests, data, forecasting, peers, spc, store, winter
 from forecast.cli.options import InputError
 from forecast.errors import DataError, ForecastError, OutputError, SelectionError
+from forecast.words import printable
 
 
 class ForecastGroup(click.Group):
@@ -21,9 +22,12 @@ class ForecastGroup(click.Group):
         try:
             return super().invoke(ctx)
         except (DataError, SelectionError, OutputError) as exc:
-            raise InputError(str(exc)) from None
+            raise InputError(printable(str(exc))) from None
         except ForecastError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(printable(str(exc))) from None
+        except click.ClickException as exc:
+            exc.message = printable(exc.message)
+            raise
 
 
 @click.group(cls=ForecastGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -14,6 +14,7 @@ from forecast.data import ALL_AREAS, Panel
 from forecast.engine.cluster import SCHEDULER_ENV
 from forecast.files import write_text
 from forecast.io.police_uk import LEVELS as STREET_LEVELS
+from forecast.words import printable
 
 #: forecast.models.DEFAULT_MODEL and SPARSE_MODEL, spelled out so that the CLI starts without importing the models
 DEFAULT_MODEL = "ensemble"
@@ -50,7 +51,7 @@ def read_panel(data, fill_missing=None, encoding=None, forces=None, level="la", 
         panel = api.load(data, fill_missing=fill_missing, encoding=encoding, force=forces, level=level,
                          progress=progress, sheet=sheet, aggregate=aggregate)
     for note in panel.notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {printable(note)}", err=True)
     return panel
 
 
@@ -60,7 +61,7 @@ def say_uneven_totals(panel: Panel) -> None:
     from forecast import api
 
     for note in api.uneven_totals(panel):
-        click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {printable(note)}", err=True)
 
 
 def data_options(func):

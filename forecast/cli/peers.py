@@ -8,7 +8,7 @@ import click
 
 from forecast.cli.options import data_options, inputs
 from forecast.data import Panel
-from forecast.words import plural
+from forecast.words import plural, printable
 
 
 @click.command()
@@ -50,13 +50,13 @@ def peers(panel: Panel, crime, by, home, peer_names, per, population, window, ou
     group = [n.strip() for n in peer_names.split(",") if n.strip()] if peer_names else None
     report = api.peers(panel, crime, by=by, home=home, group=group, per=per, population=population, months=window)
     for note in report.population_notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {printable(note)}", err=True)
     if report.chosen:
         click.echo(report.chosen, err=True)
     folder = Path(out_dir) if out_dir else OUT / panel.name / report.name
     check_folder(folder, inputs=[*inputs(), *([population] if population else [])], marker="peers.json")
     for note in report.notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {printable(note)}", err=True)
     published = publish_peers(report, folder)
     click.echo(format_table(peer_rows(report)))
     click.echo("")

@@ -150,7 +150,8 @@ def serve(model_uri, tracking_uri, host, port, allow_remote) -> None:
 
     POST /invocations with {"dataframe_records": [{"area": "Camden", "horizon": 3}]} answers with each month's
     forecast and its 80% and 95% intervals; GET /ping says it is up. A request it cannot answer (an unknown area,
-    a bad horizon) gets a 400 with the reason. Ctrl-C (or SIGTERM) stops it.
+    a bad horizon, no Content-Type, over 1 MB) gets a 4xx with the reason in one line. Ctrl-C (or SIGTERM) stops
+    it.
 
     \b
         forecast serve --model models:/forecast-burglary@champion
@@ -167,11 +168,8 @@ def serve(model_uri, tracking_uri, host, port, allow_remote) -> None:
                          "do so on purpose")
     store = tracking.existing_store(tracking_uri)
     version = registry.resolve(model_uri, uri=store)
-    # MLflow's server starts uvicorn by name: the environment's own scripts must come first on PATH
-    env = {**os.environ, "MLFLOW_TRACKING_URI": store,
-           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local",
-               "--host", host, "--port", str(port)]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store}
+    command = [sys.executable, "-m", "forecast.record.serving", model_uri, host, str(port)]
     click.echo(f"serving {model_uri} ({version}) on http://{host}:{port}/invocations (Ctrl-C stops it)", err=True)
     run_server(command, env)
 

@@ -12,7 +12,7 @@ from forecast.cli.options import (DEFAULT_MODEL, check_outputs, compute_options,
                                   data_options, say_uneven_totals, tracking_options)
 from forecast.cli.progress import Progress
 from forecast.data import ALL_AREAS, Panel
-from forecast.words import plural
+from forecast.words import plural, printable
 
 
 class SeasonType(click.ParamType):
@@ -105,7 +105,7 @@ def winter(panel: Panel, crime, area, include_asb, season, end, model, winters, 
                           seed=seed, reconcile=reconcile, include_asb=include_asb, n_jobs=n_jobs, progress=progress)
     for note in (*plan.plan.notes, plan.plan.global_fit.note):
         if note:
-            click.echo(f"note: {note}", err=True)
+            click.echo(f"note: {printable(note)}", err=True)
     click.echo("\n".join(plan_lines(plan.plan)))
     published = plan.publish(folder, track=not no_track, tracking_uri=tracking_uri, experiment=experiment,
                              latest=out_dir is None, started=started_at, seconds=time.perf_counter() - started,

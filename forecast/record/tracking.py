@@ -391,6 +391,22 @@ def figures_of(reconciliation: str) -> tuple[str, str]:
             "the model's own forecast, not reconciled (past the run's months)")
 
 
+def whole_months(value) -> int:
+    """A request's horizon as a whole number of months (3 when not given); 2.7, "two" or True are refused, not
+    cut to a whole number."""
+    import numbers
+
+    if value is None or isinstance(value, float) and value != value or value == "":
+        return 3
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return int(text)
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
+        return int(value)
+    raise SelectionError(f"horizon {value!r} is not a whole number of months")
+
+
 def predict_bundle(models: dict, model_input: pd.DataFrame, levels=(80, 95), published: pd.DataFrame | None = None,
                    reconciliation: str = "none") -> pd.DataFrame:
     """Forecast every requested (area, horizon) row from already fitted models, without refitting. The months the
@@ -406,13 +422,13 @@ def predict_bundle(models: dict, model_input: pd.DataFrame, levels=(80, 95), pub
     areas = sorted({area for (_, area) in models})
     out = []
     for row in frame.to_dict(orient="records"):
-        try:
-            horizon = int(row.get("horizon") or 3)
-        except (TypeError, ValueError):
-            raise SelectionError(f"horizon {row.get('horizon')!r} is not a whole number of months") from None
+        horizon = whole_months(row.get("horizon"))
         if not 1 <= horizon <= MAX_HORIZON:
             raise SelectionError(f"horizon {horizon}: give 1 to {MAX_HORIZON} months")
-        for area in resolve_names(str(row["area"]), areas, "area"):
+        area_asked = row.get("area")
+        if not isinstance(area_asked, str) or not area_asked.strip():
+            raise SelectionError(f"area {area_asked!r}: give an area's name (one of {', '.join(areas)}) or 'all'")
+        for area in resolve_names(area_asked, areas, "area"):
             (key,) = [k for k in models if k[1] == area]
             name, model = models[key]
             f = model.predict(horizon, levels).reset_index(names="month")
