@@ -233,3 +233,54 @@ def test_control_characters_in_a_message_are_escaped(tmp_path, invoke):
     path = write(tmp_path / "header.csv", header + "2020-01,Camden,Robbery,5\n")
     line = one_line_error(invoke("spc", "--data", path))
     assert "\x1b" not in line and "count\\x1b[31m" in line
+
+
+def test_a_file_with_no_area_column_says_so_not_that_a_row_repeats(tmp_path, invoke):
+    path = write(tmp_path / "no-area.csv", "month,crime_type,count\n2016-01,Robbery,5\n2016-01,Robbery,7\n")
+    line = one_line_error(invoke("spc", "--data", path))
+    assert line == (f"Error: {path}, line 3: a second row for 2016-01 (first at line 2), and the file has no area "
+                    "column (one of: lpu, area, borough, local_policing_unit, local_authority, district): add it, or "
+                    "give one series per file")
+
+
+@pytest.mark.parametrize("population", ["1e-320", "0.4"])
+def test_a_population_under_one_is_refused(tmp_path, invoke, population):
+    path = write(tmp_path / "pop.csv", f"year,area,population\n2018,Camden,250000\n2019,Camden,{population}\n")
+    line = one_line_error(invoke("peers", "--crime", "robbery", "--population", path))
+    assert line == (f"Error: {path}, line 3: population {population} is under 1: a rate per 1,000 residents needs "
+                    "at least one (a decimal point out of place?)")
+
+
+def _workbook(path: Path, rows: list[list]) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.save(path)
+    return path
+
+
+def test_a_formula_with_no_saved_value_is_refused_not_read_as_blank(tmp_path, invoke):
+    path = _workbook(tmp_path / "formulas.xlsx", [["month", "area", "crime_type", "count"],
+                                                 ["2020-01", "Camden", "Robbery", 5],
+                                                 ["2020-02", "Camden", "Robbery", "=B9*2"]])
+    line = one_line_error(invoke("spc", "--data", path))
+    assert line == (f"Error: {path}, sheet 'Sheet', cell D3: a formula (=B9*2) with no saved value; open the workbook "
+                    "in Excel and save it, so that the values are stored")
+
+
+def test_a_password_protected_workbook_says_so(tmp_path, invoke):
+    path = tmp_path / "locked.xlsx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 4096)
+    line = one_line_error(invoke("spc", "--data", path))
+    assert line == (f"Error: {path}: is password-protected (encrypted); save a copy without the password and give "
+                    "that")
+
+
+def test_a_workbook_bomb_is_refused_before_openpyxl_reads_it(tmp_path, invoke):
+    path = _workbook(tmp_path / "bomb.xlsx", [["month", "area", "crime_type", "count"], ["2020-01", "Camden", "R", 5]])
+    declared_size(path, "xl/worksheets/sheet1.xml", 0xFFFFFFFE)
+    line = one_line_error(invoke("spc", "--data", path))
+    assert line == (f"Error: {path}/xl/worksheets/sheet1.xml: expands to 4,295 MB, over the 256 MB limit of one "
+                    "input file (a street file is about 30 MB); set FORECAST_MAX_FILE_MB to read larger files")

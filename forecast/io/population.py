@@ -139,6 +139,12 @@ def read_population(path: str | Path) -> Populations:
         if zero.any():
             row = int(np.flatnonzero(zero.to_numpy())[0])
             raise source.error(row, f"{column} is 0: a rate per 1,000 {column} needs some")
+        under = values < 1
+        if under.any():
+            row = int(np.flatnonzero(under.to_numpy())[0])
+            per = RESIDENTS if column == "population" else HOUSEHOLDS
+            raise source.error(row, f"{column} {text.iloc[row].strip()} is under 1: a rate per 1,000 {per} needs "
+                                    "at least one (a decimal point out of place?)")
         frame[column] = values
     twice = frame.duplicated(["geography", "area", "year"], keep=False)
     if twice.any():

@@ -290,8 +290,9 @@ def parse_names(values: pd.Series, column: str, source: Source) -> pd.Series:
     return names.replace(main)
 
 
-def check_duplicates(frame: pd.DataFrame, source: Source) -> None:
-    """One row per month x area x crime type."""
+def check_duplicates(frame: pd.DataFrame, source: Source, absent: Sequence[str] = ()) -> None:
+    """One row per month x area x crime type; where the file has no area (or crime type) column, ``absent``
+    names it, and a second row of a month says that the column is missing rather than that the row repeats."""
     dup = frame.duplicated(["month", "area", "crime_type"], keep=False)
     if dup.any():
         rows = np.flatnonzero(dup.to_numpy())
@@ -299,6 +300,11 @@ def check_duplicates(frame: pd.DataFrame, source: Source) -> None:
         first_key = second.iloc[0][["month", "area", "crime_type"]]
         same = rows[(second["month"] == first_key["month"]).to_numpy() & (second["area"] == first_key["area"]).to_numpy()
                     & (second["crime_type"] == first_key["crime_type"]).to_numpy()]
+        if absent:
+            named = " or ".join(f"{c.replace('_', ' ')} column (one of: {', '.join(_ALIASES[c])})" for c in absent)
+            raise source.error(int(same[1]), f"a second row for {first_key['month']} (first at line "
+                                             f"{source.line_of(int(same[0]))}), and the file has no {named}: add "
+                                             "it, or give one series per file")
         raise source.error(int(same[1]), f"duplicate row for {first_key['month']} x {first_key['area']} x "
                                          f"{first_key['crime_type']} (first at line {source.line_of(int(same[0]))})")
 
@@ -363,7 +369,7 @@ def read_tidy_csv(path: str | Path, fill_missing: str | None = None, encoding: s
         what = "incidents counted" if "count" not in cols else "rows summed"
         source.notes.append(f"{path}: {rows:,} {what} into {len(frame):,} month x area x crime type totals "
                             "(--aggregate)")
-    check_duplicates(frame, source)
+    check_duplicates(frame, source, [c for c in ("area", "crime_type") if c not in cols])
     frame = complete_calendar(frame, path, fill_missing)
     if notes is not None:
         notes.extend(source.notes)
