@@ -646,9 +646,11 @@ def _season(text: str):
 
 def peers(panel: Panel, crime: str | Sequence[str] | None = None, *, by: str | None = None, home: str | None = None,
           group: Sequence[str] | None = None, per: str = "auto", population: str | Path | None = None,
-          months: int = 12):
-    """Crime per 1,000 residents (or households): a force against its Most Similar Group (``by='force'``; or the
-    forces named in ``group``), or the areas of one force ranked (``by='area'``). Returns a
+          months: int = 12, groups: str | Path | None = None):
+    """Crime per 1,000 residents (or households): a force against its Most Similar Group (``by='force'``: the
+    bundled group, or the force's group in the ``groups`` file ``force,peer``, or the forces named in ``group``),
+    or the areas of one force ranked (``by='area'``). The group average is weighted (the group's crimes per 1,000
+    of its residents), the plain mean of rates beside it as ``group_mean``. Returns a
     :class:`~forecast.jobs.peers.PeerReport` (``table``, ``monthly``, ``sentences``, ``notes``) that
     :func:`publish` writes as `forecast peers` does.
 
@@ -664,7 +666,8 @@ def peers(panel: Panel, crime: str | Sequence[str] | None = None, *, by: str | N
     forces = force_of_areas(panel.frame).unique()
     by = by or ("force" if len(forces) > 1 or len(populations.match(panel.areas, peer.FORCE)) > 1 else "area")
     if by == "force":
-        report = peer.compare_forces(chosen, populations, home, list(group) if group else None, per, months)
+        report = peer.compare_forces(chosen, populations, home, list(group) if group else None, per, months,
+                                     str(groups) if groups else None)
     else:
         report = peer.rank_areas(chosen, populations, per, months)
     return replace(report, population_notes=tuple(populations.notes))

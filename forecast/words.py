@@ -15,3 +15,8 @@ def printable(text: str) -> str:
     """Text safe to show in a terminal or a log line: every control character written as its escape (``\\x1b``,
     ``\\n``), so that a crafted name cannot retitle the terminal, move the cursor or add a line."""
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def possessive(name: str) -> str:
+    """"West Midlands'", "Merseyside's"."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"

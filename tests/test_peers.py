@@ -106,22 +106,27 @@ def test_ranks_and_group_average_over_the_last_12_months(four_forces):
     populations = bundled_populations()
     last12 = counts[counts["month"] >= "2018-01"]
     for crime_type, per in ((BURGLARY, "households"), ("Robbery", "residents")):
-        expected = {}
+        expected, crimes, denominators = {}, {}, {}
         for force in FORCES:
-            crimes = last12[(last12["area"] == force) & (last12["crime_type"] == crime_type)]["count"].sum()
+            crimes[force] = last12[(last12["area"] == force) & (last12["crime_type"] == crime_type)]["count"].sum()
             if per == "households":
-                denominator = households_longhand(populations, force)
+                denominators[force] = households_longhand(populations, force)
             else:
-                denominator = np.mean([residents_longhand(populations, "police force area", force, m)
-                                       for m in pd.period_range("2018-01", "2018-12", freq="M")])
-            expected[force] = crimes * 1000 / denominator
+                denominators[force] = np.mean([residents_longhand(populations, "police force area", force, m)
+                                               for m in pd.period_range("2018-01", "2018-12", freq="M")])
+            expected[force] = crimes[force] * 1000 / denominators[force]
         rows = table[table["crime_type"] == crime_type].set_index("force")
         for force, rate in expected.items():
             assert rows.loc[force, "rate"] == pytest.approx(rate, abs=5e-4)
         order = sorted(expected, key=expected.get, reverse=True)
         assert [rows.loc[f, "rank"] for f in order] == [1, 2, 3, 4]
-        assert rows["group_average"].iloc[0] == pytest.approx(np.mean(list(expected.values())), abs=5e-4)
+        # HMICFRS's MSG average: the group's crimes per 1,000 of its residents (or households) together
+        weighted = sum(crimes.values()) * 1000 / sum(denominators.values())
+        assert rows["group_average"].iloc[0] == pytest.approx(weighted, abs=5e-4)
+        assert rows["group_mean"].iloc[0] == pytest.approx(np.mean(list(expected.values())), abs=5e-4)
+        assert abs(weighted - np.mean(list(expected.values()))) > 0.05
         assert set(rows["of"]) == {4} and set(rows["group"]) == {"Most Similar Group"}
+        assert set(rows["peers_with_data"]) == {3} and set(rows["peers_in_group"]) == {7}
 
 
 def test_board_sentences_say_the_rank_the_group_average_and_the_widening_gap(four_forces):
@@ -132,10 +137,10 @@ def test_board_sentences_say_the_rank_the_group_average_and_the_widening_gap(fou
     burglary = table[table["crime_type"] == BURGLARY].set_index("force")
     sentences = (out / "sentences.txt").read_text().splitlines()
     assert sentences[0].startswith(
-        f"West Midlands has the lowest rate of {BURGLARY} per 1,000 households in its Most Similar Group "
-        f"({fmt_rate(burglary.loc['West Midlands', 'rate'])} against a group average of "
-        f"{fmt_rate(burglary['group_average'].iloc[0])}, in the 12 months to 2018-12); the gap to the group average "
-        "has widened over the last 6 months (from ")
+        f"West Midlands has the lowest rate of {BURGLARY} per 1,000 households in its Most Similar Group (3 of its "
+        f"7 peers with data): {fmt_rate(burglary.loc['West Midlands', 'rate'])} against a group average of "
+        f"{fmt_rate(burglary['group_average'].iloc[0])} (the group's crimes per 1,000 of its households), in the 12 "
+        "months to 2018-12; the gap to the group average has widened over the last 6 months (from ")
     rates = pd.read_csv(out / "rates.csv")
     b = rates[rates["crime_type"] == BURGLARY]
     wmp = b[b["force"] == "West Midlands"].set_index("month")
@@ -147,7 +152,7 @@ def test_board_sentences_say_the_rank_the_group_average_and_the_widening_gap(fou
     assert robbery.startswith("West Midlands has the highest rate of Robbery per 1,000 residents")
     assert sentences == [line[2:] for line in result.stdout.splitlines() if line.startswith("- ")]
     # the group's other members are named as absent, not silently dropped
-    assert "in West Midlands's Most Similar Group but not in the data: " in result.stderr
+    assert "in West Midlands' Most Similar Group but not in the data (or with no population): " in result.stderr
     assert "Metropolitan Police" in result.stderr
 
 
@@ -374,3 +379,112 @@ def test_a_short_panel_of_three_boroughs_names_each_area_once(invoke, tmp_path):
     assert sentence.startswith(head) and sentence.count("Hackney") == 1
     together = table["crimes"].sum() * 1000 / table["denominator"].sum()
     assert float(sentence[len(head):-1]) == pytest.approx(together, abs=0.006)
+
+
+# ------------------------------------------------------------------ street files of several forces, the bundled group
+
+#: slug -> (its "Falls within", an LSOA of it, crimes a month in 2019-07 (each month adds 1 per 100), 2019 residents)
+STREET_FORCES = {
+    "west-midlands": ("West Midlands Police", "Birmingham 001A", 900, 2928592),
+    "west-yorkshire": ("West Yorkshire Police", "Leeds 001A", 700, 2332469),
+    "greater-manchester": ("Greater Manchester Police", "Manchester 001A", 1000, 2835686),
+    "metropolitan": ("Metropolitan Police Service", "Camden 001A", 2500, 8952268),
+    "merseyside": ("Merseyside Police", "Liverpool 001A", 500, 1429910),
+    "lancashire": ("Lancashire Constabulary", "Preston 001A", 300, 1508941),
+}
+STREET_MONTHS = pd.period_range("2019-07", "2020-12", freq="M")
+
+
+def street_count(slug: str, i: int) -> int:
+    return STREET_FORCES[slug][2] * (100 + i) // 100
+
+
+@pytest.fixture(scope="module")
+def six_forces_zip(tmp_path_factory):
+    """Street files of West Midlands and five of its bundled group (the other two, South Yorkshire and
+    Leicestershire, absent), each force named as data.police.uk names it, in one zip."""
+    import zipfile
+
+    path = tmp_path_factory.mktemp("msg") / "msg.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for i, month in enumerate(STREET_MONTHS):
+            for slug, (name, lsoa, _, _) in STREET_FORCES.items():
+                rows = ["Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,"
+                        "Crime type,Last outcome category,Context"]
+                rows += [f",{month},{name},{name},,,,E01,{lsoa},Robbery,,"] * street_count(slug, i)
+                z.writestr(f"{month}/{month}-{slug}-street.csv", "\n".join(rows) + "\n")
+    return path
+
+
+def test_street_files_of_several_forces_compare_with_the_bundled_group(six_forces_zip, tmp_path, invoke):
+    result = invoke("peers", "--data", six_forces_zip, "--home-force", "west-midlands", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "out" / "peers.csv").set_index("force")
+    last12 = range(len(STREET_MONTHS) - 12, len(STREET_MONTHS))
+    crimes = {STREET_FORCES[s][0]: sum(street_count(s, i) for i in last12) for s in STREET_FORCES}
+    residents = {STREET_FORCES[s][0]: STREET_FORCES[s][3] for s in STREET_FORCES}
+    for force in crimes:  # every month of 2020 is past mid-2019, the last estimate, and divides by it
+        assert table.loc[force, "rate"] == pytest.approx(crimes[force] * 1000 / residents[force], abs=5e-4)
+        assert table.loc[force, "months_past_estimate"] == 12
+    weighted = sum(crimes.values()) * 1000 / sum(residents.values())
+    plain = np.mean([crimes[f] * 1000 / residents[f] for f in crimes])
+    assert table["group_average"].iloc[0] == pytest.approx(weighted, abs=5e-4)
+    assert table["group_mean"].iloc[0] == pytest.approx(plain, abs=5e-4)
+    wmp = crimes["West Midlands Police"] * 1000 / residents["West Midlands Police"]
+    rank = 1 + sum(crimes[f] * 1000 / residents[f] > wmp for f in crimes)
+    sentence = result.stdout.split("\n- ")[1]
+    assert sentence.startswith(
+        f"West Midlands Police has the {['', 'highest', 'second highest', 'third highest', 'third lowest'][rank]} "
+        "rate of Robbery per 1,000 residents in its Most Similar Group (5 of its 7 peers with data): "
+        f"{fmt(wmp)} against a group average of {fmt(weighted)} (the group's crimes per 1,000 of its residents), in "
+        "the 12 months to 2020-12; ")
+    assert "* up to 12 of the 12 months are past the last population estimate, and divide by it unchanged" \
+        in result.stdout
+    assert f"{fmt(wmp)}*" in result.stdout
+    assert ("note: in West Midlands Police's Most Similar Group but not in the data (or with no population): South "
+            "Yorkshire, Leicestershire") in result.stderr
+    vintage = ("ONS mid-year estimates 2009-2019 as first published (before ONS revised them to the 2021 Census in "
+               "November 2023), 2011 Census households (bundled, see POPULATION.md)")
+    assert f"populations: {vintage}\n" in result.stderr
+    assert set(table["populations"]) == {vintage}
+
+
+def fmt(x: float) -> str:
+    from forecast.jobs.peers import fmt_rate
+
+    return fmt_rate(x)
+
+
+def test_the_official_groups_come_from_a_file(six_forces_zip, tmp_path, invoke):
+    groups = write(tmp_path / "groups.csv", "force,peer\nWest Midlands,Merseyside\nWest Midlands,Lancashire\n"
+                   "Merseyside,West Midlands\n")
+    result = invoke("peers", "--data", six_forces_zip, "--home-force", "West Midlands", "--groups", groups,
+                    "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "out" / "peers.csv")
+    assert sorted(table["force"]) == ["Lancashire Constabulary", "Merseyside Police", "West Midlands Police"]
+    assert "in its Most Similar Group (all 2 peers with data)" in result.stdout
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("force,peers\nWest Midlands,Merseyside\n", "required column missing: peer (expected force,peer: a row per force "
+                                                "and peer); found: force, peers"),
+    ("force,peer\nWest Midlands,West Midlands Police\n", "line 2: West Midlands is listed as its own peer"),
+    ("force,peer\nWest Midlands,Merseyside\nwest midlands,Merseyside\n",
+     "line 3: West Midlands and Merseyside are listed twice"),
+])
+def test_a_bad_groups_file_is_one_line(six_forces_zip, tmp_path, invoke, text, problem):
+    groups = write(tmp_path / "groups.csv", text)
+    result = invoke("peers", "--data", six_forces_zip, "--groups", groups, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.strip() == f"Error: {groups}: {problem}".replace(": line", ", line")
+
+
+def test_a_gap_that_did_not_move_is_said_to_have_held():
+    from forecast.control import xmr as spc
+    from forecast.jobs.peers import GAP_SPC, gap_trend
+
+    gap = pd.Series([0.612, 0.608] * 6, index=pd.period_range("2020-01", periods=12, freq="M"))
+    result = spc.analyse(gap, "gap", "x", GAP_SPC)
+    assert gap_trend(gap, result).startswith("the gap to the group average has held over the last 6 months (61% "
+                                             "above it; ")

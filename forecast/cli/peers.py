@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from forecast.cli.options import data_options, inputs
+from forecast.cli.options import InputError, data_options, inputs
 from forecast.data import Panel
 from forecast.words import plural, printable
 
@@ -22,6 +22,9 @@ from forecast.words import plural, printable
               help="The force the board is about [default: the data's first force, A-Z].")
 @click.option("--peers", "peer_names", default=None, metavar="A,B,C",
               help="Compare with these forces instead of the bundled Most Similar Group.")
+@click.option("--groups", type=click.Path(dir_okay=False), default=None, metavar="CSV",
+              help="Your Most Similar Groups (the official list), tidy force,peer: a row per force and peer "
+                   "[default: the bundled groups, see POPULATION.md].")
 @click.option("--per", type=click.Choice(["auto", "residents", "households"]), default="auto", show_default=True,
               help="Rates per 1,000 residents or households; auto: households for burglary of homes.")
 @click.option("--population", type=click.Path(dir_okay=False), default=None, metavar="CSV",
@@ -31,7 +34,7 @@ from forecast.words import plural, printable
               help="Months of the table's rates and ranks (the latest ones).")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Output folder, replaced whole [default: out/<data>/peers-<force or by area>].")
-def peers(panel: Panel, crime, by, home, peer_names, per, population, window, out_dir) -> None:
+def peers(panel: Panel, crime, by, home, peer_names, groups, per, population, window, out_dir) -> None:
     """Crime per 1,000 residents (or households): a force against its Most Similar Group, or the areas of one
     force ranked. Writes peers.csv, rates.csv, sentences, charts and peers.html; `forecast report --peers DIR`
     adds the section to a run's report.
@@ -44,21 +47,27 @@ def peers(panel: Panel, crime, by, home, peer_names, per, population, window, ou
     """
     from forecast import api
     from forecast.files import check_folder
-    from forecast.present.tables import format_table, peer_rows
+    from forecast.present.tables import format_table, past_estimate_footnote, peer_rows
     from forecast.record.publish import OUT, publish_peers
 
     group = [n.strip() for n in peer_names.split(",") if n.strip()] if peer_names else None
-    report = api.peers(panel, crime, by=by, home=home, group=group, per=per, population=population, months=window)
+    if groups and group:
+        raise InputError("give --peers or --groups, not both")
+    report = api.peers(panel, crime, by=by, home=home, group=group, per=per, population=population, months=window,
+                       groups=groups)
+    click.echo(f"populations: {printable(report.populations)}", err=True)
     for note in report.population_notes:
         click.echo(f"note: {printable(note)}", err=True)
     if report.chosen:
         click.echo(report.chosen, err=True)
     folder = Path(out_dir) if out_dir else OUT / panel.name / report.name
-    check_folder(folder, inputs=[*inputs(), *([population] if population else [])], marker="peers.json")
+    check_folder(folder, inputs=[*inputs(), *[p for p in (population, groups) if p]], marker="peers.json")
     for note in report.notes:
         click.echo(f"note: {printable(note)}", err=True)
     published = publish_peers(report, folder)
     click.echo(format_table(peer_rows(report)))
+    if past_estimate_footnote(report):
+        click.echo(past_estimate_footnote(report))
     click.echo("")
     for sentence in report.sentences:
         click.echo(f"- {sentence}")

@@ -23,7 +23,8 @@ LOCAL = "local authority"
 GEOGRAPHIES = (FORCE, LOCAL)
 RESIDENTS, HOUSEHOLDS = "residents", "households"
 BUNDLED_FILE = "populations.csv.gz"
-BUNDLED_SOURCE = "ONS mid-year estimates 2009-2019, 2011 Census households (bundled, see POPULATION.md)"
+BUNDLED_SOURCE = ("ONS mid-year estimates 2009-2019 as first published (before ONS revised them to the 2021 "
+                  "Census in November 2023), 2011 Census households (bundled, see POPULATION.md)")
 MAX_POPULATION = 100_000_000
 INTERPOLATED, BEFORE, AFTER, ONLY = "interpolated", "first estimate", "last estimate", "single estimate"
 #: words that name the kind of body rather than the place: "West Midlands Police" is "West Midlands"

@@ -3,8 +3,13 @@ force ranked. Pure functions over the panel and :class:`forecast.io.population.P
 
 A rate is crimes x 1,000 / the month's residents (see :mod:`forecast.io.population` for how a month's value is had).
 An area with no population is left out, with a note; it is never given a rate of 0 or infinity. The group
-average is the mean of the rates of every force in the group, the force itself included (as iQuanta's MSG
-average is), and the gap is the force's rate less that average.
+average is the group's rate as HMICFRS computes a Most Similar Group average: the crimes of every force in the
+group with data, the force itself included, per 1,000 of their residents together (a weighted mean, in which a
+large force counts for more). The plain mean of the forces' rates is kept beside it as ``group_mean``. The gap is
+the force's rate less the group average.
+
+Forces are matched by place, whatever the source calls them: "West Midlands Police" (a street file's "Falls
+within"), ``west-midlands`` (its file name) and "West Midlands" (the groups file) are one force.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from forecast.data import ALL_AREAS, Panel, force_of_areas
 from forecast.errors import DataError, SelectionError
 from forecast.io.population import AFTER, BEFORE, FORCE, HOUSEHOLDS, LOCAL, ONLY, RESIDENTS, Populations
 from forecast.rounding import rounded
-from forecast.words import plural
+from forecast.words import plural, possessive
 
 PER = 1000
 WINDOW = 12
@@ -43,6 +48,38 @@ def most_similar_groups() -> dict[str, list[str]]:
     with resources.as_file(resources.files("forecast.io.datasets") / GROUPS_FILE) as path:
         table = pd.read_csv(path)
     return {force: list(rows["peer"]) for force, rows in table.groupby("force", sort=False)}
+
+
+def read_groups(path) -> dict[str, list[str]]:
+    """A planner's own groups (the official Home Office / HMICFRS list), tidy ``force,peer``: a row per force and
+    peer, as the bundled file has them. Validated: each problem is one :class:`DataError` naming the file and
+    line."""
+    from pathlib import Path
+
+    from forecast.io.population import canonical
+    from forecast.io.tidy import normalise_header, parse_names, read_csv_text, read_text
+
+    path = Path(path)
+    source = read_text(path)
+    raw = read_csv_text(source)
+    columns = {normalise_header(c): c for c in raw.columns}
+    missing = [c for c in ("force", "peer") if c not in columns]
+    if missing:
+        raise DataError(f"{path}: required column missing: {', '.join(missing)} (expected force,peer: a row per "
+                        f"force and peer); found: {', '.join(raw.columns)}")
+    force = parse_names(raw[columns["force"]], "force", source)
+    peer = parse_names(raw[columns["peer"]], "peer", source)
+    same = (force.map(canonical) == peer.map(canonical)).to_numpy()
+    if same.any():
+        raise source.error(int(same.nonzero()[0][0]), f"{force[same].iloc[0]} is listed as its own peer")
+    twice = pd.DataFrame({"f": force.map(canonical), "p": peer.map(canonical)}).duplicated().to_numpy()
+    if twice.any():
+        row = int(twice.nonzero()[0][0])
+        raise source.error(row, f"{force.iloc[row]} and {peer.iloc[row]} are listed twice")
+    groups: dict[str, list[str]] = {}
+    for f, q in zip(force, peer):
+        groups.setdefault(f, []).append(q)
+    return groups
 
 
 def per_of(crime_type: str, per: str = "auto") -> str:
@@ -70,7 +107,7 @@ def force_counts(panel: Panel, populations: Populations) -> pd.DataFrame:
         if len(matched) < 2:
             held = forces.iloc[0] if len(forces) else "one force"
             raise DataError(f"{panel.name}: peers by force needs the counts of several forces, and this panel holds "
-                            f"{held}'s areas (a tidy CSV with a force column or one area per force, or street files "
+                            f"{possessive(held)} areas (a tidy CSV with a force column or one area per force, or street files "
                             "read with --force a,b,c); --by area ranks the areas of one force")
         named = frame.assign(unit=frame["area"])
     return named.groupby(["month", "crime_type", "unit"], as_index=False)["count"].sum()
@@ -138,7 +175,8 @@ def _estimate_notes(frame: pd.DataFrame) -> list[str]:
 
 def window_rates(monthly: pd.DataFrame, window: int = WINDOW) -> pd.DataFrame:
     """Per crime type and unit, over the last ``window`` months all units share: crimes, the mean denominator,
-    and the rate per 1,000 over the window (crimes x 1,000 / mean denominator)."""
+    the rate per 1,000 over the window (crimes x 1,000 / mean denominator), and how many of those months are past
+    the last population estimate (which they use unchanged)."""
     rows = []
     for crime_type, group in monthly.groupby("crime_type"):
         common = group.groupby("month")["unit"].nunique()
@@ -149,7 +187,8 @@ def window_rates(monthly: pd.DataFrame, window: int = WINDOW) -> pd.DataFrame:
             rows.append({"crime_type": crime_type, "unit": unit, "first_month": str(min(last)),
                          "last_month": str(max(last)), "months": len(last), "crimes": u["count"].sum(),
                          "per": u["per"].iloc[0], "denominator": u["denominator"].mean(),
-                         "rate": u["count"].sum() * PER / u["denominator"].mean()})
+                         "rate": u["count"].sum() * PER / u["denominator"].mean(),
+                         "months_past_estimate": int((u["estimate"] == AFTER).sum())})
     return pd.DataFrame(rows)
 
 
@@ -200,25 +239,31 @@ def compare(monthly: pd.DataFrame, home: str, group: Sequence[str], group_name: 
             window: int = WINDOW) -> PeerComparison:
     """The force ``home`` against the forces of ``group`` on one crime type's monthly rates (:func:`rates`)."""
     crime_type = monthly["crime_type"].iloc[0]
-    if home not in set(monthly["unit"]):
+    units = set(monthly["unit"])
+    if home not in units:
         raise SelectionError(f"{crime_type}: {home} has no rate (not in the data, or no population)")
-    present = [g for g in group if g in set(monthly["unit"]) and g != home]
-    absent = tuple(g for g in group if g not in set(monthly["unit"]) and g != home)
+    present = [g for g in group if g in units and g != home]
+    absent = tuple(g for g in group if g not in units and g != home)
     if not present:
-        raise SelectionError(f"{crime_type}: none of {home}'s {group_name} ({', '.join(group)}) is in the data")
+        raise SelectionError(f"{crime_type}: none of {possessive(home)} {group_name} ({', '.join(group)}) is in the "
+                             "data")
     rows = monthly[monthly["unit"].isin([home, *present])]
     wide = rows.pivot(index="month", columns="unit", values="rate").dropna()
     if wide.empty:
         raise SelectionError(f"{crime_type}: {home} and its group share no month")
-    average = wide.mean(axis=1)
-    gap = wide[home] - average
     rows = rows[rows["month"].isin(wide.index)].copy()
+    together = rows.groupby("month")[["count", "denominator"]].sum()
+    average = together["count"] * PER / together["denominator"]
+    gap = wide[home] - average
     rows["group_average"] = rows["month"].map(average)
+    rows["group_mean"] = rows["month"].map(wide.mean(axis=1))
     rows["gap"] = np.where(rows["unit"] == home, rows["rate"] - rows["group_average"], np.nan)
     table = ranked(window_rates(rows, window))
-    group_mean = table["rate"].mean()
-    table["group_average"] = group_mean
-    table["gap"] = table["rate"] - group_mean
+    table["group_average"] = overall(table)
+    table["group_mean"] = table["rate"].mean()
+    table["gap"] = table["rate"] - table["group_average"]
+    table["peers_with_data"] = len(present)
+    table["peers_in_group"] = len(present) + len(absent)
     per = rows["per"].iloc[0]
     index = pd.PeriodIndex(wide.index, freq="M")
     label = f"{crime_type} per 1,000 {per}"
@@ -232,14 +277,20 @@ def compare(monthly: pd.DataFrame, home: str, group: Sequence[str], group_name: 
 
 def peer_sentences(table: pd.DataFrame, home: str, group_name: str, relative_gap: pd.Series,
                    gap_spc: spc.SPCResult, rate_spc: spc.SPCResult) -> tuple[str, ...]:
-    """The board's sentences: the force's rank in its group over the window, the gap's trend over the last 6
-    months (as a share of the group average, with the SPC evidence of the gap itself), and the SPC of the force's
-    own rate."""
+    """The board's sentences: the force's rank in its group over the window, among the forces with data, against
+    the group's rate (its crimes per 1,000 of its residents together), the gap's trend over the last 6 months (as
+    a share of the group average, with the SPC evidence of the gap itself), and the SPC of the force's own rate."""
     me = table[table["unit"] == home].iloc[0]
     per = me["per"]
+    with_data, in_group = int(me["peers_with_data"]), int(me["peers_in_group"])
+    if with_data < in_group:
+        among = f"{with_data} of its {in_group} peers with data"
+    else:
+        among = f"all {in_group} peers with data" if in_group > 1 else "its one peer, with data"
     first = (f"{home} has {rank_words(int(me['rank']), int(me['of']))} rate of {me['crime_type']} per 1,000 {per} "
-             f"in its {group_name} ({fmt_rate(me['rate'])} against a group average of "
-             f"{fmt_rate(me['group_average'])}, in the {plural(int(me['months']), 'month')} to {me['last_month']})")
+             f"in its {group_name} ({among}): {fmt_rate(me['rate'])} against a group average of "
+             f"{fmt_rate(me['group_average'])} (the group's crimes per 1,000 of its {per}), in the "
+             f"{plural(int(me['months']), 'month')} to {me['last_month']}")
     return (f"{first}; {gap_trend(relative_gap, gap_spc)}.", rate_spc.sentences[0])
 
 
@@ -251,12 +302,15 @@ def gap_trend(gap: pd.Series, gap_spc: spc.SPCResult, months: int = TREND_MONTHS
         return f"the gap to the group average cannot be traced yet ({plural(len(gap), 'month')} of data)"
     before, now = gap.iloc[-2 * months:-months].mean(), gap.iloc[-months:].mean()
     side = "above" if now > 0 else "below"
+    detail = f"from {abs(before):.0%} to {abs(now):.0%} {side} it"
     if np.sign(before) != np.sign(now) and before != 0:
         moved = f"has moved from {'above' if before > 0 else 'below'} to {side} the group average"
+    elif f"{abs(before):.0%}" == f"{abs(now):.0%}":
+        moved = f"the gap to the group average has held over the last {months} months"
+        detail = f"{abs(now):.0%} {side} it"
     else:
         moved = (f"the gap to the group average has {'widened' if abs(now) > abs(before) else 'narrowed'} over the "
                  f"last {months} months")
-    detail = f"from {abs(before):.0%} to {abs(now):.0%} {side} it"
     changes = gap_spc.step_changes
     last_month = gap_spc.last_month
     recent = changes[changes["detected"] > last_month - months] if not changes.empty else changes
@@ -296,20 +350,26 @@ def overall(rows: pd.DataFrame) -> float:
 
 
 def group_of(home: str, groups: Mapping[str, Sequence[str]], peers: Sequence[str] | None,
-             names: Sequence[str]) -> tuple[list[str], str]:
-    """The group to compare ``home`` with: ``peers`` if given (matched to ``names``), else its bundled group."""
+             names: Sequence[str], source: str = "bundled") -> tuple[list[str], str]:
+    """The group to compare ``home`` with: ``peers`` if given (matched to ``names``), else its group in ``groups``
+    (bundled, or the user's file: ``source``). Forces are matched by place (:func:`forecast.io.population.canonical`),
+    and each member is named as the data names it; members the data lacks keep the group's name."""
     from forecast.io.population import canonical
 
+    by_name = {canonical(n): n for n in names}
     if peers:
-        by_name = {canonical(n): n for n in names}
         unknown = [p for p in peers if canonical(p) not in by_name]
         if unknown:
             raise SelectionError(f"--peers: {', '.join(unknown)} not in the data (forces: {', '.join(names)})")
         return [by_name[canonical(p)] for p in peers], PEER_GROUP
-    if home not in groups:
-        raise SelectionError(f"{home} has no bundled {MSG} (the City of London and Welsh forces have none); "
-                             "name its peers with --peers a,b,c")
-    return list(groups[home]), MSG
+    keyed = {canonical(force): members for force, members in groups.items()}
+    if canonical(home) not in keyed:
+        if source == "bundled":
+            raise SelectionError(f"{home} has no bundled {MSG} (the City of London and Welsh forces have none); "
+                                 "name its peers with --peers a,b,c or give your groups with --groups CSV")
+        raise SelectionError(f"{home} has no group in {source} (forces there: {', '.join(list(groups)[:8])}"
+                             f"{', ...' if len(groups) > 8 else ''})")
+    return [by_name.get(canonical(m), m) for m in keyed[canonical(home)]], MSG
 
 
 def area_rates(panel: Panel, populations: Populations, per: str = "auto", window: int = WINDOW) \
@@ -320,7 +380,7 @@ def area_rates(panel: Panel, populations: Populations, per: str = "auto", window
 
 
 #: decimals per column of the published tables: rates as the board reads them, populations and crimes whole
-DECIMALS = {"rate": 3, "group_average": 3, "gap": 3, "denominator": 0, "crimes": 0, "count": 0}
+DECIMALS = {"rate": 3, "group_average": 3, "group_mean": 3, "gap": 3, "denominator": 0, "crimes": 0, "count": 0}
 
 
 def rounded_rates(frame: pd.DataFrame) -> pd.DataFrame:
@@ -371,14 +431,16 @@ class PeerReport:
 
 
 def compare_forces(panel: Panel, populations: Populations, home: str | None = None,
-                   peer_names: Sequence[str] | None = None, per: str = "auto", window: int = WINDOW) -> PeerReport:
+                   peer_names: Sequence[str] | None = None, per: str = "auto", window: int = WINDOW,
+                   groups: str | None = None) -> PeerReport:
     """Each crime type of ``panel``: the force ``home`` (default the first, A-Z) against its Most Similar Group
-    (or ``peer_names``), per 1,000 residents or households."""
+    (bundled, or from the ``groups`` file, or ``peer_names``), per 1,000 residents or households."""
     counts = force_counts(panel, populations)
     monthly, notes = rates(counts, populations, FORCE, per)
     names = sorted(monthly["unit"].unique())
     home, chosen = home_force(home, names)
-    group, group_name = group_of(home, most_similar_groups(), peer_names, names)
+    group, group_name = group_of(home, read_groups(groups) if groups else most_similar_groups(), peer_names, names,
+                                 str(groups) if groups else "bundled")
     comparisons = []
     for crime_type, rows in monthly.groupby("crime_type"):
         try:
@@ -389,8 +451,10 @@ def compare_forces(panel: Panel, populations: Populations, home: str | None = No
         raise SelectionError(notes[-1] if notes else f"no crime type to compare {home} on")
     absent = comparisons[0].absent
     if absent:
-        notes.append(f"in {home}'s {group_name} but not in the data: {', '.join(absent)}")
+        notes.append(f"in {possessive(home)} {group_name} but not in the data (or with no population): "
+                     f"{', '.join(absent)}")
     table, rates_frame = force_tables(comparisons)
+    table["populations"] = populations.source
     from forecast.data import slug
 
     return PeerReport("force", f"peers-{slug(home)}", f"{home} against its {group_name}: crime per 1,000", panel.name,
@@ -403,7 +467,7 @@ def rank_areas(panel: Panel, populations: Populations, per: str = "auto", window
     monthly, table, notes = area_rates(panel, populations, per, window)
     named = force_of_areas(panel.frame).unique()
     force = named[0] if len(named) == 1 else panel.name
-    published = rounded_rates(table.rename(columns={"unit": "area"}))
+    published = rounded_rates(table.rename(columns={"unit": "area"})).assign(populations=populations.source)
     return PeerReport("area", "peers-by-area", f"{force}: crime per 1,000 by area", panel.name, panel.source,
                       populations.source, tuple(area_sentences(published.rename(columns={"area": "unit"}))),
                       published, rounded_rates(monthly.rename(columns={"unit": "area"}).astype({"month": str})),

@@ -111,14 +111,35 @@ def outlook_rows(outlooks) -> list[tuple]:
     return rows
 
 
+def _marked(r) -> str:
+    """A rate, with the mark of a window that runs past the last population estimate."""
+    from forecast.jobs.peers import fmt_rate
+
+    return fmt_rate(r.rate) + (PAST_ESTIMATE_MARK if getattr(r, "months_past_estimate", 0) > 0 else "")
+
+
+#: the mark of a rate whose months include some past the last population estimate
+PAST_ESTIMATE_MARK = "*"
+
+
+def past_estimate_footnote(report) -> str | None:
+    """What the mark means, under a table that has one."""
+    table = report.table
+    if "months_past_estimate" not in table or not (table["months_past_estimate"] > 0).any():
+        return None
+    most = int(table["months_past_estimate"].max())
+    return (f"{PAST_ESTIMATE_MARK} up to {most} of the {int(table['months'].max())} months are past the last "
+            "population estimate, and divide by it unchanged")
+
+
 def peer_rows(report) -> list[tuple]:
     """`forecast peers`' terminal table of a :class:`forecast.jobs.peers.PeerReport`."""
     from forecast.jobs.peers import fmt_rate
 
     if report.by == "force":
         rows = [("crime type", "force", "rank", "crimes", "rate per 1,000", "per", "group average")]
-        return rows + [(r.crime_type, r.force, f"{r.rank} of {r.of}", f"{int(r.crimes):,}", fmt_rate(r.rate), r.per,
+        return rows + [(r.crime_type, r.force, f"{r.rank} of {r.of}", f"{int(r.crimes):,}", _marked(r), r.per,
                         fmt_rate(r.group_average)) for r in report.table.itertuples()]
     rows = [("crime type", "area", "rank", "crimes", "rate per 1,000", "per")]
-    return rows + [(r.crime_type, r.area, f"{r.rank} of {r.of}", f"{int(r.crimes):,}", fmt_rate(r.rate), r.per)
+    return rows + [(r.crime_type, r.area, f"{r.rank} of {r.of}", f"{int(r.crimes):,}", _marked(r), r.per)
                    for r in report.table.itertuples()]
