@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import click
 
-from forecast.cli.options import (InputError, check_outputs, data_options, emit, history_option, output_options,
-                                  selection_options, spc_options, text_output)
+from forecast.cli.options import (InputError, ProportionFile, check_outputs, data_options, emit, history_option,
+                                  output_options, reads_proportions, selection_options, spc_options, text_output)
 from forecast.cli.progress import Progress
 from forecast.data import Panel
 
@@ -23,10 +23,13 @@ from forecast.data import Panel
               help="Also draw the SPC chart (one series) or small multiples (several) to this PNG.")
 @click.option("--svg", is_flag=True, help="With --chart: also write an SVG.")
 @history_option
+@reads_proportions
 def spc(panel: Panel, spc_options, fmt, output, chart, svg, history) -> None:
     """Process averages, control limits, significant step changes and the board's sentences.
 
-    One row per series for the latest month, then the sentences.
+    One row per series for the latest month, then the sentences. A file of proportions (month, area, measure,
+    numerator, denominator: a survey's satisfied of surveyed) gets p-charts, or Laney's p' chart where the
+    samples are large and over-dispersed.
 
     \b
         forecast spc --crime burglary --area camden
@@ -38,6 +41,8 @@ def spc(panel: Panel, spc_options, fmt, output, chart, svg, history) -> None:
     from forecast.present.tables import SPC_HEADER, format_table
 
     check_outputs(files=[output], charts=[chart])
+    if isinstance(panel, ProportionFile):
+        return proportion_spc(panel, fmt, output)
     # streamed: each series is written (or, for the table, summarised) as it is analysed, so that a panel of
     # tens of thousands of series never holds every result in memory
     results, rows, sentences = [], [], []
@@ -73,6 +78,42 @@ def spc(panel: Panel, spc_options, fmt, output, chart, svg, history) -> None:
             click.echo(f"wrote {path}", err=True)
     if output:
         click.echo(f"wrote {output}", err=True)
+
+
+def proportion_spc(data: ProportionFile, fmt: str, output) -> None:
+    """`forecast spc` of a file of proportions: a row per measure and area, then the board's sentences."""
+    import pandas as pd
+
+    from forecast import api
+    from forecast.control.proportions import CHARTS, extremes_sentence, pct
+    from forecast.files import csv_text
+    from forecast.present.tables import format_table
+
+    results = api.spc_proportions(data.path)
+    rows = pd.DataFrame([{"measure": r.measure, "area": r.area, "last_month": str(r.last_month),
+                          "status": r.status, "chart": r.chart, "mean": round(100 * r.current["mean"], 1),
+                          "lcl": round(100 * r.points["lcl"].iloc[-1], 1),
+                          "ucl": round(100 * r.points["ucl"].iloc[-1], 1),
+                          "latest": round(100 * r.points["p"].iloc[-1], 1),
+                          "months_in_process": int(r.current["n"]), "sentence": r.sentences[0]} for r in results])
+    if fmt == "csv":
+        return emit(csv_text(rows), output)
+    if fmt == "json":
+        return emit(rows.to_json(orient="records", indent=1), output)
+    table = [("measure", "area", "status", "chart", "average", "latest", "limits (latest month)", "months")]
+    table += [(r.measure, r.area, r.status, CHARTS[r.chart], pct(r.current["mean"]), pct(r.points["p"].iloc[-1]),
+               f"{pct(r.points['lcl'].iloc[-1])}-{pct(r.points['ucl'].iloc[-1])}", int(r.current["n"]))
+              for r in results]
+    sentences = [s for r in results for s in r.sentences]
+    for measure in dict.fromkeys(r.measure for r in results):
+        extremes = extremes_sentence([r for r in results if r.measure == measure])
+        if extremes:
+            sentences.append(extremes)
+    notes = [f"note: {r.measure} in {r.area}: {n}" for r in results for n in r.notes]
+    for note in notes:
+        click.echo(note, err=True)
+    emit("\n".join([f"SPC of proportions at {results[-1].last_month} ({len(results)} series)", format_table(table),
+                    "", *[f"- {s}" for s in sentences]]) + "\n", output)
 
 
 @dataclass(frozen=True)

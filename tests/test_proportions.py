@@ -1,0 +1,108 @@
+"""SPC of proportions (a survey's satisfied of surveyed): p-chart limits against a hand-worked case and a published
+example, Laney's p' chart chosen where over-dispersed, step changes by the counts' rule, the board's sentences,
+and `forecast spc --data survey.csv`."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import write
+from forecast.control.proportions import analyse_proportion, duration, laney_sigma_z, p_limits
+
+SURVEY = Path(__file__).parent.parent / "docs" / "examples" / "survey.csv"
+MONTHS = pd.period_range("2020-01", periods=20, freq="M")
+#: 12 months at 80% of 100 asked (82 and 78 in turn), then 8 at 87% (86 and 88 in turn)
+SATISFIED = [82, 78] * 6 + [86, 88] * 4
+
+
+def test_p_chart_limits_and_a_step_change_worked_by_hand():
+    r = analyse_proportion(MONTHS, SATISFIED, [100] * 20, "Victim satisfaction", "Force")
+    # p = 0.80, sigma = sqrt(0.8 x 0.2 / 100) = 0.04: limits 0.68 and 0.92
+    first = r.points.iloc[0]
+    assert (first["mean"], first["lcl"], first["ucl"]) == pytest.approx((0.80, 0.68, 0.92))
+    assert r.chart == "p" and r.sigma_z == 1.0
+    # the run of 8 above 0.80 starts at month 13 (2021-01) and completes at month 20 (2021-08)
+    (change,) = r.step_changes.itertuples()
+    assert (str(change.month), str(change.detected), change.direction) == ("2021-01", "2021-08", "up")
+    assert (change.old_mean, change.new_mean, change.points) == pytest.approx((0.80, 0.87, 7.0))
+    sigma = np.sqrt(0.87 * 0.13 / 100)
+    assert r.points["ucl"].iloc[-1] == pytest.approx(0.87 + 3 * sigma)
+    assert r.sentences == ("Victim satisfaction in Force has seen a significant step change increase (an "
+                           "improvement), starting 2021-01 and declared in 2021-08: the monthly average is now 87.0%, "
+                           "up from 80.0% (+7.0 percentage points).",)
+    worse = analyse_proportion(MONTHS, SATISFIED, [100] * 20, "Victims waiting", "Force", improvement="decrease")
+    assert "(an improvement)" not in worse.sentences[0]
+
+
+def test_p_chart_limits_match_a_published_example():
+    # shewhartr's attributes-charts vignette (claims_p): centre 0.0601; day 1, 134 claims: sigma 0.0205, upper
+    # 0.122, lower 0
+    lcl, ucl = p_limits(0.0601, np.array([134]))
+    assert np.sqrt(0.0601 * (1 - 0.0601) / 134) == pytest.approx(0.0205, abs=5e-5)
+    assert (lcl[0], round(ucl[0], 3)) == (0.0, 0.122)
+
+
+def test_large_over_dispersed_samples_get_laneys_limits():
+    p = np.array([0.80, 0.84, 0.78, 0.85, 0.79, 0.83, 0.81, 0.86, 0.77, 0.82, 0.80, 0.84])
+    n = np.full(12, 5000)
+    r = analyse_proportion(MONTHS[:12], p * n, n, "Confidence", "Force")
+    pbar = (p * n).sum() / n.sum()
+    z = (p - pbar) / np.sqrt(pbar * (1 - pbar) / 5000)
+    sigma_z = np.mean(np.abs(np.diff(z))) / 1.128
+    assert r.chart == "laney" and r.sigma_z == pytest.approx(sigma_z) and sigma_z > 2
+    assert r.points["ucl"].iloc[0] == pytest.approx(pbar + 3 * sigma_z * np.sqrt(pbar * (1 - pbar) / 5000))
+    assert r.notes[0].startswith("Laney p' chart: proportions over-dispersed (dispersion ")
+    # on a p-chart every one of these months would be beyond a limit
+    lcl, ucl = p_limits(pbar, n)
+    assert ((p > ucl) | (p < lcl)).sum() >= 6 and (r.points["rule"] == "Common cause").all()
+    assert laney_sigma_z(p, n, np.full(12, pbar))[0] == pytest.approx(sigma_z)
+
+
+@pytest.mark.parametrize("months,words", [(7, "7 months"), (12, "1 year"), (17, "over a year"), (22, "almost 2 years"),
+                                          (24, "2 years"), (39, "over 3 years"), (47, "almost 4 years")])
+def test_how_long_in_the_boards_words(months, words):
+    assert duration(months) == words
+
+
+def test_forecast_spc_reads_a_survey_file(invoke):
+    result = invoke("spc", "--data", SURVEY)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(SURVEY)
+    wolves = frame[frame["area"] == "Wolverhampton"]
+    average = wolves["satisfied"].iloc[:12].sum() / wolves["surveyed"].iloc[:12].sum()
+    assert (f"- Victim satisfaction in Wolverhampton: an average of {100 * average:.1f}% a month; this monthly average "
+            "has been stable for 3 years (since 2016-01).") in result.stdout
+    assert "- Victim satisfaction: lowest in Birmingham West and Central (85%), highest in Wolverhampton (88%), of 2 " \
+           "areas." in result.stdout
+    csv = invoke("spc", "--data", SURVEY, "--format", "csv")
+    table = pd.read_csv(pd.io.common.StringIO(csv.stdout)).set_index("area")
+    assert table.loc["Wolverhampton", "mean"] == round(100 * average, 1)
+    assert table.loc["Birmingham West and Central", "months_in_process"] == 17
+
+
+@pytest.mark.parametrize("row,problem", [
+    ("2020-03,Force,Satisfaction,120,100", "line 4: numerator 120 is more than the denominator 100"),
+    ("2020-03,Force,Satisfaction,0,0", "line 4: denominator is 0: a proportion needs someone asked"),
+    ("2020-02,Force,Satisfaction,50,100", "line 4: a second row for 2020-02 x Force x Satisfaction"),
+])
+def test_a_bad_survey_file_is_one_line(tmp_path, invoke, row, problem):
+    path = write(tmp_path / "survey.csv", "month,area,measure,numerator,denominator\n2020-01,Force,Satisfaction,80,"
+                 f"100\n2020-02,Force,Satisfaction,82,100\n{row}\n")
+    result = invoke("spc", "--data", path)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr == f"Error: {path}, {problem}\n"
+
+
+def test_a_percentage_with_its_sample_size_is_read_and_counts_commands_refuse_it(tmp_path, invoke):
+    path = write(tmp_path / "confidence.csv", "month,area,percentage,respondents\n" + "".join(
+        f"2020-{m:02d},Force,{84 + (m % 3 - 1)},500\n" for m in range(1, 13)))
+    result = invoke("spc", "--data", path)
+    assert result.exit_code == 0, result.output
+    assert "- confidence in Force: an average of 84.0% a month; this monthly average has been stable for 1 year " \
+           "(since 2020-01)." in result.stdout
+    refused = invoke("run", "--data", path, "--crime", "robbery")
+    assert refused.exit_code == 2
+    assert refused.stderr == (f"Error: {path}: a file of proportions (numerator and denominator): forecast spc reads "
+                              "it; this command works on counts\n")
