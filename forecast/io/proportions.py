@@ -35,15 +35,20 @@ def proportion_columns(headers) -> dict[str, str] | None:
 
 
 def is_proportion_file(path: str | Path) -> bool:
-    """Whether a CSV's header names a denominator and a numerator (or percentage)."""
-    from forecast.io.tidy import header_of, read_text
+    """Whether a CSV's header names a denominator and a numerator (or percentage); only its start is read."""
+    import gzip
+
+    from forecast.io.tidy import Source, header_of
 
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".gz") or not path.is_file():
         return False
     try:
-        return proportion_columns(header_of(read_text(path))) is not None
-    except DataError:
+        with (gzip.open if path.suffix.lower() == ".gz" else open)(path, "rb") as handle:
+            head = handle.read(1 << 16)
+        return proportion_columns(header_of(Source(path, head.decode("utf-8-sig", errors="replace"), "utf-8"))) \
+            is not None
+    except (OSError, EOFError, DataError):
         return False
 
 
