@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
@@ -232,6 +232,36 @@ def spc_proportions(data: str | Path | pd.DataFrame, *, improvement: str = "incr
     return [analyse_proportion(pd.PeriodIndex(rows["month"], freq="M"), rows["numerator"], rows["denominator"],
                                measure, area, improvement)
             for (measure, area), rows in frame.groupby(["measure", "area"], sort=False)]
+
+
+def shares(panel: Panel, *, crime: str | None = None, area: str | None = None,
+           groups: str | Path | Mapping[str, str] | None = None):
+    """Shares of a whole, month by month on a proportion chart (p or Laney p'), with the board's sentences: each
+    crime type's share of its group (the Met's minor categories of their major ones, bundled for met-minor, or
+    ``groups``: a ``crime_type,group`` file or mapping), in ``area`` (default the force); or, given ``crime``,
+    each area's share of the force's crimes of that type. Returns :class:`~forecast.jobs.shares.Shares`
+    (``summary``, ``points``, ``sentences``).
+
+    >>> s = fc.shares(fc.load("met-minor"))
+    >>> s.sentences[0]
+    'In 2018-12 77% of Burglary was Burglary - Residential and 23% Burglary - Business and Community. This is the normal proportion split.'
+    """
+    from forecast.data import resolve_names
+    from forecast.jobs import shares as sh
+
+    if crime:
+        if area or groups:
+            raise SelectionError("--crime gives each area's share of the force; --area and --groups split a crime "
+                                 "type group, not both")
+        (chosen,) = resolve_names(crime, [*panel.crime_types, ALL_CRIME], "crime type")[:1]
+        return sh.area_shares(panel, chosen)
+    mapping = dict(groups) if isinstance(groups, Mapping) else \
+        sh.read_groups(groups) if groups else sh.bundled_groups(panel.name)
+    if not mapping:
+        raise SelectionError(f"{panel.name} has no bundled crime type groups; give --groups FILE (crime_type,group), "
+                             "or --crime NAME for each area's share of it")
+    where = resolve_names(area, [a for a in panel.areas if a != ALL_AREAS], "area")[0] if area else ALL_AREAS
+    return sh.crime_type_shares(panel, mapping, where)
 
 
 def spc(panel: Panel, crime: str | Sequence[str] | None = None, area: str | Sequence[str] | None = None, *,

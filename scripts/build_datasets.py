@@ -55,6 +55,10 @@ def main(shared: Path, street: Path | None = None) -> None:
     minor = met.groupby(["month", "area", "crime_type_harmonised"], as_index=False)["count"].sum() \
         .rename(columns={"crime_type_harmonised": "crime_type"})
     write(fill_spans(minor, "crime_type", from_area_start=True), "met-minor")
+    groups = met[["crime_type_harmonised", "major_category"]].drop_duplicates()
+    assert not groups["crime_type_harmonised"].duplicated().any(), "a minor category under two major ones"
+    groups.rename(columns={"crime_type_harmonised": "crime_type", "major_category": "group"}) \
+        .sort_values(["group", "crime_type"]).to_csv(OUT / "met-minor-groups.csv", index=False)
 
     wm = pd.read_csv(shared / "west_midlands_force_monthly_2011_2016.csv")
     wm = pd.DataFrame({"month": pd.PeriodIndex(wm["month"], freq="M"), "area": "All areas",

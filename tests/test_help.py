@@ -72,6 +72,10 @@ EXPECTED = {
     "serve --model models:/forecast-burglary@champion": lambda out: "serving models:/forecast-burglary@champion "
     "(version 1 of forecast-burglary) on http://127.0.0.1:5001/invocations" in out and SERVED[-1][1:4] == [
         "-m", "forecast.record.serving", "models:/forecast-burglary@champion"],
+    "shares --data met-minor": lambda out: "92% of Robbery was Personal Property and 8% Business Property. This is the "
+    "normal proportion split." in out,
+    "shares --data met-minor --crime personal-property": lambda out: "Westminster as a proportion of Personal "
+    "Property stands at 14% in 2018-12" in out,
     "report --crime robbery --history all": lambda out: "wrote out/met-major/robbery/latest/report.html" in out,
     "report --run-id RUN_ID --out board-pack/": lambda out: Path("board-pack/report.html").stat().st_size > 10_000,
     "fetch 2024-09 --to downloads/": lambda out: "downloads/2024-09.zip: downloaded" in out,

@@ -11,7 +11,7 @@ import click
 from forecast.cli.options import (InputError, ProportionFile, check_outputs, data_options, emit, history_option,
                                   output_options, reads_proportions, selection_options, spc_options, text_output)
 from forecast.cli.progress import Progress
-from forecast.data import Panel
+from forecast.data import ALL_AREAS, Panel
 
 
 @click.command()
@@ -210,4 +210,42 @@ def decomposition_text(d, fmt: str, months: int) -> str:
             for r in components.tail(months).itertuples()])])
 
 
-COMMANDS = (spc, decompose)
+@click.command()
+@data_options
+@click.option("--crime", default=None, metavar="NAME",
+              help="Each area's share of the force's crimes of this type (or 'All crime') [default: each crime type's "
+                   "share of its group].")
+@click.option("--area", default=None, metavar="NAME", help="Split the groups in this area [default: the force].")
+@click.option("--groups", type=click.Path(dir_okay=False), default=None, metavar="CSV",
+              help="Crime type groups, tidy crime_type,group [default: the data's own, e.g. met-minor's major "
+                   "categories].")
+@output_options
+def shares(panel: Panel, crime, area, groups, fmt, output) -> None:
+    """Shares of a whole on a proportion chart: each crime type's share of its group (or each area's share of a
+    crime type), the board's sentences, and "the normal proportion split" where no share has a signal.
+
+    \b
+        forecast shares --data met-minor
+        forecast shares --data met-minor --crime personal-property
+    """
+    from forecast import api
+    from forecast.control.proportions import CHARTS
+    from forecast.files import csv_text
+    from forecast.present.tables import format_table
+
+    check_outputs(files=[output])
+    result = api.shares(panel, crime=crime, area=area, groups=groups)
+    summary = result.summary
+    if fmt == "csv":
+        return emit(csv_text(summary.round({"share": 4, "average": 4})), output)
+    if fmt == "json":
+        return emit(summary.round({"share": 4, "average": 4}).to_json(orient="records", indent=1), output)
+    rows = [("whole", "part", "share", "average", "since", "chart", "signal")]
+    rows += [(r.whole, r.part, f"{r.share:.1%}", f"{r.average:.1%}", r.since, CHARTS[r.chart], r.signal or "-")
+             for r in summary.itertuples()]
+    where = "the force" if result.area == ALL_AREAS else result.area
+    emit("\n".join([f"Shares in {where} at {summary['month'].iloc[-1]} (by {result.by})", format_table(rows), "",
+                    *[f"- {s}" for s in result.sentences]]) + "\n", output)
+
+
+COMMANDS = (spc, decompose, shares)
