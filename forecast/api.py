@@ -264,6 +264,27 @@ def shares(panel: Panel, *, crime: str | None = None, area: str | None = None,
     return sh.crime_type_shares(panel, mapping, where)
 
 
+def contributions(panel: Panel, crime: str | None = None):
+    """What the latest month's total is made of and what drove the force's step changes: the top crime types of
+    All crime, the fewest areas holding half of ``crime`` (default All crime), and for each force total with a step
+    change declared this quarter (and ``crime``'s), each area's change over the new process against the previous
+    one, ranked, and the areas sharing the step change. Returns
+    :class:`~forecast.jobs.contributions.Contributions` (``crime_types``, ``areas``, ``drivers``, ``sentences``).
+
+    >>> c = fc.contributions(fc.load(), crime="robbery")
+    >>> c.sentences[2]
+    'Robbery (force total): the increase since 2017-03 (+732 a month against the months before) was driven by Westminster (+86, 12% of it), Camden (+81, 11% of it) and Islington (+59, 8% of it).'
+    """
+    from forecast.data import resolve_names
+    from forecast.jobs.contributions import contributions as contributed
+
+    with_totals = select(panel, totals=True)
+    chosen = resolve_names(crime, [*panel.crime_types, ALL_CRIME], "crime type")[0] if crime else ALL_CRIME
+    results = {(r.crime_type, r.area): r for r in spc(with_totals).results
+               if r.area == ALL_AREAS or r.crime_type == chosen or chosen == ALL_CRIME}
+    return contributed(with_totals, results, chosen)
+
+
 def spc(panel: Panel, crime: str | Sequence[str] | None = None, area: str | Sequence[str] | None = None, *,
         options: "SPCOptions | None" = None, **settings) -> SPC:
     """Process averages, control limits, significant step changes and the board's sentences for each series

@@ -76,6 +76,9 @@ EXPECTED = {
     "normal proportion split." in out,
     "shares --data met-minor --crime personal-property": lambda out: "Westminster as a proportion of Personal "
     "Property stands at 14% in 2018-12" in out,
+    "contributions": lambda out: "The top 5 crime types contributing to All crime in the force in 2018-12 were Theft "
+    "and Handling (29,070, 41%)" in out,
+    "contributions --crime robbery": lambda out: "Robbery (force total): the increase since 2017-03" in out,
     "report --crime robbery --history all": lambda out: "wrote out/met-major/robbery/latest/report.html" in out,
     "report --run-id RUN_ID --out board-pack/": lambda out: Path("board-pack/report.html").stat().st_size > 10_000,
     "fetch 2024-09 --to downloads/": lambda out: "downloads/2024-09.zip: downloaded" in out,

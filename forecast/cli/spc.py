@@ -248,4 +248,39 @@ def shares(panel: Panel, crime, area, groups, fmt, output) -> None:
                     *[f"- {s}" for s in result.sentences]]) + "\n", output)
 
 
-COMMANDS = (spc, decompose, shares)
+@click.command()
+@data_options
+@click.option("--crime", default=None, metavar="NAME",
+              help="The crime type whose areas to rank and whose step change to explain [default: All crime].")
+@output_options
+def contributions(panel: Panel, crime, fmt, output) -> None:
+    """What the latest month is made of, and what drove a step change: the top crime types of All crime, the
+    fewest areas holding half of the crimes, and for each force total with a step change this quarter the areas
+    that drove it and the areas sharing it.
+
+    \b
+        forecast contributions
+        forecast contributions --crime robbery
+    """
+    import pandas as pd
+
+    from forecast import api
+    from forecast.files import csv_text
+    from forecast.present.tables import format_table
+
+    check_outputs(files=[output])
+    result = api.contributions(panel, crime=crime)
+    tables = pd.concat([result.crime_types.assign(by="crime type", whole="All crime"),
+                        result.areas.assign(by="area", whole=result.crime)], ignore_index=True)
+    if fmt == "csv":
+        return emit(csv_text(tables.round({"share": 4, "cumulative": 4})), output)
+    if fmt == "json":
+        return emit(tables.round({"share": 4, "cumulative": 4}).to_json(orient="records", indent=1), output)
+    rows = [("crime type", "crimes", "share", "cumulative")]
+    rows += [(r.part, f"{r.count:,.0f}", f"{r.share:.1%}", f"{r.cumulative:.1%}")
+             for r in result.crime_types.head(10).itertuples()]
+    emit("\n".join([f"Contributions to All crime in the force, {result.month}", format_table(rows), "",
+                    *[f"- {s}" for s in result.sentences]]) + "\n", output)
+
+
+COMMANDS = (spc, decompose, shares, contributions)
