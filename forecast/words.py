@@ -20,3 +20,15 @@ def printable(text: str) -> str:
 def possessive(name: str) -> str:
     """"West Midlands'", "Merseyside's"."""
     return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
+def duration(months: int) -> str:
+    """A length of time as a board paper says it: '7 months', '2 years', 'almost 2 years', 'over 3 years'."""
+    if months < 12:
+        return f"{months} month{'s' if months != 1 else ''}"
+    years, rest = divmod(months, 12)
+    if rest == 0:
+        return f"{years} year{'s' if years > 1 else ''}"
+    if rest >= 9:
+        return f"almost {years + 1} years"
+    return f"over {years} years" if years > 1 else "over a year"

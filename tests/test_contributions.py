@@ -94,3 +94,26 @@ def test_small_tables_in_the_boards_words():
                                                       "Y (55, 55%) and X (45, 45%): together 100% of it.")
     areas = pareto(panel, "area")
     assert half_sentence(areas, "All crime") == "50% of All crime in 2020-01 was recorded in these 1 of 3 areas: A."
+
+
+def test_how_long_since_in_the_boards_words(met, robbery):
+    from forecast.control.since import since_sentences
+
+    total = fc.spc(fc.select(met, crime="robbery", area="all-areas")).results[0]
+    changes = total.step_changes
+    down = changes[changes["direction"] == "down"].iloc[-1]
+    months = (total.last_month - down["month"]).n
+    assert months == 49
+    said = since_sentences(total)
+    assert said == [
+        "There has been no significant reduction in Robbery (force total) for over 4 years, not since 2014-11 "
+        "(declared 2015-06).",
+        f"Robbery (force total) has been in its current process for almost 2 years (since 2017-03), average "
+        f"{total.current['mean']:,.0f}.",
+        "The last 3 months of Robbery (force total) have been above average."]
+    assert (total.points["count"].iloc[-3:] > total.current["mean"]).all()
+    assert not total.points["count"].iloc[-4] > total.current["mean"]
+    assert robbery.sentences[4:7] == tuple(said)
+    drugs = fc.spc(fc.select(met, crime="drugs", area="all-areas")).results[0]
+    assert since_sentences(drugs)[0] == ("There has been no significant increase in Drugs (force total) in the 11 years "
+                                         "of data (since 2008-01).")

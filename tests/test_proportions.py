@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from conftest import write
-from forecast.control.proportions import analyse_proportion, duration, laney_sigma_z, p_limits
+from forecast.control.proportions import analyse_proportion, laney_sigma_z, p_limits
+from forecast.words import duration
 
 SURVEY = Path(__file__).parent.parent / "docs" / "examples" / "survey.csv"
 MONTHS = pd.period_range("2020-01", periods=20, freq="M")

@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from forecast.control.counts import D2, DISPERSION_P
+from forecast.words import duration
 
 CHARTS = {"p": "p-chart", "laney": "Laney p' chart"}
 RUN_LENGTH = 8
@@ -134,18 +135,6 @@ def analyse_proportion(months: pd.PeriodIndex, numerator, denominator, measure: 
     sentence, status = narrate(points, processes, changes, measure, area, chart, improvement)
     return ProportionResult(measure, area, points, processes, changes, chart, sigma_z if laney else 1.0,
                             improvement, (sentence,), status, (note,))
-
-
-def duration(months: int) -> str:
-    """A length of time as a board paper says it: '7 months', '2 years', 'almost 2 years', 'over 3 years'."""
-    if months < 12:
-        return f"{months} month{'s' if months != 1 else ''}"
-    years, rest = divmod(months, 12)
-    if rest == 0:
-        return f"{years} year{'s' if years > 1 else ''}"
-    if rest >= 9:
-        return f"almost {years + 1} years"
-    return f"over {years} years" if years > 1 else "over a year"
 
 
 def pct(x: float, decimals: int = 1) -> str:

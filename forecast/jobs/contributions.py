@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from forecast.control import xmr as spc
+from forecast.control.since import since_sentences
 from forecast.data import ALL_AREAS, ALL_CRIME, Panel
 from forecast.errors import SelectionError
 
@@ -153,7 +154,8 @@ class Contributions:
 def contributions(panel: Panel, results: dict, crime: str = ALL_CRIME, recent: int = 3) -> Contributions:
     """The board's contribution sentences for the latest month: the top crime types of All crime, the areas
     holding half of ``crime``, and, for each force total whose latest step change was declared in the last
-    ``recent`` months (and for ``crime``'s whatever its age), what drove it and which areas share it. ``results``:
+    ``recent`` months (and for ``crime``'s whatever its age), what drove it and which areas share it; for
+    ``crime``'s, also how long since (:func:`forecast.control.since.since_sentences`). ``results``:
     the SPC results of the panel with its totals, keyed by (crime type, area)."""
     types = pareto(panel, "crime_type")
     areas = pareto(panel, "area", crime=crime)
@@ -171,4 +173,6 @@ def contributions(panel: Panel, results: dict, crime: str = ALL_CRIME, recent: i
         also = alongside(total, [r for (c, a), r in results.items() if c == crime_type and a != ALL_AREAS])
         if also:
             said.append(also)
+        if crime_type == crime:
+            said += since_sentences(total)
     return Contributions(str(last), types, areas, crime, tuple(found), tuple(said))

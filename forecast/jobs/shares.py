@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecast.control.proportions import ProportionResult, analyse_proportion, duration
+from forecast.control.proportions import ProportionResult, analyse_proportion
 from forecast.data import ALL_AREAS, ALL_CRIME, Panel
 from forecast.errors import DataError, SelectionError
+from forecast.words import duration
 
 #: the bundled groups of a bundled data set
 BUNDLED_GROUPS = {"met-minor": "met-minor-groups.csv"}
