@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -83,31 +82,13 @@ def data_options(func):
                        "an incident list, one row per crime, and its rows are counted.")
     @functools.wraps(func)
     def wrapper(*args, data, fill_missing, encoding, forces, level, sheet, aggregate, **kwargs):
+        from forecast.cli.surveys import proportion_input
         from forecast.io.load import input_paths
-        from forecast.io.proportions import is_proportion_file
 
         click.get_current_context().meta["forecast.inputs"] = input_paths(data)
-        if is_proportion_file(data):
-            if not getattr(func, "reads_proportions", False):
-                raise InputError(f"{data}: a file of proportions (numerator and denominator): forecast spc reads "
-                                 "it; this command works on counts")
-            return func(*args, panel=ProportionFile(data), **kwargs)
-        return func(*args, panel=read_panel(data, fill_missing, encoding, forces, level, sheet, aggregate),
-                    **kwargs)
+        return func(*args, panel=proportion_input(data, func) or read_panel(data, fill_missing, encoding, forces,
+                                                                              level, sheet, aggregate), **kwargs)
     return wrapper
-
-
-@dataclass(frozen=True)
-class ProportionFile:
-    """A --data file of proportions (a survey), for the commands that read one (``reads_proportions``)."""
-
-    path: str
-
-
-def reads_proportions(func):
-    """Mark a command that takes a file of proportions as its --data (``forecast spc``)."""
-    func.reads_proportions = True
-    return func
 
 
 def inputs() -> list[Path]:
@@ -170,12 +151,10 @@ def selection_options(crime_required: bool = False, totals: bool = True, force_t
         @functools.wraps(func)
         def wrapper(*args, panel: Panel, crime, area, include_asb, force_totals=False, all_crime=False, **kwargs):
             from forecast import api
+            from forecast.cli.surveys import read_whole
 
-            if isinstance(panel, ProportionFile):
-                if crime or area:
-                    raise InputError(f"{panel.path}: --crime and --area choose series of counts; a file of "
-                                     "proportions is read whole")
-                return func(*args, panel=panel, **kwargs)
+            if not isinstance(panel, Panel):  # a file of proportions (cli/surveys.py)
+                return func(*args, panel=read_whole(panel, crime, area), **kwargs)
             chosen = api.select(panel, crime, area, totals=totals, include_asb=include_asb,
                                 force_totals=force_totals, all_crime=all_crime)
             if (chosen.frame["area"] == ALL_AREAS).any():
@@ -319,5 +298,3 @@ def text_output(output: str | None):
 
     with atomic_file(output) as handle:
         yield handle
-
-

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 import click
 
-from forecast.cli.options import (InputError, ProportionFile, check_outputs, data_options, emit, history_option,
-                                  output_options, reads_proportions, selection_options, spc_options, text_output)
+from forecast.cli.options import (InputError, check_outputs, data_options, emit, history_option, output_options,
+                                  selection_options, spc_options, text_output)
+from forecast.cli.surveys import ProportionFile, reads_proportions
 from forecast.cli.progress import Progress
 from forecast.data import ALL_AREAS, Panel
 
