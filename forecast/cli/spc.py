@@ -110,9 +110,10 @@ def proportion_spc(data: ProportionFile, fmt: str, output) -> None:
         extremes = extremes_sentence([r for r in results if r.measure == measure])
         if extremes:
             sentences.append(extremes)
-    notes = [f"note: {r.measure} in {r.area}: {n}" for r in results for n in r.notes]
-    for note in notes:
-        click.echo(note, err=True)
+    from forecast.words import printable
+
+    for note in [f"note: {r.measure} in {r.area}: {n}" for r in results for n in r.notes]:
+        click.echo(printable(note), err=True)
     emit("\n".join([f"SPC of proportions at {results[-1].last_month} ({len(results)} series)", format_table(table),
                     "", *[f"- {s}" for s in sentences]]) + "\n", output)
 
