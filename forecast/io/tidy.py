@@ -290,6 +290,20 @@ def parse_names(values: pd.Series, column: str, source: Source) -> pd.Series:
     return names.replace(main)
 
 
+def read_name_columns(path: str | Path, wanted: Sequence[str], expected: str) -> tuple[Source, list[pd.Series]]:
+    """The named columns of a small file of names (groups, pairs), each stripped and checked as names are; a
+    missing column is one line saying what the file should hold (``expected``)."""
+    path = Path(path)
+    source = read_text(path)
+    raw = read_csv_text(source)
+    columns = {normalise_header(c): c for c in raw.columns}
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise DataError(f"{path}: required column missing: {', '.join(missing)} (expected {expected}); found: "
+                        f"{', '.join(raw.columns)}")
+    return source, [parse_names(raw[columns[c]], c, source) for c in wanted]
+
+
 def check_duplicates(frame: pd.DataFrame, source: Source, absent: Sequence[str] = ()) -> None:
     """One row per month x area x crime type; where the file has no area (or crime type) column, ``absent``
     names it, and a second row of a month says that the column is missing rather than that the row repeats."""

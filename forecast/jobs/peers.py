@@ -54,21 +54,10 @@ def read_groups(path) -> dict[str, list[str]]:
     """A planner's own groups (the official Home Office / HMICFRS list), tidy ``force,peer``: a row per force and
     peer, as the bundled file has them. Validated: each problem is one :class:`DataError` naming the file and
     line."""
-    from pathlib import Path
-
     from forecast.io.population import canonical
-    from forecast.io.tidy import normalise_header, parse_names, read_csv_text, read_text
+    from forecast.io.tidy import read_name_columns
 
-    path = Path(path)
-    source = read_text(path)
-    raw = read_csv_text(source)
-    columns = {normalise_header(c): c for c in raw.columns}
-    missing = [c for c in ("force", "peer") if c not in columns]
-    if missing:
-        raise DataError(f"{path}: required column missing: {', '.join(missing)} (expected force,peer: a row per "
-                        f"force and peer); found: {', '.join(raw.columns)}")
-    force = parse_names(raw[columns["force"]], "force", source)
-    peer = parse_names(raw[columns["peer"]], "peer", source)
+    source, (force, peer) = read_name_columns(path, ("force", "peer"), "force,peer: a row per force and peer")
     same = (force.map(canonical) == peer.map(canonical)).to_numpy()
     if same.any():
         raise source.error(int(same.nonzero()[0][0]), f"{force[same].iloc[0]} is listed as its own peer")

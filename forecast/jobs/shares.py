@@ -42,18 +42,9 @@ def bundled_groups(name: str) -> dict[str, str]:
 
 def read_groups(path: str | Path) -> dict[str, str]:
     """A user's ``crime_type,group`` file (a part may be in one group), validated line by line."""
-    from forecast.io.tidy import normalise_header, parse_names, read_csv_text, read_text
+    from forecast.io.tidy import read_name_columns
 
-    path = Path(path)
-    source = read_text(path)
-    raw = read_csv_text(source)
-    columns = {normalise_header(c): c for c in raw.columns}
-    missing = [c for c in ("crime_type", "group") if c not in columns]
-    if missing:
-        raise DataError(f"{path}: required column missing: {', '.join(missing)} (expected crime_type,group); "
-                        f"found: {', '.join(raw.columns)}")
-    part = parse_names(raw[columns["crime_type"]], "crime_type", source)
-    group = parse_names(raw[columns["group"]], "group", source)
+    source, (part, group) = read_name_columns(path, ("crime_type", "group"), "crime_type,group")
     twice = part.duplicated().to_numpy()
     if twice.any():
         row = int(twice.nonzero()[0][0])
