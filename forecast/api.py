@@ -280,8 +280,10 @@ def contributions(panel: Panel, crime: str | None = None):
 
     with_totals = select(panel, totals=True)
     chosen = resolve_names(crime, [*panel.crime_types, ALL_CRIME], "crime type")[0] if crime else ALL_CRIME
-    results = {(r.crime_type, r.area): r for r in spc(with_totals).results
-               if r.area == ALL_AREAS or r.crime_type == chosen or chosen == ALL_CRIME}
+    # the force totals, and the areas of the crime type asked about: no other series is analysed
+    wanted = [with_totals] if chosen == ALL_CRIME else [select(with_totals, area=ALL_AREAS, totals=False),
+                                                        select(with_totals, crime=chosen, totals=False)]
+    results = {(r.crime_type, r.area): r for part in wanted for r in spc(part).results}
     return contributed(with_totals, results, chosen)
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from conftest import write
-from test_street_zip import MONTHS, archive, expected, street_csv
+from test_street_zip import archive, expected, street_csv
 
 from forecast.io.load import load_panel
 

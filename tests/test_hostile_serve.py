@@ -11,7 +11,6 @@ import time
 import urllib.error
 import urllib.request
 
-import pandas as pd
 import pytest
 import uvicorn
 

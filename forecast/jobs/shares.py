@@ -19,7 +19,7 @@ import pandas as pd
 
 from forecast.control.proportions import ProportionResult, analyse_proportion
 from forecast.data import ALL_AREAS, ALL_CRIME, Panel
-from forecast.errors import DataError, SelectionError
+from forecast.errors import SelectionError
 from forecast.words import duration
 
 #: the bundled groups of a bundled data set
