@@ -55,7 +55,7 @@ def test_a_zip_bomb_is_refused_before_it_is_read_with_memory_bounded(tmp_path):
                           env={**__import__("os").environ, "FORECAST_CACHE": str(tmp_path / "cache")})
     message, peak_kb = done.stdout.strip().splitlines()
     assert message == (f"{bomb}/2024-02/2024-02-merseyside-street.csv: expands to 4,295 MB, over the 256 MB limit of "
-                       "one input file (a street file is about 30 MB); set FORECAST_MAX_FILE_MB to read larger files")
+                       "one input file (a street file is at most about 25 MB); set FORECAST_MAX_FILE_MB to read larger files")
     assert int(peak_kb) < 500_000
 
 
@@ -67,7 +67,7 @@ def test_a_member_larger_than_the_limit_is_refused_and_the_limit_can_be_raised(t
     monkeypatch.setenv("FORECAST_MAX_FILE_MB", "1")
     line = one_line_error(invoke("ingest", big, "-o", tmp_path / "out.csv"))
     assert line == (f"Error: {big}/2024-01-merseyside-street.csv: expands to 3 MB, over the 1 MB limit of one input "
-                    "file (a street file is about 30 MB); set FORECAST_MAX_FILE_MB to read larger files")
+                    "file (a street file is at most about 25 MB); set FORECAST_MAX_FILE_MB to read larger files")
     monkeypatch.setenv("FORECAST_MAX_FILE_MB", "5")
     assert invoke("ingest", big, "-o", tmp_path / "out.csv").exit_code == 0
     assert pd.read_csv(tmp_path / "out.csv")["count"].sum() == 14 * 2_001
@@ -284,4 +284,4 @@ def test_a_workbook_bomb_is_refused_before_openpyxl_reads_it(tmp_path, invoke):
     declared_size(path, "xl/worksheets/sheet1.xml", 0xFFFFFFFE)
     line = one_line_error(invoke("spc", "--data", path))
     assert line == (f"Error: {path}/xl/worksheets/sheet1.xml: expands to 4,295 MB, over the 256 MB limit of one "
-                    "input file (a street file is about 30 MB); set FORECAST_MAX_FILE_MB to read larger files")
+                    "input file (a street file is at most about 25 MB); set FORECAST_MAX_FILE_MB to read larger files")

@@ -1,8 +1,8 @@
 """How large one input file may be once unpacked: a bound that refuses a zip or gzip bomb (a few megabytes that
 expand to gigabytes) before it is read, not after it has filled the memory.
 
-The largest real street file (the Metropolitan Police's, one month) is about 30 MB; the default bound,
-256 MB a file, is eight times that. ``FORECAST_MAX_FILE_MB`` raises (or lowers) it.
+The largest real street file (the Metropolitan Police's, one month: some 100,000 rows at the 230 bytes a row
+of the repository's City of London files) is about 25 MB; the default bound, 256 MB a file, is ten times that. ``FORECAST_MAX_FILE_MB`` raises (or lowers) it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def check_size(size: int, path: Path, how: str = "is") -> None:
     limit = max_file_bytes()
     if size > limit:
         raise DataError(f"{path}: {how} {size / 1e6:,.0f} MB, over the {limit / 1e6:,.0f} MB limit of one input "
-                        f"file (a street file is about 30 MB); set {LIMIT_ENV} to read larger files")
+                        f"file (a street file is at most about 25 MB); set {LIMIT_ENV} to read larger files")
 
 
 def gunzip(raw: bytes, path: Path) -> bytes:
