@@ -55,7 +55,8 @@ def test_a_zip_bomb_is_refused_before_it_is_read_with_memory_bounded(tmp_path):
                           env={**__import__("os").environ, "FORECAST_CACHE": str(tmp_path / "cache")})
     message, peak_kb = done.stdout.strip().splitlines()
     assert message == (f"{bomb}/2024-02/2024-02-merseyside-street.csv: expands to 4,295 MB, over the 256 MB limit of "
-                       "one input file (a street file is at most about 25 MB); set FORECAST_MAX_FILE_MB to read larger files")
+                       "one input file (a street file is at most about 25 MB); set FORECAST_MAX_FILE_MB to read larger "
+                       "files")
     assert int(peak_kb) < 500_000
 
 
@@ -87,7 +88,7 @@ def test_a_gzip_bomb_is_refused_at_the_limit(tmp_path, invoke, monkeypatch):
     monkeypatch.setenv("FORECAST_MAX_FILE_MB", "2")
     line = one_line_error(invoke("ingest", bomb, "-o", tmp_path / "out.csv"))
     assert line == (f"Error: {bomb}: expands to more than 2 MB, over the 2 MB limit of one input file (a street file "
-                    "is about 30 MB); set FORECAST_MAX_FILE_MB to read larger files")
+                    "is at most about 25 MB); set FORECAST_MAX_FILE_MB to read larger files")
 
 
 def test_a_corrupt_deflated_member_is_one_line_naming_it(tmp_path, invoke):

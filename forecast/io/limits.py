@@ -2,7 +2,8 @@
 expand to gigabytes) before it is read, not after it has filled the memory.
 
 The largest real street file (the Metropolitan Police's, one month: some 100,000 rows at the 230 bytes a row
-of the repository's City of London files) is about 25 MB; the default bound, 256 MB a file, is ten times that. ``FORECAST_MAX_FILE_MB`` raises (or lowers) it.
+of the repository's City of London files) is about 25 MB; the default bound, 256 MB a file, is ten times that.
+``FORECAST_MAX_FILE_MB`` raises (or lowers) it.
 """
 
 from __future__ import annotations
