@@ -10,8 +10,8 @@ wires them together for one series and returns an :class:`SPCResult`.
 from __future__ import annotations
 
 import functools
-
-from dataclasses import dataclass, field, asdict
+import math
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -140,25 +140,25 @@ def outside_limits(y: np.ndarray, lcl: float | np.ndarray, ucl: float | np.ndarr
 
 def run_end_flags(sides: np.ndarray, n: int = 7) -> np.ndarray:
     """1 at each point that ends a run of at least ``n`` equal non-zero sides."""
-    sides = np.asarray(sides, dtype=int)
-    out = np.zeros(sides.size, dtype=int)
-    length = 0
-    for i, s in enumerate(sides):
-        length = length + 1 if s != 0 and i > 0 and s == sides[i - 1] else (1 if s != 0 else 0)
-        out[i] = int(length >= n)
-    return out
+    out, length, previous = [], 0, 0
+    for s in np.asarray(sides, dtype=int).tolist():
+        length = length + 1 if s != 0 and s == previous else (1 if s != 0 else 0)
+        out.append(int(length >= n))
+        previous = s
+    return np.array(out, dtype=int)
 
 
 def trend_end_flags(y: np.ndarray, n: int = 7) -> np.ndarray:
     """+1 / -1 at each point that ends ``n`` strictly rising / falling points (ties break a trend)."""
-    steps = np.sign(np.diff(np.asarray(y, dtype=float))).astype(int)
-    out = np.zeros(len(y), dtype=int)
-    length = 0
+    steps = np.sign(np.diff(np.asarray(y, dtype=float))).astype(int).tolist()
+    out = [0] * len(y)
+    length, previous = 0, 0
     for i, s in enumerate(steps, start=1):
-        length = length + 1 if s != 0 and i > 1 and s == steps[i - 2] else (1 if s != 0 else 0)
+        length = length + 1 if s != 0 and s == previous else (1 if s != 0 else 0)
         if length >= n - 1:
             out[i] = s
-    return out
+        previous = s
+    return np.array(out, dtype=int)
 
 
 def part_of_run(end_flags: np.ndarray, n: int = 7) -> np.ndarray:
@@ -173,12 +173,12 @@ def part_of_run(end_flags: np.ndarray, n: int = 7) -> np.ndarray:
 def two_in_three(close: np.ndarray, sides: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Windows of 3 with at least 2 close points, all 3 on one side: (window flags, flagged close points)."""
     close = np.asarray(close, dtype=int)
-    sides = np.asarray(sides, dtype=int)
-    window = np.zeros(close.size, dtype=int)
-    for i in range(close.size - 2):
-        same_side = sides[i] != 0 and sides[i] == sides[i + 1] == sides[i + 2]
-        if same_side and close[i:i + 3].sum() >= 2:
-            window[i:i + 3] = 1
+    c, s = close.tolist(), np.asarray(sides, dtype=int).tolist()
+    window = [0] * len(c)
+    for i in range(len(c) - 2):
+        if s[i] != 0 and s[i] == s[i + 1] == s[i + 2] and c[i] + c[i + 1] + c[i + 2] >= 2:
+            window[i:i + 3] = (1, 1, 1)
+    window = np.array(window, dtype=int)
     return window, window * close
 
 
@@ -207,7 +207,7 @@ def special_cause_labels(outside: np.ndarray, trend: np.ndarray, two_of_three: n
                          shift: np.ndarray) -> list[str]:
     """One label per point from signed rule flags, in MDC priority: outside > trend > 2-of-3 > shift."""
     labels = []
-    for o, t, w, s in zip(outside, trend, two_of_three, shift):
+    for o, t, w, s in zip(*(np.asarray(a).tolist() for a in (outside, trend, two_of_three, shift))):
         if o:
             labels.append("Above UCL" if o > 0 else "Below LCL")
         elif t:
@@ -326,28 +326,53 @@ def find_step_changes(y: np.ndarray, options: SPCOptions = SPCOptions(), usable:
     is improbable under the process.
     """
     y = np.asarray(y, dtype=float)
-    usable = np.ones(y.size, dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
+    values = y.tolist()
+    usable = [True] * y.size if usable is None else np.asarray(usable, dtype=bool).tolist()
     known = set(known)
-    n = options.run_length
+    n, baseline = options.run_length, options.baseline
     changes: list[StepChange] = []
     start = 0
+    # the usable points of the current process, its average from the baseline points among them (recomputed only
+    # when that baseline grows), and the run of latest points on one side of it
+    idx: list[int] = []
+    mean, mean_of, side, length = float("nan"), -1, 0, 0
     for t in range(y.size):
         if t in known and t > start:
-            changes.append(StepChange(t, t, _direction(y, usable, start, t, options), manual=True))
-            start = t
+            changes.append(StepChange(t, t, _direction(y, np.asarray(usable), start, t, options), manual=True))
+            start, idx, mean_of = t, [], -1
         if not options.auto_step_change or not usable[t]:
             continue
-        idx = np.flatnonzero(usable[start:t + 1]) + start
-        if idx.size < 2 * n:
+        idx.append(t)
+        if len(idx) < 2 * n:
             continue
-        mean = y[baseline_indices(idx, options.baseline)].mean()
+        base = min(baseline, len(idx)) if baseline else len(idx)
+        if base != mean_of:
+            mean, mean_of = float(y[idx[:base]].mean()), base
+            side, length = _latest_run(values, idx, mean, n)
+        else:
+            s = (values[t] > mean) - (values[t] < mean)
+            side, length = (s, length + 1) if s != 0 and s == side else (s, int(s != 0))
+        if side == 0 or length < n:
+            continue
         run = idx[-n:]
-        side = run_side(y[run], mean)
-        if side == 0 or (chart is not None and not chart.run_supported(y[run], mean, side > 0)):
+        if chart is not None and not chart.run_supported(y[run], mean, side > 0):
             continue
-        changes.append(StepChange(int(run[0]), t, "up" if side > 0 else "down"))
-        start = int(run[0])
+        changes.append(StepChange(run[0], t, "up" if side > 0 else "down"))
+        start, idx, mean_of = run[0], run, -1
     return changes
+
+
+def _latest_run(values: list[float], idx: list[int], mean: float, n: int) -> tuple[int, int]:
+    """(side, length up to ``n``) of the run of the latest points ``idx`` of ``values`` on one side of ``mean``."""
+    last = values[idx[-1]]
+    side = (last > mean) - (last < mean)
+    length = 0
+    if side:
+        for i in reversed(idx):
+            if ((values[i] > mean) - (values[i] < mean)) != side or length == n:
+                break
+            length += 1
+    return side, length
 
 
 def run_side(values: np.ndarray, mean: float) -> int:
@@ -372,14 +397,46 @@ def _direction(y, usable, start, new_start, options) -> str:
 # ------------------------------------------------------------------ the whole analysis of one series
 
 @dataclass(frozen=True)
+class SPCArrays:
+    """What the rules found for one series, as arrays and lists: the frames of :class:`SPCResult` are built from
+    it only when asked for (a panel's table and sentences never need them)."""
+
+    months: pd.PeriodIndex
+    #: the values the rules saw (seasonally adjusted ones, in an adjusted analysis)
+    values: np.ndarray
+    #: the months the rules used (not missing, not ignored)
+    usable: np.ndarray
+    process_of: np.ndarray
+    #: each point's process average and limits, one row per point
+    limits: np.ndarray
+    labels: list[str]
+    point_types: list[str]
+    declared: list[str | None]
+    process_rows: list[dict]
+    step_rows: list[dict]
+    #: the raw counts and each month's seasonal factor, in an adjusted analysis
+    raw: np.ndarray | None = None
+    factor: np.ndarray | None = None
+
+    def current_run(self) -> tuple[int, int]:
+        """(side, length) of the run of latest months on one side of the current process average."""
+        in_current = (self.process_of == self.process_of[-1]) & self.usable
+        return _latest_side_run(self.values[in_current], self.limits[in_current, 0])
+
+    def months_beyond(self, sign: int) -> int:
+        """Latest consecutive months of the current process on or beyond its upper (``sign`` 1) or lower (-1)
+        limit."""
+        return _months_beyond(self.values, self.limits[:, 2 if sign > 0 else 1], self.limits[:, 0],
+                              self.process_of, sign)
+
+
+@dataclass(frozen=True)
 class SPCResult:
     """SPC of one series: its processes, step changes, per-point rules and the board's sentences."""
 
     crime_type: str
     area: str
-    points: pd.DataFrame
-    processes: pd.DataFrame
-    step_changes: pd.DataFrame
+    arrays: SPCArrays = field(repr=False, compare=False)
     sentences: tuple[str, ...]
     status: str
     icon: str
@@ -389,6 +446,30 @@ class SPCResult:
     adjustment: Adjustment | None = None
     #: the count chart of a low-count series (None: an XmR chart)
     chart: CountChart | None = None
+
+    @functools.cached_property
+    def points(self) -> pd.DataFrame:
+        """One row per month: its count, process, average and limits, rule and point type."""
+        a = self.arrays
+        if a.raw is None:
+            return pd.DataFrame({"month": a.months, "count": a.values, "process": a.process_of,
+                                 "declared": [a.declared[k] for k in a.process_of], "mean": a.limits[:, 0],
+                                 "lcl": a.limits[:, 1], "ucl": a.limits[:, 2], "rule": a.labels,
+                                 "point_type": a.point_types})
+        scaled = a.limits * a.factor[:, None]
+        return pd.DataFrame({"month": a.months, "count": a.raw, "adjusted": a.values, "factor": a.factor,
+                             "process": a.process_of, "mean": scaled[:, 0], "lcl": scaled[:, 1], "ucl": scaled[:, 2],
+                             "rule": a.labels, "point_type": a.point_types})
+
+    @functools.cached_property
+    def processes(self) -> pd.DataFrame:
+        """One row per process: start, end, months, average, mean moving range, limits and near limits, trial."""
+        return pd.DataFrame(self.arrays.process_rows)
+
+    @functools.cached_property
+    def step_changes(self) -> pd.DataFrame:
+        """One row per step change: the month its process starts, the month declared, direction and averages."""
+        return pd.DataFrame(self.arrays.step_rows, columns=STEP_COLUMNS)
 
     @property
     def measure(self) -> str:
@@ -402,14 +483,15 @@ class SPCResult:
 
     @property
     def last_month(self) -> pd.Period:
-        return self.points["month"].iloc[-1]
+        return self.arrays.months[-1]
 
     def latest_step_change(self) -> pd.Series | None:
         return None if self.step_changes.empty else self.step_changes.iloc[-1]
 
     def summary(self) -> dict:
         """One row for the board's table."""
-        cur, last = self.current, self.latest_step_change()
+        cur = self.arrays.process_rows[-1]
+        last = self.arrays.step_rows[-1] if self.arrays.step_rows else None
         return {
             "crime_type": self.crime_type, "area": self.area, "last_month": str(self.last_month),
             "status": self.status, "mean": cur["mean"], "lcl": cur["lcl"], "ucl": cur["ucl"],
@@ -421,29 +503,36 @@ class SPCResult:
 
     def to_dict(self) -> dict:
         """The JSON shape of ``forecast spc --format json``."""
-        def month(p):
-            return None if p is None or pd.isna(p) else str(p)
+        a = self.arrays
+        months = a.months.astype(str).tolist()
+        counts = a.values if a.raw is None else a.raw
+        limits = a.limits if a.raw is None else a.limits * a.factor[:, None]
+        extra = [{"adjusted": _num(v), "factor": _num(f)} for v, f in zip(a.values.tolist(), a.factor.tolist())] \
+            if self.adjustment else [{}] * len(months)
         return {
             "crime_type": self.crime_type, "area": self.area,
-            "processes": [{"start": month(r.start), "end": month(r.end), "mean": _num(r.mean), "lcl": _num(r.lcl),
-                           "ucl": _num(r.ucl), "trial": bool(r.trial)} for r in self.processes.itertuples()],
-            "step_changes": [{"month": month(r.month), "detected": month(r.detected), "direction": r.direction,
-                              "old_mean": _num(r.old_mean), "new_mean": _num(r.new_mean),
-                              "pct_change": _num(r.pct_change), "manual": bool(r.manual)}
-                             for r in self.step_changes.itertuples()],
-            "points": [{"month": month(r.month), "count": _num(r.count),
-                        **({"adjusted": _num(r.adjusted), "factor": _num(r.factor)} if self.adjustment else {}),
-                        "mean": _num(r.mean), "lcl": _num(r.lcl), "ucl": _num(r.ucl), "rule": r.rule,
-                        "point_type": r.point_type}
-                       for r in self.points.itertuples()],
+            "processes": [{"start": str(r["start"]), "end": str(r["end"]), "mean": _num(r["mean"]),
+                           "lcl": _num(r["lcl"]), "ucl": _num(r["ucl"]), "trial": bool(r["trial"])}
+                          for r in a.process_rows],
+            "step_changes": [{"month": str(r["month"]), "detected": str(r["detected"]), "direction": r["direction"],
+                              "old_mean": _num(r["old_mean"]), "new_mean": _num(r["new_mean"]),
+                              "pct_change": _num(r["pct_change"]), "manual": bool(r["manual"])}
+                             for r in a.step_rows],
+            "points": [{"month": m, "count": _num(c), **e, "mean": _num(lim[0]), "lcl": _num(lim[1]),
+                        "ucl": _num(lim[2]), "rule": rule, "point_type": kind}
+                       for m, c, e, lim, rule, kind in zip(months, counts.tolist(), extra, limits.tolist(), a.labels,
+                                                           a.point_types)],
             "icon": self.icon, "status": self.status, "chart": self.chart.kind if self.chart else "xmr",
             "sentences": list(self.sentences), "notes": list(self.notes),
             **({"adjustment": self.adjustment.to_dict()} if self.adjustment is not None else {}),
         }
 
 
+STEP_COLUMNS = ["month", "detected", "direction", "old_mean", "new_mean", "pct_change", "manual"]
+
+
 def _num(x) -> float | None:
-    return None if x is None or not np.isfinite(x) else round(float(x), 6)
+    return None if x is None or not math.isfinite(x) else round(float(x), 6)
 
 
 def fmt(x: float, missing: str = "n/a", decimals: int | None = None) -> str:
@@ -468,15 +557,17 @@ def analyse(y: pd.Series, crime_type: str = "", area: str = "", options: SPCOpti
     count, its ``factor`` and ``adjusted`` value, with the average and limits carried back onto the raw scale
     (they follow the season); processes and step changes stay on the adjusted scale."""
     notes: list[str] = []
-    y = y.sort_index()
     if not isinstance(y.index, pd.PeriodIndex):
+        y = y.copy()
         y.index = pd.PeriodIndex(y.index, freq="M")
+    if not y.index.is_monotonic_increasing:
+        y = y.sort_index()
     if len(y) == 0:
         raise ValueError("an SPC analysis needs at least one month")
-    calendar = pd.period_range(y.index[0], y.index[-1], freq="M")
-    if len(calendar) != len(y):
-        notes.append(f"{len(calendar) - len(y)} missing month(s) left out of the limits and runs")
-        y = y.reindex(calendar)
+    span = y.index[-1].ordinal - y.index[0].ordinal + 1
+    if span != len(y):
+        notes.append(f"{span - len(y)} missing month(s) left out of the limits and runs")
+        y = y.reindex(pd.period_range(y.index[0], y.index[-1], freq="M"))
     if options.adjust == "seasonal":
         from forecast.control.adjust import adjusted_values, seasonal_adjustment
 
@@ -488,31 +579,21 @@ def analyse(y: pd.Series, crime_type: str = "", area: str = "", options: SPCOpti
             if adjustment.first_adjusted != y.index[0]:
                 notes.append(f"seasonally adjusted from {adjustment.first_adjusted}; the months before are raw "
                              "(factors need two full years of history)")
-            adjusted = pd.Series(adjusted_values(y, adjustment), y.index)
-            return _on_raw_scale(_analyse(adjusted, crime_type, area, options, target, notes, adjustment), y)
-    return _analyse(y, crime_type, area, options, target, notes)
+            adjusted = adjusted_values(y, adjustment)
+            result = _analyse(y.index, adjusted, crime_type, area, options, target, notes, adjustment)
+            factor = np.where(adjustment.adjusted, adjustment.factors, 1.0)
+            return replace(result, arrays=replace(result.arrays, raw=y.to_numpy(dtype=float), factor=factor))
+    return _analyse(y.index, y.to_numpy(dtype=float), crime_type, area, options, target, notes)
 
 
-def _on_raw_scale(result: SPCResult, y: pd.Series) -> SPCResult:
-    """Points of an adjusted analysis with the raw counts, and the average and limits times each month's factor."""
-    from dataclasses import replace
-
-    factor = np.where(result.adjustment.adjusted, result.adjustment.factors, 1.0)
-    points = result.points.assign(adjusted=result.points["count"], factor=factor, count=y.to_numpy(dtype=float))
-    for col in ("mean", "lcl", "ucl"):
-        points[col] = points[col] * factor
-    return replace(result, points=points[["month", "count", "adjusted", "factor", "process", "mean", "lcl", "ucl",
-                                          "rule", "point_type"]])
-
-
-def _analyse(y: pd.Series, crime_type: str, area: str, options: SPCOptions, target: float | None,
-             notes: list[str], adjustment=None, chart: CountChart | None = None) -> SPCResult:
+def _analyse(months: pd.PeriodIndex, values: np.ndarray, crime_type: str, area: str, options: SPCOptions,
+             target: float | None, notes: list[str], adjustment=None, chart: CountChart | None = None) -> SPCResult:
     """One series on an XmR chart; on a count chart (:mod:`forecast.control.counts`) when it is counts (none negative)
     whose current process averages under ``min_mean`` a month, or when ``chart`` is given."""
-    months = y.index
-    values = y.to_numpy(dtype=float)
-    ignore = {pd.Period(m, "M") for m in options.ignore}
-    usable = ~np.isnan(values) & ~np.isin(months, list(ignore))
+    values = np.asarray(values, dtype=float)
+    usable = ~np.isnan(values)
+    if options.ignore:
+        usable &= ~np.isin(months, [pd.Period(m, "M") for m in options.ignore])
     known = [months.get_loc(pd.Period(m, "M")) for m in options.step_changes_at
              if pd.Period(m, "M") in months and pd.Period(m, "M") != months[0]]
     changes = find_step_changes(values, options, usable, known, chart)
@@ -521,7 +602,8 @@ def _analyse(y: pd.Series, crime_type: str, area: str, options: SPCOptions, targ
 
     process_rows, labels = [], [IGNORED] * len(values)
     point_limits = np.full((len(values), 3), np.nan)
-    floor = 0.0 if options.floor_at_zero and np.nanmin(values, initial=0.0) >= 0 else None
+    counts = np.nanmin(values, initial=0.0) >= 0
+    floor = 0.0 if options.floor_at_zero and counts else None
     for k, (s, e) in enumerate(zip(starts, ends)):
         idx = np.flatnonzero(usable[s:e + 1]) + s
         base = baseline_indices(idx, options.baseline)
@@ -541,43 +623,37 @@ def _analyse(y: pd.Series, crime_type: str, area: str, options: SPCOptions, targ
         if idx.size:
             found = classify_points(values[idx], limits, options) if chart is None else \
                 count_labels(values[idx], limits)
-            for i, label in zip(idx, found):
+            for i, label in zip(idx.tolist(), found):
                 labels[i] = label
-    processes = pd.DataFrame(process_rows)
-    if chart is None and is_low(processes, options) and np.nanmin(values, initial=0.0) >= 0:
-        return _count_analysis(y, crime_type, area, options, target, notes, adjustment)
-    if processes["n"].iloc[-1] < 2:
+    current_mean = process_rows[-1]["mean"]
+    if chart is None and counts and np.isfinite(current_mean) and current_mean < options.min_mean:
+        return _count_analysis(months, values, crime_type, area, options, target, notes, adjustment)
+    if process_rows[-1]["n"] < 2:
         notes.append("fewer than 2 months in the current process: no control limits yet")
-    elif processes["trial"].iloc[-1]:
-        notes.append(f"trial limits: the current process has {processes['n'].iloc[-1]} of "
+    elif process_rows[-1]["trial"]:
+        notes.append(f"trial limits: the current process has {process_rows[-1]['n']} of "
                      f"{options.baseline or 12} baseline months")
 
     step_rows = []
     for k, c in enumerate(changes, start=1):
-        old, new = processes.iloc[k - 1]["mean"], processes.iloc[k]["mean"]
+        old, new = process_rows[k - 1]["mean"], process_rows[k]["mean"]
         pct = (new - old) / old * 100 if old else float("nan")
         direction = c.direction if new == old or not np.isfinite(new - old) else ("up" if new > old else "down")
         step_rows.append({"month": months[c.start], "detected": months[c.detected], "direction": direction,
                           "old_mean": old, "new_mean": new, "pct_change": pct, "manual": c.manual})
-    step_changes = pd.DataFrame(step_rows, columns=["month", "detected", "direction", "old_mean", "new_mean",
-                                                    "pct_change", "manual"])
     process_of = np.repeat(np.arange(len(starts)), np.array(ends) - np.array(starts) + 1)
-    declared = [None] + [str(months[c.detected]) for c in changes]
-    points = pd.DataFrame({"month": months, "count": values, "process": process_of,
-                           "declared": [declared[k] for k in process_of], "mean": point_limits[:, 0],
-                           "lcl": point_limits[:, 1], "ucl": point_limits[:, 2],
-                           "rule": labels,
-                           "point_type": [point_type(l, options.improvement_direction) if l != IGNORED else "ignored"
-                                          for l in labels]})
-    last_label = next((l for l in reversed(labels) if l != IGNORED), COMMON_CAUSE)
+    kinds = {label: point_type(label, options.improvement_direction) if label != IGNORED else "ignored"
+             for label in set(labels)}
+    arrays = SPCArrays(months, values, usable, process_of, point_limits, labels, [kinds[label] for label in labels],
+                       [None] + [str(months[c.detected]) for c in changes], process_rows, step_rows)
+    last_label = next((label for label in reversed(labels) if label != IGNORED), COMMON_CAUSE)
     icon = variation_icon(last_label, options.improvement_direction)
     measure = measure_name(crime_type, area, adjustment is not None)
     if chart is None:
-        sentence, status = narrate(points, processes, step_changes, measure, options)
+        sentence, status = narrate(arrays, measure, options)
     else:
-        sentence, status = narrate_counts(points, processes, step_changes, measure, options, chart)
-    return SPCResult(crime_type, area, points, processes, step_changes, (sentence,), status, icon, tuple(notes),
-                     options, adjustment, chart)
+        sentence, status = narrate_counts(arrays, measure, options, chart)
+    return SPCResult(crime_type, area, arrays, (sentence,), status, icon, tuple(notes), options, adjustment, chart)
 
 
 def is_low(processes: pd.DataFrame, options: SPCOptions) -> bool:
@@ -588,24 +664,26 @@ def is_low(processes: pd.DataFrame, options: SPCOptions) -> bool:
 
 def is_low_count(result: SPCResult) -> bool:
     """Whether the series' current process averages fewer crimes a month than XmR signals need (``min_mean``)."""
-    return is_low(result.processes, result.options)
+    mean = result.arrays.process_rows[-1]["mean"]
+    return bool(np.isfinite(mean) and mean < result.options.min_mean)
 
 
 def count_labels(y: np.ndarray, limits: Limits) -> list[str]:
     """The point rules of a count chart: a month beyond a limit, and nothing else (the run, trend and 2-of-3
     rules assume a continuous measure; on 0, 1 and 2 crimes a month they fire by chance)."""
     return [("Above UCL" if o > 0 else "Below LCL") if o else COMMON_CAUSE
-            for o in outside_limits(y, limits.lcl, limits.ucl)]
+            for o in outside_limits(y, limits.lcl, limits.ucl).tolist()]
 
 
-def _count_analysis(y: pd.Series, crime_type: str, area: str, options: SPCOptions, target: float | None,
-                    notes: list[str], adjustment=None) -> SPCResult:
+def _count_analysis(months: pd.PeriodIndex, values: np.ndarray, crime_type: str, area: str, options: SPCOptions,
+                    target: float | None, notes: list[str], adjustment=None) -> SPCResult:
     """A low-count series on a count chart: first on the c-chart, to find its processes; then on the chart their
     dispersion calls for (:func:`forecast.control.counts.choose_chart`), said in the notes."""
-    first = _analyse(y, crime_type, area, options, target, list(notes), adjustment, CountChart("c", 1.0, 1.0, 1.0))
-    usable = (first.points["rule"] != IGNORED).to_numpy()
-    chart = choose_chart(first.points["count"].to_numpy()[usable], first.points["mean"].to_numpy()[usable])
-    return _analyse(y, crime_type, area, options, target, [*notes, chart.note()], adjustment, chart)
+    first = _analyse(months, values, crime_type, area, options, target, list(notes), adjustment,
+                     CountChart("c", 1.0, 1.0, 1.0)).arrays
+    usable = first.usable
+    chart = choose_chart(first.values[usable], first.limits[usable, 0])
+    return _analyse(months, values, crime_type, area, options, target, [*notes, chart.note()], adjustment, chart)
 
 
 # ------------------------------------------------------------------ the board's sentences
@@ -625,11 +703,15 @@ def current_run(points: pd.DataFrame) -> tuple[int, int]:
     """(side, length) of the run of latest months on one side of the current process average."""
     cur = points[points["process"] == points["process"].iloc[-1]]
     cur = cur[cur["rule"] != IGNORED]
-    sides = side_of_mean(cur["count"].to_numpy(), cur["mean"].to_numpy())
-    if sides.size == 0 or sides[-1] == 0:
+    return _latest_side_run(cur["count"].to_numpy(dtype=float), cur["mean"].to_numpy(dtype=float))
+
+
+def _latest_side_run(values: np.ndarray, means: np.ndarray) -> tuple[int, int]:
+    sides = side_of_mean(values, means).tolist()
+    if not sides or sides[-1] == 0:
         return 0, 0
     length = 0
-    for s in sides[::-1]:
+    for s in reversed(sides):
         if s != sides[-1]:
             break
         length += 1
@@ -638,16 +720,19 @@ def current_run(points: pd.DataFrame) -> tuple[int, int]:
 
 def months_beyond(points: pd.DataFrame, sign: int) -> int:
     """Latest consecutive months of the current process on or beyond its upper (``sign`` 1) or lower (-1) limit."""
-    col = "ucl" if sign > 0 else "lcl"
-    values, limit, mean = (points[c].to_numpy(dtype=float) for c in ("count", col, "mean"))
-    in_process = points["process"].to_numpy() == points["process"].iloc[-1]
+    return _months_beyond(*(points[c].to_numpy(dtype=float) for c in ("count", "ucl" if sign > 0 else "lcl", "mean")),
+                          points["process"].to_numpy(), sign)
+
+
+def _months_beyond(values: np.ndarray, limit: np.ndarray, mean: np.ndarray, process: np.ndarray, sign: int) -> int:
+    in_process = process == process[-1]
     with np.errstate(invalid="ignore"):
         beyond = (values * sign >= limit * sign) & (values * sign > mean * sign) & in_process & np.isfinite(limit)
     # counted back from the latest month to the first that is not beyond
     return int(beyond.size) if beyond.all() else int(np.argmin(beyond[::-1]))
 
 
-def step_change_text(measure: str, change: pd.Series, decimals: int | None = None) -> str:
+def step_change_text(measure: str, change: pd.Series | dict, decimals: int | None = None) -> str:
     """The board's sentence for a step change, declared this month or earlier in the quarter: one register, and
     both months, the one the new process starts and the one the run that declared it completed."""
     up = change["direction"] == "up"
@@ -673,32 +758,30 @@ def recent_step_change(step_changes: pd.DataFrame, last_month: pd.Period, months
     return latest if latest["detected"] > last_month - months else None
 
 
-def new_process_status(change: pd.Series) -> str:
+def new_process_status(change: pd.Series | dict) -> str:
     """The status of a series whose current process began with a step change declared earlier in the quarter:
     'new process since 2018-04, up', so that the table and the chart title say what the board's sentence says."""
     return f"new process since {change['month']}, {change['direction']}"
 
 
-def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.DataFrame, measure: str,
-            options: SPCOptions) -> tuple[str, str]:
+def narrate(a: SPCArrays, measure: str, options: SPCOptions) -> tuple[str, str]:
     """The board's sentence for the latest month and a short status, by the priority of SPC.md section 5."""
     show = functools.partial(fmt, decimals=options.decimals)
-    last = points.iloc[-1]
-    cur = processes.iloc[-1]
+    last_month, last_rule = a.months[-1], a.labels[-1]
+    cur = a.process_rows[-1]
     trial = ", trial limits" if cur["trial"] else ""
+    latest = a.step_rows[-1] if a.step_rows else None
 
-    if not step_changes.empty and step_changes["detected"].iloc[-1] == last["month"]:
-        sc = step_changes.iloc[-1]
-        return step_change_text(measure, sc, options.decimals), f"step change {sc['direction']}"
+    if latest is not None and latest["detected"] == last_month:
+        return step_change_text(measure, latest, options.decimals), f"step change {latest['direction']}"
 
-    values = points["count"].to_numpy()
     for sign, word, limit_word in ((1, "increases", "above the upper"), (-1, "reductions", "below the lower")):
-        k = months_beyond(points, sign)
+        k = a.months_beyond(sign)
         if k >= 2:
             return (f"{measure} has seen significant {word} in the last {k} months, with monthly levels on or "
                     f"{limit_word} control limit.", f"{'above UCL' if sign > 0 else 'below LCL'} {k} months")
 
-    side, k = current_run(points)
+    side, k = a.current_run()
     word = "above" if side > 0 else "below"
     if side and k == options.run_length - 1:
         return (f"{measure} has been {word} average for the last {k} months; another month {word} average will "
@@ -706,57 +789,52 @@ def narrate(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.Data
     if side and options.shift_points <= k < options.run_length - 1:
         return f"{measure} has been {word} average for the last {k} months.", f"{k} months {word} average"
 
-    change = recent_step_change(step_changes, last["month"])
-    if change is not None:
-        return step_change_text(measure, change, options.decimals), new_process_status(change)
+    if latest is not None and latest["detected"] > last_month - RECENT_MONTHS:
+        return step_change_text(measure, latest, options.decimals), new_process_status(latest)
 
-    if last["rule"] == COMMON_CAUSE and len(points) > 1:
-        extreme = _highest_lowest(points)
+    if last_rule == COMMON_CAUSE and len(a.values) > 1:
+        extreme = _highest_lowest(a.values, a.months)
         if extreme:
             return f"Whilst still just within normal limits, {extreme[0].format(measure=measure)}", extreme[1]
 
-    if last["rule"].startswith("7 Point Trend"):
-        rising = "Increasing" in last["rule"]
-        steps = np.sign(np.diff(values))
+    if last_rule.startswith("7 Point Trend"):
+        rising = "Increasing" in last_rule
         k = 1
-        for s in steps[::-1]:
+        for s in np.sign(np.diff(a.values))[::-1].tolist():
             if s != (1 if rising else -1):
                 break
             k += 1
         return (f"{measure} has {'risen' if rising else 'fallen'} for {k} consecutive months (a significant trend).",
                 f"trend {'up' if rising else 'down'}")
 
-    if last["rule"] not in (COMMON_CAUSE, IGNORED):
-        status = last["rule"]
+    if last_rule not in (COMMON_CAUSE, IGNORED):
         return (f"{measure} is in its current process (average {show(cur['mean'])}{trial}); the latest month "
-                f"shows special cause variation ({last['rule']}).", status)
+                f"shows special cause variation ({last_rule}).", last_rule)
     return f"{measure} is stable in its current process (average {show(cur['mean'])}{trial}).", "stable"
 
 
-def narrate_counts(points: pd.DataFrame, processes: pd.DataFrame, step_changes: pd.DataFrame, measure: str,
-                   options: SPCOptions, chart: CountChart) -> tuple[str, str]:
+def narrate_counts(a: SPCArrays, measure: str, options: SPCOptions, chart: CountChart) -> tuple[str, str]:
     """The board's sentence and status for a series on a count chart: a step change declared this month and
     months beyond a limit in the board's words (as on an XmR chart); otherwise what the chart is and that the
     latest month is within it, status "too few crimes" (or "no crimes recorded")."""
-    counts = points.loc[points["rule"] != IGNORED, "count"]
+    counts = a.values[a.usable]
     if counts.size and (counts == 0).all():
-        return f"{measure}: no crimes recorded in the {counts.size} months to {points['month'].iloc[-1]}.", NONE_RECORDED
-    last, cur = points.iloc[-1], processes.iloc[-1]
-    declared = not step_changes.empty and step_changes["detected"].iloc[-1] == last["month"]
-    if declared or last["rule"] in ("Above UCL", "Below LCL"):
-        if declared or max(months_beyond(points, 1), months_beyond(points, -1)) >= 2:
-            return narrate(points, processes, step_changes, measure, options)
-        above = last["rule"] == "Above UCL"
-        return (f"{measure}: {fmt(last['count'])} crimes in {last['month']}, {'above the upper' if above else 'below the lower'} "
-                f"control limit of {fmt(cur['ucl'] if above else cur['lcl'])} on a {chart.name} for a process "
-                f"averaging {fmt(cur['mean'])} a month.", last["rule"])
+        return f"{measure}: no crimes recorded in the {counts.size} months to {a.months[-1]}.", NONE_RECORDED
+    last_rule, cur = a.labels[-1], a.process_rows[-1]
+    declared = bool(a.step_rows) and a.step_rows[-1]["detected"] == a.months[-1]
+    if declared or last_rule in ("Above UCL", "Below LCL"):
+        if declared or max(a.months_beyond(1), a.months_beyond(-1)) >= 2:
+            return narrate(a, measure, options)
+        above = last_rule == "Above UCL"
+        return (f"{measure}: {fmt(a.values[-1])} crimes in {a.months[-1]}, "
+                f"{'above the upper' if above else 'below the lower'} control limit of "
+                f"{fmt(cur['ucl'] if above else cur['lcl'])} on a {chart.name} for a process averaging "
+                f"{fmt(cur['mean'])} a month.", last_rule)
     return (f"{measure}: too few crimes a month (average {fmt(cur['mean'])}) for an XmR chart; on a {chart.name} "
             f"(limits {fmt(cur['lcl'])} to {fmt(cur['ucl'])}) the latest month is within its limits.", TOO_FEW)
 
 
-def _highest_lowest(points: pd.DataFrame, min_gap: int = 24) -> tuple[str, str] | None:
-    values = points["count"].to_numpy()
-    months = points["month"].to_numpy()
+def _highest_lowest(values: np.ndarray, months: pd.PeriodIndex, min_gap: int = 24) -> tuple[str, str] | None:
     latest = values[-1]
     for word, beaten in (("highest", values[:-1] >= latest), ("lowest", values[:-1] <= latest)):
         earlier = np.flatnonzero(beaten & ~np.isnan(values[:-1]))
