@@ -70,11 +70,13 @@ class Panel:
 
     def iter_series(self) -> Iterable[tuple[tuple[str, str], pd.Series]]:
         """Every series in key order, each as in :meth:`series`."""
-        frame = self.frame.sort_values("month")
-        groups = {key: g for key, g in frame.groupby(["crime_type", "area"], sort=False)}
+        counts = self.frame["count"].to_numpy(dtype=float)
+        months = pd.PeriodIndex(self.frame["month"], freq="M").asi8
+        rows = self.frame.groupby(["crime_type", "area"], sort=False).indices
         for key in self.keys():
-            g = groups[key]
-            yield key, pd.Series(g["count"].to_numpy(dtype=float), index=pd.PeriodIndex(g["month"], freq="M"),
+            at = rows[key]
+            at = at[np.argsort(months[at], kind="stable")]
+            yield key, pd.Series(counts[at], index=pd.PeriodIndex.from_ordinals(months[at], freq="M"),
                                  name=f"{key[0]} / {key[1]}")
 
     def lengths(self) -> pd.Series:
@@ -183,12 +185,14 @@ def uneven_totals(frame: pd.DataFrame) -> list[str]:
     read as a signal. One note for the crime types with the same areas."""
     by_parts: dict[str, list[str]] = {}
     base = _located(frame[(frame["area"] != ALL_AREAS) & (frame["crime_type"] != ALL_CRIME)])
-    for crime, g in base.groupby("crime_type"):
-        spans = g.groupby("area").agg(first=("month", "min"), last=("month", "max"), mean=("count", "mean"))
+    every = base.groupby(["crime_type", "area"]).agg(first=("month", "min"), last=("month", "max"),
+                                                     mean=("count", "mean"))
+    for crime, spans in every.groupby(level="crime_type"):
+        spans = spans.droplevel("crime_type")
         if len(spans) < 2:
             continue
+        first, last = spans["first"].min(), spans["last"].max()
         spans = spans[spans["mean"] >= UNEVEN_SHARE * spans["mean"].sum()]
-        first, last = g["month"].min(), g["month"].max()
         parts = [f"{a} only from {r['first']}" for a, r in spans.iterrows() if r["first"] > first]
         parts += [f"{a} only to {r['last']}" for a, r in spans.iterrows() if r["last"] < last]
         if parts:

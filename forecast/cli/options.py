@@ -158,8 +158,8 @@ def selection_options(crime_required: bool = False, totals: bool = True, force_t
             chosen = api.select(panel, crime, area, totals=totals, include_asb=include_asb,
                                 force_totals=force_totals, all_crime=all_crime)
             if (chosen.frame["area"] == ALL_AREAS).any():
-                say_uneven_totals(api.select(panel, crime, totals=totals, include_asb=include_asb,
-                                             force_totals=force_totals, all_crime=all_crime))
+                say_uneven_totals(chosen if area is None else api.select(panel, crime, totals=totals, include_asb=
+                                  include_asb, force_totals=force_totals, all_crime=all_crime))
             return func(*args, panel=chosen, **kwargs)
         if force_totals_flag:
             wrapper = click.option("--force-totals", is_flag=True,

@@ -85,6 +85,9 @@ class SPCOptions:
 
 @dataclass(frozen=True)
 class Limits:
+    """A process's average, mean moving range and limits: floats, or (to classify the points of several processes at
+    once) one value per point."""
+
     mean: float
     amr: float
     lcl: float
@@ -138,19 +141,25 @@ def outside_limits(y: np.ndarray, lcl: float | np.ndarray, ucl: float | np.ndarr
     return np.where(y > ucl, 1, np.where(y < lcl, -1, 0))
 
 
-def run_end_flags(sides: np.ndarray, n: int = 7) -> np.ndarray:
-    """1 at each point that ends a run of at least ``n`` equal non-zero sides."""
-    out, length, previous = [], 0, 0
-    for s in np.asarray(sides, dtype=int).tolist():
-        length = length + 1 if s != 0 and s == previous else (1 if s != 0 else 0)
+def run_end_flags(sides: np.ndarray, n: int = 7, segments: np.ndarray | None = None) -> np.ndarray:
+    """1 at each point that ends a run of at least ``n`` equal non-zero sides (within one of ``segments``)."""
+    sides = np.asarray(sides, dtype=int).tolist()
+    segments = [0] * len(sides) if segments is None else np.asarray(segments).tolist()
+    out, length, previous, previous_segment = [], 0, 0, segments[0] if segments else 0
+    for s, segment in zip(sides, segments):
+        length = length + 1 if s != 0 and s == previous and segment == previous_segment else (1 if s != 0 else 0)
         out.append(int(length >= n))
-        previous = s
+        previous, previous_segment = s, segment
     return np.array(out, dtype=int)
 
 
-def trend_end_flags(y: np.ndarray, n: int = 7) -> np.ndarray:
-    """+1 / -1 at each point that ends ``n`` strictly rising / falling points (ties break a trend)."""
-    steps = np.sign(np.diff(np.asarray(y, dtype=float))).astype(int).tolist()
+def trend_end_flags(y: np.ndarray, n: int = 7, segments: np.ndarray | None = None) -> np.ndarray:
+    """+1 / -1 at each point that ends ``n`` strictly rising / falling points (ties, and the step from one of
+    ``segments`` to the next, break a trend)."""
+    steps = np.sign(np.diff(np.asarray(y, dtype=float))).astype(int)
+    if segments is not None:
+        steps[np.diff(segments) != 0] = 0
+    steps = steps.tolist()
     out = [0] * len(y)
     length, previous = 0, 0
     for i, s in enumerate(steps, start=1):
@@ -170,13 +179,16 @@ def part_of_run(end_flags: np.ndarray, n: int = 7) -> np.ndarray:
     return out
 
 
-def two_in_three(close: np.ndarray, sides: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Windows of 3 with at least 2 close points, all 3 on one side: (window flags, flagged close points)."""
+def two_in_three(close: np.ndarray, sides: np.ndarray, segments: np.ndarray | None = None) \
+        -> tuple[np.ndarray, np.ndarray]:
+    """Windows of 3 with at least 2 close points, all 3 on one side (and in one of ``segments``, which are
+    contiguous): (window flags, flagged close points)."""
     close = np.asarray(close, dtype=int)
     c, s = close.tolist(), np.asarray(sides, dtype=int).tolist()
+    g = [0] * len(c) if segments is None else np.asarray(segments).tolist()
     window = [0] * len(c)
     for i in range(len(c) - 2):
-        if s[i] != 0 and s[i] == s[i + 1] == s[i + 2] and c[i] + c[i + 1] + c[i + 2] >= 2:
+        if s[i] != 0 and s[i] == s[i + 1] == s[i + 2] and g[i] == g[i + 2] and c[i] + c[i + 1] + c[i + 2] >= 2:
             window[i:i + 3] = (1, 1, 1)
     window = np.array(window, dtype=int)
     return window, window * close
@@ -191,14 +203,16 @@ def close_to_limits(y: np.ndarray, limits: Limits, beyond_limits: bool = True) -
     return close.astype(int)
 
 
-def trend_directions(y: np.ndarray, part: np.ndarray) -> np.ndarray:
-    """Direction of the trend at each trend point: the slope on its right if the next point is in it, else its left."""
+def trend_directions(y: np.ndarray, part: np.ndarray, segments: np.ndarray | None = None) -> np.ndarray:
+    """Direction of the trend at each trend point: the slope on its right if the next point is in it (and in its
+    one of ``segments``), else its left."""
     y = np.asarray(y, dtype=float)
+    g = np.zeros(y.size, dtype=int) if segments is None else np.asarray(segments)
     out = np.zeros(y.size, dtype=int)
     for i in np.flatnonzero(part):
-        if i + 1 < y.size and part[i + 1]:
+        if i + 1 < y.size and part[i + 1] and g[i + 1] == g[i]:
             out[i] = int(np.sign(y[i + 1] - y[i]))
-        elif i > 0:
+        elif i > 0 and g[i - 1] == g[i]:
             out[i] = int(np.sign(y[i] - y[i - 1]))
     return out
 
@@ -263,15 +277,18 @@ def assurance(target: float | None, limits: Limits, improvement_direction: str) 
     return "inconsistent"
 
 
-def classify_points(y: np.ndarray, limits: Limits, options: SPCOptions = SPCOptions()) -> list[str]:
-    """The MDC rule label of each point of one process, judged against that process's limits."""
+def classify_points(y: np.ndarray, limits: Limits, options: SPCOptions = SPCOptions(),
+                    segments: np.ndarray | None = None) -> list[str]:
+    """The MDC rule label of each point of one process, judged against that process's limits; or of the points
+    of several processes at once, ``segments`` saying which process each point is in (no run, trend or window
+    reaches from one into the next) and ``limits`` holding each point's process's limits."""
     y = np.asarray(y, dtype=float)
     sides = side_of_mean(y, limits.mean)
     outside = outside_limits(y, limits.lcl, limits.ucl)
-    trend_part = part_of_run(trend_end_flags(y, options.trend_points), options.trend_points)
-    trend = trend_directions(y, trend_part)
-    _, close_part = two_in_three(close_to_limits(y, limits, options.two_in_three_beyond_limits), sides)
-    shift = part_of_run(run_end_flags(sides, options.shift_points), options.shift_points) * sides
+    trend_part = part_of_run(trend_end_flags(y, options.trend_points, segments), options.trend_points)
+    trend = trend_directions(y, trend_part, segments)
+    _, close_part = two_in_three(close_to_limits(y, limits, options.two_in_three_beyond_limits), sides, segments)
+    shift = part_of_run(run_end_flags(sides, options.shift_points, segments), options.shift_points) * sides
     return special_cause_labels(outside, trend, close_part * sides, shift)
 
 
@@ -327,39 +344,42 @@ def find_step_changes(y: np.ndarray, options: SPCOptions = SPCOptions(), usable:
     """
     y = np.asarray(y, dtype=float)
     values = y.tolist()
-    usable = [True] * y.size if usable is None else np.asarray(usable, dtype=bool).tolist()
-    known = set(known)
+    usable = np.ones(y.size, dtype=bool) if usable is None else np.asarray(usable, dtype=bool)
     n, baseline = options.run_length, options.baseline
+    # the replay steps through the usable months (pos), the process's first at pos[first]; its average is
+    # recomputed only when its baseline grows, and the run of latest points on one side of it is carried along
+    pos = np.flatnonzero(usable).tolist()
+    manual = sorted(k for k in set(known) if 0 < k < y.size)
     changes: list[StepChange] = []
-    start = 0
-    # the usable points of the current process, its average from the baseline points among them (recomputed only
-    # when that baseline grows), and the run of latest points on one side of it
-    idx: list[int] = []
+    start = first = m = p = 0
     mean, mean_of, side, length = float("nan"), -1, 0, 0
-    for t in range(y.size):
-        if t in known and t > start:
-            changes.append(StepChange(t, t, _direction(y, np.asarray(usable), start, t, options), manual=True))
-            start, idx, mean_of = t, [], -1
-        if not options.auto_step_change or not usable[t]:
+    while True:
+        t = pos[p] if p < len(pos) else y.size
+        while m < len(manual) and manual[m] <= t:
+            if manual[m] > start:
+                k = manual[m]
+                changes.append(StepChange(k, k, _direction(y, usable, start, k, options), manual=True))
+                start, first, mean_of = k, p, -1
+            m += 1
+        if p == len(pos):
+            return changes
+        count = p - first + 1
+        if not options.auto_step_change or count < 2 * n:
+            p += 1
             continue
-        idx.append(t)
-        if len(idx) < 2 * n:
-            continue
-        base = min(baseline, len(idx)) if baseline else len(idx)
+        base = baseline if baseline and baseline < count else count
         if base != mean_of:
-            mean, mean_of = float(y[idx[:base]].mean()), base
-            side, length = _latest_run(values, idx, mean, n)
+            mean, mean_of = float(y[pos[first:first + base]].mean()), base
+            side, length = _latest_run(values, pos[first:p + 1], mean, n)
         else:
             s = (values[t] > mean) - (values[t] < mean)
             side, length = (s, length + 1) if s != 0 and s == side else (s, int(s != 0))
-        if side == 0 or length < n:
-            continue
-        run = idx[-n:]
-        if chart is not None and not chart.run_supported(y[run], mean, side > 0):
-            continue
-        changes.append(StepChange(run[0], t, "up" if side > 0 else "down"))
-        start, idx, mean_of = run[0], run, -1
-    return changes
+        if side != 0 and length >= n:
+            run = pos[p - n + 1:p + 1]
+            if chart is None or chart.run_supported(y[run], mean, side > 0):
+                changes.append(StepChange(run[0], t, "up" if side > 0 else "down"))
+                start, first, mean_of = run[0], p - n + 1, -1
+        p += 1
 
 
 def _latest_run(values: list[float], idx: list[int], mean: float, n: int) -> tuple[int, int]:
@@ -600,8 +620,9 @@ def _analyse(months: pd.PeriodIndex, values: np.ndarray, crime_type: str, area: 
     starts = [0] + [c.start for c in changes]
     ends = [s - 1 for s in starts[1:]] + [len(values) - 1]
 
-    process_rows, labels = [], [IGNORED] * len(values)
-    point_limits = np.full((len(values), 3), np.nan)
+    process_rows = []
+    #: each point's process's mean, lcl, ucl, near_lcl, near_ucl
+    point_limits = np.full((len(values), 5), np.nan)
     counts = np.nanmin(values, initial=0.0) >= 0
     floor = 0.0 if options.floor_at_zero and counts else None
     for k, (s, e) in enumerate(zip(starts, ends)):
@@ -619,12 +640,17 @@ def _analyse(months: pd.PeriodIndex, values: np.ndarray, crime_type: str, area: 
         process_rows.append({"process": k, "start": months[s], "end": months[e], "n": int(idx.size),
                              "mean": limits.mean, "amr": limits.amr, "lcl": limits.lcl, "ucl": limits.ucl,
                              "near_lcl": limits.near_lcl, "near_ucl": limits.near_ucl, "trial": trial})
-        point_limits[s:e + 1] = [limits.mean, limits.lcl, limits.ucl]
-        if idx.size:
-            found = classify_points(values[idx], limits, options) if chart is None else \
-                count_labels(values[idx], limits)
-            for i, label in zip(idx.tolist(), found):
-                labels[i] = label
+        point_limits[s:e + 1] = [limits.mean, limits.lcl, limits.ucl, limits.near_lcl, limits.near_ucl]
+    process_of = np.repeat(np.arange(len(starts)), np.array(ends) - np.array(starts) + 1)
+    labels = [IGNORED] * len(values)
+    idx = np.flatnonzero(usable)
+    if idx.size:
+        mean, lcl, ucl, near_lcl, near_ucl = point_limits[idx].T
+        limits = Limits(mean, np.nan, lcl, ucl, near_lcl, near_ucl)
+        found = classify_points(values[idx], limits, options, process_of[idx]) if chart is None else \
+            count_labels(values[idx], limits)
+        for i, label in zip(idx.tolist(), found):
+            labels[i] = label
     current_mean = process_rows[-1]["mean"]
     if chart is None and counts and np.isfinite(current_mean) and current_mean < options.min_mean:
         return _count_analysis(months, values, crime_type, area, options, target, notes, adjustment)
@@ -641,7 +667,6 @@ def _analyse(months: pd.PeriodIndex, values: np.ndarray, crime_type: str, area: 
         direction = c.direction if new == old or not np.isfinite(new - old) else ("up" if new > old else "down")
         step_rows.append({"month": months[c.start], "detected": months[c.detected], "direction": direction,
                           "old_mean": old, "new_mean": new, "pct_change": pct, "manual": c.manual})
-    process_of = np.repeat(np.arange(len(starts)), np.array(ends) - np.array(starts) + 1)
     kinds = {label: point_type(label, options.improvement_direction) if label != IGNORED else "ignored"
              for label in set(labels)}
     arrays = SPCArrays(months, values, usable, process_of, point_limits, labels, [kinds[label] for label in labels],
@@ -859,8 +884,32 @@ def _highest_lowest(values: np.ndarray, months: pd.PeriodIndex, min_gap: int = 2
 PARALLEL_SERIES = 2000
 
 
-def _analyse_chunk(chunk: list, options: SPCOptions, then: Callable | None = None) -> list:
-    results = (analyse(y, crime_type, area, options) for (crime_type, area), y in chunk)
+@dataclass(frozen=True)
+class _Chunk:
+    """Series sent to a worker process as three arrays (months, values, where each series ends) and their keys:
+    pickled in microseconds, where a pandas Series with its PeriodIndex takes tens."""
+
+    keys: list[tuple[str, str]]
+    months: np.ndarray
+    values: np.ndarray
+    ends: np.ndarray
+
+    @classmethod
+    def of(cls, series: list[tuple[tuple[str, str], pd.Series]]) -> "_Chunk | None":
+        if not series:
+            return None
+        months = [y.index.asi8 if isinstance(y.index, pd.PeriodIndex) else pd.PeriodIndex(y.index, freq="M").asi8
+                  for _, y in series]
+        return cls([key for key, _ in series], np.concatenate(months),
+                   np.concatenate([y.to_numpy(dtype=float) for _, y in series]), np.cumsum([len(m) for m in months]))
+
+    def series(self) -> Iterator[tuple[tuple[str, str], pd.Series]]:
+        for key, start, end in zip(self.keys, [0, *self.ends[:-1].tolist()], self.ends.tolist()):
+            yield key, pd.Series(self.values[start:end], pd.PeriodIndex.from_ordinals(self.months[start:end], freq="M"))
+
+
+def _analyse_chunk(chunk: _Chunk, options: SPCOptions, then: Callable | None = None) -> list:
+    results = (analyse(y, crime_type, area, options) for (crime_type, area), y in chunk.series())
     return [then(r) for r in results] if then else list(results)
 
 
@@ -887,7 +936,7 @@ def _in_processes(series: Iterable, options: SPCOptions, n_jobs: int, chunk: int
     from joblib import Parallel, delayed
 
     series = iter(series)
-    parts = iter(lambda: list(islice(series, chunk)), [])
+    parts = iter(lambda: _Chunk.of(list(islice(series, chunk))), None)
     chunks = Parallel(n_jobs=n_jobs, return_as="generator", pre_dispatch="2*n_jobs")(
         delayed(_analyse_chunk)(part, options, then) for part in parts)
     for results in chunks:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -219,25 +219,57 @@ def _parse_month(text: str) -> pd.Period | None:
 
 def parse_months(values: pd.Series, source: Source) -> pd.Series:
     """Monthly periods from month strings in any common format; names the first bad line."""
-    stripped = values.str.strip()
-    periods = {text: _parse_month(text) for text in stripped.unique()}
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    stripped = uniques.str.strip()
+    periods = {text: _parse_month(text) for text in dict.fromkeys(stripped)}
+
+    def first_row(text: str) -> int:
+        return int(np.flatnonzero(np.isin(codes, np.flatnonzero(stripped == text)))[0])
+
     bad = [text for text, p in periods.items() if p is None]
     if bad:
-        row = int(np.flatnonzero(stripped.to_numpy() == bad[0])[0])
         shown = bad[0] if bad[0] else "(blank)"
-        raise source.error(row, f"month {shown!r} is not a month (expected YYYY-MM)")
+        raise source.error(first_row(bad[0]), f"month {shown!r} is not a month (expected YYYY-MM)")
     now = pd.Period.now("M")
     future = [text for text, p in periods.items() if p > now]
     if future:
-        row = int(np.flatnonzero(stripped.to_numpy() == future[0])[0])
-        raise source.error(row, f"month {periods[future[0]]} is in the future")
-    return pd.Series(pd.PeriodIndex(stripped.map(periods).tolist(), freq="M"), index=values.index)
+        raise source.error(first_row(future[0]), f"month {periods[future[0]]} is in the future")
+    ordinals = np.array([periods[text].ordinal for text in stripped], dtype="int64")[codes]
+    return pd.Series(pd.PeriodIndex.from_ordinals(ordinals, freq="M"), index=values.index)
+
+
+def on_uniques(values: pd.Series, fn: Callable) -> pd.Series:
+    """``values.map(fn)``, computed once per distinct value: a file of millions of rows holds a few thousand
+    names."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return pd.Series(uniques.map(fn).take(codes), index=values.index, name=values.name)
 
 
 def parse_counts(values: pd.Series, source: Source, what: str = "count", maximum: float = MAX_COUNT,
                  unit: str = " a month") -> pd.Series:
     """Numbers from count strings; blank, non-numeric, badly grouped, negative or impossibly large values are
-    errors, each named as ``what`` (a count, a population)."""
+    errors, each named as ``what`` (a count, a population). Each distinct string is parsed once (a file of
+    millions of rows holds a few thousand): an error names the first row holding the first bad string, which is
+    the first bad row."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    numbers = _parse_count_texts(pd.Series(uniques, dtype=values.dtype), _FirstRowOf(source, codes), what,
+                                 maximum, unit)
+    return pd.Series(numbers.to_numpy()[codes], index=values.index, name=values.name)
+
+
+@dataclass(frozen=True)
+class _FirstRowOf:
+    """A :class:`Source` whose errors name the first row holding the ``row``-th distinct value."""
+
+    source: Source
+    codes: np.ndarray
+
+    def error(self, row: int, problem: str) -> DataError:
+        return self.source.error(int(np.flatnonzero(self.codes == row)[0]), problem)
+
+
+def _parse_count_texts(values: pd.Series, source: Source | _FirstRowOf, what: str, maximum: float,
+                       unit: str) -> pd.Series:
     text = values.str.strip()
     comma = text.str.contains(",", regex=False)
     grouped = comma & text.str.fullmatch(_GROUPED)
@@ -369,8 +401,8 @@ def read_tidy_csv(path: str | Path, fill_missing: str | None = None, encoding: s
     raw = table[list(dict.fromkeys(cols.values()))]
     frame = pd.DataFrame({
         "month": parse_months(raw[cols["month"]], source),
-        "area": parse_names(raw[cols["area"]].map(restore), "area", source) if "area" in cols else ALL_AREAS,
-        "crime_type": parse_names(raw[cols["crime_type"]].map(restore), "crime_type", source)
+        "area": parse_names(on_uniques(raw[cols["area"]], restore), "area", source) if "area" in cols else ALL_AREAS,
+        "crime_type": parse_names(on_uniques(raw[cols["crime_type"]], restore), "crime_type", source)
         if "crime_type" in cols else ALL_CRIME,
         "count": parse_counts(raw[cols["count"]], source) if "count" in cols else 1.0,
     })
