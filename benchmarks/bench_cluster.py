@@ -21,7 +21,7 @@ import time
 
 import psutil
 from synthetic_panel import series_of, synthetic_panel
-from timing import conditions
+from timing import conditions, in_reference
 
 from forecast.engine.backtest import BacktestSettings, forecast_series, run_parallel
 from forecast.engine.cluster import connected, fitting_on
@@ -90,7 +90,7 @@ def main() -> None:
                 wall, cpu = timed(series, warm, settings, model, where, n_jobs=2)
             rates[label] = n / wall
             print(f"  {label}: {n / wall:.1f} series/s, wall {wall:.1f} s, CPU {cpu:.1f} s "
-                  f"({cpu / n * 1000:.0f} ms CPU a series)")
+                  f"({cpu / n * 1000:.0f} ms CPU a series; {in_reference(cpu)})")
         print(f"  2 Dask workers / 1: {rates['Dask, 2 workers'] / rates['Dask, 1 worker']:.2f}x")
 
 

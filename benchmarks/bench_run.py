@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from timing import conditions, run_forecast
+from timing import conditions, in_reference, run_forecast
 
 
 def main(repeats: int = 3) -> None:
@@ -27,8 +27,8 @@ def main(repeats: int = 3) -> None:
     p, t = (statistics.median(r.wall for r in runs) for runs in (plain, tracked))
     pc, tc = (statistics.median(r.cpu for r in runs) for runs in (plain, tracked))
     print(f"forecast run --crime robbery (34 series: backtest, forecast, outlook, charts, report), median of {repeats}:")
-    print(f"  untracked wall {p:.1f} s, CPU {pc:.1f} s   runs: {', '.join(f'{r.wall:.1f}' for r in plain)}")
-    print(f"  tracked   wall {t:.1f} s, CPU {tc:.1f} s   runs: {', '.join(f'{r.wall:.1f}' for r in tracked)}")
+    print(f"  untracked wall {p:.1f} s, CPU {pc:.1f} s ({in_reference(pc)})   runs: {', '.join(f'{r.wall:.1f}' for r in plain)}")
+    print(f"  tracked   wall {t:.1f} s, CPU {tc:.1f} s ({in_reference(tc)})   runs: {', '.join(f'{r.wall:.1f}' for r in tracked)}")
     print(f"  MLflow overhead {t - p:+.1f} s ({(t / p - 1) * 100:+.1f}%); first run on a new store {first.wall:.1f} s; "
           f"store {size:.1f} MB after {repeats + 1} runs")
 

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from timing import conditions, run_forecast
+from timing import conditions, in_reference, run_forecast
 
 
 def series_count(folder: str, data: str) -> int:
@@ -38,7 +38,8 @@ def main() -> None:
             n = series_count(tmp, data)
             timings[label] = result
             print(result.line(f"forecast run --crime all --data {data}, {label}, {n} series"))
-            print(f"  CPU per series {result.cpu / n:.3f} s, wall per series {result.wall / n:.3f} s")
+            print(f"  CPU per series {result.cpu / n:.3f} s ({in_reference(result.cpu / n)}), wall per series "
+                  f"{result.wall / n:.3f} s")
     if "tracked" in timings:
         extra = timings["tracked"].wall - timings["untracked"].wall
         print(f"MLflow recording: +{extra:.1f} s wall, {extra / timings['tracked'].wall:.1%} of the tracked run")

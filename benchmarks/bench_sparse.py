@@ -47,19 +47,27 @@ def sparse_panel(name: str, path: Path) -> pd.DataFrame:
     return frame
 
 
-def zero_scores(frame: pd.DataFrame, predictions: pd.DataFrame, months: int, min_months: int) -> pd.Series:
-    """A forecast of no crime scored like the models: on the months of one model's predictions."""
-    series = {k: g.set_index("month")["count"].astype(float) for k, g in frame.groupby(["crime_type", "area"])}
-    one = predictions[predictions["model"] == predictions["model"].iloc[0]]
+def recomputed(frame: pd.DataFrame, predictions: pd.DataFrame, months: int, min_months: int,
+               model: str | None = None) -> pd.Series:
+    """Mean scores over the (series, origin) pairs of the backtest, recomputed here: of ``model``'s predictions, or
+    (None) of a forecast of no crime on the same months, scales and bounds of 0. Each series is cut to the
+    backtest's window (``--last``: the panel's last ``months`` calendar months, not each series' last rows), so
+    that the scales are the models' own; the seasonal naive recomputed this way matches the backtest's table."""
+    last = pd.Period(frame["month"].max(), "M")
+    series = {k: pd.Series(g["count"].to_numpy(dtype=float), pd.PeriodIndex(g["month"], freq="M")).sort_index()
+              for k, g in frame.groupby(["crime_type", "area"])}
+    one = predictions[predictions["model"] == (model or predictions["model"].iloc[0])]
     rows = []
     for (crime, area, origin), f in one.groupby(["crime_type", "area", "origin"]):
-        y = series[(crime, area)].iloc[-months:]
+        y = series[(crime, area)]
+        y = y[y.index > last - months] if months else y
         if len(y) < min_months:
             continue
-        train = y[y.index <= origin].to_numpy()
-        actual = f.sort_values("step")["actual"].to_numpy(dtype=float)
-        zero = {c: np.zeros(len(actual)) for c in ("mean", *QUANTILES)}
-        rows.append(scores(actual, zero, mase_scale(train), rmsse_scale(train)))
+        train = y[y.index <= pd.Period(origin, "M")].to_numpy()
+        f = f.sort_values("step")
+        actual = f["actual"].to_numpy(dtype=float)
+        bounds = {c: (f[c].to_numpy(dtype=float) if model else np.zeros(len(actual))) for c in ("mean", *QUANTILES)}
+        rows.append(scores(actual, bounds, mase_scale(train), rmsse_scale(train)))
     return pd.DataFrame(rows).mean()
 
 
@@ -82,9 +90,12 @@ def main() -> None:
         if result.returncode:
             print(result.stderr)
             sys.exit(result.returncode)
-        zero = zero_scores(frame, pd.read_csv(out), months, 36 if options else 0)
-        print(f"zero forecast on the same months: MASE {zero['mase']:.3f}  RMSSE {zero['rmsse']:.3f}  "
-              f"SPL {zero['spl']:.3f}  80% cover {zero['coverage_80']:.1%}  95% cover {zero['coverage_95']:.1%}")
+        predictions = pd.read_csv(out)
+        for label, model in (("seasonal naive, recomputed here (to check the pairs and scales)", "snaive"),
+                             ("zero forecast on the same months", None)):
+            r = recomputed(frame, predictions, months, 36 if options else 0, model)
+            print(f"{label}: MASE {r['mase']:.3f}  RMSSE {r['rmsse']:.3f}  SPL {r['spl']:.3f}  "
+                  f"80% cover {r['coverage_80']:.1%}  95% cover {r['coverage_95']:.1%}")
 
 
 if __name__ == "__main__":

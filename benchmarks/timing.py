@@ -1,12 +1,18 @@
-"""Wall and CPU time of a command, as the benchmarks print them.
+"""Wall and CPU time of a command, as the benchmarks print them, beside a fixed reference workload.
 
 The command runs as a fresh process (``python -m forecast ...``), as a planner would start it; its CPU
 time is user + system time of that process and of every worker process it started and waited for,
 read from ``getrusage(RUSAGE_CHILDREN)`` before and after.
+
+A figure measured on one machine cannot be checked on another unless both say how fast they are. Every
+benchmark prints, with its conditions, the CPU time of :func:`reference` (statsmodels ETS fits on a fixed series
+and a numpy kernel, one thread) run in the same process, and every timed line gives its CPU time in units of it:
+"CPU 40.0 s (21.3 x the reference)". A reader divides their own figure by their own reference to compare.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import resource
 import subprocess
@@ -25,7 +31,8 @@ class Timed:
     returncode: int
 
     def line(self, label: str) -> str:
-        return f"{label}: wall {self.wall:.1f} s, CPU {self.cpu:.1f} s (all processes, {os.cpu_count()} cores)"
+        return (f"{label}: wall {self.wall:.1f} s, CPU {self.cpu:.1f} s (all processes, {os.cpu_count()} cores; "
+                f"{in_reference(self.cpu)})")
 
 
 def run_forecast(*args: str, cwd: str | None = None, module: bool = True) -> Timed:
@@ -44,9 +51,63 @@ def run_forecast(*args: str, cwd: str | None = None, module: bool = True) -> Tim
 
 
 def conditions() -> str:
-    """The machine and load a figure was measured under."""
+    """The machine and load a figure was measured under, and the time of the reference workload on it."""
     load = os.getloadavg()[0]
-    return f"{os.cpu_count()} cores, load average {load:.2f} at the start, Python {sys.version.split()[0]}"
+    ref = reference()
+    return (f"{os.cpu_count()} cores, load average {load:.2f} at the start, Python {sys.version.split()[0]}\n"
+            f"reference workload ({REFERENCE_ETS_FITS} statsmodels ETS fits of a fixed 120-month series and a numpy "
+            f"kernel, one thread, best of 3): CPU {ref.cpu:.2f} s (ETS {ref.ets:.2f} s, numpy {ref.numpy:.2f} s), "
+            f"wall {ref.wall:.2f} s")
+
+
+#: fits in the reference workload: about a second of CPU on the 2-core machine the README's figures come from
+REFERENCE_ETS_FITS = 12
+
+
+@dataclass(frozen=True)
+class Reference:
+    cpu: float
+    wall: float
+    ets: float
+    numpy: float
+
+
+@functools.cache
+def reference() -> Reference:
+    """CPU and wall seconds of a fixed workload in this process: the kind of work the package does (ETS fits in
+    statsmodels, the pattern of a forecast's fits) and a numpy kernel (matrix products and a sort), BLAS on one
+    thread; the best of three runs, so that a busy moment does not count."""
+    import warnings
+
+    import numpy as np
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    t = np.arange(120)
+    y = 200 + 0.3 * t + 25 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 8, t.size)
+    a = rng.standard_normal((300, 300))
+    runs = []
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(3):
+            wall, cpu = time.perf_counter(), time.process_time()
+            for k in range(REFERENCE_ETS_FITS):
+                ETSModel(y, error="add", trend="add" if k % 2 else None, seasonal="add", seasonal_periods=12
+                         ).fit(disp=False)
+            ets = time.process_time() - cpu
+            b = a
+            for _ in range(150):
+                b = np.tanh(b @ a / 17.0)
+            np.sort(rng.standard_normal(1_000_000))
+            runs.append(Reference(time.process_time() - cpu, time.perf_counter() - wall, ets,
+                                  time.process_time() - cpu - ets))
+    return min(runs, key=lambda r: r.cpu)
+
+
+def in_reference(cpu: float) -> str:
+    """CPU seconds in units of the reference workload: '21.3 x the reference'."""
+    return f"{cpu / reference().cpu:.1f} x the reference"
 
 
 class Clock:
@@ -60,7 +121,7 @@ class Clock:
         self.wall, self.cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
 
     def __str__(self) -> str:
-        return f"wall {self.wall:.2f} s, CPU {self.cpu:.2f} s"
+        return f"wall {self.wall:.2f} s, CPU {self.cpu:.2f} s ({in_reference(self.cpu)})"
 
 
 def _cpu_with_workers() -> float:
@@ -90,7 +151,8 @@ class AllClock(Clock):
         self.wall, self.cpu = time.perf_counter() - self._wall, _cpu_with_workers() - self._cpu
 
     def __str__(self) -> str:
-        return f"wall {self.wall:.2f} s, CPU {self.cpu:.2f} s (this process and its live workers)"
+        return (f"wall {self.wall:.2f} s, CPU {self.cpu:.2f} s (this process and its live workers; "
+                f"{in_reference(self.cpu)})")
 
 
 #: runs a command and prints its peak resident memory (of it or its largest worker) to stderr's last line
