@@ -41,19 +41,31 @@ def test_a_long_stable_series_expects_no_step_change():
     assert o.sentences[0].endswith(f"no step change is expected next quarter (probability of a change {o.p_step:.2f}).")
 
 
-def test_probabilities_are_bounded_and_seeded():
-    y = datasets.load("met-major").series("Burglary", "Merton")
-    result = spc.analyse(y, "Burglary", "Merton")
+def test_each_probability_is_the_share_of_paths_replayed_one_by_one():
+    """Robbery in Bromley at 2018-12: 6 months below its average. Each probability of the outlook is the share of
+    400 seeded paths in which the SPC engine itself, run on history + path, declares that change (or a month
+    passes that limit): counted here path by path."""
+    y = datasets.load("met-major").series("Robbery", "Bromley")
+    result = spc.analyse(y, "Robbery", "Bromley")
     model = make("theta").fit(y)
-    draw = lambda seed: model_paths(model, model.predict(3), 2000, np.random.default_rng(seed), whole=True)
-    a, b, c = outlook(result, draw(7)), outlook(result, draw(7)), outlook(result, draw(8))
-    assert a == b  # same inputs and seed, same numbers
-    assert a != c  # another seed draws other paths
-    for o in (a, c):
-        for p in (o.p_step_up, o.p_step_down, o.p_above_ucl, o.p_below_lcl, *o.p_by_month):
-            assert 0 <= p <= 1
-        assert o.p_step_up + o.p_step_down <= 1
-        assert sum(o.p_by_month) == pytest.approx(o.p_step)
+    draw = lambda seed: np.round(model_paths(model, model.predict(3), 400, np.random.default_rng(seed), whole=True))
+    paths = draw(7)
+    o = outlook(result, paths)
+    first = []
+    for path in paths:
+        changes = [c for c in spc.find_step_changes(np.r_[y.to_numpy(), path]) if c.detected >= len(y)]
+        first.append((changes[0].detected - len(y), changes[0].direction) if changes else None)
+    ucl, lcl = result.current["ucl"], result.current["lcl"]
+    assert (o.run_side, o.run_length) == (-1, 6)
+    assert o.p_step_down == sum(f is not None and f[1] == "down" for f in first) / 400 == 0.82
+    assert o.p_step_up == sum(f is not None and f[1] == "up" for f in first) / 400 == 0.0
+    assert o.p_by_month == tuple(sum(f is not None and f[0] == h for f in first) / 400 for h in range(3))
+    assert o.p_by_month == (0.0, 0.82, 0.0) and o.likely_month == pd.Period("2019-02", "M")
+    assert o.p_above_ucl == np.mean((paths > ucl).any(axis=1)) == 0.04
+    assert o.p_below_lcl == np.mean((paths < lcl).any(axis=1)) == 0.4125
+    # a step change down in February needs both months below the average: the run completes on exactly those paths
+    assert o.p_run_completes == np.mean((paths[:, :2] < result.current["mean"]).all(axis=1)) == 0.82
+    assert outlook(result, draw(7)) == o and outlook(result, draw(8)) != o
 
 
 @pytest.mark.parametrize("cut", [64, 67, 69, 40, 20])

@@ -58,10 +58,14 @@ def test_report_lists_the_summary_and_sentences(evil_run):
 
 def test_report_command_rebuilds_from_outputs(evil_run, invoke):
     out, _ = evil_run
+    written = (out / "report.html").read_text(encoding="utf-8")
     (out / "report.html").unlink()
     result = invoke("report", "--out", out, "--charts", "all")
     assert result.exit_code == 0, result.output
-    assert (out / "report.html").exists() and "wrote" in result.stdout
+    assert result.stdout.splitlines() == [f"wrote {out / 'report.html'}", f"wrote {out / 'charts' / 'small-multiples.png'}"
+                                          f" and 3 series charts in {out / 'charts'}"]
+    # the same page, byte for byte, from the run's files alone: its figures, sentences and charts
+    assert (out / "report.html").read_text(encoding="utf-8") == written
     missing = invoke("report", "--out", out / "nowhere")
     assert missing.exit_code == 2 and "not a run's output folder" in missing.stderr
 

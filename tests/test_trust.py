@@ -141,7 +141,13 @@ def test_the_outlook_evaluation_replays_the_runs_procedure_at_past_origins():
     assert current_run_of(y.to_numpy()[:t + 1], options)[:2] == spc.current_run(result.points)
     row = records.set_index("origin").loc["2016-09"]
     assert (row["run_side"], row["run_length"]) == spc.current_run(result.points)
-    assert ((records["p_step"] >= 0) & (records["p_step"] <= 1)).all()
+    # in 3 months only a run already 5 long can reach 8: every shorter run's quarter has no chance of a change
+    short = records["run_length"] < options.run_length - 3
+    assert short.sum() == 8 and (records.loc[short, "p_step"] == 0).all()
+    # the two quarters that opened on a run of 7 were given high chances, and both saw the change
+    p = records.set_index("origin")["p_step"]
+    assert p["2014-03"] == pytest.approx(0.617, abs=0.02) and p["2016-09"] == pytest.approx(0.917, abs=0.02)
+    assert bool(hits["2014-03"])
 
 
 def test_run_length_baseline_is_cross_validated_by_series():
@@ -210,13 +216,6 @@ def test_spc_command_min_mean_and_low_counts(invoke):
     assert __import__("json").loads(raw.stdout)[0]["status"] != "too few crimes"
 
 
-def test_the_cli_default_model_is_the_measured_best():
-    from forecast.cli import options
-    from forecast.models import DEFAULT_MODEL
-
-    assert options.DEFAULT_MODEL == DEFAULT_MODEL == "ensemble"
-
-
 def test_outlook_evaluate_reports_all_three_brier_scores(invoke):
     args = ["outlook", "--evaluate", "--crime", "burglary", "--area", "merton,sutton", "--every", "12", "--paths", "200",
             "--jobs", "1"]
@@ -226,9 +225,13 @@ def test_outlook_evaluate_reports_all_three_brier_scores(invoke):
     # two series, origins every 12 months from the 36th month (2010-12) while 3 later months are known (to 2018-09)
     assert c["quarters"] == 2 * len(pd.period_range("2010-12", "2018-09", freq="12M")) == 16
     assert c["model"] == "ensemble" and c["series"] == 2
-    for key in ("brier", "brier_base_rate", "brier_run_length"):
-        assert 0 <= c[key] <= 1
+    # 3 of the 16 quarters saw a step change; forecasting that base rate every time scores p (1 - p)
+    assert c["base_rate"] == 3 / 16 and c["brier_base_rate"] == pytest.approx(3 / 16 * 13 / 16)
+    # the seeded outlooks (200 paths, so a probability moves in steps of 0.005) beat both baselines
+    assert c["brier"] == pytest.approx(0.1148, abs=1e-3) and c["brier_run_length"] == pytest.approx(0.1445, abs=1e-3)
+    assert c["skill"] == pytest.approx(1 - c["brier"] / c["brier_base_rate"]) == pytest.approx(0.247, abs=0.01)
     assert c["skill_run_length"] == pytest.approx(1 - c["brier"] / c["brier_run_length"])
+    assert sum(r["n"] for r in c["reliability"]) == 16
     text = invoke(*args[:6], "--every", "24", "--paths", "100", "--jobs", "1")
     assert "run-length baseline (how often a run of this length led to a change)" in text.stdout
     assert "Skill against the run-length baseline" in text.stdout
