@@ -705,9 +705,12 @@ def _count_analysis(months: pd.PeriodIndex, values: np.ndarray, crime_type: str,
     """A low-count series on a count chart: first on the c-chart, to find its processes; then on the chart their
     dispersion calls for (:func:`forecast.control.counts.choose_chart`), said in the notes."""
     first = _analyse(months, values, crime_type, area, options, target, list(notes), adjustment,
-                     CountChart("c", 1.0, 1.0, 1.0)).arrays
-    usable = first.usable
-    chart = choose_chart(first.values[usable], first.limits[usable, 0])
+                     CountChart("c", 1.0, 1.0, 1.0))
+    usable = first.arrays.usable
+    chart = choose_chart(first.arrays.values[usable], first.arrays.limits[usable, 0])
+    if chart.kind == "c":
+        # the c-chart's limits and run test depend on sigma_z (1) alone: the first analysis is the answer
+        return replace(first, chart=chart, notes=(*notes, chart.note(), *first.notes[len(notes):]))
     return _analyse(months, values, crime_type, area, options, target, [*notes, chart.note()], adjustment, chart)
 
 
