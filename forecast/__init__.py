@@ -9,7 +9,7 @@ The Python API (:mod:`forecast.api`) does everything the ``forecast`` command do
 [['Burglary', 'Camden']]
 """
 
-from forecast.api import (SPC, Backtest, Outlook, Run, Winter, backtest, compare, contributions, datasets, decompose,
+from forecast.api import (SPC, Backtest, Outlook, Run, Winter, backtest, board, compare, contributions, datasets, decompose,
                           evaluate_outlook, fetch, iter_spc, load, outlook, peers, predict, publish, publish_index,
                           register, report, run, seasonal_outlook, select, shares, spc, spc_options, spc_proportions,
                           winter)
@@ -17,7 +17,7 @@ from forecast.data import Panel
 from forecast.errors import DataError, ForecastError, ModelFitError, SelectionError, TrackingError
 from forecast.version import __version__
 
-__all__ = ["__version__", "load", "datasets", "fetch", "select", "spc", "spc_options", "spc_proportions", "shares", "contributions", "iter_spc", "decompose", "seasonal_outlook",
+__all__ = ["__version__", "load", "datasets", "fetch", "select", "spc", "spc_options", "spc_proportions", "shares", "contributions", "board", "iter_spc", "decompose", "seasonal_outlook",
            "run", "backtest", "outlook", "evaluate_outlook", "winter", "peers", "predict", "register", "compare",
            "report", "publish", "publish_index", "Panel", "Run", "SPC", "Backtest", "Outlook", "Winter", "ForecastError",
            "DataError", "SelectionError", "ModelFitError", "TrackingError"]

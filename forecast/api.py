@@ -287,6 +287,27 @@ def contributions(panel: Panel, crime: str | None = None):
     return contributed(with_totals, results, chosen)
 
 
+def board(panel: Panel, *, groups: str | Path | Mapping[str, str] | None = None):
+    """The board pack of the latest month, in the order a board paper reads it: the top crime types of All crime and
+    the areas holding half of it; each group's shares (``groups`` as for :func:`shares`; met-minor's are bundled;
+    none: no shares section); and every force total and every area's All crime with a step change this quarter or
+    its latest months on or beyond a control limit, with the parts that drove it. Returns
+    :class:`~forecast.jobs.pack.BoardPack` (``sentences``, ``contributors``, ``shares``, ``drivers``; ``text()``).
+
+    >>> pack = fc.board(fc.load("met-minor"))
+    >>> pack.sentences["section"].unique().tolist()
+    ['headlines', 'shares', 'signals and what drove them']
+    """
+    from forecast.jobs import shares as sh
+    from forecast.jobs.pack import board_pack
+
+    mapping = dict(groups) if isinstance(groups, Mapping) else \
+        sh.read_groups(groups) if groups else sh.bundled_groups(panel.name)
+    with_totals = select(panel, totals=True)
+    results = {(r.crime_type, r.area): r for r in iter_spc(with_totals)}
+    return board_pack(with_totals, results, sh.crime_type_shares(panel, mapping) if mapping else None)
+
+
 def spc(panel: Panel, crime: str | Sequence[str] | None = None, area: str | Sequence[str] | None = None, *,
         options: "SPCOptions | None" = None, **settings) -> SPC:
     """Process averages, control limits, significant step changes and the board's sentences for each series

@@ -81,6 +81,10 @@ EXPECTED = {
     "normal proportion split." in out,
     "shares --data met-minor --crime personal-property": lambda out: "Westminster as a proportion of Personal "
     "Property stands at 14% in 2018-12" in out,
+    "board --data met-minor": lambda out: out.startswith("Board pack, 2018-12\n\nHeadlines\n- The top 5 crime types ")
+    and "Other Theft (force total): the increases of the last 3 months (+1,399 a month" in out,
+    "board --data met-minor --out board-pack-2018-12/": lambda out: len(_csv("board-pack-2018-12/drivers.csv")
+                                                                         .groupby(["crime_type", "area"])) == 18,
     "contributions": lambda out: "The top 5 crime types contributing to All crime in the force in 2018-12 were Theft "
     "and Handling (29,070, 41%)" in out,
     "contributions --crime robbery": lambda out: "Robbery (force total): the increase since 2017-03" in out,

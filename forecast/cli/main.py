@@ -9,7 +9,7 @@ import sys
 import click
 
 from forecast.version import __version__
-from forecast.cli import backtests, data, forecasting, peers, spc, store, winter
+from forecast.cli import backtests, board, data, forecasting, peers, spc, store, winter
 from forecast.cli.options import InputError
 from forecast.errors import DataError, ForecastError, OutputError, SelectionError
 from forecast.words import printable
@@ -36,7 +36,7 @@ def cli() -> None:
     """SPC step changes and next-quarter forecasts for police recorded-crime series."""
 
 
-for module in (data, spc, forecasting, backtests, winter, peers, store):
+for module in (data, spc, board, forecasting, backtests, winter, peers, store):
     for command in module.COMMANDS:
         cli.add_command(command)
 

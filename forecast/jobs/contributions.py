@@ -20,6 +20,8 @@ TOP = 5
 HALF = 0.5
 #: an area's step change "shares" the force's when declared this many months either side of it, the same way
 ALONGSIDE = 3
+#: the signals whose drivers are found: a step change, and the latest months on or beyond a control limit
+STEP, BEYOND = "step change", "beyond limits"
 
 
 def _join(names: list[str]) -> str:
@@ -72,19 +74,41 @@ class Drivers:
 
     measure: str
     direction: str
+    #: the signal's first and last month
     months: tuple[str, str]
     #: part, before, during, change, share_of_change
     table: pd.DataFrame
     total_change: float
+    #: "step change" (the new process against the previous one), or "beyond limits" (the latest months on or
+    #: beyond a control limit against the earlier months of their process)
+    signal: str = STEP
+    #: the months before the signal that ``before`` averages
+    before: tuple[str, str] = ("", "")
 
     def sentence(self, top: int = 3) -> str:
-        """'Robbery in All areas: the step change up from 2018-05 (+311 a month) was driven by Westminster (+118,
-        38% of it), ...'"""
+        """'Robbery (force total): the increase since 2018-05 (+311 a month against the months before) was driven
+        by Westminster (+118, 38% of it), ...'; for months beyond a limit, 'Sandwell: the increases of the last
+        5 months (...) were driven by ...'."""
         movers = self.table[self.table["change"] * (1 if self.direction == "up" else -1) > 0].head(top)
-        named = [f"{r.part} ({r.change:+,.0f}, {r.share_of_change:.0%} of it)" for r in movers.itertuples()]
+        # a part can move by more than the whole net change when others moved the other way
+        named = [f"{r.part} ({r.change:+,.0f}, " + (f"{r.share_of_change:.0%} of it)" if r.share_of_change <= 1 else
+                                                    "more than the whole net change)") for r in movers.itertuples()]
+        if self.signal == BEYOND:
+            k = (pd.Period(self.months[1], "M") - pd.Period(self.months[0], "M")).n + 1
+            word = "increases" if self.direction == "up" else "reductions"
+            return (f"{self.measure}: the {word} of the last {k} months ({self.total_change:+,.0f} a month against "
+                    f"the earlier months of its process) were driven by {_join(named)}.")
         word = "increase" if self.direction == "up" else "reduction"
         return (f"{self.measure}: the {word} since {self.months[0]} "
                 f"({self.total_change:+,.0f} a month against the months before) was driven by {_join(named)}.")
+
+    def frame(self) -> pd.DataFrame:
+        """The table with the series, the signal and its months: one tidy block of a board pack's drivers."""
+        return self.table.assign(measure=self.measure, signal=self.signal, direction=self.direction,
+                                 before_from=self.before[0], before_to=self.before[1], signal_from=self.months[0],
+                                 signal_to=self.months[1])[
+            ["measure", "signal", "direction", "before_from", "before_to", "signal_from", "signal_to", "part",
+             "before", "during", "change", "share_of_change"]]
 
 
 def drivers(panel: Panel, result: spc.SPCResult, by: str) -> Drivers | None:
@@ -92,11 +116,26 @@ def drivers(panel: Panel, result: spc.SPCResult, by: str) -> Drivers | None:
     crime in an area, by ``crime_type``): each part's mean over the new process's months less its mean over the
     previous process's months, for the parts recorded from the previous process's start. None when the series
     has no step change."""
-    change = result.latest_step_change()
-    if change is None:
+    if result.latest_step_change() is None:
         return None
-    processes = result.processes
-    new, old = processes.iloc[-1], processes.iloc[-2]
+    new, old = result.processes.iloc[-1], result.processes.iloc[-2]
+    return _driven(panel, result, by, (old["start"], old["end"]), (new["start"], new["end"]), STEP)
+
+
+def spell_drivers(panel: Panel, result: spc.SPCResult, by: str) -> Drivers | None:
+    """The parts behind ``result``'s latest months on or beyond a control limit (two or more, as the board says
+    them): each part's mean over those months less its mean over the earlier months of the same process. None
+    without such a spell, or when the spell is the whole process."""
+    points = result.points
+    k, sign = max((spc.months_beyond(points, sign), sign) for sign in (1, -1))
+    start = result.processes.iloc[-1]["start"]
+    months = points["month"]
+    if k < 2 or months.iloc[-k - 1] < start:
+        return None
+    return _driven(panel, result, by, (start, months.iloc[-k - 1]), (months.iloc[-k], months.iloc[-1]), BEYOND)
+
+
+def _driven(panel: Panel, result: spc.SPCResult, by: str, before: tuple, during: tuple, signal: str) -> Drivers:
     frame = panel.frame[(panel.frame["area"] != ALL_AREAS) & (panel.frame["crime_type"] != ALL_CRIME)]
     if by == "area":
         frame = frame[frame["crime_type"] == result.crime_type] if result.crime_type != ALL_CRIME else frame
@@ -104,17 +143,17 @@ def drivers(panel: Panel, result: spc.SPCResult, by: str) -> Drivers | None:
         frame = frame[frame["area"] == result.area] if result.area != ALL_AREAS else frame
     # a part recorded only from a later month (a new area, a new category) has no "before" to compare with
     first = frame.groupby(by)["month"].min()
-    frame = frame[frame[by].isin(first[first <= old["start"]].index)]
+    frame = frame[frame[by].isin(first[first <= before[0]].index)]
     wide = frame.pivot_table(index="month", columns=by, values="count", aggfunc="sum", fill_value=0)
-    before = wide.loc[old["start"]:old["end"]].mean()
-    during = wide.loc[new["start"]:new["end"]].mean()
-    table = pd.DataFrame({"part": wide.columns, "before": before.to_numpy(), "during": during.to_numpy()})
+    was = wide.loc[before[0]:before[1]].mean()
+    now = wide.loc[during[0]:during[1]].mean()
+    table = pd.DataFrame({"part": wide.columns, "before": was.to_numpy(), "during": now.to_numpy()})
     table["change"] = table["during"] - table["before"]
     total = float(table["change"].sum())
     table["share_of_change"] = table["change"] / total if total else float("nan")
     table = table.sort_values("change", ascending=total < 0, kind="stable").reset_index(drop=True)
-    return Drivers(result.measure, "up" if total >= 0 else "down", (str(new["start"]), str(new["end"])), table,
-                   total)
+    return Drivers(result.measure, "up" if total >= 0 else "down", (str(during[0]), str(during[1])), table, total,
+                   signal, (str(before[0]), str(before[1])))
 
 
 def alongside(force: spc.SPCResult, areas: list[spc.SPCResult], months: int = ALONGSIDE) -> str | None:

@@ -42,3 +42,29 @@ def write_winter(plan, out_dir: str | Path) -> dict[str, Path]:
             "backtest": write_csv(rounded(plan.backtest_frame()), out / "backtest.csv"),
             "backtest summary": write_csv(rounded(plan.backtest_summary()), out / "backtest_summary.csv"),
             "sentences": write_text("\n".join(plan.sentences()) + "\n", out / "sentences.txt")}
+
+
+#: the file that marks a folder as a board pack (so that `forecast board --out` may replace it)
+BOARD_MANIFEST = "board.json"
+
+
+def write_board(pack, out_dir: str | Path, data: str) -> dict[str, Path]:
+    """A board pack (:class:`forecast.jobs.pack.BoardPack`) as a folder that appears whole or not at all:
+    board.txt (the sentences under their headings), sentences.csv, contributors.csv, shares.csv, drivers.csv and
+    board.json (what it is)."""
+    import json
+
+    from forecast.files import atomic_folder
+
+    tables = {"sentences": pack.sentences, "contributors": rounded(pack.contributors), "shares": rounded(pack.shares),
+              "drivers": pack.drivers.round({"before": 2, "during": 2, "change": 2, "share_of_change": 4})}
+    with atomic_folder(out_dir) as work:
+        for name, frame in tables.items():
+            write_csv(frame, work / f"{name}.csv")
+        write_text(pack.text(), work / "board.txt")
+        write_text(json.dumps({"kind": "board pack", "data": data, "month": pack.month,
+                               "sentences": len(pack.sentences), "signalling_series":
+                               int(pack.drivers[["crime_type", "area"]].drop_duplicates().shape[0])}, indent=1) + "\n",
+                   work / BOARD_MANIFEST)
+    out = Path(out_dir)
+    return {name: out / f"{name}.csv" for name in tables} | {"board": out / "board.txt"}
