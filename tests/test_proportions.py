@@ -107,3 +107,24 @@ def test_a_percentage_with_its_sample_size_is_read_and_counts_commands_refuse_it
     assert refused.exit_code == 2
     assert refused.stderr == (f"Error: {path}: a file of proportions (numerator and denominator): forecast spc reads "
                               "it; this command works on counts\n")
+
+
+def test_the_p_chart_draws_each_months_own_limits_and_the_step_change(tmp_path, invoke):
+    from forecast.present.plots import proportion_chart
+
+    r = analyse_proportion(MONTHS, SATISFIED[:12] + [43, 44] * 4, [100] * 12 + [50] * 8, "Victim satisfaction",
+                           "Force")
+    ax = proportion_chart([r], history=None).axes[0]
+    lines = {line.get_gid(): line for line in ax.get_lines() if line.get_gid()}
+    # the second process's limits come from its smaller samples: 87% - 3 sqrt(0.87 x 0.13 / 50), in percent (its
+    # upper limit is cut at 100%)
+    sigma = 100 * np.sqrt(0.87 * 0.13 / 50)
+    assert np.allclose(lines["lcl-1"].get_ydata(), 87 - 3 * sigma) and np.allclose(lines["ucl-1"].get_ydata(), 100)
+    assert np.allclose(lines["mean-0"].get_ydata(), 80.0) and np.allclose(lines["lcl-0"].get_ydata(), 68.0)
+    assert [g for g in lines if g.startswith("step-")] == ["step-2021-01"]
+    assert [g for g in lines if g.startswith("declared-")] == ["declared-2021-08"]
+    assert ax.get_title(loc="left") == "Victim satisfaction in Force (p-chart): step change up"
+    chart = tmp_path / "survey.png"
+    result = invoke("spc", "--data", SURVEY, "--chart", chart)
+    assert result.exit_code == 0 and f"wrote {chart}" in result.stderr
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 5_000

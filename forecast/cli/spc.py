@@ -43,7 +43,7 @@ def spc(panel: Panel, spc_options, fmt, output, chart, svg, history) -> None:
 
     check_outputs(files=[output], charts=[chart])
     if isinstance(panel, ProportionFile):
-        return proportion_spc(panel, fmt, output)
+        return proportion_spc(panel, fmt, output, chart, svg, history)
     # streamed: each series is written (or, for the table, summarised) as it is analysed, so that a panel of
     # tens of thousands of series never holds every result in memory
     results, rows, sentences = [], [], []
@@ -81,8 +81,9 @@ def spc(panel: Panel, spc_options, fmt, output, chart, svg, history) -> None:
         click.echo(f"wrote {output}", err=True)
 
 
-def proportion_spc(data: ProportionFile, fmt: str, output) -> None:
-    """`forecast spc` of a file of proportions: a row per measure and area, then the board's sentences."""
+def proportion_spc(data: ProportionFile, fmt: str, output, chart=None, svg=False, history=None) -> None:
+    """`forecast spc` of a file of proportions: a row per measure and area, then the board's sentences; with
+    ``chart``, the p (or p') charts."""
     import pandas as pd
 
     from forecast import api
@@ -91,6 +92,11 @@ def proportion_spc(data: ProportionFile, fmt: str, output) -> None:
     from forecast.present.tables import format_table
 
     results = api.spc_proportions(data.path)
+    if chart:
+        from forecast.present.plots import proportion_chart, save
+
+        for path in save(proportion_chart(results, history=history), chart, svg):
+            click.echo(f"wrote {path}", err=True)
     rows = pd.DataFrame([{"measure": r.measure, "area": r.area, "last_month": str(r.last_month),
                           "status": r.status, "chart": r.chart, "mean": round(100 * r.current["mean"], 1),
                           "lcl": round(100 * r.points["lcl"].iloc[-1], 1),

@@ -589,3 +589,39 @@ def rate_bars(table: pd.DataFrame, overall: float, *, title: str, xlabel: str, c
     if caption:
         fig.text(0.01, 0.005, plain(caption), fontsize=7, color="#555555", ha="left", va="bottom")
     return fig
+
+
+def proportion_points(result) -> pd.DataFrame:
+    """A proportion's SPC (:class:`forecast.control.proportions.ProportionResult`) as the points an SPC chart
+    draws, in percent: each month's value, its process's centre and its own limits (a p-chart's move with each
+    month's sample), the point type by the measure's improvement direction, and the month each process was
+    declared."""
+    from forecast.control.xmr import point_type
+
+    points = result.points
+    declared = {int(k): str(d) for k, d in zip(range(1, len(result.step_changes) + 1), result.step_changes["detected"])}
+    rules = points["rule"].replace({"Common cause": "Common Cause"})
+    return pd.DataFrame({"month": points["month"], "count": 100 * points["p"], "process": points["process"],
+                         "declared": points["process"].map(declared), "mean": 100 * points["mean"],
+                         "lcl": 100 * points["lcl"], "ucl": 100 * points["ucl"],
+                         "point_type": [point_type(r, result.improvement) for r in rules]})
+
+
+def proportion_chart(results: Sequence, *, history: int | None = HISTORY) -> Figure:
+    """One proportion's p (or p') chart, or small multiples of several, in percent."""
+    from forecast.control.proportions import CHARTS, pct
+    from forecast.control.xmr import variation_icon
+
+    if len(results) == 1:
+        r = results[0]
+        last = r.points["rule"].iloc[-1]
+        return spc_chart(proportion_points(r), title=f"{r.measure} in {r.area} ({CHARTS[r.chart]})", status=r.status,
+                         icon=variation_icon(last if last != "Common cause" else "Common Cause", r.improvement),
+                         ylabel="% a month", history=history,
+                         caption=f"Average {pct(r.current['mean'])} in the current process; limits from each "
+                                 "month's own sample size.")
+    measures = list(dict.fromkeys(r.measure for r in results))
+    one = len(measures) == 1
+    return small_multiples([(r.area if one else f"{r.measure}, {r.area}", proportion_points(r), None) for r in results],
+                           title=f"{measures[0] if one else 'Proportions'}, % a month (p and Laney p' charts)",
+                           history=history)
