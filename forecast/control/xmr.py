@@ -395,12 +395,6 @@ def _latest_run(values: list[float], idx: list[int], mean: float, n: int) -> tup
     return side, length
 
 
-def run_side(values: np.ndarray, mean: float) -> int:
-    """+1 when every value is above ``mean``, -1 when every one is below, else 0."""
-    sides = side_of_mean(values, mean)
-    return int(sides[0]) if sides.size and sides[0] != 0 and np.all(sides == sides[0]) else 0
-
-
 def current_process_start(changes: Sequence[StepChange]) -> int:
     """Position where the latest process starts (0 when there has been no step change)."""
     return changes[-1].start if changes else 0
@@ -651,8 +645,7 @@ def _analyse(months: pd.PeriodIndex, values: np.ndarray, crime_type: str, area: 
             count_labels(values[idx], limits)
         for i, label in zip(idx.tolist(), found):
             labels[i] = label
-    current_mean = process_rows[-1]["mean"]
-    if chart is None and counts and np.isfinite(current_mean) and current_mean < options.min_mean:
+    if chart is None and counts and _under_min_mean(process_rows[-1]["mean"], options):
         return _count_analysis(months, values, crime_type, area, options, target, notes, adjustment)
     if process_rows[-1]["n"] < 2:
         notes.append("fewer than 2 months in the current process: no control limits yet")
@@ -683,14 +676,16 @@ def _analyse(months: pd.PeriodIndex, values: np.ndarray, crime_type: str, area: 
 
 def is_low(processes: pd.DataFrame, options: SPCOptions) -> bool:
     """Whether the current process averages fewer than ``min_mean`` crimes a month."""
-    mean = processes["mean"].iloc[-1]
-    return bool(np.isfinite(mean) and mean < options.min_mean)
+    return _under_min_mean(processes["mean"].iloc[-1], options)
 
 
 def is_low_count(result: SPCResult) -> bool:
     """Whether the series' current process averages fewer crimes a month than XmR signals need (``min_mean``)."""
-    mean = result.arrays.process_rows[-1]["mean"]
-    return bool(np.isfinite(mean) and mean < result.options.min_mean)
+    return _under_min_mean(result.arrays.process_rows[-1]["mean"], result.options)
+
+
+def _under_min_mean(mean: float, options: SPCOptions) -> bool:
+    return bool(np.isfinite(mean) and mean < options.min_mean)
 
 
 def count_labels(y: np.ndarray, limits: Limits) -> list[str]:
