@@ -222,20 +222,22 @@ def parse_months(values: pd.Series, source: Source) -> pd.Series:
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     stripped = uniques.str.strip()
     periods = {text: _parse_month(text) for text in dict.fromkeys(stripped)}
-
-    def first_row(text: str) -> int:
-        return int(np.flatnonzero(np.isin(codes, np.flatnonzero(stripped == text)))[0])
-
     bad = [text for text, p in periods.items() if p is None]
     if bad:
         shown = bad[0] if bad[0] else "(blank)"
-        raise source.error(first_row(bad[0]), f"month {shown!r} is not a month (expected YYYY-MM)")
+        raise source.error(first_row(codes, stripped == bad[0]), f"month {shown!r} is not a month (expected YYYY-MM)")
     now = pd.Period.now("M")
     future = [text for text, p in periods.items() if p > now]
     if future:
-        raise source.error(first_row(future[0]), f"month {periods[future[0]]} is in the future")
+        raise source.error(first_row(codes, stripped == future[0]), f"month {periods[future[0]]} is in the future")
     ordinals = np.array([periods[text].ordinal for text in stripped], dtype="int64")[codes]
     return pd.Series(pd.PeriodIndex.from_ordinals(ordinals, freq="M"), index=values.index)
+
+
+def first_row(codes: np.ndarray, bad) -> int:
+    """The first row (of rows coded by :func:`pandas.factorize` as ``codes``) holding a distinct value that ``bad``
+    marks (a mask over the distinct values)."""
+    return int(np.flatnonzero(np.isin(codes, np.flatnonzero(np.asarray(bad))))[0])
 
 
 def on_uniques(values: pd.Series, fn: Callable) -> pd.Series:
@@ -301,16 +303,12 @@ def parse_names(values: pd.Series, column: str, source: Source) -> pd.Series:
     holds a few thousand); an error names the first row holding a bad one."""
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     stripped = pd.Series(uniques, dtype=values.dtype).str.strip()
-
-    def first_row(bad: pd.Series) -> int:
-        return int(np.flatnonzero(np.isin(codes, np.flatnonzero(bad.to_numpy())))[0])
-
     nul = stripped.str.contains("\x00", regex=False)
     if bool(nul.any()):
-        raise source.error(first_row(nul), f"{column.replace('_', ' ')} holds a NUL character (binary data inside "
-                           "the text)")
+        raise source.error(first_row(codes, nul), f"{column.replace('_', ' ')} holds a NUL character (binary data "
+                           "inside the text)")
     if bool((stripped == "").any()):
-        raise source.error(first_row(stripped == ""), f"{column.replace('_', ' ')} is blank")
+        raise source.error(first_row(codes, stripped == ""), f"{column.replace('_', ' ')} is blank")
     names = pd.Series(pd.Index(stripped).take(codes), index=values.index, name=values.name)
     # rows per name, most used first (ties in the order the names first appear)
     counts = pd.Series(np.bincount(codes, minlength=len(stripped)), index=pd.Index(stripped)) \
