@@ -213,10 +213,12 @@ def iter_spc(panel: Panel, options: "SPCOptions | None" = None, *, then: Callabl
                          n_series=len(panel.keys()), then=then)
 
 
-def spc_proportions(data: str | Path | pd.DataFrame, *, improvement: str = "increase") -> list:
+def spc_proportions(data: str | Path | pd.DataFrame, *, improvement: str | None = None) -> list:
     """SPC of proportions measured on a sample each month (a survey's satisfied of surveyed): a tidy file or frame
     ``month, area, measure, numerator, denominator`` (or ``percentage`` with its sample size), each series on a
-    p-chart, or Laney's p' chart when the samples are large and over-dispersed (said in its notes). Returns a
+    p-chart, or Laney's p' chart when the samples are large and over-dispersed (said in its notes); or of rates per
+    1,000 (``numerator`` or ``count`` with ``population``) on a u-chart or Laney's u' chart. ``improvement``:
+    which way is better (default: increase for a proportion, decrease for a rate of crime). Returns a
     :class:`~forecast.control.proportions.ProportionResult` per measure and area.
 
     >>> r = fc.spc_proportions(pd.DataFrame({"month": pd.period_range("2020-01", periods=12, freq="M"),
@@ -224,13 +226,17 @@ def spc_proportions(data: str | Path | pd.DataFrame, *, improvement: str = "incr
     >>> r[0].sentences[0]
     'Victim satisfaction in Force: an average of 80.0% a month; this monthly average has been stable for 1 year (since 2020-01).'
     """
-    from forecast.control.proportions import analyse_proportion
+    from forecast.control.proportions import analyse_proportion, analyse_rate
     from forecast.io.proportions import read_proportions
 
     frame = read_proportions(data) if not isinstance(data, pd.DataFrame) else \
         data.assign(month=pd.PeriodIndex(data["month"], freq="M")).sort_values(["measure", "area", "month"])
+    if "population" in frame:
+        return [analyse_rate(pd.PeriodIndex(rows["month"], freq="M"), rows["numerator"], rows["population"],
+                             measure, area, improvement=improvement or "decrease")
+                for (measure, area), rows in frame.groupby(["measure", "area"], sort=False)]
     return [analyse_proportion(pd.PeriodIndex(rows["month"], freq="M"), rows["numerator"], rows["denominator"],
-                               measure, area, improvement)
+                               measure, area, improvement or "increase")
             for (measure, area), rows in frame.groupby(["measure", "area"], sort=False)]
 
 

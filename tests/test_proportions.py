@@ -128,3 +128,60 @@ def test_the_p_chart_draws_each_months_own_limits_and_the_step_change(tmp_path, 
     result = invoke("spc", "--data", SURVEY, "--chart", chart)
     assert result.exit_code == 0 and f"wrote {chart}" in result.stderr
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 5_000
+
+
+def test_u_chart_of_a_rate_per_1000_worked_by_hand():
+    from forecast.control.proportions import analyse_rate, u_limits
+
+    # 12 months at 4.0 per 1,000 of 200,000 residents (820 and 780 crimes in turn), then 8 at 4.6 of 100,000
+    counts, population = [820, 780] * 6 + [455, 465] * 4, [200_000] * 12 + [100_000] * 8
+    r = analyse_rate(MONTHS, counts, population, "Robbery per 1,000 residents", "Sandwell")
+    # u = 4.0, sigma = sqrt(4.0 / 200) = 0.1414 (the population in thousands): limits 3.576 and 4.424
+    first = r.points.iloc[0]
+    assert (first["mean"], first["lcl"], first["ucl"]) == pytest.approx((4.0, 4 - 3 * np.sqrt(0.02), 4 + 3 * np.sqrt(0.02)))
+    assert r.chart == "u" and r.sigma_z == 1.0 and r.per == 1000
+    (change,) = r.step_changes.itertuples()
+    assert (str(change.month), str(change.detected), change.direction) == ("2021-01", "2021-08", "up")
+    assert (change.old_mean, change.new_mean, change.points) == pytest.approx((4.0, 4.6, 0.6))
+    # the smaller population widens the second process's limits: 4.6 +/- 3 sqrt(4.6 / 100)
+    assert (r.points["lcl"].iloc[-1], r.points["ucl"].iloc[-1]) == pytest.approx(u_limits(4.6, 100))
+    assert r.points["ucl"].iloc[-1] == pytest.approx(4.6 + 3 * np.sqrt(0.046))
+    assert r.sentences == ("Robbery per 1,000 residents in Sandwell has seen a significant step change increase, "
+                           "starting 2021-01 and declared in 2021-08: the monthly average is now 4.6 per 1,000, up "
+                           "from 4.0 per 1,000 (+0.6 per 1,000).",)  # crime up is no improvement
+
+
+def test_a_rate_of_a_large_population_varying_more_than_poisson_gets_laneys_limits():
+    from forecast.control.proportions import analyse_rate
+
+    rng = np.random.default_rng(3)
+    counts = np.round(4000 * (1 + rng.normal(0, 0.08, 24)))  # 8% spread; Poisson's would be 1.6%
+    r = analyse_rate(pd.period_range("2020-01", periods=24, freq="M"), counts, [1_000_000] * 24, "Theft", "Force")
+    assert r.chart == "laney_u" and r.notes[0].startswith("Laney u' chart: rates over-dispersed")
+    u = counts / 1000
+    centre = r.points["mean"].to_numpy()
+    z = (u - centre) / np.sqrt(centre / 1000)
+    sigma_z = np.mean(np.abs(np.diff(z))) / 1.128
+    assert r.sigma_z == pytest.approx(sigma_z) and r.sigma_z > 4
+    assert r.points["ucl"].to_numpy() == pytest.approx(centre + 3 * sigma_z * np.sqrt(centre / 1000))
+
+
+def test_forecast_spc_reads_a_file_of_counts_and_populations_as_rates(tmp_path, invoke):
+    rows = [f"{m},Sandwell,Robbery,{c},{p}" for m, c, p in zip(MONTHS, [820, 780] * 6 + [455, 465] * 4,
+                                                               [200_000] * 12 + [100_000] * 8)]
+    path = write(tmp_path / "rates.csv", "month,area,measure,count,population\n" + "\n".join(rows) + "\n")
+    result = invoke("spc", "--data", path)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("SPC of rates per 1,000 at 2021-08 (1 series)")
+    header, _, row = result.stdout.splitlines()[1:4]
+    assert "average (per 1,000)" in header
+    # 4.60 per 1,000 now; the latest month 465 of 100,000; limits 4.6 -/+ 3 sqrt(4.6 / 100)
+    assert row.split() == ["Robbery", "Sandwell", "step", "change", "up", "u-chart", "4.60", "4.65", "3.96-5.24", "8"]
+    assert "- Robbery in Sandwell has seen a significant step change increase" in result.stdout
+    csv = invoke("spc", "--data", path, "--format", "csv")
+    row = pd.read_csv(__import__("io").StringIO(csv.stdout)).iloc[0]
+    assert (row["mean"], row["ucl"]) == (4.6, round(4.6 + 3 * np.sqrt(0.046), 2))
+    bad = write(tmp_path / "bad.csv", "month,area,measure,count,population\n2020-01,Sandwell,Robbery,8,0\n")
+    refused = invoke("spc", "--data", bad)
+    assert refused.exit_code == 2 and refused.stderr.strip().splitlines() == [
+        f"Error: {bad}, line 2: population is 0: a rate needs people it is per"]

@@ -82,8 +82,8 @@ def spc(panel: Panel, spc_options, fmt, output, chart, svg, history) -> None:
 
 
 def proportion_spc(data: ProportionFile, fmt: str, output, chart=None, svg=False, history=None) -> None:
-    """`forecast spc` of a file of proportions: a row per measure and area, then the board's sentences; with
-    ``chart``, the p (or p') charts."""
+    """`forecast spc` of a file of proportions (or rates per 1,000): a row per measure and area, then the board's
+    sentences; with ``chart``, the p (or u) charts."""
     import pandas as pd
 
     from forecast import api
@@ -97,20 +97,23 @@ def proportion_spc(data: ProportionFile, fmt: str, output, chart=None, svg=False
 
         for path in save(proportion_chart(results, history=history), chart, svg):
             click.echo(f"wrote {path}", err=True)
+    # percent to one decimal, or the rate per 1,000 as it is, to two
+    scale, places = (100, 1) if results[0].per is None else (1, 2)
     rows = pd.DataFrame([{"measure": r.measure, "area": r.area, "last_month": str(r.last_month),
-                          "status": r.status, "chart": r.chart, "mean": round(100 * r.current["mean"], 1),
-                          "lcl": round(100 * r.points["lcl"].iloc[-1], 1),
-                          "ucl": round(100 * r.points["ucl"].iloc[-1], 1),
-                          "latest": round(100 * r.points["p"].iloc[-1], 1),
+                          "status": r.status, "chart": r.chart, "mean": round(scale * r.current["mean"], places),
+                          "lcl": round(scale * r.points["lcl"].iloc[-1], places),
+                          "ucl": round(scale * r.points["ucl"].iloc[-1], places),
+                          "latest": round(scale * r.points["p"].iloc[-1], places),
                           "months_in_process": int(r.current["n"]), "sentence": r.sentences[0]} for r in results])
     if fmt == "csv":
         return emit(csv_text(rows), output)
     if fmt == "json":
         return emit(rows.to_json(orient="records", indent=1), output)
-    table = [("measure", "area", "status", "chart", "average", "latest", "limits (latest month)", "months")]
-    table += [(r.measure, r.area, r.status, CHARTS[r.chart], pct(r.current["mean"]), pct(r.points["p"].iloc[-1]),
-               f"{pct(r.points['lcl'].iloc[-1])}-{pct(r.points['ucl'].iloc[-1])}", int(r.current["n"]))
-              for r in results]
+    per = f" (per {results[0].per:,})" if results[0].per else ""
+    table = [("measure", "area", "status", "chart", f"average{per}", "latest", "limits (latest month)", "months")]
+    table += [(r.measure, r.area, r.status, CHARTS[r.chart], *(pct(x) if r.per is None else f"{x:,.2f}" for x in (
+               r.current["mean"], r.points["p"].iloc[-1])), "-".join(pct(x) if r.per is None else f"{x:,.2f}" for x in (
+               r.points["lcl"].iloc[-1], r.points["ucl"].iloc[-1])), int(r.current["n"])) for r in results]
     sentences = [s for r in results for s in r.sentences]
     for measure in dict.fromkeys(r.measure for r in results):
         extremes = extremes_sentence([r for r in results if r.measure == measure])
@@ -120,7 +123,8 @@ def proportion_spc(data: ProportionFile, fmt: str, output, chart=None, svg=False
 
     for note in [f"note: {r.measure} in {r.area}: {n}" for r in results for n in r.notes]:
         click.echo(printable(note), err=True)
-    emit("\n".join([f"SPC of proportions at {results[-1].last_month} ({len(results)} series)", format_table(table),
+    what = "proportions" if results[0].per is None else f"rates per {results[0].per:,}"
+    emit("\n".join([f"SPC of {what} at {results[-1].last_month} ({len(results)} series)", format_table(table),
                     "", *[f"- {s}" for s in sentences]]) + "\n", output)
 
 

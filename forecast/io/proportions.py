@@ -16,14 +16,21 @@ from forecast.errors import DataError
 NUMERATORS = ("numerator", "satisfied", "successes", "yes")
 DENOMINATORS = ("denominator", "surveyed", "respondents", "sample", "sample_size", "base")
 PERCENTAGES = ("percentage", "percent", "pct", "rate")
+#: a rate per 1,000: a count of crimes over the population it happened among
+COUNTS = ("count", "crimes", "numerator")
+POPULATIONS = ("population", "residents", "households")
 
 
 def proportion_columns(headers) -> dict[str, str] | None:
-    """Which columns hold the numerator (or percentage) and denominator, or None when the file is not a
-    proportion file (no denominator column)."""
+    """Which columns hold the numerator (or percentage) and denominator, or the count and population of a rate
+    per 1,000; None when the file is neither (no denominator or population column)."""
     from forecast.io.tidy import normalise_header
 
     normalised = {normalise_header(h): h for h in headers}
+    count = next((normalised[a] for a in COUNTS if a in normalised), None)
+    population = next((normalised[a] for a in POPULATIONS if a in normalised), None)
+    if count and population and not any(a in normalised for a in DENOMINATORS):
+        return {"numerator": count, "population": population}
     found = {}
     for ours, aliases in (("numerator", NUMERATORS), ("denominator", DENOMINATORS), ("percentage", PERCENTAGES)):
         hit = next((normalised[a] for a in aliases if a in normalised), None)
@@ -73,6 +80,8 @@ def read_proportions(path: str | Path) -> pd.DataFrame:
     frame["area"] = parse_names(table[named["area"]], "area", source) if "area" in named else "All areas"
     measure = next((normalised[c] for c in ("measure", "question", "indicator") if c in normalised), None)
     frame["measure"] = parse_names(table[measure], "measure", source) if measure else path.name.split(".")[0]
+    if "population" in columns:
+        return _rates(frame, table, columns, source)
     denominator = parse_counts(table[columns["denominator"]], source, "denominator")
     zero = (denominator <= 0).to_numpy()
     if zero.any():
@@ -88,6 +97,25 @@ def read_proportions(path: str | Path) -> pd.DataFrame:
         raise source.error(row, f"numerator {numerator.iloc[row]:g} is more than the denominator "
                                 f"{denominator.iloc[row]:g}")
     frame["numerator"], frame["denominator"] = numerator.to_numpy(), denominator.to_numpy()
+    return _checked(frame, source, ["measure", "area", "month", "numerator", "denominator"])
+
+
+def _rates(frame: pd.DataFrame, table: pd.DataFrame, columns: dict, source) -> pd.DataFrame:
+    """A rate file's counts and populations (``numerator``, ``population``), checked: a population above 0."""
+    from forecast.io.tidy import parse_counts
+
+    population = parse_counts(table[columns["population"]], source, "population", unit="")
+    zero = (population <= 0).to_numpy()
+    if zero.any():
+        raise source.error(int(zero.nonzero()[0][0]), "population is 0: a rate needs people it is per")
+    frame["numerator"] = parse_counts(table[columns["numerator"]], source, "count").to_numpy()
+    frame["population"] = population.to_numpy()
+    return _checked(frame, source, ["measure", "area", "month", "numerator", "population"])
+
+
+def _checked(frame: pd.DataFrame, source, columns: list[str]) -> pd.DataFrame:
+    """The frame sorted by series, refusing a month given twice and a gap in a series' months."""
+    path = source.path
     twice = frame.duplicated(["measure", "area", "month"]).to_numpy()
     if twice.any():
         row = int(twice.nonzero()[0][0])
@@ -101,4 +129,4 @@ def read_proportions(path: str | Path) -> pd.DataFrame:
             after = rows["month"].iloc[gap[0]]
             raise DataError(f"{path}: {measure_name} in {area} has no row for {after + 1} (months must be "
                             "consecutive)")
-    return frame[["measure", "area", "month", "numerator", "denominator"]]
+    return frame[columns]

@@ -601,27 +601,31 @@ def proportion_points(result) -> pd.DataFrame:
     points = result.points
     declared = {int(k): str(d) for k, d in zip(range(1, len(result.step_changes) + 1), result.step_changes["detected"])}
     rules = points["rule"].replace({"Common cause": "Common Cause"})
-    return pd.DataFrame({"month": points["month"], "count": 100 * points["p"], "process": points["process"],
-                         "declared": points["process"].map(declared), "mean": 100 * points["mean"],
-                         "lcl": 100 * points["lcl"], "ucl": 100 * points["ucl"],
+    scale = 100 if result.per is None else 1
+    return pd.DataFrame({"month": points["month"], "count": scale * points["p"], "process": points["process"],
+                         "declared": points["process"].map(declared), "mean": scale * points["mean"],
+                         "lcl": scale * points["lcl"], "ucl": scale * points["ucl"],
                          "point_type": [point_type(r, result.improvement) for r in rules]})
 
 
 def proportion_chart(results: Sequence, *, history: int | None = HISTORY) -> Figure:
-    """One proportion's p (or p') chart, or small multiples of several, in percent."""
-    from forecast.control.proportions import CHARTS, pct
+    """One proportion's p (or p') chart, or small multiples of several, in percent; or a rate's u (or u') chart,
+    per 1,000."""
+    from forecast.control.proportions import CHARTS
     from forecast.control.xmr import variation_icon
 
+    unit = "%" if results[0].per is None else f"per {results[0].per:,}"
     if len(results) == 1:
         r = results[0]
         last = r.points["rule"].iloc[-1]
+        size = "sample size" if r.per is None else "population"
         return spc_chart(proportion_points(r), title=f"{r.measure} in {r.area} ({CHARTS[r.chart]})", status=r.status,
                          icon=variation_icon(last if last != "Common cause" else "Common Cause", r.improvement),
-                         ylabel="% a month", history=history,
-                         caption=f"Average {pct(r.current['mean'])} in the current process; limits from each "
-                                 "month's own sample size.")
+                         ylabel=f"{unit} a month", history=history,
+                         caption=f"Average {r.show(r.current['mean'])} in the current process; limits from each "
+                                 f"month's own {size}.")
     measures = list(dict.fromkeys(r.measure for r in results))
     one = len(measures) == 1
     return small_multiples([(r.area if one else f"{r.measure}, {r.area}", proportion_points(r), None) for r in results],
-                           title=f"{measures[0] if one else 'Proportions'}, % a month (p and Laney p' charts)",
+                           title=f"{measures[0] if one else 'Proportions'}, {unit} a month",
                            history=history)
