@@ -22,6 +22,9 @@ HALF = 0.5
 ALONGSIDE = 3
 #: the signals whose drivers are found: a step change, and the latest months on or beyond a control limit
 STEP, BEYOND = "step change", "beyond limits"
+#: a board pack's drivers table (:meth:`Drivers.frame`)
+DRIVER_COLUMNS = ["measure", "signal", "direction", "before_from", "before_to", "signal_from", "signal_to", "part",
+                  "before", "during", "change", "share_of_change"]
 
 
 def _join(names: list[str]) -> str:
@@ -106,9 +109,7 @@ class Drivers:
         """The table with the series, the signal and its months: one tidy block of a board pack's drivers."""
         return self.table.assign(measure=self.measure, signal=self.signal, direction=self.direction,
                                  before_from=self.before[0], before_to=self.before[1], signal_from=self.months[0],
-                                 signal_to=self.months[1])[
-            ["measure", "signal", "direction", "before_from", "before_to", "signal_from", "signal_to", "part",
-             "before", "during", "change", "share_of_change"]]
+                                 signal_to=self.months[1])[DRIVER_COLUMNS]
 
 
 def drivers(panel: Panel, result: spc.SPCResult, by: str) -> Drivers | None:

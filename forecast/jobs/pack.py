@@ -21,8 +21,8 @@ import pandas as pd
 from forecast.control import xmr as spc
 from forecast.data import ALL_AREAS, ALL_CRIME, Panel
 from forecast.jobs import board
-from forecast.jobs.contributions import (Drivers, alongside, drivers, half_sentence, pareto, spell_drivers,
-                                         top_sentence)
+from forecast.jobs.contributions import (DRIVER_COLUMNS, STEP, Drivers, alongside, drivers, half_sentence, pareto,
+                                         spell_drivers, top_sentence)
 
 HEADLINES, SHARES, SIGNALS = "headlines", "shares", "signals and what drove them"
 SECTIONS = (HEADLINES, SHARES, SIGNALS)
@@ -51,19 +51,19 @@ class BoardPack:
         return "\n".join(lines) + "\n"
 
 
-def signalling(result: spc.SPCResult, month: pd.Period) -> bool:
+def signalling(result: spc.SPCResult, attention: board.Attention, month: pd.Period) -> bool:
     """Whether the board reports a series' signal with what drove it: recorded to ``month``, with a step change
     declared this quarter or its latest two months or more on or beyond a control limit ("significant increases
-    in the last 5 months"; a single month is a point, not a spell)."""
-    rank = board.attention(result).rank
-    return result.last_month == month and (rank == board.STEP_CHANGE or (
-        rank == board.BEYOND_LIMITS and board.months_beyond_limits(result) >= 2))
+    in the last 5 months"; a single month is a point, not a spell). ``attention``: the series' rank for the board
+    (:func:`forecast.jobs.board.attention`)."""
+    return result.last_month == month and (attention.rank == board.STEP_CHANGE or (
+        attention.rank == board.BEYOND_LIMITS and board.months_beyond_limits(result) >= 2))
 
 
-def signal_drivers(panel: Panel, result: spc.SPCResult, by: str) -> Drivers | None:
+def signal_drivers(panel: Panel, result: spc.SPCResult, attention: board.Attention, by: str) -> Drivers | None:
     """The drivers of the signal the board reports first for ``result``: its step change this quarter, else its
     months beyond a limit."""
-    if board.attention(result).rank == board.STEP_CHANGE:
+    if attention.rank == board.STEP_CHANGE:
         return drivers(panel, result, by)
     return spell_drivers(panel, result, by)
 
@@ -81,24 +81,23 @@ def board_pack(panel: Panel, results: Mapping[tuple[str, str], spc.SPCResult], s
     month = panel.frame["month"].max()
     totals = [k for k in results if k[1] == ALL_AREAS]
     area_totals = [k for k in results if k[0] == ALL_CRIME and k[1] != ALL_AREAS]
-    for key in board.ranked(totals, {k: board.attention(results[k]) for k in totals}) + \
-            board.ranked(area_totals, {k: board.attention(results[k]) for k in area_totals}):
-        result = results[key]
-        if not signalling(result, month):
+    attentions = {k: board.attention(results[k]) for k in totals + area_totals}
+    for key in board.ranked(totals, attentions) + board.ranked(area_totals, attentions):
+        result, attention = results[key], attentions[key]
+        if not signalling(result, attention, month):
             continue
-        rows += [(SIGNALS, *key, s) for s in board.attention(result).sentences]
-        d = signal_drivers(panel, result, "area" if key[1] == ALL_AREAS else "crime_type")
+        rows += [(SIGNALS, *key, s) for s in attention.sentences]
+        d = signal_drivers(panel, result, attention, "area" if key[1] == ALL_AREAS else "crime_type")
         if d is not None:
             found.append(d.frame().assign(crime_type=key[0], area=key[1]))
             rows.append((SIGNALS, *key, d.sentence()))
-        if key[1] == ALL_AREAS and d is not None and d.signal == "step change":
+        if key[1] == ALL_AREAS and d is not None and d.signal == STEP:
             also = alongside(result, [r for (c, a), r in results.items() if c == key[0] and a != ALL_AREAS])
             if also:
                 rows.append((SIGNALS, *key, also))
     contributors = pd.concat([types.assign(by="crime type", whole=ALL_CRIME),
                               areas.assign(by="area", whole=ALL_CRIME)], ignore_index=True)
     table = pd.concat(found, ignore_index=True) if found else pd.DataFrame(
-        columns=["measure", "signal", "direction", "before_from", "before_to", "signal_from", "signal_to", "part",
-                 "before", "during", "change", "share_of_change", "crime_type", "area"])
+        columns=[*DRIVER_COLUMNS, "crime_type", "area"])
     return BoardPack(str(month), pd.DataFrame(rows, columns=SENTENCE_COLUMNS), contributors,
                      shares.summary if shares is not None else pd.DataFrame(), table)
