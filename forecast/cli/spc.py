@@ -98,12 +98,12 @@ def proportion_spc(data: ProportionFile, fmt: str, output, chart=None, svg=False
         for path in save(proportion_chart(results, history=history), chart, svg):
             click.echo(f"wrote {path}", err=True)
     # percent to one decimal, or the rate per 1,000 as it is, to two
-    scale, places = (100, 1) if results[0].per is None else (1, 2)
+    places = 1 if results[0].per is None else 2
     rows = pd.DataFrame([{"measure": r.measure, "area": r.area, "last_month": str(r.last_month),
-                          "status": r.status, "chart": r.chart, "mean": round(scale * r.current["mean"], places),
-                          "lcl": round(scale * r.points["lcl"].iloc[-1], places),
-                          "ucl": round(scale * r.points["ucl"].iloc[-1], places),
-                          "latest": round(scale * r.points["p"].iloc[-1], places),
+                          "status": r.status, "chart": r.chart, "mean": round(r.scale * r.current["mean"], places),
+                          "lcl": round(r.scale * r.points["lcl"].iloc[-1], places),
+                          "ucl": round(r.scale * r.points["ucl"].iloc[-1], places),
+                          "latest": round(r.scale * r.points["p"].iloc[-1], places),
                           "months_in_process": int(r.current["n"]), "sentence": r.sentences[0]} for r in results])
     if fmt == "csv":
         return emit(csv_text(rows), output)
@@ -111,9 +111,11 @@ def proportion_spc(data: ProportionFile, fmt: str, output, chart=None, svg=False
         return emit(rows.to_json(orient="records", indent=1), output)
     per = f" (per {results[0].per:,})" if results[0].per else ""
     table = [("measure", "area", "status", "chart", f"average{per}", "latest", "limits (latest month)", "months")]
-    table += [(r.measure, r.area, r.status, CHARTS[r.chart], *(pct(x) if r.per is None else f"{x:,.2f}" for x in (
-               r.current["mean"], r.points["p"].iloc[-1])), "-".join(pct(x) if r.per is None else f"{x:,.2f}" for x in (
-               r.points["lcl"].iloc[-1], r.points["ucl"].iloc[-1])), int(r.current["n"])) for r in results]
+    def cells(r, *values: float) -> list[str]:  # a rate's unit is in the header
+        return [pct(x) if r.per is None else f"{x:,.2f}" for x in values]
+    table += [(r.measure, r.area, r.status, CHARTS[r.chart], *cells(r, r.current["mean"], r.points["p"].iloc[-1]),
+               "-".join(cells(r, r.points["lcl"].iloc[-1], r.points["ucl"].iloc[-1])), int(r.current["n"]))
+              for r in results]
     sentences = [s for r in results for s in r.sentences]
     for measure in dict.fromkeys(r.measure for r in results):
         extremes = extremes_sentence([r for r in results if r.measure == measure])

@@ -62,6 +62,11 @@ class ProportionResult:
         return shown(x, self.per, decimals)
 
     @property
+    def scale(self) -> int:
+        """What a value is multiplied by for tables and charts: 100 (percent), or 1 (a rate is per ``per``)."""
+        return 100 if self.per is None else 1
+
+    @property
     def current(self) -> pd.Series:
         return self.processes.iloc[-1]
 

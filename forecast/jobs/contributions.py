@@ -128,7 +128,7 @@ def spell_drivers(panel: Panel, result: spc.SPCResult, by: str) -> Drivers | Non
     them): each part's mean over those months less its mean over the earlier months of the same process. None
     without such a spell, or when the spell is the whole process."""
     points = result.points
-    k, sign = max((spc.months_beyond(points, sign), sign) for sign in (1, -1))
+    k = max(spc.months_beyond(points, sign) for sign in (1, -1))
     start = result.processes.iloc[-1]["start"]
     months = points["month"]
     if k < 2 or months.iloc[-k - 1] < start:

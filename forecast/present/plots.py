@@ -593,15 +593,15 @@ def rate_bars(table: pd.DataFrame, overall: float, *, title: str, xlabel: str, c
 
 def proportion_points(result) -> pd.DataFrame:
     """A proportion's SPC (:class:`forecast.control.proportions.ProportionResult`) as the points an SPC chart
-    draws, in percent: each month's value, its process's centre and its own limits (a p-chart's move with each
-    month's sample), the point type by the measure's improvement direction, and the month each process was
-    declared."""
+    draws, in percent (a rate per 1,000 as it is): each month's value, its process's centre and its own limits
+    (a p-chart's move with each month's sample), the point type by the measure's improvement direction, and the
+    month each process was declared."""
     from forecast.control.xmr import point_type
 
     points = result.points
     declared = {int(k): str(d) for k, d in zip(range(1, len(result.step_changes) + 1), result.step_changes["detected"])}
     rules = points["rule"].replace({"Common cause": "Common Cause"})
-    scale = 100 if result.per is None else 1
+    scale = result.scale
     return pd.DataFrame({"month": points["month"], "count": scale * points["p"], "process": points["process"],
                          "declared": points["process"].map(declared), "mean": scale * points["mean"],
                          "lcl": scale * points["lcl"], "ucl": scale * points["ucl"],
