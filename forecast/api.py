@@ -261,13 +261,21 @@ def shares(panel: Panel, *, crime: str | None = None, area: str | None = None,
                                  "type group, not both")
         (chosen,) = resolve_names(crime, [*panel.crime_types, ALL_CRIME], "crime type")[:1]
         return sh.area_shares(panel, chosen)
-    mapping = dict(groups) if isinstance(groups, Mapping) else \
-        sh.read_groups(groups) if groups else sh.bundled_groups(panel.name)
+    mapping = _groups(panel, groups)
     if not mapping:
         raise SelectionError(f"{panel.name} has no bundled crime type groups; give --groups FILE (crime_type,group), "
                              "or --crime NAME for each area's share of it")
     where = resolve_names(area, [a for a in panel.areas if a != ALL_AREAS], "area")[0] if area else ALL_AREAS
     return sh.crime_type_shares(panel, mapping, where)
+
+
+def _groups(panel: Panel, groups: str | Path | Mapping[str, str] | None) -> dict[str, str]:
+    """Crime type groups: given as a mapping or a ``crime_type,group`` file, else the panel's bundled ones (may be
+    none)."""
+    from forecast.jobs import shares as sh
+
+    return dict(groups) if isinstance(groups, Mapping) else \
+        sh.read_groups(groups) if groups else sh.bundled_groups(panel.name)
 
 
 def contributions(panel: Panel, crime: str | None = None):
@@ -307,8 +315,7 @@ def board(panel: Panel, *, groups: str | Path | Mapping[str, str] | None = None)
     from forecast.jobs import shares as sh
     from forecast.jobs.pack import board_pack
 
-    mapping = dict(groups) if isinstance(groups, Mapping) else \
-        sh.read_groups(groups) if groups else sh.bundled_groups(panel.name)
+    mapping = _groups(panel, groups)
     with_totals = select(panel, totals=True)
     results = {(r.crime_type, r.area): r for r in iter_spc(with_totals)}
     return board_pack(with_totals, results, sh.crime_type_shares(panel, mapping) if mapping else None)
