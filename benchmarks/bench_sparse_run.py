@@ -1,0 +1,46 @@
+"""`forecast run --crime all` end to end on N synthetic neighbourhood (LSOA-like) series: the figure issue 43's
+sparse target is set in (at most 10 ms of CPU a series).
+
+The panel is bench_sparse_scale's: each series has the mean and dispersion of a real City of London LSOA series
+drawn at random and 60 months of counts, 14 crime types x N/14 areas. It is written to a CSV and run as a planner
+would run it, in a fresh process (`python -m forecast run --data FILE --crime all --no-track`), in a temporary
+folder. `run` adds each crime type's force total and each area's All crime, so the run forecasts more series
+than N; most are sparse (count models), the totals are not (the ensemble).
+
+Prints wall and CPU (every process), CPU a series of the run, and how many series each model forecast.
+
+Run: python benchmarks/bench_sparse_run.py [N]   (default 5000)
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from bench_sparse_scale import synthetic_panel
+from timing import conditions, in_reference, run_forecast
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    import forecast
+
+    print(conditions())
+    print(f"package: {Path(forecast.__file__).parent}")
+    with tempfile.TemporaryDirectory() as tmp:
+        frame = synthetic_panel(n).frame.assign(month=lambda f: f["month"].astype(str))
+        data = Path(tmp) / "lsoa.csv"
+        frame.to_csv(data, index=False)
+        result = run_forecast("run", "--crime", "all", "--data", str(data), "--no-track", cwd=tmp)
+        if result.returncode:
+            sys.exit(result.stderr[-2000:])
+        summary = pd.read_csv(Path(tmp) / "out" / "lsoa" / "all" / "latest" / "summary.csv")
+    runs = len(summary)
+    print(result.line(f"forecast run --crime all, {n} synthetic LSOA series ({runs} with the totals run adds)"))
+    print(f"  CPU a series {result.cpu / runs * 1000:.1f} ms ({in_reference(result.cpu / runs)}), wall a series "
+          f"{result.wall / runs * 1000:.1f} ms")
+    print(f"  forecast with: {summary['model'].value_counts().to_dict()}")
+
+
+if __name__ == "__main__":
+    main()
