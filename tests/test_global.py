@@ -142,7 +142,7 @@ def test_a_model_is_trained_once_per_process_for_the_same_data(monkeypatch):
     assert calls == [30] * 6 and len(bt.TRAINED) == 3
 
 
-def test_a_panel_past_the_row_cap_trains_on_a_fixed_sample_that_keeps_the_series_forecast(monkeypatch):
+def test_a_panel_past_the_row_cap_trains_once_on_a_fixed_sample_whichever_series_are_forecast(monkeypatch):
     from forecast.engine import backtest
     from forecast.engine.backtest import BacktestSettings, panel_forecasts
     from forecast.models import GlobalModel
@@ -151,16 +151,25 @@ def test_a_panel_past_the_row_cap_trains_on_a_fixed_sample_that_keeps_the_series
     rng = np.random.default_rng(5)
     train = {("Robbery" if i < 3 else "Burglary", f"Area {i:02d}"): pd.Series(rng.poisson(30, 48).astype(float), months)
              for i in range(20)}
-    targets = {k: v for k, v in train.items() if k[0] == "Robbery"}
+    robbery = {k: v for k, v in train.items() if k[0] == "Robbery"}
     per_series = GlobalModel(horizon=3).training_rows([48])
     monkeypatch.setattr(backtest, "MAX_GLOBAL_ROWS", 8 * per_series)
-    fit = panel_forecasts(train, targets, BacktestSettings(origins=1), horizon=3, n_jobs=1)
+    monkeypatch.setattr(backtest, "TRAINED", backtest.TrainedModels())
+    calls = []
+    real = backtest._train
+    monkeypatch.setattr(backtest, "_train", lambda data, horizon: calls.append(sorted(data)) or real(data, horizon))
+    fit = panel_forecasts(train, robbery, BacktestSettings(origins=1), horizon=3, n_jobs=1)
     model = fit.final_model()
-    # the 3 forecast series and 5 others, taken in the fixed digest order; the rows within the cap
+    # 8 series taken in the fixed digest order, the rows within the cap; the series forecast need not be among them
     assert model.n_series_ == 8 and model.n_rows_ == 8 * per_series
+    assert calls[0] == [("Burglary", f"Area {i:02d}") for i in (5, 8, 10, 11, 16, 17, 18)] + [("Robbery", "Area 00")]
     assert fit.note == ("the global model learns from a sample of 8 of 20 series at 2 cut-offs (at most "
-                        f"{8 * per_series:,} training rows), always including those forecast")
-    assert set(fit.series) == set(targets)
-    again = panel_forecasts(train, targets, BacktestSettings(origins=1), horizon=3, n_jobs=1)
+                        f"{8 * per_series:,} training rows), the same whichever series are forecast")
+    assert set(fit.series) == set(robbery)
+    # another crime type's run trains nothing: the same sample, so the same models, and forecasts as before
+    burglary = {k: v for k, v in train.items() if k[0] == "Burglary"}
+    other = panel_forecasts(train, burglary, BacktestSettings(origins=1), horizon=3, n_jobs=1)
+    assert len(calls) == 2 and all(other.models[c] is fit.models[c] for c in fit.models)
+    again = panel_forecasts(train, robbery, BacktestSettings(origins=1), horizon=3, n_jobs=1)
     key = ("Robbery", "Area 00")
     pd.testing.assert_frame_equal(again.series[key].final.predict(3), fit.series[key].final.predict(3))

@@ -203,13 +203,48 @@ def nested_choices(metrics: pd.DataFrame, candidates: Sequence[str]) -> dict[str
 
     This is the choice ``auto`` would have made at that origin, so its error there is out of sample.
     """
-    origins = sorted(metrics["origin"].unique()) if not metrics.empty else []
+    if metrics.empty:
+        return {}
+    return _nested(metrics[["model", "origin", "mase", "mae"]].to_dict("records"), candidates)
+
+
+def _nested(rows: Sequence[Mapping], candidates: Sequence[str]) -> dict[str, str]:
+    """:func:`nested_choices` from the metric rows as dicts (each with model, origin, mase and mae), without a
+    frame: a backtest makes these rows for every series, and a groupby per origin cost more than the count
+    models' fits."""
+    origins = sorted({row["origin"] for row in rows})
     out = {}
     for i, origin in enumerate(origins):
-        earlier = metrics[metrics["origin"].isin(origins[:i])]
-        chosen = choose_model(earlier.groupby("model")[["mase", "mae"]].mean(), candidates) if i else None
+        earlier = [row for row in rows if row["origin"] in origins[:i]]
+        chosen = _choose(_means(earlier), candidates) if i else None
         out[origin] = chosen or default_family(candidates)
     return out
+
+
+def _means(rows: Sequence[Mapping], columns: Sequence[str] = ("mase", "mae")) -> dict[str, list[float]]:
+    """Per model, the mean of each column over ``rows``, NaN left out (NaN where nothing is left). Summed exactly
+    (``math.fsum``): pandas' groupby mean can differ from it in the last bit, which changes a choice only between
+    two families whose means are within a part in 10^15 of each other."""
+    import math
+
+    values: dict[str, list[list[float]]] = {}
+    for row in rows:
+        lists = values.setdefault(row["model"], [[] for _ in columns])
+        for j, column in enumerate(columns):
+            value = float(row[column])
+            if value == value:
+                lists[j].append(value)
+    return {model: [math.fsum(v) / len(v) if v else float("nan") for v in lists] for model, lists in values.items()}
+
+
+def _choose(means: Mapping[str, Sequence[float]], candidates: Sequence[str]) -> str | None:
+    """:func:`choose_model` from :func:`_means`' (mase, mae) per model."""
+    present = [c for c in candidates if c in means]
+    for j in range(2):
+        valid = [(means[c][j], i, c) for i, c in enumerate(present) if means[c][j] == means[c][j]]
+        if valid:
+            return min(valid)[2]
+    return None
 
 
 def _missing(train: pd.Series, horizon: int) -> pd.DataFrame:
@@ -271,10 +306,10 @@ def _backtest(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
                                 **scores(actual, f, scale, squared_scale), "scale": scale,
                                 "squared_scale": squared_scale, "n_train": n_train, "series_months": len(values)})
     if rows:
+        if len(settings.models) > 1:
+            rows, metric_rows = _with_auto(rows, metric_rows, settings.models)
         out.predictions = pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
         out.metrics = pd.DataFrame(metric_rows)
-        if len(settings.models) > 1:
-            out.predictions, out.metrics = _with_auto(out.predictions, out.metrics, settings.models)
     return out, templates
 
 
@@ -288,16 +323,15 @@ def scores(actual: np.ndarray, forecast: Mapping[str, np.ndarray], scale: float,
             "mae": float(np.mean(np.abs(actual - mean)))}
 
 
-def _with_auto(predictions: pd.DataFrame, metrics: pd.DataFrame, candidates: Sequence[str]):
-    """Add the rows of ``auto``: at each origin, the predictions and scores of the nested choice."""
-    choice = nested_choices(metrics, candidates)
-
-    def pick(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame[frame["model"] == frame["origin"].map(choice)].assign(model=AUTO)
-
-    chosen_metrics = pick(metrics).assign(chosen=lambda f: f["origin"].map(choice))
-    return (pd.concat([predictions, pick(predictions)], ignore_index=True),
-            pd.concat([metrics, chosen_metrics], ignore_index=True))
+def _with_auto(rows: list[tuple], metric_rows: list[dict], candidates: Sequence[str]) -> tuple[list, list]:
+    """The rows of ``auto`` added: at each origin, the predictions and scores of the nested choice (the scores
+    with the family chosen)."""
+    choice = _nested(metric_rows, candidates)
+    model_at, origin_at = PREDICTION_COLUMNS.index("model"), PREDICTION_COLUMNS.index("origin")
+    picked = [(*row[:model_at], AUTO, *row[model_at + 1:]) for row in rows if row[model_at] == choice[row[origin_at]]]
+    chosen = [{**row, "model": AUTO, "chosen": choice[row["origin"]]} for row in metric_rows
+              if row["model"] == choice[row["origin"]]]
+    return rows + picked, metric_rows + chosen
 
 
 def choose_model(scores: pd.DataFrame, candidates: Sequence[str]) -> str | None:
@@ -349,10 +383,29 @@ def forecast_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
 
 # ------------------------------------------------------------------ many series in parallel
 
-def _job(func: Callable, key, y, *args, **kwargs):
-    from threadpoolctl import threadpool_limits
+class _OneThread:
+    """BLAS and OpenMP held to one thread around each job. threadpoolctl finds the libraries by reading the
+    process's memory map, 2 ms a call in a worker that has imported the model libraries: its controller is made
+    once, and again only after modules have been imported since (a library loads with its module)."""
 
-    with threadpool_limits(1), warnings.catch_warnings(), np.errstate(all="ignore"):
+    def __init__(self):
+        self.controller, self.modules = None, -1
+
+    def limit(self):
+        import sys
+
+        from threadpoolctl import ThreadpoolController
+
+        if self.controller is None or len(sys.modules) != self.modules:
+            self.controller, self.modules = ThreadpoolController(), len(sys.modules)
+        return self.controller.limit(limits=1)
+
+
+_ONE_THREAD = _OneThread()
+
+
+def _job(func: Callable, key, y, *args, **kwargs):
+    with _ONE_THREAD.limit(), warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         return func(key, y, *args, **kwargs)
 
@@ -468,7 +521,8 @@ MIN_GLOBAL_SERIES = 3
 #: benchmarks/bench_short_panels.py) the global model made the ensemble better from about 600 rows up and no better
 #: below (MASE 0.879 with this threshold, 0.882 training at any size, 0.899 never)
 MIN_GLOBAL_ROWS = 600
-#: and on at most this many rows: past it, a sample of whole series (always those being forecast). The Met panels
+#: and on at most this many rows: past it, a fixed sample of whole series (the same whichever series are forecast, so
+#: that a run of every crime type trains once a cut-off, not once a crime type). The Met panels
 #: make 58,740 (met-major) and 206,529 (met-minor) rows, so no measured accuracy rests on the sample. A 3-million-
 #: row panel of 24,759 series makes 4.2 million, whose features alone (float64) would take 1.3 GB in each worker;
 #: the cap keeps a cut-off's training (time and memory grow with the rows) near met-minor's
@@ -485,28 +539,42 @@ MAX_GLOBAL_ROWS = 250_000
 MIN_ACTIVE_SHARE, ACTIVE_MONTHS = 0.1, 60
 
 
-def active(y: pd.Series) -> bool:
+def active(y: pd.Series | np.ndarray) -> bool:
     """Whether a series had crime often enough to train the global model (MIN_ACTIVE_SHARE)."""
-    return bool((y.iloc[-ACTIVE_MONTHS:].to_numpy() > 0).mean() >= MIN_ACTIVE_SHARE)
+    return bool((np.asarray(y)[-ACTIVE_MONTHS:] > 0).mean() >= MIN_ACTIVE_SHARE)
 
 
-def _sampled(cut: dict, targets: Iterable, model: "GlobalModel", cap: int) -> dict:
-    """``cut`` less whole series until its training rows are within ``cap``: the ``targets`` are kept, the
-    others taken in an order fixed by their names' digests (the same series at every cut-off and every run)."""
+def _sampled(lengths: dict, model: "GlobalModel", cap: int) -> dict:
+    """The series of ``lengths`` (key: months to the cut-off) that train the model: all of them, or past ``cap``
+    training rows whole series in an order fixed by their names' digests, the same at every cut-off, in every run
+    and whichever series are forecast."""
     import hashlib
 
-    rows = model.training_rows(map(len, cut.values()))
-    if rows <= cap:
-        return cut
-    keep = {k: cut[k] for k in targets if k in cut}
-    total = model.training_rows(map(len, keep.values()))
-    others = sorted((k for k in cut if k not in keep), key=lambda k: hashlib.sha256(repr(k).encode()).digest())
-    for k in others:
-        more = model.training_rows([len(cut[k])])
+    if model.training_rows(lengths.values()) <= cap:
+        return lengths
+    keep, total = {}, 0
+    for k in sorted(lengths, key=lambda k: hashlib.sha256(repr(k).encode()).digest()):
+        more = model.training_rows([lengths[k]])
         if total + more > cap:
             break
-        keep[k], total = cut[k], total + more
+        keep[k], total = lengths[k], total + more
     return keep
+
+
+def _cut_lengths(train: Mapping[tuple[str, str], pd.Series]) -> Callable[[pd.Period], dict]:
+    """For a cut-off month, the months to it of every series of ``train`` long and active enough to train the
+    global model (LEVEL_MONTHS, :func:`active`); the series' months and counts are read once for every cut-off."""
+    months = {k: (s.index.asi8, s.to_numpy(dtype=float)) for k, s in train.items()}
+
+    def lengths(cutoff: pd.Period) -> dict:
+        out = {}
+        for k, (ordinals, values) in months.items():
+            n = int(np.searchsorted(ordinals, cutoff.ordinal, side="right"))
+            if n > LEVEL_MONTHS and active(values[:n]):
+                out[k] = n
+        return out
+
+    return lengths
 
 
 @dataclass(frozen=True)
@@ -624,14 +692,15 @@ def panel_forecasts(train: Mapping[tuple[str, str], pd.Series], series: Mapping[
     ahead = max(settings.horizon, horizon or 0)
     model = GlobalModel(horizon=ahead)
     trains, short, sampled = {}, [], []
+    cut_lengths = _cut_lengths(train)
     for c in sorted(set(batches) | set(finals)):
-        cut = {k: s[s.index <= c] for k, s in train.items() if s.index[0] <= c}
-        cut = {k: s for k, s in cut.items() if len(s) > LEVEL_MONTHS and active(s)}
-        rows = model.training_rows(map(len, cut.values()))
+        cut = cut_lengths(c)
+        rows = model.training_rows(cut.values())
         if len(cut) >= MIN_GLOBAL_SERIES and rows >= MIN_GLOBAL_ROWS:
-            trains[c] = _sampled(cut, series, model, MAX_GLOBAL_ROWS)
-            if len(trains[c]) < len(cut):
-                sampled.append((len(trains[c]), len(cut)))
+            kept = _sampled(cut, model, MAX_GLOBAL_ROWS)
+            trains[c] = {k: train[k].iloc[:n] for k, n in kept.items()}
+            if len(kept) < len(cut):
+                sampled.append((len(kept), len(cut)))
         else:
             short.append((c, rows))
     note = ""
@@ -639,7 +708,7 @@ def panel_forecasts(train: Mapping[tuple[str, str], pd.Series], series: Mapping[
         low, high = min(n for n, _ in sampled), max(n for n, _ in sampled)
         note = (f"the global model learns from a sample of {low:,}{f' to {high:,}' if high != low else ''} of "
                 f"{max(m for _, m in sampled):,} series at {plural(len(sampled), 'cut-off')} (at most "
-                f"{MAX_GLOBAL_ROWS:,} training rows), always including those forecast")
+                f"{MAX_GLOBAL_ROWS:,} training rows), the same whichever series are forecast")
     if short:
         where = "at every cut-off" if not trains else \
             f"at {len(short)} of {len(short) + len(trains)} cut-offs ({short[0][0]} to {short[-1][0]})"

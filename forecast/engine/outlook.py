@@ -157,10 +157,10 @@ def sentence(o: Outlook) -> str:
 def run_outlooks(run, n_paths: int = 2000) -> dict:
     """The outlook of every series of a :class:`forecast.jobs.run.RunResult`, from the run's own sample paths (seeded
     per series by its name, so that a series gets the same numbers whichever others are selected with it)."""
-    out = {}
+    out, counts = {}, run.panel.is_count
     for key in run.keys:
         paths = run.paths[key][:n_paths]
-        out[key] = outlook(run.spc[key], np.round(paths) if run.panel.is_count else paths)
+        out[key] = outlook(run.spc[key], np.round(paths) if counts else paths)
     return out
 
 

@@ -225,10 +225,17 @@ class GlobalSeries(ForecastModel):
         if horizon > self.horizon_:
             raise ModelFitError(f"the global model forecasts {self.horizon_} months ahead, not {horizon}")
         q = {k: v[:horizon] for k, v in self.quantiles_.items()}
-        frame = pd.DataFrame({"mean": q[0.5]}, index=self.future_index(horizon))
+        columns = {"mean": q[0.5]}
         for level in levels:
-            frame[f"lo_{level}"], frame[f"hi_{level}"] = _bounds(q, level)
-        return frame.clip(lower=0.0)
+            columns[f"lo_{level}"], columns[f"hi_{level}"] = _bounds(q, level)
+        return pd.DataFrame({k: np.maximum(v, 0.0) for k, v in columns.items()}, index=self.future_index(horizon))
+
+    def median(self, horizon: int | None = None) -> np.ndarray:
+        """The forecast (the median) of each month ahead, never negative: ``predict``'s mean without a frame."""
+        months = horizon or self.horizon_
+        if self.constant_ is not None:
+            return np.full(months, max(self.constant_, 0.0))
+        return np.maximum(self.quantiles_[0.5][:months], 0.0)
 
     def params(self) -> dict:
         return {"months_ahead": self.horizon_} if hasattr(self, "quantiles_") else {}

@@ -256,8 +256,7 @@ class Sparse(CountModel):
         out = copy.copy(self)
         out.panel, out._forecasts = panel, {}
         #: the global model's forecast of each month it covers, asked once
-        out.panel_mean_ = None if panel is None else \
-            np.maximum(panel.predict(panel.horizon_, levels=())["mean"].to_numpy(dtype=float), 0.0)
+        out.panel_mean_ = None if panel is None else panel.median()
         return out
 
     def rates(self, horizon: int) -> np.ndarray:
