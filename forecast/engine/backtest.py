@@ -299,7 +299,9 @@ def _backtest(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
             frames[Sparse.name] = fitted[Sparse.name].joined(panel).predict(settings.horizon, LEVELS)
         origin, months = str(train.index[-1]), [str(m) for m in frames[settings.models[0]].index]
         for name in settings.models:
-            f = {c: frames[name][c].to_numpy(dtype=float) for c in ("mean", "lo_80", "hi_80", "lo_95", "hi_95")}
+            frame = frames[name]
+            table, at = frame.to_numpy(dtype=float), {c: i for i, c in enumerate(frame.columns)}
+            f = {c: table[:, at[c]] for c in ("mean", "lo_80", "hi_80", "lo_95", "hi_95")}
             rows += [(crime_type, area, name, origin, month, step, a, *(f[c][i] for c in f))
                      for i, (month, step, a) in enumerate(zip(months, range(1, settings.horizon + 1), actual))]
             metric_rows.append({"crime_type": crime_type, "area": area, "model": name, "origin": origin,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 import pandas as pd
@@ -28,10 +29,25 @@ def estimating(name: str):
         raise ModelFitError(f"{name}: {text[0][:200] if text else type(exc).__name__}") from exc
 
 
+@functools.lru_cache(maxsize=512)
+def months_after(last: pd.Period, horizon: int) -> pd.PeriodIndex:
+    """The ``horizon`` months after ``last``: asked for by every forecast of a backtest, and the same few each time
+    (an index is immutable, so one can be shared)."""
+    return pd.period_range(last + 1, periods=horizon, freq="M")
+
+
+def forecast_frame(columns: dict, index: pd.PeriodIndex) -> pd.DataFrame:
+    """A forecast's frame (mean and bounds by month), never below zero; built from one array, which costs a
+    fifth of a frame built column by column, and a backtest builds a dozen a series."""
+    values = np.column_stack([np.maximum(np.asarray(v, dtype=float), 0.0) for v in columns.values()])
+    return pd.DataFrame(values, index=index, columns=list(columns))
+
+
 def interval_columns(levels=LEVELS) -> list[str]:
     return [c for level in levels for c in (f"lo_{level}", f"hi_{level}")]
 
 
+@functools.lru_cache(maxsize=64)
 def z_value(level: float) -> float:
     """Two-sided normal quantile for a central interval of ``level`` percent."""
     return float(norm.ppf(0.5 + level / 200))
@@ -75,8 +91,7 @@ class ForecastModel:
         columns = {"mean": mean}
         for level in levels:
             columns[f"lo_{level}"], columns[f"hi_{level}"] = self._interval(mean, sd, level)
-        return pd.DataFrame({k: np.maximum(np.asarray(v, dtype=float), 0.0) for k, v in columns.items()},
-                            index=self.future_index(horizon))
+        return forecast_frame(columns, self.future_index(horizon))
 
     def _forecast_once(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`_forecast`, computed once per fit and horizon: a run asks a fitted model for the same months for
@@ -110,7 +125,7 @@ class ForecastModel:
         return {"constant": self.constant_} if self.constant_ is not None else self.params()
 
     def future_index(self, horizon: int) -> pd.PeriodIndex:
-        return pd.period_range(self.y_.index[-1] + 1, periods=horizon, freq="M")
+        return months_after(self.y_.index[-1], horizon)
 
     def _interval(self, mean: np.ndarray, sd: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
         z = z_value(level)

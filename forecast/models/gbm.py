@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.errors import ModelFitError
-from forecast.models.base import LEVELS, ForecastModel, estimating, z_value
+from forecast.models.base import LEVELS, ForecastModel, estimating, forecast_frame, z_value
 
 WINDOW = 24
 LEVEL_MONTHS = 12
@@ -228,7 +228,7 @@ class GlobalSeries(ForecastModel):
         columns = {"mean": q[0.5]}
         for level in levels:
             columns[f"lo_{level}"], columns[f"hi_{level}"] = _bounds(q, level)
-        return pd.DataFrame({k: np.maximum(v, 0.0) for k, v in columns.items()}, index=self.future_index(horizon))
+        return forecast_frame(columns, self.future_index(horizon))
 
     def median(self, horizon: int | None = None) -> np.ndarray:
         """The forecast (the median) of each month ahead, never negative: ``predict``'s mean without a frame."""

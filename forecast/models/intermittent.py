@@ -151,9 +151,10 @@ class CountModel(ForecastModel):
             return stats.poisson(rate)
         return stats.nbinom(*self._nbinom(rate))
 
-    def quantiles(self, q: float, rates: np.ndarray) -> np.ndarray:
+    def quantiles(self, q: float | np.ndarray, rates: np.ndarray) -> np.ndarray:
         """The ``q`` quantile of the count at each of ``rates`` (as :meth:`distribution` gives, without freezing a
-        scipy distribution per month, which costs a millisecond each)."""
+        scipy distribution per month, which costs a millisecond each); ``q`` an array of shape (k, 1) gives k rows
+        of quantiles in one call."""
         rates = np.asarray(rates, dtype=float)
         if self.dispersion_ <= 1:
             return stats.poisson.ppf(q, rates)
@@ -168,7 +169,8 @@ class CountModel(ForecastModel):
         whole window, say) keeps its constant with no spread, as in every family."""
         if self.constant_ is not None or not np.any(mean > 0):
             return mean.copy(), mean.copy()
-        return self.quantiles(0.5 - level / 200, mean), self.quantiles(0.5 + level / 200, mean)
+        low, high = self.quantiles(np.array([[0.5 - level / 200], [0.5 + level / 200]]), mean)
+        return low, high
 
     def _simulate(self, horizon: int, n_paths: int, rng: np.random.Generator) -> np.ndarray:
         """Independent counts each month at that month's rate (a sparse series' months barely depend on each
