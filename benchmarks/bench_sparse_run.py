@@ -7,9 +7,12 @@ would run it, in a fresh process (`python -m forecast run --data FILE --crime al
 folder. `run` adds each crime type's force total and each area's All crime, so the run forecasts more series
 than N; most are sparse (count models), the totals are not (the ensemble).
 
-Prints wall and CPU (every process), CPU a series of the run, and how many series each model forecast.
+Prints wall and CPU (every process), CPU a series of the run, and how many series each model forecast. With
+`--workers K` the same run sends its fits to a local Dask cluster of K worker processes (`forecast run --workers K`,
+the path a cluster's scheduler takes with `--scheduler`); its workers are this run's child processes, so their CPU
+is counted.
 
-Run: python benchmarks/bench_sparse_run.py [N]   (default 5000)
+Run: python benchmarks/bench_sparse_run.py [N] [--workers K]   (default 5000, the local process pool)
 """
 
 import sys
@@ -22,7 +25,10 @@ from timing import conditions, in_reference, run_forecast
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    args = sys.argv[1:]
+    workers = args[args.index("--workers") + 1] if "--workers" in args else None
+    numbers = [a for a in args if a.isdigit() and a != workers]
+    n = int(numbers[0]) if numbers else 5000
     import forecast
 
     print(conditions())
@@ -31,12 +37,15 @@ def main() -> None:
         frame = synthetic_panel(n).frame.assign(month=lambda f: f["month"].astype(str))
         data = Path(tmp) / "lsoa.csv"
         frame.to_csv(data, index=False)
-        result = run_forecast("run", "--crime", "all", "--data", str(data), "--no-track", cwd=tmp)
+        result = run_forecast("run", "--crime", "all", "--data", str(data), "--no-track",
+                              *(["--workers", workers] if workers else []), cwd=tmp)
         if result.returncode:
             sys.exit(result.stderr[-2000:])
         summary = pd.read_csv(Path(tmp) / "out" / "lsoa" / "all" / "latest" / "summary.csv")
     runs = len(summary)
-    print(result.line(f"forecast run --crime all, {n} synthetic LSOA series ({runs} with the totals run adds)"))
+    where = f"a local Dask cluster of {workers} workers" if workers else "the local process pool"
+    print(result.line(f"forecast run --crime all, {n} synthetic LSOA series ({runs} with the totals run adds), "
+                      f"on {where}"))
     print(f"  CPU a series {result.cpu / runs * 1000:.1f} ms ({in_reference(result.cpu / runs)}), wall a series "
           f"{result.wall / runs * 1000:.1f} ms")
     print(f"  forecast with: {summary['model'].value_counts().to_dict()}")
