@@ -69,10 +69,10 @@ class RunResult:
 
     @cached_property
     def _summary(self) -> pd.DataFrame:
-        rows = []
+        rows, series = [], dict(self.panel.iter_series())
         for key in self.board_order():
             s, f = self.spc[key], self.forecasts[key]
-            y = self.panel.series(*key)
+            y = series[key]
             scores = f.model_scores()
             quarter = total_interval(self.paths[key], f.forecast["mean"].sum())
             row = {"crime_type": key[0], "area": key[1], "last_month": str(y.index[-1]), "status": s.status,
@@ -195,7 +195,7 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = D
     full, panel = panel, panel.select(crime=crime_type)
     panel, notes = forecastable(panel, crime_type)
     keys = tuple(panel.keys())
-    series = {k: panel.series(*k) for k in keys}
+    series = dict(panel.iter_series())
     spc_results = {k: spc.analyse(series[k], *k, options=spc_options) for k in keys}
     low = [k for k in keys if sparse_model and spc.is_low_count(spc_results[k])]
     settings = with_models(settings or BacktestSettings(models=DEFAULT_RUN), model, *([sparse_model] if low else []))

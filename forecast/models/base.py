@@ -37,8 +37,8 @@ def months_after(last: pd.Period, horizon: int) -> pd.PeriodIndex:
 
 
 def forecast_frame(columns: dict, index: pd.PeriodIndex) -> pd.DataFrame:
-    """A forecast's frame (mean and bounds by month), never below zero; built from one array, which costs a
-    fifth of a frame built column by column, and a backtest builds a dozen a series."""
+    """A forecast's frame (mean and bounds by month), never below zero; built from one array rather than column by
+    column, which costs several times more, and a backtest builds a dozen frames a series."""
     values = np.column_stack([np.maximum(np.asarray(v, dtype=float), 0.0) for v in columns.values()])
     return pd.DataFrame(values, index=index, columns=list(columns))
 
