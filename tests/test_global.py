@@ -72,6 +72,15 @@ def test_the_95_interval_stretches_the_80_interval_by_the_normal_ratio():
         [10.0, 8.0, 13.0, 10 - 2 * 1.959964 / 1.281552, 10 + 3 * 1.959964 / 1.281552], rel=1e-6)
 
 
+def test_the_median_is_the_forecast_without_a_frame_never_negative():
+    y = pd.Series(np.arange(1.0, 25.0), index=MONTHS[:24])
+    held = GlobalSeries.holding(y, (0.1, 0.5, 0.9), np.array([[-3.0, 1.0], [-1.0, 2.5], [4.0, 6.0]]))
+    assert held.median().tolist() == [0.0, 2.5] == held.predict(2)["mean"].tolist()
+    assert held.median(1).tolist() == [0.0]
+    flat = GlobalSeries.holding(pd.Series(4.0, index=MONTHS[:24]), (0.1, 0.5, 0.9), np.ones((3, 3)))
+    assert flat.median().tolist() == [4.0, 4.0, 4.0] == flat.predict(3)["mean"].tolist()
+
+
 def test_no_month_after_an_origin_reaches_its_forecast():
     panel, _ = synthetic_panel()
     settings = BacktestSettings(origins=2, horizon=3, step=3, models=("global",))

@@ -167,6 +167,52 @@ def test_choose_model_takes_the_lowest_mean_mase():
     assert choose_model(flat, ["snaive", "ets"]) == "ets"
 
 
+def test_nested_choice_takes_each_origin_from_the_earlier_ones_only():
+    from forecast.engine.backtest import nested_choices
+
+    # origin 1: the default; 2: ets (0.5 < 0.8); 3: means over 1-2, snaive 0.7, ets 0.75 (NaN left out of theta's
+    # MASE, so its mean is 0.9); 4: means over 1-3, ets (0.5 + 1.0 + 0.4) / 3 = 0.633 against snaive's 0.667
+    mase = {"snaive": [0.8, 0.6, 0.6], "ets": [0.5, 1.0, 0.4], "theta": [0.9, np.nan, 2.0]}
+    rows = [{"model": m, "origin": f"2018-0{i + 1}", "mase": v[i], "mae": 1.0} for m, v in mase.items() for i in range(3)]
+    rows += [{"model": m, "origin": "2018-04", "mase": 0.1, "mae": 1.0} for m in mase]
+    metrics = pd.DataFrame(rows)
+    assert nested_choices(metrics, ["snaive", "ets", "theta"]) == {
+        "2018-01": "snaive", "2018-02": "ets", "2018-03": "snaive", "2018-04": "ets"}
+    # the same choices as pandas' groupby means make
+    for i, origin in enumerate(["2018-02", "2018-03", "2018-04"], start=1):
+        earlier = metrics[metrics["origin"] < origin]
+        assert nested_choices(metrics, ["snaive", "ets", "theta"])[origin] == choose_model(
+            earlier.groupby("model")[["mase", "mae"]].mean(), ["snaive", "ets", "theta"])
+    # no MASE at all: the lowest mean absolute error
+    flat = pd.DataFrame([{"model": m, "origin": o, "mase": np.nan, "mae": e} for o in ("a", "b")
+                         for m, e in (("snaive", 2.0), ("ets", 1.0))])
+    assert nested_choices(flat, ["snaive", "ets"]) == {"a": "snaive", "b": "ets"}
+
+
+def test_a_job_runs_on_one_blas_thread_and_rescans_after_new_imports(monkeypatch):
+    import sys
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from forecast.engine import backtest
+
+    def blas_threads(*_):
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    with threadpool_limits(2):
+        assert blas_threads() and set(blas_threads()) == {2}
+        assert set(backtest._job(blas_threads, ("a", "b"), None)) == {1}
+        assert set(blas_threads()) == {2}
+    one = backtest._OneThread()
+    with one.limit():
+        first = one.controller
+    with one.limit():
+        assert one.controller is first
+    monkeypatch.setitem(sys.modules, "a_module_imported_since", object())
+    with one.limit():
+        assert one.controller is not first
+
+
 def test_ets_template_refits_when_its_form_no_longer_fits():
     """Fraud in Ealing: the form chosen at an early origin is multiplicative; a later window holds a zero."""
     y = datasets.load("met-major").series("Fraud or Forgery", "Ealing").iloc[-96:]
