@@ -238,7 +238,8 @@ def _means(rows: Sequence[Mapping], columns: Sequence[str] = ("mase", "mae")) ->
 
 
 def _choose(means: Mapping[str, Sequence[float]], candidates: Sequence[str]) -> str | None:
-    """:func:`choose_model` from :func:`_means`' (mase, mae) per model."""
+    """The candidate with the lowest mean MASE, or mean absolute error where no candidate has one, from the
+    (mase, mae) means per model (:func:`_means`); the first in ``candidates`` among equals."""
     present = [c for c in candidates if c in means]
     for j in range(2):
         valid = [(means[c][j], i, c) for i, c in enumerate(present) if means[c][j] == means[c][j]]
@@ -338,12 +339,7 @@ def _with_auto(rows: list[tuple], metric_rows: list[dict], candidates: Sequence[
 
 def choose_model(scores: pd.DataFrame, candidates: Sequence[str]) -> str | None:
     """The candidate with the lowest mean MASE (mean absolute error where MASE is undefined)."""
-    scores = scores.reindex([c for c in candidates if c in scores.index])
-    for column in ("mase", "mae"):
-        valid = scores[column].dropna()
-        if not valid.empty:
-            return str(valid.idxmin())
-    return None
+    return _choose({str(m): [float(row["mase"]), float(row["mae"])] for m, row in scores.iterrows()}, candidates)
 
 
 def forecast_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettings, model: str = "auto",
