@@ -66,7 +66,9 @@ class ETS(ForecastModel):
 
     def _fit(self, y: np.ndarray) -> None:
         self.skipped_ = []
-        endog = pd.Series(y, index=self.y_.index.to_timestamp())
+        # numbered, not dated: statsmodels' date handling was half of each forecast's cost, and the fit and
+        # forecast are the same without it (a bare array fails in its prediction results)
+        endog = pd.Series(y)
         forms = self.candidates(y)
         best = None
         if len(forms) > 1:

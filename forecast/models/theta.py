@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from statsmodels.tsa.forecasting.theta import ThetaModel
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
@@ -20,10 +19,9 @@ class Theta(ForecastModel):
         self.start_params = start_params
 
     def _fit(self, y: np.ndarray) -> None:
-        endog = pd.Series(y, index=self.y_.index.to_timestamp())
         deseasonalize = len(y) >= 2 * self.m
         method = "multiplicative" if np.all(y > 0) else "additive"
-        self.model_ = ThetaModel(endog, period=self.m, deseasonalize=deseasonalize, method=method)
+        self.model_ = ThetaModel(y, period=self.m, deseasonalize=deseasonalize, method=method)
         self.result_ = self.model_.fit()
         # the innovation variance as statsmodels estimates it for the intervals (ThetaModelResults.sigma2: an
         # ARIMA(0,1,1) with drift on the series, by maximum likelihood), here started from the template's estimate:
@@ -35,7 +33,7 @@ class Theta(ForecastModel):
     def _forecast(self, horizon: int):
         """The forecast, and the spread statsmodels' prediction intervals use:
         sigma2 (1 + (h-1)(1 + (alpha-1)^2)) at h months ahead."""
-        mean = self.result_.forecast(horizon).to_numpy()
+        mean = np.asarray(self.result_.forecast(horizon), dtype=float)
         alpha = float(self.result_.params["alpha"])
         variance = (1 + np.arange(horizon) * (1 + (alpha - 1) ** 2)) * self.variance_params_[-1]
         return mean, np.sqrt(np.maximum(variance, 0.0))
