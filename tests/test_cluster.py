@@ -47,3 +47,48 @@ def test_a_cluster_of_one_worker_does_the_fits_itself():
         executed = get_client().run(lambda dask_worker: dask_worker.state.executed_count)
     assert [(f.crime_type, f.area) for f in done] == list(series)
     assert len(series) == 6 and list(executed.values()) == [6]
+
+
+#: run in a fresh process, so that no pool of workers exists yet: which of its workers have the SPC rules imported
+#: when the first tasks reach them, after a large input was read with (warm) or without (cold) started_while
+FIRST_TASKS = """
+import sys
+from joblib import Parallel, delayed
+from forecast.engine import workers
+workers.WARM_BYTES = 1000
+n_jobs = 2 if sys.argv[2] == "warm" else 1
+with workers.started_while([sys.argv[1]], n_jobs=n_jobs):
+    pass
+print(Parallel(n_jobs=2)(delayed(lambda: "forecast.control.xmr" in sys.modules)() for _ in range(6)))
+"""
+
+
+def test_the_workers_start_while_a_large_input_is_read(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "panel.csv"
+    path.write_text("month,count\n" + "2020-01,1\n" * 200)
+    found = {how: subprocess.run([sys.executable, "-c", FIRST_TASKS, str(path), how], capture_output=True, text=True,
+                                 check=True).stdout.strip() for how in ("warm", "cold")}
+    assert found == {"warm": str([True] * 6), "cold": str([False] * 6)}
+
+
+def test_no_workers_start_for_a_small_input_or_one_job(tmp_path, monkeypatch):
+    import threading
+
+    from forecast.engine import workers
+
+    path = tmp_path / "panel.csv"
+    path.write_text("month,count\n" + "2020-01,1\n" * 200)
+    starting = lambda: any(t.name == "forecast-workers" for t in threading.enumerate())  # noqa: E731
+    with workers.started_while([path], n_jobs=2):
+        assert not starting()  # 2 KB: read in no time
+    monkeypatch.setattr(workers, "WARM_BYTES", 1000)
+    with workers.started_while([path], n_jobs=1):
+        assert not starting()
+    with workers.started_while([tmp_path / "missing.csv"], n_jobs=2):
+        assert not starting()
+    with workers.started_while([path], n_jobs=2):
+        assert starting()
+    assert not starting()  # ready on leaving

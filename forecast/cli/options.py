@@ -83,11 +83,15 @@ def data_options(func):
     @functools.wraps(func)
     def wrapper(*args, data, fill_missing, encoding, forces, level, sheet, aggregate, **kwargs):
         from forecast.cli.surveys import proportion_input
+        from forecast.engine.workers import started_while
         from forecast.io.load import input_paths
 
-        click.get_current_context().meta["forecast.inputs"] = input_paths(data)
-        return func(*args, panel=proportion_input(data, func) or read_panel(data, fill_missing, encoding, forces,
-                                                                              level, sheet, aggregate), **kwargs)
+        paths = click.get_current_context().meta["forecast.inputs"] = input_paths(data)
+        local = not (kwargs.get("workers") or kwargs.get("scheduler"))  # a Dask cluster's workers are its own
+        with started_while(paths, kwargs.get("n_jobs") if local else 1):
+            panel = proportion_input(data, func) or read_panel(data, fill_missing, encoding, forces, level, sheet,
+                                                               aggregate)
+        return func(*args, panel=panel, **kwargs)
     return wrapper
 
 
@@ -193,6 +197,8 @@ def spc_options(func):
     @functools.wraps(func)
     def wrapper(*args, run_length, baseline, screen_mr, step_change_at, ignore_month, direction, min_mean, adjust,
                 **kwargs):
+        import pandas as pd
+
         from forecast.control.xmr import SPCOptions
 
         if baseline.lower() == "all":
@@ -204,8 +210,8 @@ def spc_options(func):
         months = []
         for m in (*step_change_at, *ignore_month):
             try:
-                months.append(str(pd_period(m)))
-            except ValueError:
+                months.append(str(pd.Period(m, freq="M")))
+            except (ValueError, TypeError):
                 raise InputError(f"--step-change-at/--ignore-month: {m!r} is not a month (expected YYYY-MM)")
         options = SPCOptions(run_length=run_length, baseline=base, screen_mr=screen_mr,
                              step_changes_at=tuple(months[:len(step_change_at)]),
@@ -213,15 +219,6 @@ def spc_options(func):
                              min_mean=min_mean, adjust=adjust)
         return func(*args, spc_options=options, **kwargs)
     return wrapper
-
-
-def pd_period(text: str):
-    import pandas as pd
-
-    try:
-        return pd.Period(text, freq="M")
-    except (ValueError, TypeError) as exc:
-        raise ValueError(text) from exc
 
 
 def options(*decorators):
