@@ -58,7 +58,7 @@ def synthetic_panel(n: int, seed: int = 0) -> Panel:
     return Panel(frame, "synthetic-lsoa", f"synthetic: {n} series like city-of-london-lsoa")
 
 
-def local_work(key, y, plans, horizon, given=None):
+def local_work(key, y, horizon, plan, given=None):
     """One series' own work in `run` (see the module docstring); returns the model's name."""
     from forecast.control import xmr as spc
     from forecast.models.paths import model_paths
@@ -67,7 +67,7 @@ def local_work(key, y, plans, horizon, given=None):
 
     result = spc.analyse(y, *key)
     decompose(y, *key)
-    f = forecast_with(key, y, plans, horizon, given)
+    f = forecast_with(key, y, horizon, plan, given)
     model_paths(f.model, f.forecast, QUARTER_PATHS, series_rng(0, key))
     f.notes.append(f"chart {result.chart.kind if result.chart else 'xmr'}")
     return f
@@ -98,7 +98,7 @@ def main() -> None:
             print(f"  {k} of {len(series)} series ...", flush=True)
 
     with AllClock() as local:
-        done = run_parallel(local_work, series.items(), plans, 3, given=fit.series, progress=progress)
+        done = run_parallel(local_work, series.items(), 3, plan=plans, given=fit.series, progress=progress)
     charts = pd.Series([note for f in done for note in f.notes if note.startswith("chart ")]).value_counts()
     print(f"2. each series' own work, {len(done)} series: {local}; charts: {charts.to_dict()}")
     per_local, per_global = local.cpu / len(done), trained.cpu / len(done)

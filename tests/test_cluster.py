@@ -92,3 +92,21 @@ def test_no_workers_start_for_a_small_input_or_one_job(tmp_path, monkeypatch):
     with workers.started_while([path], n_jobs=2):
         assert starting()
     assert not starting()  # ready on leaving
+
+
+def _echo(key, y, horizon, plan, given=None) -> bt.SeriesForecast:
+    out = bt.SeriesForecast(*key, pd.DataFrame(), pd.DataFrame())
+    out.notes += [str(horizon), repr(plan), repr(given), str(len(y))]
+    return out
+
+
+def test_each_series_is_sent_its_own_entry_of_each_mapping_in_input_order():
+    """A run sends each series its plan and its global forecast, never the mappings of every series: those grow
+    with the panel, and a panel of 35,000 series spent 36 ms a job pickling its plans."""
+    series = {("Burglary", area): pd.Series(range(n), dtype=float) for area, n in (("B", 5), ("A", 6), ("C", 7))}
+    plans = {key: (f"settings of {key[1]}", "sparse") for key in series}
+    done = bt.run_parallel(_echo, series.items(), 3, n_jobs=2, plan=plans, given={("Burglary", "A"): "its forecast"})
+    assert [(f.area, f.notes) for f in done] == [
+        ("B", ["3", "('settings of B', 'sparse')", "None", "5"]),
+        ("A", ["3", "('settings of A', 'sparse')", "'its forecast'", "6"]),
+        ("C", ["3", "('settings of C', 'sparse')", "None", "7"])]

@@ -410,16 +410,20 @@ def _job(func: Callable, key, y, *args, **kwargs):
 
 def run_parallel(func: Callable, series: Iterable[tuple[tuple[str, str], pd.Series]], *args,
                  n_jobs: int | None = None, progress: Callable[[SeriesForecast], None] | None = None,
-                 given: Mapping | None = None) -> list[SeriesForecast]:
-    """Apply ``func(key, y, *args)`` to every series, in parallel processes; results in input order. With
-    ``given``, each series' entry there (if any) is passed on as ``given=``."""
+                 **each: Mapping | None) -> list[SeriesForecast]:
+    """Apply ``func(key, y, *args)`` to every series, in parallel processes; results in input order. Each keyword
+    is a mapping by series (``given=``: the global model's forecasts; ``plan=``: settings and model): each series
+    is passed its own entry (None where it has none) and not the mapping, whose size grows with the panel's."""
     from joblib import Parallel, delayed
 
     items = list(series)
     n_jobs = n_jobs or os.cpu_count() or 1
     order = {key: i for i, (key, _) in enumerate(items)}
     results: list = [None] * len(items)
-    extra = (lambda key: {"given": given.get(key)}) if given else (lambda key: {})
+    each = {name: mapping for name, mapping in each.items() if mapping}
+
+    def extra(key) -> dict:
+        return {name: mapping.get(key) for name, mapping in each.items()}
     if on_cluster():
         outputs = tasks(_job, (((func, key, y, *args), extra(key)) for key, y in items), ordered=False)
     elif n_jobs == 1 or len(items) < 3:

@@ -215,7 +215,7 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = D
     wanting = {k: series[k] for k in keys if plans[k][0].uses_global()}
     if wanting:
         global_fit = panel_forecasts(dict((train or full).iter_series()), wanting, settings, horizon, n_jobs)
-    fitted = run_parallel(forecast_with, series.items(), plans, horizon, n_jobs=n_jobs, progress=progress,
+    fitted = run_parallel(forecast_with, series.items(), horizon, n_jobs=n_jobs, progress=progress, plan=plans,
                           given=global_fit.series)
     forecasts = {(f.crime_type, f.area): f for f in fitted}
     paths = {k: model_paths(forecasts[k].model, forecasts[k].forecast, max(n_paths, QUARTER_PATHS), series_rng(seed, k))
@@ -241,9 +241,9 @@ def with_models(settings: BacktestSettings, *models: str) -> BacktestSettings:
     return replace(settings, models=tuple(dict.fromkeys((*settings.models, *(m for m in models if m != "auto")))))
 
 
-def forecast_with(key: tuple[str, str], y: pd.Series, plans: dict, horizon: int, given=None) -> SeriesForecast:
-    """:func:`forecast.engine.backtest.forecast_series` with this series' backtest settings and model (``plans``)."""
-    settings, model = plans[key]
+def forecast_with(key: tuple[str, str], y: pd.Series, horizon: int, plan: tuple, given=None) -> SeriesForecast:
+    """:func:`forecast.engine.backtest.forecast_series` with this series' ``plan``: its backtest settings and model."""
+    settings, model = plan
     return forecast_series(key, y, settings, model, horizon, given)
 
 
