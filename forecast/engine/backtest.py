@@ -182,10 +182,13 @@ def fit_family(name: str, y: pd.Series, template: ForecastModel | None = None) -
     return make(name).fit(y)
 
 
-def fit_predict(name: str, y: pd.Series, horizon: int, template: ForecastModel | None = None):
-    """Fit one family (:func:`fit_family`) and forecast."""
+def fit_predict(name: str, y: pd.Series, horizon: int, template: ForecastModel | None = None,
+                panel: ForecastModel | None = None):
+    """Fit one family (:func:`fit_family`) and forecast; a sparse model's forecast with the global model's
+    (``panel``) blended in, its own alone not made (its count quantiles were a sixth of a sparse series' cost)."""
     model = fit_family(name, y, template)
-    return model, model.predict(horizon, LEVELS)
+    joined = model.joined(panel) if panel is not None and isinstance(model, Sparse) else model
+    return model, joined.predict(horizon, LEVELS)
 
 
 def is_template(model: ForecastModel) -> bool:
@@ -281,23 +284,21 @@ def _backtest(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
         actual = values[n_train:n_train + settings.horizon]
         scale, squared_scale = mase_scale(values[:n_train], settings.m), rmsse_scale(values[:n_train], settings.m)
         frames, fitted = {}, {}
+        panel = given.origins.get(str(train.index[-1])) if given is not None else None
         for name in settings.base_models():
             try:
-                fitted[name], frames[name] = fit_predict(name, train, settings.horizon, templates.get(name))
+                fitted[name], frames[name] = fit_predict(name, train, settings.horizon, templates.get(name), panel)
                 if is_template(fitted[name]):
                     templates[name] = fitted[name]
             except FIT_ERRORS as exc:
                 out.failures += 1
                 out.notes.append(f"{name} failed at origin {train.index[-1]}: {exc}")
                 frames[name] = _missing(train, settings.horizon)
-        panel = given.origins.get(str(train.index[-1])) if given is not None else None
         panel_frame = panel.predict(settings.horizon, LEVELS) if panel is not None and wants_frame else None
         if GLOBAL in settings.models:
             frames[GLOBAL] = panel_frame if panel_frame is not None else _missing(train, settings.horizon)
         if Ensemble.name in settings.models:
             frames[Ensemble.name] = blend(combine([frames[n] for n in Ensemble.default_members]), panel_frame)
-        if panel is not None and isinstance(fitted.get(Sparse.name), Sparse):
-            frames[Sparse.name] = fitted[Sparse.name].joined(panel).predict(settings.horizon, LEVELS)
         origin, months = str(train.index[-1]), [str(m) for m in frames[settings.models[0]].index]
         for name in settings.models:
             frame = frames[name]
