@@ -47,7 +47,7 @@ def test_a_bug_in_our_code_is_not_taken_for_a_failed_fit(camden, monkeypatch):
     def shape_bug(*args, **kwargs):
         raise ValueError("operands could not be broadcast together with shapes (3,) (4,)")
 
-    monkeypatch.setattr(bt, "fit_predict", shape_bug)
+    monkeypatch.setattr(bt, "fit_forecast", shape_bug)
     with pytest.raises(ValueError, match="broadcast"):
         bt.backtest_series(("Robbery", "Camden"), camden, SETTINGS)
 

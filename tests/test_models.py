@@ -108,6 +108,25 @@ def test_ensemble_is_the_median_of_its_members():
     assert np.allclose(combine(members).to_numpy(), expected)
 
 
+@pytest.mark.parametrize("name", ["snaive", "ets", "theta", "stl-arima", "sparse"])
+def test_forecast_columns_are_the_forecast_without_its_frame(name):
+    model = make(name).fit(datasets.load("met-major").series("Robbery", "Camden").iloc[-72:])
+    frame, columns = model.predict(3), model.forecast_columns(3)
+    assert list(columns) == list(frame.columns) == ["mean", "lo_80", "hi_80", "lo_95", "hi_95"]
+    assert all(columns[c].tolist() == frame[c].tolist() for c in columns)
+
+
+def test_the_ensembles_columns_worked_by_hand():
+    from forecast.models.ensemble import blend_columns, combine_columns
+
+    local = combine_columns([{"mean": np.array([1.0, 2.0, 3.0])}, {"mean": np.array([3.0, np.nan, 5.0])},
+                             {"mean": np.array([2.0, 4.0, 4.0])}])
+    assert local["mean"].tolist() == [2.0, 3.0, 4.0]  # a member's missing month is left out of that month's median
+    # the mean with the global model's forecast; the local median alone where that is missing or has ended
+    assert blend_columns(local, {"mean": np.array([4.0, np.nan])})["mean"].tolist() == [3.0, 3.0, 4.0]
+    assert blend_columns(local, None) is local
+
+
 def test_predict_before_fit_and_bad_input_are_refused():
     with pytest.raises(ModelFitError, match="predict\\(\\) called before fit\\(\\)"):
         make("ets").predict(3)

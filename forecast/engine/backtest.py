@@ -19,8 +19,9 @@ import pandas as pd
 
 from forecast.engine.cluster import on_cluster, tasks
 from forecast.errors import ModelFitError
-from forecast.models import BASELINE, FAMILIES, GLOBAL, ForecastModel, GlobalModel, GlobalSeries, LEVELS, combine, make
-from forecast.models.ensemble import Ensemble, blend
+from forecast.models import BASELINE, FAMILIES, GLOBAL, ForecastModel, GlobalModel, GlobalSeries, LEVELS, make
+from forecast.models.base import months_after
+from forecast.models.ensemble import Ensemble, blend_columns, combine_columns
 from forecast.models.gbm import LEVEL_MONTHS
 from forecast.models.intermittent import Sparse
 from forecast.words import plural
@@ -182,13 +183,20 @@ def fit_family(name: str, y: pd.Series, template: ForecastModel | None = None) -
     return make(name).fit(y)
 
 
-def fit_predict(name: str, y: pd.Series, horizon: int, template: ForecastModel | None = None,
-                panel: ForecastModel | None = None):
-    """Fit one family (:func:`fit_family`) and forecast; a sparse model's forecast with the global model's
-    (``panel``) blended in, its own alone not made (its count quantiles were a sixth of a sparse series' cost)."""
+def fit_predict(name: str, y: pd.Series, horizon: int, template: ForecastModel | None = None):
+    """Fit one family (:func:`fit_family`) and forecast."""
+    model = fit_family(name, y, template)
+    return model, model.predict(horizon, LEVELS)
+
+
+def fit_forecast(name: str, y: pd.Series, horizon: int, template: ForecastModel | None = None,
+                 panel: ForecastModel | None = None) -> tuple[ForecastModel, dict[str, np.ndarray]]:
+    """:func:`fit_predict` as a backtest asks it, the forecast's columns without a frame: a sparse model's with
+    the global model's forecast (``panel``) blended in, and its own alone not made (its count quantiles were a
+    sixth of a sparse series' cost)."""
     model = fit_family(name, y, template)
     joined = model.joined(panel) if panel is not None and isinstance(model, Sparse) else model
-    return model, joined.predict(horizon, LEVELS)
+    return model, joined.forecast_columns(horizon, LEVELS)
 
 
 def is_template(model: ForecastModel) -> bool:
@@ -251,9 +259,12 @@ def _choose(means: Mapping[str, Sequence[float]], candidates: Sequence[str]) -> 
     return None
 
 
-def _missing(train: pd.Series, horizon: int) -> pd.DataFrame:
-    return pd.DataFrame(np.nan, index=pd.period_range(train.index[-1] + 1, periods=horizon, freq="M"),
-                        columns=["mean", "lo_80", "hi_80", "lo_95", "hi_95"])
+#: a forecast's columns, in the order of its frame and of PREDICTION_COLUMNS
+FORECAST_COLUMNS = ("mean", "lo_80", "hi_80", "lo_95", "hi_95")
+
+
+def _missing(horizon: int) -> dict[str, np.ndarray]:
+    return {c: np.full(horizon, np.nan) for c in FORECAST_COLUMNS}
 
 
 def backtest_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
@@ -278,32 +289,33 @@ def _backtest(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
                          f"{settings.min_train + settings.horizon})")
     templates: dict[str, ForecastModel] = {}
     rows, metric_rows = [], []
-    wants_frame = GLOBAL in settings.models or Ensemble.name in settings.models
+    wants_panel = GLOBAL in settings.models or Ensemble.name in settings.models
     for n_train in origins:
         train = y.iloc[:n_train]
         actual = values[n_train:n_train + settings.horizon]
         scale, squared_scale = mase_scale(values[:n_train], settings.m), rmsse_scale(values[:n_train], settings.m)
-        frames, fitted = {}, {}
+        forecasts, fitted = {}, {}
         panel = given.origins.get(str(train.index[-1])) if given is not None else None
         for name in settings.base_models():
             try:
-                fitted[name], frames[name] = fit_predict(name, train, settings.horizon, templates.get(name), panel)
+                fitted[name], forecasts[name] = fit_forecast(name, train, settings.horizon, templates.get(name),
+                                                             panel)
                 if is_template(fitted[name]):
                     templates[name] = fitted[name]
             except FIT_ERRORS as exc:
                 out.failures += 1
                 out.notes.append(f"{name} failed at origin {train.index[-1]}: {exc}")
-                frames[name] = _missing(train, settings.horizon)
-        panel_frame = panel.predict(settings.horizon, LEVELS) if panel is not None and wants_frame else None
+                forecasts[name] = _missing(settings.horizon)
+        panel_columns = panel.forecast_columns(settings.horizon, LEVELS) if panel is not None and wants_panel \
+            else None
         if GLOBAL in settings.models:
-            frames[GLOBAL] = panel_frame if panel_frame is not None else _missing(train, settings.horizon)
+            forecasts[GLOBAL] = panel_columns if panel_columns is not None else _missing(settings.horizon)
         if Ensemble.name in settings.models:
-            frames[Ensemble.name] = blend(combine([frames[n] for n in Ensemble.default_members]), panel_frame)
-        origin, months = str(train.index[-1]), [str(m) for m in frames[settings.models[0]].index]
+            forecasts[Ensemble.name] = blend_columns(
+                combine_columns([forecasts[n] for n in Ensemble.default_members]), panel_columns)
+        origin, months = str(train.index[-1]), [str(m) for m in months_after(train.index[-1], settings.horizon)]
         for name in settings.models:
-            frame = frames[name]
-            table, at = frame.to_numpy(dtype=float), {c: i for i, c in enumerate(frame.columns)}
-            f = {c: table[:, at[c]] for c in ("mean", "lo_80", "hi_80", "lo_95", "hi_95")}
+            f = {c: forecasts[name][c] for c in FORECAST_COLUMNS}
             rows += [(crime_type, area, name, origin, month, step, a, *(f[c][i] for c in f))
                      for i, (month, step, a) in enumerate(zip(months, range(1, settings.horizon + 1), actual))]
             metric_rows.append({"crime_type": crime_type, "area": area, "model": name, "origin": origin,

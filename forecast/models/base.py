@@ -36,10 +36,15 @@ def months_after(last: pd.Period, horizon: int) -> pd.PeriodIndex:
     return pd.period_range(last + 1, periods=horizon, freq="M")
 
 
+def at_least_zero(columns: dict) -> dict[str, np.ndarray]:
+    """Forecast columns as float arrays, clipped at zero (no count, and no bound of one, is negative)."""
+    return {name: np.maximum(np.asarray(v, dtype=float), 0.0) for name, v in columns.items()}
+
+
 def forecast_frame(columns: dict, index: pd.PeriodIndex) -> pd.DataFrame:
     """A forecast's frame (mean and bounds by month), never below zero; built from one array rather than column by
-    column, which costs several times more, and a backtest builds a dozen frames a series."""
-    values = np.column_stack([np.maximum(np.asarray(v, dtype=float), 0.0) for v in columns.values()])
+    column, which costs several times more."""
+    values = np.column_stack(list(at_least_zero(columns).values()))
     return pd.DataFrame(values, index=index, columns=list(columns))
 
 
@@ -80,6 +85,12 @@ class ForecastModel:
 
     def predict(self, horizon: int = 3, levels=LEVELS) -> pd.DataFrame:
         """Mean and central prediction intervals for the next ``horizon`` months."""
+        return forecast_frame(self.forecast_columns(horizon, levels), self.future_index(horizon))
+
+    def forecast_columns(self, horizon: int = 3, levels=LEVELS) -> dict[str, np.ndarray]:
+        """:meth:`predict`'s columns (``mean``, then ``lo_`` and ``hi_`` of each level), never below zero, without
+        the frame: a backtest scores a dozen forecasts a series, and their frames were a tenth of a sparse
+        series' cost."""
         if not hasattr(self, "y_"):
             raise ModelFitError(f"{self.name}: predict() called before fit()")
         if horizon < 1:
@@ -91,7 +102,7 @@ class ForecastModel:
         columns = {"mean": mean}
         for level in levels:
             columns[f"lo_{level}"], columns[f"hi_{level}"] = self._interval(mean, sd, level)
-        return forecast_frame(columns, self.future_index(horizon))
+        return at_least_zero(columns)
 
     def _forecast_once(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`_forecast`, computed once per fit and horizon: a run asks a fitted model for the same months for

@@ -3,7 +3,7 @@ the panel's global model forecast the series too, the mean of that median and th
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,21 +11,47 @@ import pandas as pd
 from forecast.models.base import LEVELS, ForecastModel, z_value
 
 
-def combine(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Element-wise median of member forecast frames (same index and columns); members with NaN are skipped."""
-    stacked = np.stack([f.to_numpy(dtype=float) for f in frames])
+Columns = Mapping[str, np.ndarray]
+
+
+def combine_columns(members: Sequence[Columns]) -> dict[str, np.ndarray]:
+    """Element-wise median of members' forecast columns (the same months and columns); members with NaN are
+    skipped."""
+    names = list(members[0])
+    stacked = np.stack([np.column_stack([np.asarray(m[c], dtype=float) for c in names]) for m in members])
     with np.errstate(all="ignore"):
         values = np.nanmedian(stacked, axis=0) if np.isfinite(stacked).any() else stacked[0]
-    return pd.DataFrame(values, index=frames[0].index, columns=frames[0].columns)
+    return {c: values[:, i] for i, c in enumerate(names)}
 
 
-def blend(local: pd.DataFrame, panel: pd.DataFrame | None) -> pd.DataFrame:
+def blend_columns(local: Columns, panel: Columns | None) -> Columns:
     """The mean of the local median and the global model's forecast, column by column; the local median alone
     where there is no global forecast (or it is missing, or shorter)."""
     if panel is None:
         return local
-    both = (local + panel.reindex(local.index)) / 2
-    return both.where(both.notna(), local)
+    out = {}
+    for c, mine in local.items():
+        theirs = np.full(len(mine), np.nan)
+        theirs[:min(len(mine), len(panel[c]))] = panel[c][:len(mine)]
+        both = (mine + theirs) / 2
+        out[c] = np.where(np.isnan(both), mine, both)
+    return out
+
+
+def _columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {c: frame[c].to_numpy(dtype=float) for c in frame.columns}
+
+
+def combine(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """:func:`combine_columns` of forecast frames (the same index and columns)."""
+    return pd.DataFrame(combine_columns([_columns(f) for f in frames]), index=frames[0].index)
+
+
+def blend(local: pd.DataFrame, panel: pd.DataFrame | None) -> pd.DataFrame:
+    """:func:`blend_columns` of forecast frames, the global one's months matched to the local one's."""
+    if panel is None:
+        return local
+    return pd.DataFrame(blend_columns(_columns(local), _columns(panel.reindex(local.index))), index=local.index)
 
 
 class Ensemble(ForecastModel):

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.errors import ModelFitError
-from forecast.models.base import LEVELS, ForecastModel, estimating, forecast_frame, z_value
+from forecast.models.base import LEVELS, ForecastModel, at_least_zero, estimating, z_value
 
 WINDOW = 24
 LEVEL_MONTHS = 12
@@ -219,16 +219,16 @@ class GlobalSeries(ForecastModel):
     def horizon_(self) -> int:
         return len(next(iter(self.quantiles_.values())))
 
-    def predict(self, horizon: int = 3, levels=LEVELS) -> pd.DataFrame:
+    def forecast_columns(self, horizon: int = 3, levels=LEVELS) -> dict[str, np.ndarray]:
         if self.constant_ is not None or not hasattr(self, "quantiles_"):
-            return super().predict(horizon, levels)
+            return super().forecast_columns(horizon, levels)
         if horizon > self.horizon_:
             raise ModelFitError(f"the global model forecasts {self.horizon_} months ahead, not {horizon}")
         q = {k: v[:horizon] for k, v in self.quantiles_.items()}
         columns = {"mean": q[0.5]}
         for level in levels:
             columns[f"lo_{level}"], columns[f"hi_{level}"] = _bounds(q, level)
-        return forecast_frame(columns, self.future_index(horizon))
+        return at_least_zero(columns)
 
     def median(self, horizon: int | None = None) -> np.ndarray:
         """The forecast (the median) of each month ahead, never negative: ``predict``'s mean without a frame."""
