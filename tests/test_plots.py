@@ -219,6 +219,21 @@ def test_small_multiples_of_many_series_draw_the_first_page_and_say_so():
     assert len(visible) == plots.MAX_MULTIPLES == 60
     assert visible[-1].get_title(loc="left") == f"{results[59].crime_type} / {results[59].area}"
     assert fig._suptitle.get_text() == "SPC (the first 60 of 75, in the table's order)"
+    first = plots.small_multiples([(f"{r.crime_type} / {r.area}", r.points, None) for r in results[:60]], title="SPC",
+                                  total=75)  # the first page sent on its own, and how many there are
+    assert first._suptitle.get_text() == fig._suptitle.get_text()
+    assert [ax.get_title(loc="left") for ax in first.axes] == [ax.get_title(loc="left") for ax in visible]
+
+
+def test_the_rows_of_each_series_are_found_by_one_grouping_as_by_a_mask():
+    frame = spc.points_frame(spc.analyse_panel(list(datasets.load("met-minor").iter_series())[:40]))
+    rows_of = plots._by_series(frame)
+    for crime_type, area in [("Arson", "Barking and Dagenham"), ("Arson", "Enfield"), ("Burglary", "Camden")]:
+        mask = frame[(frame["crime_type"] == crime_type) & (frame["area"] == area)]
+        pd.testing.assert_frame_equal(rows_of(crime_type, area), mask)
+    # the ninth series of 24 months: rows 192 to 215, with their labels kept, as the mask keeps them
+    assert rows_of("Arson", "Enfield").index.tolist() == list(range(192, 216))
+    assert rows_of("Burglary", "Camden").empty  # not among the first 40 series
 
 
 def test_the_comparison_chart_draws_each_models_mase_and_coverage_with_the_published_one_marked():

@@ -9,7 +9,7 @@ so that the charts read in greyscale. Every drawn element has a ``gid`` (``mean-
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import matplotlib.dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -243,13 +243,15 @@ MAX_MULTIPLES = 60
 
 
 def small_multiples(panels: Sequence[tuple[str, pd.DataFrame, pd.DataFrame | None]], *, title: str = "",
-                    sharey: bool = False, caption: str = "", ncols: int = 5, history: int | None = HISTORY) -> Figure:
+                    sharey: bool = False, caption: str = "", ncols: int = 5, history: int | None = HISTORY,
+                    total: int | None = None) -> Figure:
     """One compact SPC chart per (label, points, forecast): a crime type across areas, or an area across types,
     over the same window of months as the single charts; the first MAX_MULTIPLES of more, said in the title
     (past a page, nobody reads them, and matplotlib's shared axes cost grows with the square of their number:
-    694 took over 9 minutes)."""
-    if len(panels) > MAX_MULTIPLES:
-        title = f"{title} (the first {MAX_MULTIPLES} of {len(panels)}, in the table's order)"
+    694 took over 9 minutes). ``total``: how many there are, when ``panels`` are the first of them."""
+    total = max(total or 0, len(panels))
+    if total > MAX_MULTIPLES:
+        title = f"{title} (the first {MAX_MULTIPLES} of {total}, in the table's order)"
         panels = panels[:MAX_MULTIPLES]
     n = len(panels)
     ncols = min(ncols, n)
@@ -344,15 +346,28 @@ def caption(source: str, last_month, model: str | None = None, reconciliation: s
 
 def series_points(points: pd.DataFrame, crime_type: str, area: str) -> pd.DataFrame:
     """One series' rows of a tidy SPC points frame (spc.csv)."""
-    rows = points[(points["crime_type"] == crime_type) & (points["area"] == area)]
+    return _points(points[(points["crime_type"] == crime_type) & (points["area"] == area)])
+
+
+def _points(rows: pd.DataFrame) -> pd.DataFrame:
     if "adjusted" in rows and rows["adjusted"].isna().all():  # analysed raw in a seasonally adjusted run
         rows = rows.drop(columns=["adjusted", "factor"])
     return rows.reset_index(drop=True)
 
 
 def forecast_of(forecasts: pd.DataFrame, crime_type: str, area: str) -> pd.DataFrame:
-    rows = forecasts[(forecasts["crime_type"] == crime_type) & (forecasts["area"] == area)]
+    return _forecast(forecasts[(forecasts["crime_type"] == crime_type) & (forecasts["area"] == area)])
+
+
+def _forecast(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.set_index("month")[["mean", "lo_80", "hi_80", "lo_95", "hi_95"]]
+
+
+def _by_series(frame: pd.DataFrame) -> Callable[[str, str], pd.DataFrame]:
+    """A tidy frame's rows of one series, from one grouping: a crime type's charts asked a mask of the whole frame
+    for each series, which grew with the square of the number of series."""
+    groups = frame.groupby(["crime_type", "area"], sort=False).indices
+    return lambda crime_type, area: frame.iloc[groups.get((crime_type, area), [])]
 
 
 def outlook_words(row: dict, short: bool = False) -> str:
@@ -398,18 +413,21 @@ def crime_charts(summary: pd.DataFrame, points: pd.DataFrame, forecasts: pd.Data
 
     out_dir = Path(out_dir)
     rows = summary.to_dict(orient="records")
-    panels = [(" - ".join(filter(None, (FORCE_TOTAL if r["area"] == ALL_AREAS else r["area"],
-                                        outlook_words(r, short=True)))),
-               series_points(points, r["crime_type"], r["area"]), forecast_of(forecasts, r["crime_type"], r["area"]))
-              for r in rows]
+    points_of, forecast_rows = _by_series(points), _by_series(forecasts)
+
+    def panel(r: dict) -> tuple[str, pd.DataFrame, pd.DataFrame]:
+        return (" - ".join(filter(None, (FORCE_TOTAL if r["area"] == ALL_AREAS else r["area"],
+                                         outlook_words(r, short=True)))),
+                _points(points_of(r["crime_type"], r["area"])), _forecast(forecast_rows(r["crime_type"], r["area"])))
+
     crime = summary["crime_type"].iloc[0]
     # worker processes may be reused from earlier calls made in another working directory: give them full paths
     target = out_dir.absolute()
-    jobs = [delayed(_multiples_chart)(panels, f"{crime}: every area, with next quarter's forecast",
-                                      caption(source, summary["last_month"].iloc[0]), target / "small-multiples.png",
-                                      svg, history)]
+    jobs = [delayed(_multiples_chart)([panel(r) for r in rows[:MAX_MULTIPLES]], f"{crime}: every area, with next "
+                                      "quarter's forecast", caption(source, summary["last_month"].iloc[0]),
+                                      target / "small-multiples.png", svg, history, len(rows))]
     stems = file_stems(r["area"] for r in rows)
-    drawn = [(r, p, f) for r, (_, p, f) in zip(rows, panels) if areas is None or r["area"] in areas]
+    drawn = [(r, *panel(r)[1:]) for r in rows if areas is None or r["area"] in areas]
     jobs += [delayed(_series_chart)(r, p, f, target / f"{stems[r['area']]}.png", source, svg, history)
              for r, p, f in drawn]
     n_jobs = n_jobs or min(os.cpu_count() or 1, max(1, len(jobs) // 4))
@@ -418,8 +436,8 @@ def crime_charts(summary: pd.DataFrame, points: pd.DataFrame, forecasts: pd.Data
     return {**dict(zip([r["area"] for r, _, _ in drawn], done[1:])), "small multiples": done[0]}
 
 
-def _multiples_chart(panels, title: str, text: str, path: Path, svg: bool, history: int | None) -> Path:
-    return save(small_multiples(panels, title=title, caption=text, history=history), path, svg)[0]
+def _multiples_chart(panels, title: str, text: str, path: Path, svg: bool, history: int | None, total: int) -> Path:
+    return save(small_multiples(panels, title=title, caption=text, history=history, total=total), path, svg)[0]
 
 
 
