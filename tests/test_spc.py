@@ -71,6 +71,18 @@ def test_seven_months_above_warns_of_a_step_change():
     assert r.points["rule"].iloc[-1] == "7 Points Above CL" and r.icon == "concern_high"
 
 
+def test_the_current_run_from_the_arrays_is_the_current_run_of_the_points():
+    r = spc.analyse(monthly(BASE + [13] * 7), "Robbery", "Dudley")
+    assert r.current_run() == spc.current_run(r.points) == (1, 7)
+    ignored = spc.analyse(monthly(BASE + [13] * 7), "Robbery", "Dudley", spc.SPCOptions(ignore=("2021-05",)))
+    assert ignored.current_run() == spc.current_run(ignored.points) == (1, 6)  # the ignored month is left out
+    adjusted = spc.SPCOptions(adjust="seasonal")
+    for key, y in list(datasets.load("met-major").iter_series())[::17]:
+        for options in (spc.SPCOptions(), adjusted):
+            result = spc.analyse(y, *key, options)
+            assert result.current_run() == spc.current_run(result.points), (key, options.adjust)
+
+
 def test_eighth_month_declares_the_step_change():
     r = spc.analyse(monthly(BASE + [13] * 8), "Robbery", "Dudley")
     assert r.step_changes[["direction", "old_mean", "new_mean"]].iloc[0].tolist() == ["up", 11.0, 13.0]

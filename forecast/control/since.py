@@ -41,7 +41,7 @@ def since_sentences(result: spc.SPCResult) -> list[str]:
     current = result.processes.iloc[-1]
     out.append(f"{measure} has been in its current process for {duration(int(current['n']))} (since "
                f"{current['start']}), average {spc.fmt(current['mean'])}.")
-    side, run = spc.current_run(result.points)
+    side, run = result.current_run()
     if side and run >= MIN_RUN:
         out.append(f"The last {run} months of {measure} have been {'above' if side > 0 else 'below'} average.")
     return out

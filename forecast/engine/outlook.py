@@ -108,17 +108,17 @@ def outlook(result: spc.SPCResult, paths: np.ndarray) -> Outlook:
     """The step-change outlook of one series from its SPC result and sample paths of its next months. When the
     SPC was seasonally adjusted, so are the paths (by the factors estimated at the last month), and the rules
     are replayed on the adjusted history."""
-    points = result.points
-    usable = (points["rule"] != spc.IGNORED).to_numpy()
-    history = points["count"].to_numpy(dtype=float)
+    a = result.arrays
+    usable = np.asarray(a.labels, dtype=object) != spc.IGNORED
+    # what the rules saw: the counts, or the seasonally adjusted counts
+    history = a.values
     if result.adjustment is not None:
-        history = points["adjusted"].to_numpy(dtype=float)
         paths = paths / result.adjustment.ahead(paths.shape[1])
     declared, direction = declared_changes(np.nan_to_num(history), paths, result.options, usable)
     horizon = paths.shape[1]
     by_month = tuple(float(np.mean(declared == h)) for h in range(horizon))
-    cur = result.current
-    side, length = spc.current_run(points)
+    cur = a.process_rows[-1]
+    side, length = result.current_run()
     with np.errstate(invalid="ignore"):
         above = float(np.mean(np.any(paths > cur["ucl"], axis=1))) if np.isfinite(cur["ucl"]) else 0.0
         below = float(np.mean(np.any(paths < cur["lcl"], axis=1))) if np.isfinite(cur["lcl"]) else 0.0

@@ -72,7 +72,7 @@ def attention(result: spc.SPCResult, outlook: Outlook | None = None, months: int
     beyond = months_beyond_limits(result)
     if beyond:
         return Attention(BEYOND_LIMITS, beyond, latest + _outlook_said(outlook))
-    side, run = spc.current_run(result.points)
+    side, run = result.current_run()
     if side and run >= result.options.shift_points and result.chart is None:
         return Attention(NEAR_STEP, run, latest + _outlook_said(outlook))
     if outlook is not None and outlook.p_step >= POSSIBLE:

@@ -73,13 +73,13 @@ class RunResult:
         for key in self.board_order():
             s, f = self.spc[key], self.forecasts[key]
             y = series[key]
-            scores = f.model_scores()
             quarter = total_interval(self.paths[key], f.forecast["mean"].sum())
             row = {"crime_type": key[0], "area": key[1], "last_month": str(y.index[-1]), "status": s.status,
                    "icon": s.icon, "attention": self.attention[key].label,
                    "step_change": s.summary()["step_change"] or "",
                    "process_mean": float(s.current["mean"]), "model": f.chosen,
-                   "mase": _score(scores, f.scored_as), "snaive_mase": _score(scores, BASELINE)}
+                   "mase": self._mase.get((*key, f.scored_as), np.nan),
+                   "snaive_mase": self._mase.get((*key, BASELINE), np.nan)}
             for i, (month, value) in enumerate(f.forecast["mean"].items(), start=1):
                 row[f"m{i}"] = float(value)
                 row[f"m{i}_month"] = str(month)
@@ -98,6 +98,15 @@ class RunResult:
             row["notes"] = "; ".join(s.notes + tuple(f.notes))
             rows.append(row)
         return pd.DataFrame(rows)
+
+    @cached_property
+    def _mase(self) -> dict[tuple[str, str, str], float]:
+        """Each series' mean backtest MASE by model, from one grouping of every series' scores (a grouping per
+        series cost more than the rest of its summary row)."""
+        scored = [f.metrics for f in self.forecasts.values() if not f.metrics.empty]
+        if not scored:
+            return {}
+        return pd.concat(scored, ignore_index=True).groupby(["crime_type", "area", "model"])["mase"].mean().to_dict()
 
     def forecast_frame(self) -> pd.DataFrame:
         frames = []
@@ -166,10 +175,6 @@ class RunResult:
                 "areas": [k[1] for k in self.keys], "last_month": str(self.panel.months[-1]),
                 "horizon": self.horizon, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
                 "mlflow_run_id": run_id}
-
-
-def _score(scores: pd.DataFrame, model: str) -> float:
-    return float(scores.loc[model, "mase"]) if model in scores.index else float("nan")
 
 
 def _pct(new: float, old: float) -> float:
