@@ -109,17 +109,16 @@ class RunResult:
         return pd.concat(scored, ignore_index=True).groupby(["crime_type", "area", "model"])["mase"].mean().to_dict()
 
     def forecast_frame(self) -> pd.DataFrame:
-        frames = []
-        for key in self.keys:
-            f = self.forecasts[key]
-            frame = f.forecast.reset_index(names="month")
-            frame["month"] = frame["month"].astype(str)
-            frame.insert(0, "model", f.chosen)
-            frame.insert(0, "area", key[1])
-            frame.insert(0, "crime_type", key[0])
-            frame["step"] = np.arange(1, len(frame) + 1)
-            frames.append(frame)
-        return pd.concat(frames, ignore_index=True)[FORECAST_COLUMNS]
+        """Every series' forecast, a row per month (forecast.csv): one concatenation, labelled once."""
+        forecasts = [self.forecasts[key] for key in self.keys]
+        lengths = [len(f.forecast) for f in forecasts]
+        frame = pd.concat([f.forecast for f in forecasts]).reset_index(names="month")
+        frame["month"] = frame["month"].astype(str)
+        frame["crime_type"] = np.repeat([key[0] for key in self.keys], lengths)
+        frame["area"] = np.repeat([key[1] for key in self.keys], lengths)
+        frame["model"] = np.repeat([f.chosen for f in forecasts], lengths)
+        frame["step"] = np.concatenate([np.arange(1, n + 1) for n in lengths])
+        return frame[FORECAST_COLUMNS]
 
     def spc_frame(self) -> pd.DataFrame:
         return spc.points_frame([self.spc[k] for k in self.keys]).astype({"month": str})

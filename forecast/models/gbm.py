@@ -156,7 +156,7 @@ class GlobalModel:
             raise ModelFitError(f"the global model was trained for {self.horizon} months ahead, not {horizon}")
         rows, levels = [], []
         for key, y in series.items():
-            x = _Series(y)
+            x = _Series(y.iloc[-WINDOW:])  # a forecast reads the last window alone
             end = np.array([len(x.values) - 1])
             rows += [_rows(x, end, h, self._code(key)) for h in range(1, horizon + 1)]
             levels.append(x.level[-1])
