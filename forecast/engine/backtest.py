@@ -20,7 +20,7 @@ import pandas as pd
 from forecast.engine.cluster import on_cluster, tasks
 from forecast.errors import ModelFitError
 from forecast.models import BASELINE, FAMILIES, GLOBAL, ForecastModel, GlobalModel, GlobalSeries, LEVELS, make
-from forecast.models.base import months_after
+from forecast.models.base import forecast_frame, months_after
 from forecast.models.ensemble import Ensemble, blend_columns, combine_columns
 from forecast.models.gbm import LEVEL_MONTHS
 from forecast.models.intermittent import Sparse
@@ -183,20 +183,20 @@ def fit_family(name: str, y: pd.Series, template: ForecastModel | None = None) -
     return make(name).fit(y)
 
 
-def fit_predict(name: str, y: pd.Series, horizon: int, template: ForecastModel | None = None):
-    """Fit one family (:func:`fit_family`) and forecast."""
-    model = fit_family(name, y, template)
-    return model, model.predict(horizon, LEVELS)
-
-
 def fit_forecast(name: str, y: pd.Series, horizon: int, template: ForecastModel | None = None,
                  panel: ForecastModel | None = None) -> tuple[ForecastModel, dict[str, np.ndarray]]:
-    """:func:`fit_predict` as a backtest asks it, the forecast's columns without a frame: a sparse model's with
-    the global model's forecast (``panel``) blended in, and its own alone not made (its count quantiles were a
-    sixth of a sparse series' cost)."""
+    """Fit one family (:func:`fit_family`) and forecast, as a backtest asks it: the forecast's columns without a
+    frame; a sparse model's with the global model's forecast (``panel``) blended in, its own alone not made (its
+    count quantiles were a sixth of a sparse series' cost)."""
     model = fit_family(name, y, template)
     joined = model.joined(panel) if panel is not None and isinstance(model, Sparse) else model
     return model, joined.forecast_columns(horizon, LEVELS)
+
+
+def fit_predict(name: str, y: pd.Series, horizon: int, template: ForecastModel | None = None):
+    """Fit one family and forecast (:func:`fit_forecast`), the forecast as a frame."""
+    model, columns = fit_forecast(name, y, horizon, template)
+    return model, forecast_frame(columns, model.future_index(horizon))
 
 
 def is_template(model: ForecastModel) -> bool:
@@ -260,11 +260,11 @@ def _choose(means: Mapping[str, Sequence[float]], candidates: Sequence[str]) -> 
 
 
 #: a forecast's columns, in the order of its frame and of PREDICTION_COLUMNS
-FORECAST_COLUMNS = ("mean", "lo_80", "hi_80", "lo_95", "hi_95")
+MEAN_AND_BOUNDS = ("mean", "lo_80", "hi_80", "lo_95", "hi_95")
 
 
 def _missing(horizon: int) -> dict[str, np.ndarray]:
-    return {c: np.full(horizon, np.nan) for c in FORECAST_COLUMNS}
+    return {c: np.full(horizon, np.nan) for c in MEAN_AND_BOUNDS}
 
 
 def backtest_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
@@ -306,8 +306,9 @@ def _backtest(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
                 out.failures += 1
                 out.notes.append(f"{name} failed at origin {train.index[-1]}: {exc}")
                 forecasts[name] = _missing(settings.horizon)
-        panel_columns = panel.forecast_columns(settings.horizon, LEVELS) if panel is not None and wants_panel \
-            else None
+        panel_columns = None
+        if panel is not None and wants_panel:
+            panel_columns = panel.forecast_columns(settings.horizon, LEVELS)
         if GLOBAL in settings.models:
             forecasts[GLOBAL] = panel_columns if panel_columns is not None else _missing(settings.horizon)
         if Ensemble.name in settings.models:
@@ -315,7 +316,7 @@ def _backtest(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
                 combine_columns([forecasts[n] for n in Ensemble.default_members]), panel_columns)
         origin, months = str(train.index[-1]), [str(m) for m in months_after(train.index[-1], settings.horizon)]
         for name in settings.models:
-            f = {c: forecasts[name][c] for c in FORECAST_COLUMNS}
+            f = {c: forecasts[name][c] for c in MEAN_AND_BOUNDS}
             rows += [(crime_type, area, name, origin, month, step, a, *(f[c][i] for c in f))
                      for i, (month, step, a) in enumerate(zip(months, range(1, settings.horizon + 1), actual))]
             metric_rows.append({"crime_type": crime_type, "area": area, "model": name, "origin": origin,
