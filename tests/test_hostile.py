@@ -158,7 +158,8 @@ def test_an_experiment_name_mlflow_would_reject_is_refused_before_any_work(tmp_p
 
 def test_an_interrupted_run_leaves_the_previous_outputs_whole(tmp_path, invoke, monkeypatch):
     out = tmp_path / "out"
-    first = invoke("run", "--crime", "drugs", "--area", "sutton", "--out", out, "--no-track", "--jobs", "1",
+    # a small bundled panel: what is tested is the outputs' atomicity, whatever the panel
+    first = invoke("run", "--data", "city-of-london", "--crime", "burglary", "--out", out, "--no-track", "--jobs", "1",
                    "--paths", "200")
     assert first.exit_code == 0, first.output
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
@@ -170,8 +171,8 @@ def test_an_interrupted_run_leaves_the_previous_outputs_whole(tmp_path, invoke, 
         raise KeyboardInterrupt  # Ctrl-C just after the CSV stage
 
     monkeypatch.setattr(forecast.present.report, "write_report", interrupted)
-    aborted = invoke("run", "--crime", "drugs", "--area", "sutton", "--out", out, "--no-track", "--jobs", "1",
-                     "--paths", "200", "--seed", "7")
+    aborted = invoke("run", "--data", "city-of-london", "--crime", "burglary", "--out", out, "--no-track", "--jobs",
+                     "1", "--paths", "200", "--seed", "7")
     assert aborted.exit_code == 1 and "Aborted!" in aborted.stderr  # click's answer to Ctrl-C
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
