@@ -264,8 +264,8 @@ def test_an_area_named_na_has_its_points_on_its_chart(hostile_run):
 
 def test_a_tampered_or_truncated_model_folder_is_refused_before_loading(tmp_path, invoke, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    run = invoke("run", "--crime", "drugs", "--area", "sutton", "--no-track", "--export", "--jobs", "1",
-                 "--paths", "200")
+    run = invoke("run", "--data", "city-of-london", "--crime", "burglary", "--area", "city-of-london", "--no-track",
+                 "--export", "--jobs", "1", "--paths", "200")
     assert run.exit_code == 0, run.output
     folder = Path(run.stdout.split("exported model to ")[1].split()[0])
     good = invoke("predict", "--model-dir", folder, "--format", "json")
