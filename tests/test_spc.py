@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from forecast.io import datasets
 from forecast.control import xmr as spc
@@ -191,7 +192,10 @@ def test_over_dispersed_low_counts_get_laneys_limits():
     sigma_z = np.mean(np.abs(np.diff(z))) / 1.128
     assert r.chart.kind == "laney" and r.chart.sigma_z == pytest.approx(sigma_z)
     assert r.current["ucl"] == pytest.approx(mean + 3 * sigma_z * np.sqrt(mean)) and r.current["lcl"] == 0
-    assert r.chart.dispersion == pytest.approx(np.sum((values - mean) ** 2 / mean) / 11)
+    statistic = np.sum((values - mean) ** 2 / mean)
+    assert r.chart.dispersion == pytest.approx(statistic / 11)
+    # the dispersion test's p-value, exactly as scipy.stats gives it (counts.py computes it without importing that)
+    assert r.chart.p_value == stats.chi2.sf(statistic, 11) and r.chart.p_value == pytest.approx(0.000734, abs=1e-6)
     assert r.to_dict()["chart"] == "laney" and "Laney-adjusted c-chart" in r.sentences[0]
 
 
