@@ -2,14 +2,18 @@ import csv
 import gzip
 from collections import defaultdict
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from forecast.io import datasets
 from forecast.data import ALL_AREAS, ALL_CRIME, add_totals, resolve_names
 from forecast.io.load import load_panel
-from forecast.io.tidy import read_tidy_csv
+from forecast.io import tidy
+from forecast.io.tidy import Source, read_csv_text, read_tidy_csv
 from forecast.errors import DataError, SelectionError
 from forecast.io.police_uk import area_from_lsoa, read_street_files
 
@@ -175,3 +179,95 @@ def test_add_totals_does_not_double_count():
     assert add_totals(once).equals(once)
     assert np.isclose(once[(once["area"] == ALL_AREAS) & (once["crime_type"] == ALL_CRIME)]["count"].sum(),
                       frame["count"].sum())
+
+
+# ------------------------------------------------------------------ large files: pyarrow's parser, the keys once
+
+_FIELD_TEXT = st.lists(st.sampled_from(["a", "1", " ", "\\", "#", "\t", "'", "é", "NA", "2020-01", "", '"', "\r",
+                                        "\x0c", "\u2028"]), max_size=3).map("".join)
+
+
+def _parsed(source):
+    """read_csv_text's frame, or its one-line error."""
+    try:
+        return read_csv_text(source)
+    except DataError as exc:
+        return str(exc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(rows=st.lists(st.lists(_FIELD_TEXT, min_size=0, max_size=5), max_size=6), crlf=st.booleans(),
+       end=st.booleans())
+def test_a_large_file_read_by_pyarrow_reads_as_pandas_reads_it(rows, crlf, end):
+    """Ragged rows, blank lines, quotes, stray carriage returns, NA words and backslashes: the large-file path
+    (pyarrow where the two parsers agree, else pandas' own) gives the same frame, or the same error, as pandas'
+    parser alone."""
+    newline = "\r\n" if crlf else "\n"
+    text = newline.join(["month,area,crime_type,count", *(",".join(r) for r in rows)]) + (newline if end else "")
+    raw = text.encode()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tidy, "ARROW_BYTES", 0)
+        large = _parsed(Source(Path("x.csv"), text, "utf-8", raw=raw))
+    small = _parsed(Source(Path("x.csv"), text, "utf-8"))
+    if isinstance(small, str):
+        assert large == small
+    else:
+        pd.testing.assert_frame_equal(large, small)
+
+
+def test_pyarrow_reads_only_large_plain_utf8_files(monkeypatch):
+    plain = "month,area,crime_type,count\r\n2020-01,Camden,Robbery,4\r\n2020-02,Camden,Robbery,5\r\n"
+    assert tidy._arrow_parsed(Source(Path("x.csv"), plain, "utf-8", raw=plain.encode())) is None  # small
+    monkeypatch.setattr(tidy, "ARROW_BYTES", 0)
+    frame = tidy._arrow_parsed(Source(Path("x.csv"), plain, "utf-8", raw=plain.encode()))
+    assert frame.to_dict("list") == {"month": ["2020-01", "2020-02"], "area": ["Camden", "Camden"],
+                                     "crime_type": ["Robbery", "Robbery"], "count": ["4", "5"]}
+    for text in (plain.replace("Camden,", '"Camden",', 1), plain.replace("\r\n2020-02", "\r2020-02")):
+        assert tidy._arrow_parsed(Source(Path("x.csv"), text, "utf-8", raw=text.encode())) is None
+    assert tidy._arrow_parsed(Source(Path("x.csv"), plain, "cp1252")) is None  # not read as UTF-8: no bytes kept
+    ragged = plain + "2020-03,Camden\r\n"
+    assert tidy._arrow_parsed(Source(Path("x.csv"), ragged, "utf-8", raw=ragged.encode())) is None
+
+
+def test_a_large_file_reads_to_the_same_panel_either_way(tmp_path, monkeypatch):
+    """The bundled met-major panel written as a tidy file, shuffled, read through pyarrow and through pandas:
+    the same frame, in the same order, with the same checks passed."""
+    frame = datasets.load("met-major").frame[["month", "area", "crime_type", "count"]]
+    path = tmp_path / "met.csv"
+    frame.sample(frac=1, random_state=1).astype({"month": str, "count": "int64"}).to_csv(path, index=False)
+    monkeypatch.setattr(tidy, "ARROW_BYTES", 0)
+    calls = []
+    monkeypatch.setattr(tidy, "_arrow_parsed", lambda source, real=tidy._arrow_parsed: calls.append(1) or real(source))
+    by_arrow = read_tidy_csv(path)
+    monkeypatch.setattr(tidy, "ARROW_BYTES", 1 << 40)
+    by_pandas = read_tidy_csv(path)
+    pd.testing.assert_frame_equal(by_arrow, by_pandas)
+    assert len(calls) == 2 and len(by_arrow) == len(frame)
+    assert by_arrow.equals(frame.reset_index(drop=True).astype({"count": float}))
+
+
+def test_a_duplicate_after_a_million_rows_is_named_by_its_line(tmp_path):
+    months = pd.period_range("1900-01", periods=400, freq="M").astype(str)
+    areas = [f"Area {i:04d}" for i in range(2500)]
+    rows = pd.DataFrame({"month": np.tile(months, len(areas)), "area": np.repeat(areas, len(months)),
+                         "crime_type": "Robbery", "count": 1})
+    rows = pd.concat([rows, rows.iloc[[654321]]], ignore_index=True)  # 654321 = 1635 x 400 + 321
+    path = tmp_path / "big.csv"
+    rows.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"big.csv, line 1000002: duplicate row for 1926-10 x Area 1635 x Robbery "
+                                        r"\(first at line 654323\)$"):
+        read_tidy_csv(path)
+
+
+def test_panel_keys_are_worked_out_once_and_follow_a_new_frame():
+    panel = datasets.load("met-major")
+    keys = panel.keys()
+    expected = sorted(map(tuple, panel.frame[["crime_type", "area"]].drop_duplicates().to_numpy()),
+                      key=lambda k: (k[0], k[1] == ALL_AREAS, k[1]))
+    assert keys == expected and len(keys) == 297
+    keys.clear()
+    assert panel.keys() == expected  # a caller's list is its own
+    totals = panel.with_totals().keys()
+    assert len(totals) == 297 + 33 + 10 and totals[:34] == [("All crime", a) for a in panel.areas] + \
+        [("All crime", ALL_AREAS)]
+    assert panel.select(crime="robbery").keys()[:2] == [("Robbery", "Barking and Dagenham"), ("Robbery", "Barnet")]
