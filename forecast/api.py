@@ -209,7 +209,7 @@ def iter_spc(panel: Panel, options: "SPCOptions | None" = None, *, then: Callabl
     """
     from forecast.control.xmr import SPCOptions, analyse_panel
 
-    return analyse_panel(panel.iter_series(), options or SPCOptions(), lazy=True, n_jobs=n_jobs,
+    return analyse_panel(panel.iter_arrays(), options or SPCOptions(), lazy=True, n_jobs=n_jobs,
                          n_series=len(panel.keys()), then=then)
 
 

@@ -292,6 +292,23 @@ def test_a_panel_in_processes_gives_the_same_results_in_the_same_order():
     statuses = spc.analyse_panel(panel.iter_series(), n_jobs=2, n_series=spc.PARALLEL_SERIES,
                                  then=spc.SPCResult.summary)
     assert statuses == [r.summary() for r in serial] and len(statuses) == 66
+    # the month ordinals and values alone (Panel.iter_arrays: no pandas object made per series), in processes and
+    # in this one
+    for n_jobs in (2, 1):
+        arrays = spc.analyse_panel(panel.iter_arrays(), n_jobs=n_jobs, n_series=spc.PARALLEL_SERIES)
+        pd.testing.assert_frame_equal(spc.summary_frame(arrays), spc.summary_frame(serial))
+        assert [r.sentences for r in arrays] == [r.sentences for r in serial]
+
+
+def test_panel_arrays_are_the_series_in_month_order():
+    panel = datasets.load("met-major").select(crime="robbery")
+    shuffled = type(panel)(panel.frame.sample(frac=1, random_state=3), "shuffled", "test")
+    for (key, (months, counts)), (same, y) in zip(shuffled.iter_arrays(), panel.iter_series(), strict=True):
+        assert key == same and months.tolist() == y.index.asi8.tolist() and counts.tolist() == y.tolist()
+        assert months.dtype == np.int64 and counts.dtype == float
+    (key, (months, counts)), *_ = panel.iter_arrays()
+    assert key == ("Robbery", "Barking and Dagenham") and str(pd.Period(ordinal=int(months[0]), freq="M")) == "2008-01"
+    assert len(months) == 132 and counts[:3].tolist() == [54.0, 52.0, 58.0]
 
 
 def _register(measure: str) -> dict[str, str]:

@@ -901,17 +901,29 @@ class _Chunk:
     ends: np.ndarray
 
     @classmethod
-    def of(cls, series: list[tuple[tuple[str, str], pd.Series]]) -> "_Chunk | None":
+    def of(cls, series: list[tuple[tuple[str, str], "pd.Series | tuple[np.ndarray, np.ndarray]"]]) -> "_Chunk | None":
         if not series:
             return None
-        months = [y.index.asi8 if isinstance(y.index, pd.PeriodIndex) else pd.PeriodIndex(y.index, freq="M").asi8
-                  for _, y in series]
-        return cls([key for key, _ in series], np.concatenate(months),
-                   np.concatenate([y.to_numpy(dtype=float) for _, y in series]), np.cumsum([len(m) for m in months]))
+        pairs = [_ordinals_and_values(y) for _, y in series]
+        return cls([key for key, _ in series], np.concatenate([m for m, _ in pairs]),
+                   np.concatenate([v for _, v in pairs]), np.cumsum([len(m) for m, _ in pairs]))
 
     def series(self) -> Iterator[tuple[tuple[str, str], pd.Series]]:
         for key, start, end in zip(self.keys, [0, *self.ends[:-1].tolist()], self.ends.tolist()):
             yield key, pd.Series(self.values[start:end], pd.PeriodIndex.from_ordinals(self.months[start:end], freq="M"))
+
+
+def _ordinals_and_values(y: "pd.Series | tuple[np.ndarray, np.ndarray]") -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(y, tuple):
+        return np.asarray(y[0], dtype="int64"), np.asarray(y[1], dtype=float)
+    months = y.index.asi8 if isinstance(y.index, pd.PeriodIndex) else pd.PeriodIndex(y.index, freq="M").asi8
+    return months, y.to_numpy(dtype=float)
+
+
+def _as_series(y: "pd.Series | tuple[np.ndarray, np.ndarray]") -> pd.Series:
+    if isinstance(y, tuple):
+        return pd.Series(np.asarray(y[1], dtype=float), index=pd.PeriodIndex.from_ordinals(y[0], freq="M"))
+    return y
 
 
 def _analyse_chunk(chunk: _Chunk, options: SPCOptions, then: Callable | None = None) -> list:
@@ -919,10 +931,11 @@ def _analyse_chunk(chunk: _Chunk, options: SPCOptions, then: Callable | None = N
     return [then(r) for r in results] if then else list(results)
 
 
-def analyse_panel(series: Iterable[tuple[tuple[str, str], pd.Series]], options: SPCOptions = SPCOptions(),
-                  lazy: bool = False, n_jobs: int = 1, n_series: int = 0, then: Callable | None = None) \
-        -> list[SPCResult] | Iterator[SPCResult]:
-    """SPC of every series of a panel (from :meth:`forecast.data.Panel.iter_series`), in input order; with
+def analyse_panel(series: Iterable[tuple[tuple[str, str], "pd.Series | tuple[np.ndarray, np.ndarray]"]],
+                  options: SPCOptions = SPCOptions(), lazy: bool = False, n_jobs: int = 1, n_series: int = 0,
+                  then: Callable | None = None) -> list[SPCResult] | Iterator[SPCResult]:
+    """SPC of every series of a panel (from :meth:`forecast.data.Panel.iter_series`, or the month ordinals and
+    values of each from :meth:`~forecast.data.Panel.iter_arrays`), in input order; with
     ``lazy``, one result at a time, so that a caller can write each and let it go. With ``n_jobs`` > 1 and
     ``n_series`` of at least PARALLEL_SERIES, chunks of series go to that many processes (each is sent only its
     series), a few chunks ahead of the caller. ``then`` (picklable) is applied to each result where it was
@@ -930,7 +943,7 @@ def analyse_panel(series: Iterable[tuple[tuple[str, str], pd.Series]], options: 
     if n_jobs > 1 and n_series >= PARALLEL_SERIES:
         results = _in_processes(series, options, n_jobs, max(50, min(500, n_series // (8 * n_jobs))), then)
     else:
-        results = (analyse(y, crime_type, area, options) for (crime_type, area), y in series)
+        results = (analyse(_as_series(y), crime_type, area, options) for (crime_type, area), y in series)
         results = map(then, results) if then else results
     return results if lazy else list(results)
 
