@@ -28,6 +28,26 @@ def street_cache(tmp_path, monkeypatch) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_models(tmp_path_factory) -> Path:
+    """Trained global models kept for every test of the session, in both xdist processes (the models of one panel
+    are the same whichever test trains them first), in pytest's own temporary folder of the session."""
+    root = tmp_path_factory.getbasetemp()
+    folder = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "global-models"
+    os.environ["FORECAST_MODEL_CACHE"] = str(folder)
+    return folder
+
+
+@pytest.fixture
+def untrained(tmp_path, monkeypatch):
+    """No global model trained before this test, in this process or on disk: for tests that count trainings."""
+    import forecast.engine.backtest as bt
+
+    monkeypatch.setattr(bt, "TRAINED", bt.TrainedModels())
+    monkeypatch.setenv("FORECAST_MODEL_CACHE", str(tmp_path / "models"))
+    return bt
+
+
 @pytest.fixture
 def data_dir() -> Path:
     return DATA

@@ -9,10 +9,13 @@ ARGS = ["backtest", "--data", "city-of-london", "--crime", "burglary", "--models
 
 
 def test_a_local_dask_cluster_gives_the_same_forecasts_as_local_processes(tmp_path, invoke, monkeypatch):
-    monkeypatch.setattr(bt, "TRAINED", bt.TrainedModels())  # the global model is trained on the cluster too, not reused
+    # the global model is trained on the cluster too, not reused from this process or the disk
+    monkeypatch.setattr(bt, "TRAINED", bt.TrainedModels())
+    monkeypatch.setenv("FORECAST_MODEL_CACHE", str(tmp_path / "local-models"))
     local = invoke(*ARGS, "-o", tmp_path / "local.csv")
     assert local.exit_code == 0, local.output
     monkeypatch.setattr(bt, "TRAINED", bt.TrainedModels())
+    monkeypatch.setenv("FORECAST_MODEL_CACHE", str(tmp_path / "dask-models"))
     remote = invoke(*ARGS, "--workers", "2", "-o", tmp_path / "dask.csv")
     assert remote.exit_code == 0, remote.output
     assert "fitting on a local Dask cluster of 2 workers (2 workers connected)" in remote.stderr

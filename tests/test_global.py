@@ -133,9 +133,8 @@ def test_an_ensemble_beyond_the_global_models_months_uses_its_local_members():
     assert ensemble.params()["members"] == "ets,theta,stl-arima,global"
 
 
-def test_a_model_is_trained_once_per_process_for_the_same_data(monkeypatch):
-    import forecast.engine.backtest as bt
-
+def test_a_model_is_trained_once_per_process_for_the_same_data(monkeypatch, untrained):
+    bt = untrained
     panel, _ = synthetic_panel()
     calls = []
     monkeypatch.setattr(bt, "TRAINED", bt.TrainedModels(keep=3))
@@ -151,7 +150,8 @@ def test_a_model_is_trained_once_per_process_for_the_same_data(monkeypatch):
     assert calls == [30] * 6 and len(bt.TRAINED) == 3
 
 
-def test_a_panel_past_the_row_cap_trains_once_on_a_fixed_sample_whichever_series_are_forecast(monkeypatch):
+def test_a_panel_past_the_row_cap_trains_once_on_a_fixed_sample_whichever_series_are_forecast(monkeypatch,
+                                                                                              untrained):
     from forecast.engine import backtest
     from forecast.engine.backtest import BacktestSettings, panel_forecasts
     from forecast.models import GlobalModel
@@ -163,7 +163,6 @@ def test_a_panel_past_the_row_cap_trains_once_on_a_fixed_sample_whichever_series
     robbery = {k: v for k, v in train.items() if k[0] == "Robbery"}
     per_series = GlobalModel(horizon=3).training_rows([48])
     monkeypatch.setattr(backtest, "MAX_GLOBAL_ROWS", 8 * per_series)
-    monkeypatch.setattr(backtest, "TRAINED", backtest.TrainedModels())
     calls = []
     real = backtest._train
     monkeypatch.setattr(backtest, "_train", lambda data, horizon: calls.append(sorted(data)) or real(data, horizon))

@@ -235,13 +235,11 @@ def test_out_replaces_an_earlier_run_whole_and_refuses_anything_else(tmp_path, i
 
 
 def test_several_crime_types_get_a_folder_each_an_index_and_one_training_of_the_global_model(tmp_path, invoke,
-                                                                                           monkeypatch):
+                                                                                           monkeypatch, untrained):
     import re
 
-    import forecast.engine.backtest as bt
-
+    bt = untrained
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(bt, "TRAINED", bt.TrainedModels())
     trained = []
     real = bt._train
     monkeypatch.setattr(bt, "_train", lambda train, horizon: trained.append(len(train)) or real(train, horizon))

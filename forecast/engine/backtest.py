@@ -669,11 +669,15 @@ def _training_key(train: dict, horizon: int) -> str:
 
 
 def trained_models(trains: dict, horizon: int, n_jobs: int) -> dict:
-    """The global model for each cut-off's training panel: from this process's cache, or trained in parallel."""
+    """The global model for each cut-off's training panel: from this process's cache, else from the models an
+    earlier command kept on disk (:mod:`forecast.engine.model_store`), else trained in parallel (and kept)."""
     from joblib import Parallel, delayed
+
+    from forecast.engine import model_store
 
     keys = {c: _training_key(train, horizon) for c, train in trains.items()}
     found = {c: model for c in trains if (model := TRAINED.take(keys[c])) is not None}
+    found.update({c: model for c in trains if c not in found and (model := model_store.read(keys[c])) is not None})
     missing = [c for c in trains if c not in found]
     if missing:
         if on_cluster():
@@ -681,6 +685,8 @@ def trained_models(trains: dict, horizon: int, n_jobs: int) -> dict:
         else:
             models = Parallel(n_jobs=min(n_jobs, len(missing)))(delayed(_train)(trains[c], horizon) for c in missing)
         found.update(zip(missing, models))
+        for c in missing:
+            model_store.write(keys[c], found[c])
     for c in trains:
         TRAINED.keep_newest(keys[c], found[c])
     return found
