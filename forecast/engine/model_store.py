@@ -5,8 +5,8 @@ Every `run`, `backtest`, `outlook` and `winter` on a panel trains the panel's gl
 outlook after the run, trained the same models again. Here each model is kept as a pickle in
 ``$FORECAST_MODEL_CACHE``, else the ``global-models`` folder of the cache folder (``$FORECAST_CACHE``, else
 ``~/.cache/forecast``), named by a digest of what it was trained on and of what made it (the versions, the model's
-source), with its SHA-256 beside it; the newest :data:`KEEP` are kept. A model unpickles to the same trees, so every forecast is the
-same as from a fresh training.
+source), with its SHA-256 beside it; the newest :data:`KEEP` are kept. A model unpickles to the same trees, so
+every forecast is the same as from a fresh training.
 
 A pickle runs code when it is read. So a file is read only when it and its folder belong to this user and no one
 else may write to them (as ssh treats its keys), it is not a symbolic link, and it matches its checksum; anything
