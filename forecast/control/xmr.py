@@ -98,7 +98,14 @@ class Limits:
 
 def moving_ranges(y: np.ndarray) -> np.ndarray:
     """|y_i - y_(i-1)| for consecutive points."""
-    return np.abs(np.diff(np.asarray(y, dtype=float)))
+    y = np.asarray(y, dtype=float)
+    return np.abs(y[1:] - y[:-1])
+
+
+def _mean(y: np.ndarray) -> np.float64:
+    """``y.mean()`` of a non-empty float array, to the last bit (the same sum, divided by the count), without
+    numpy's dispatch: a series' analysis takes a score of means of a few months each."""
+    return y.sum() / y.size
 
 
 def mean_moving_range(y: np.ndarray, screen: bool = False) -> float:
@@ -106,10 +113,10 @@ def mean_moving_range(y: np.ndarray, screen: bool = False) -> float:
     mr = moving_ranges(y)
     if mr.size == 0:
         return float("nan")
-    amr = mr.mean()
+    amr = _mean(mr)
     if screen:
         kept = mr[mr < SCREEN_MULTIPLIER * amr]
-        amr = kept.mean() if kept.size else amr
+        amr = _mean(kept) if kept.size else amr
     return float(amr)
 
 
@@ -118,7 +125,7 @@ def xmr_limits(y: np.ndarray, screen_mr: bool = False, multiplier: float = LIMIT
     """Process average, control limits (mean +/- 2.66 mR-bar) and near limits (2/3 of the way); lower limits
     are raised to ``floor`` where given (0 for counts, which cannot be negative)."""
     y = np.asarray(y, dtype=float)
-    mean = float(y.mean()) if y.size else float("nan")
+    mean = float(_mean(y)) if y.size else float("nan")
     amr = mean_moving_range(y, screen_mr)
     width = multiplier * amr
     near = NEAR_FRACTION * width
@@ -348,7 +355,7 @@ def find_step_changes(y: np.ndarray, options: SPCOptions = SPCOptions(), usable:
     n, baseline = options.run_length, options.baseline
     # the replay steps through the usable months (pos), the process's first at pos[first]; its average is
     # recomputed only when its baseline grows, and the run of latest points on one side of it is carried along
-    pos = np.flatnonzero(usable).tolist()
+    pos = usable.nonzero()[0].tolist()
     manual = sorted(k for k in set(known) if 0 < k < y.size)
     changes: list[StepChange] = []
     start = first = m = p = 0
@@ -369,7 +376,7 @@ def find_step_changes(y: np.ndarray, options: SPCOptions = SPCOptions(), usable:
             continue
         base = baseline if baseline and baseline < count else count
         if base != mean_of:
-            mean, mean_of = float(y[pos[first:first + base]].mean()), base
+            mean, mean_of = float(_mean(y[pos[first:first + base]])), base
             side, length = _latest_run(values, pos[first:p + 1], mean, n)
         else:
             s = (values[t] > mean) - (values[t] < mean)
@@ -628,7 +635,7 @@ def _analyse(months: pd.PeriodIndex, values: np.ndarray, crime_type: str, area: 
     counts = np.nanmin(values, initial=0.0) >= 0
     floor = 0.0 if options.floor_at_zero and counts else None
     for k, (s, e) in enumerate(zip(starts, ends)):
-        idx = np.flatnonzero(usable[s:e + 1]) + s
+        idx = usable[s:e + 1].nonzero()[0] + s
         base = baseline_indices(idx, options.baseline)
         if not base.size:
             limits = Limits(*[float("nan")] * 6)
@@ -645,7 +652,7 @@ def _analyse(months: pd.PeriodIndex, values: np.ndarray, crime_type: str, area: 
         point_limits[s:e + 1] = [limits.mean, limits.lcl, limits.ucl, limits.near_lcl, limits.near_ucl]
     process_of = np.repeat(np.arange(len(starts)), np.array(ends) - np.array(starts) + 1)
     labels = [IGNORED] * len(values)
-    idx = np.flatnonzero(usable)
+    idx = usable.nonzero()[0]
     if idx.size:
         mean, lcl, ucl, near_lcl, near_ucl = point_limits[idx].T
         limits = Limits(mean, np.nan, lcl, ucl, near_lcl, near_ucl)
