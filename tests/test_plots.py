@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import matplotlib.dates as mdates
 from matplotlib.collections import PolyCollection
 from matplotlib.dates import num2date
 
@@ -210,6 +211,23 @@ def test_chart_titles_carry_the_step_change_outlook():
     assert plots.outlook_words({"p_step_up": 0.3, "p_step_down": 0.0}) == "step change up possible next quarter (0.30)"
     assert plots.outlook_words({"p_step_up": 0.04, "p_step_down": 0.05}) == ""
     assert plots.outlook_words({"p_step_up": np.nan, "p_step_down": np.nan}) == ""
+
+
+def test_small_multiples_share_the_months_of_every_panel_and_label_them_on_the_bottom_row_only():
+    panel = datasets.load("met-major").select(crime="robbery")
+    results = [spc.analyse(y.iloc[-(20 + 6 * i):], *k) for i, (k, y) in enumerate(list(panel.iter_series())[:7])]
+    fig = plots.small_multiples([(r.area, r.points, None) for r in results], title="Robbery", history=None)
+    # the reference: the same panels drawn on axes shared from the start, as matplotlib joins them
+    _, shared = plots.subplots(1, 7, figsize=(8, 2), sharex=True)
+    for ax, r in zip(shared, results):
+        plots.draw_spc(ax, r.points, compact=True, history=None)
+    axes = fig.axes
+    assert {ax.get_xlim() for ax in axes} == {shared[0].get_xlim()}
+    oldest = mdates.date2num(plots._x([results[-1].points["month"].iloc[0]])[0])
+    assert axes[4].get_xlim()[0] < oldest < mdates.date2num(plots._x([results[0].points["month"].iloc[0]])[0])
+    fig.canvas.draw()
+    labelled = [any(t.get_visible() and t.get_text() for t in ax.get_xticklabels()) for ax in axes if ax.get_visible()]
+    assert labelled == [False] * 5 + [True, True]
 
 
 def test_small_multiples_of_many_series_draw_the_first_page_and_say_so():
