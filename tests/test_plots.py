@@ -1,9 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-import matplotlib.dates as mdates
 from matplotlib.collections import PolyCollection
-from matplotlib.dates import num2date
+from matplotlib.dates import date2num, num2date
 
 from forecast.io import datasets
 from forecast.present import plots
@@ -223,8 +222,8 @@ def test_small_multiples_share_the_months_of_every_panel_and_label_them_on_the_b
         plots.draw_spc(ax, r.points, compact=True, history=None)
     axes = fig.axes
     assert {ax.get_xlim() for ax in axes} == {shared[0].get_xlim()}
-    oldest = mdates.date2num(plots._x([results[-1].points["month"].iloc[0]])[0])
-    assert axes[4].get_xlim()[0] < oldest < mdates.date2num(plots._x([results[0].points["month"].iloc[0]])[0])
+    oldest = date2num(plots._x([results[-1].points["month"].iloc[0]])[0])
+    assert axes[4].get_xlim()[0] < oldest < date2num(plots._x([results[0].points["month"].iloc[0]])[0])
     fig.canvas.draw()
     labelled = [any(t.get_visible() and t.get_text() for t in ax.get_xticklabels()) for ax in axes if ax.get_visible()]
     assert labelled == [False] * 5 + [True, True]
