@@ -188,6 +188,23 @@ def test_default_window_is_the_last_36_months_and_nothing_covers_the_labels(mert
     plt.close(fig)
 
 
+def test_counts_of_millions_are_labelled_whole_with_nothing_above_the_axis_under_the_title():
+    import matplotlib.pyplot as plt
+
+    months = pd.period_range("2015-01", periods=48, freq="M")
+    y = pd.Series(2_000_000 + 1_000.0 * np.arange(48), index=months)
+    result = spc.analyse(y, "All crime", "England and Wales")
+    fig = plots.spc_chart(result.points, make("snaive").fit(y).predict(3), title="All crime", status=result.status)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    # matplotlib's default would label 0.0 to 2.0 with "1e6" above the axis, where the title sits
+    assert ax.yaxis.offsetText.get_text() == ""
+    assert [t.get_text() for t in ax.get_yticklabels()][:3] == ["0", "250000", "500000"]
+    renderer = fig.canvas.get_renderer()
+    assert ax.title.get_window_extent(renderer).y0 >= ax.get_window_extent().y1
+    plt.close(fig)
+
+
 def test_close_step_change_labels_take_turns_between_two_rows():
     months = pd.period_range("2010-01", periods=60, freq="M").astype(str)
     means = np.repeat([10.0, 20.0, 30.0], [20, 5, 35])

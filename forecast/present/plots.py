@@ -191,6 +191,9 @@ def draw_spc(ax, points: pd.DataFrame, forecast: pd.DataFrame | None = None, com
             ax.axvspan(fx[0] - np.timedelta64(15, "D"), fx[-1] + np.timedelta64(15, "D"), color="#eef3fa", zorder=0,
                        gid="forecast-zone")
     ax.set_ylim(bottom=0)
+    # whole numbers, never an offset or a power of ten above the axis, so that a title is placed at the top of the
+    # plot without measuring what is above it (set_title(y=1.0): the measuring was 5-8% of a chart's cost)
+    ax.ticklabel_format(axis="y", style="plain", useOffset=False)
     ax.grid(axis="y", color="#eeeeee", lw=0.6)
     ax.spines[["top", "right"]].set_visible(False)
     return rows
@@ -213,15 +216,18 @@ def spc_chart(points: pd.DataFrame, forecast: pd.DataFrame | None = None, *, tit
     ax = axes[0, 0]
     rows = draw_spc(ax, points, forecast, history=history)
     draw_icon(ax, icon)
-    ax.set_title(plain(f"{title}: {status}" if status else title), loc="left", fontsize=11, pad=6 + 10 * rows)
+    ax.set_title(plain(f"{title}: {status}" if status else title), loc="left", fontsize=11, pad=6 + 10 * rows, y=1.0)
     ax.set_ylabel(ylabel)
     if adjusted:
         below = axes[1, 0]
         draw_spc(below, adjusted_points(points), history=history, compact=True)
         below.set_title("Seasonally adjusted, what the SPC rules see (counts / seasonal factor); above, the "
-                        "average and limits carried back onto the counts follow the season", loc="left", fontsize=8)
+                        "average and limits carried back onto the counts follow the season", loc="left", fontsize=8,
+                        y=1.0)
         below.set_ylabel("Adjusted per month")
     month_axis(axes[-1, 0])
+    for each in axes.flat:
+        each.xaxis.set_label_coords(0.5, 0.0)
     colour, letter = ICONS.get(icon, ICONS["common_cause"])
     ax.plot([], [], ls="none", marker="o", ms=9, color=colour, label=f"icon {letter}: {ICON_WORDS.get(icon, icon)}")
     fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize=7, frameon=False)
@@ -263,8 +269,10 @@ def small_multiples(panels: Sequence[tuple[str, pd.DataFrame, pd.DataFrame | Non
                         hspace=0.35, wspace=0.22)
     for ax, (label, points, forecast) in zip(axes.flat, panels):
         draw_spc(ax, points, forecast, compact=True, history=history)
-        ax.set_title(plain(label), fontsize=8, loc="left")
+        ax.set_title(plain(label), fontsize=8, loc="left", y=1.0)
         ax.tick_params(labelsize=6)
+        ax.xaxis.set_label_coords(0.5, 0.0)
+        ax.yaxis.set_label_coords(0.0, 0.5)
     for ax in axes.flat[1:]:
         ax.sharex(axes.flat[0])
     for ax in axes[:-1].flat:
