@@ -6,7 +6,7 @@ Run: python benchmarks/bench_spc.py
 
 from forecast.io import datasets
 from forecast.control import xmr as spc
-from timing import Clock, conditions, run_forecast
+from timing import Clock, best_of, conditions, run_forecast
 
 
 def main() -> None:
@@ -17,12 +17,7 @@ def main() -> None:
         results = spc.analyse_panel(series)
     changes = sum(len(r.step_changes) for r in results)
     print(f"spc core: {len(results)} series, {changes} step changes, {clock} (the first pass)")
-    clocks = []
-    for _ in range(5):
-        with Clock() as again:
-            spc.analyse_panel(series)
-        clocks.append(again)
-    best = min(clocks, key=lambda c: c.cpu)
+    best = best_of(lambda: spc.analyse_panel(series), 5)
     print(f"  then the best of 5 passes: {best}; {best.cpu / len(series) * 1000:.3f} ms of CPU a series")
     result = run_forecast("spc", "--format", "json")
     assert result.returncode == 0, result.stderr
