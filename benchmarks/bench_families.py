@@ -6,6 +6,10 @@ of fit `forecast run` makes of a series.
 2. The later origins (3 of the default 4): the form and orders kept, refitted from the previous estimates.
 3. The final fit on every month, and its forecast.
 
+Then Theta's interval variance alone (statsmodels' estimate, an ARIMA(0,1,1) with drift fitted by SARIMAX, most of
+a Theta fit), at the same origins and on all months: as the family fits it, and with a concentrated scale (one
+parameter fewer to search), with how far the variances differ.
+
 Each fit is followed by the forecast the backtest scores (3 months, mean and bounds), as in
 forecast/engine/backtest.py. The series are the bundled met-major data's of one crime type and its areas (default
 Burglary; `all`: every series of 36 months or more), one thread, CPU time of this process per series.
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 import sys
 import warnings
+
+import numpy as np
 
 from forecast.engine.backtest import BacktestSettings, fit_family, fit_forecast, is_template, rolling_origins
 from forecast.io import datasets
@@ -51,6 +57,21 @@ def family_cost(name: str, series: list, settings: BacktestSettings) -> tuple[fl
     return first, later, final
 
 
+def variance_cost(series: list, settings: BacktestSettings, concentrated: bool) -> tuple[float, np.ndarray]:
+    """CPU seconds of Theta's variance fits from scratch at every origin and on all months, and the variances."""
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    variances = []
+    with Clock() as clock:
+        for y in series:
+            values = y.to_numpy(dtype=float)
+            for n in [*rolling_origins(len(values), settings), len(values)]:
+                fit = SARIMAX(values[:n], order=(0, 1, 1), trend="c", concentrate_scale=concentrated).fit(
+                    disp=False, cov_type="none")
+                variances.append(fit.scale if concentrated else fit.params[-1])
+    return clock.cpu, np.asarray(variances)
+
+
 def main() -> None:
     from threadpoolctl import threadpool_limits
 
@@ -71,8 +92,14 @@ def main() -> None:
             grand += total
             print(f"{name:<10} " + " ".join(f"{t / len(series) * 1000:>{w}.1f}"
                                              for t, w in ((first, 13), (later, 14), (final, 10), (total, 8))))
-    print(f"all four: {grand / len(series) * 1000:.1f} ms of CPU a series; {grand:.1f} s in all "
-          f"({in_reference(grand)})")
+        print(f"all four: {grand / len(series) * 1000:.1f} ms of CPU a series; {grand:.1f} s in all "
+              f"({in_reference(grand)})")
+        (own, variance), (fewer, concentrated) = (variance_cost(series, settings, c) for c in (False, True))
+        fits = len(variance)
+        change = np.abs(concentrated / variance - 1)
+        print(f"theta's interval variance, {fits} fits from scratch: {own / fits * 1000:.2f} ms a fit as fitted, "
+              f"{fewer / fits * 1000:.2f} ms with a concentrated scale (variance moved by {np.median(change):.1e} "
+              f"in the median, {change.max():.1e} at most)")
 
 
 if __name__ == "__main__":
