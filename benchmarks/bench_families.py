@@ -11,8 +11,8 @@ a Theta fit), at the same origins and on all months: as the family fits it, and 
 parameter fewer to search), with how far the variances differ.
 
 Each fit is followed by the forecast the backtest scores (3 months, mean and bounds), as in
-forecast/engine/backtest.py. The series are the bundled met-major data's of one crime type and its areas (default
-Burglary; `all`: every series of 36 months or more), one thread, CPU time of this process per series.
+forecast/engine/backtest.py. The series are the bundled met-major data's areas of one crime type (default Burglary;
+`all`: every crime type), those of 36 months or more; one thread, CPU time of this process per series.
 
 Run: python benchmarks/bench_families.py [CRIME]
 """
@@ -78,6 +78,8 @@ def main() -> None:
     crime = sys.argv[1] if len(sys.argv) > 1 else "burglary"
     print(conditions())
     series = series_of(crime)
+    if not series:
+        sys.exit(f"no met-major crime type starting {crime!r} has a series of 36 months or more")
     settings = BacktestSettings()
     print(f"{len(series)} met-major series ({crime}), {settings.origins} origins x {settings.horizon} months; "
           f"CPU milliseconds a series, one thread")
