@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
+import numpy as np
 import pandas as pd
 
 #: decimals by column name (the first pattern that matches): probabilities to 4 (2,000 paths resolve 0.0005),
@@ -35,3 +36,10 @@ def rounded(frame: pd.DataFrame, decimals: Mapping[str, int] | None = None) -> p
         elif pd.api.types.is_float_dtype(frame[column]):
             frame[column] = frame[column].round(decimals_of(str(column)))
     return frame
+
+
+def rounded_value(value: float, column: str) -> float:
+    """One number rounded as :func:`rounded` rounds its column (numpy's rounding, which pandas uses), for what is
+    published one number at a time (MLflow metrics). Python's ``round`` can differ at a half: 63/80 is 0.7875, which
+    it gives as 0.787 where the tables say 0.788."""
+    return float(np.round(value, decimals_of(column)))

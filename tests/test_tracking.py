@@ -531,3 +531,20 @@ def test_a_run_made_in_any_folder_is_in_the_one_default_store_that_ui_lists(tmp_
     published = pd.read_csv(elsewhere / "out" / "summary.csv")["snaive_mase"]  # each series' own, to 3 decimals
     assert metrics["mase_snaive"] == round(metrics["mase_snaive"], 3)  # rounded as published
     assert metrics["mase_snaive"] == pytest.approx(published.mean(), abs=0.0011)
+
+
+def test_a_metric_at_a_half_is_rounded_as_the_tables_round_it(tmp_path):
+    """63 of 80 past winters held is 0.7875: the CSVs (pandas) give 0.788, and so must the MLflow metric (Python's
+    round of the same float gives 0.787)."""
+    from forecast.record import tracking
+    from forecast.rounding import rounded
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with tracking.writing(uri) as (c, store):
+        run = c.create_run(tracking.ensure_experiment(c, "halves", store))
+        tracking._batch(c, run.info.run_id, metrics=[("force_coverage_80_ensemble", 63 / 80, 0),
+                                                     ("mase_theta", 0.6245, 0)])
+        logged = c.get_run(run.info.run_id).data.metrics
+    table = rounded(pd.DataFrame({"coverage_80": [63 / 80], "mase": [0.6245]}))
+    assert logged["force_coverage_80_ensemble"] == table["coverage_80"][0] == 0.788
+    assert logged["mase_theta"] == table["mase"][0] == 0.624

@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from forecast.rounding import decimals_of
+from forecast.rounding import rounded_value
 from forecast.version import __version__
 from forecast.errors import DataError, ForecastError, SelectionError, TrackingError
 
@@ -631,7 +631,7 @@ def _batch(c, run_id: str, params: dict | None = None, metrics: Iterable[tuple] 
 
     now = int(time.time() * 1000)
     params = [Param(k, _clean(v)) for k, v in (params or {}).items()]
-    metrics = [Metric(_metric_key(k), round(float(v), decimals_of(k)), now, step) for k, v, step in metrics
+    metrics = [Metric(_metric_key(k), rounded_value(float(v), k), now, step) for k, v, step in metrics
                if v == v and np.isfinite(v)]
     tags = [RunTag(k, _clean(v)) for k, v in (tags or {}).items()]
     for i in range(0, max(len(params), len(metrics), len(tags), 1), BATCH):
