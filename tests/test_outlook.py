@@ -57,14 +57,14 @@ def test_each_probability_is_the_share_of_paths_replayed_one_by_one():
         first.append((changes[0].detected - len(y), changes[0].direction) if changes else None)
     ucl, lcl = result.current["ucl"], result.current["lcl"]
     assert (o.run_side, o.run_length) == (-1, 6)
-    assert o.p_step_down == sum(f is not None and f[1] == "down" for f in first) / 400 == 0.82
+    assert o.p_step_down == sum(f is not None and f[1] == "down" for f in first) / 400 == 0.8225
     assert o.p_step_up == sum(f is not None and f[1] == "up" for f in first) / 400 == 0.0
     assert o.p_by_month == tuple(sum(f is not None and f[0] == h for f in first) / 400 for h in range(3))
-    assert o.p_by_month == (0.0, 0.82, 0.0) and o.likely_month == pd.Period("2019-02", "M")
-    assert o.p_above_ucl == np.mean((paths > ucl).any(axis=1)) == 0.04
-    assert o.p_below_lcl == np.mean((paths < lcl).any(axis=1)) == 0.4125
+    assert o.p_by_month == (0.0, 0.8225, 0.0) and o.likely_month == pd.Period("2019-02", "M")
+    assert o.p_above_ucl == np.mean((paths > ucl).any(axis=1)) == 0.0375
+    assert o.p_below_lcl == np.mean((paths < lcl).any(axis=1)) == 0.4
     # a step change down in February needs both months below the average: the run completes on exactly those paths
-    assert o.p_run_completes == np.mean((paths[:, :2] < result.current["mean"]).all(axis=1)) == 0.82
+    assert o.p_run_completes == np.mean((paths[:, :2] < result.current["mean"]).all(axis=1)) == 0.8225
     assert outlook(result, draw(7)) == o and outlook(result, draw(8)) != o
 
 

@@ -170,6 +170,16 @@ def seasonal_naive_errors(y: np.ndarray, m: int = 12) -> np.ndarray:
     return y[lag:] - y[:-lag]
 
 
+def ses(x: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+    """Simple exponential smoothing from the first value: the level before each value, and after the last."""
+    level = float(x[0])
+    before = np.empty(len(x))
+    for i, value in enumerate(x):
+        before[i] = level
+        level += alpha * (value - level)
+    return before, level
+
+
 def local_level_paths(mean: np.ndarray, sd: np.ndarray, weight: float, n_paths: int,
                       rng: np.random.Generator) -> np.ndarray:
     """Normal paths with the given monthly means and standard deviations and the error correlation of an

@@ -21,7 +21,7 @@ import itertools
 import numpy as np
 from scipy import stats
 
-from forecast.models.base import ForecastModel
+from forecast.models.base import ForecastModel, ses
 
 #: smoothing weights tried (the range the intermittent-demand literature uses: 0.05 to 0.3)
 ALPHAS = (0.05, 0.1, 0.2, 0.3)
@@ -42,16 +42,6 @@ def demand_pattern(y: np.ndarray) -> tuple[str, float, float]:
     if adi < ADI_CUT:
         return ("smooth" if cv2 < CV2_CUT else "erratic"), adi, cv2
     return ("intermittent" if cv2 < CV2_CUT else "lumpy"), adi, cv2
-
-
-def ses(x: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
-    """Simple exponential smoothing from the first value: the level before each value, and after the last."""
-    level = float(x[0])
-    before = np.empty(len(x))
-    for i, value in enumerate(x):
-        before[i] = level
-        level += alpha * (value - level)
-    return before, level
 
 
 def demand_intervals(y: np.ndarray) -> np.ndarray:
