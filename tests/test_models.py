@@ -127,6 +127,28 @@ def test_the_ensembles_columns_worked_by_hand():
     assert blend_columns(local, None) is local
 
 
+def test_thetas_interval_variance_is_its_own_one_step_error_not_the_seasons():
+    # 18 months, too short to deseasonalise: the one-step errors of simple exponential smoothing from the first
+    # value at the fitted alpha, worked by hand
+    y = monthly([20, 23, 19, 25, 22, 24, 21, 26, 23, 22, 27, 24, 25, 23, 28, 26, 24, 27])
+    model = make("theta").fit(y)
+    alpha, level, errors = model.params()["alpha"], 20.0, []
+    for value in y.iloc[1:]:
+        level += alpha * (y.iloc[len(errors)] - level)
+        errors.append(value - level)
+    assert alpha == pytest.approx(0.3194349, rel=1e-6)
+    assert model.params()["sigma2"] == pytest.approx(np.mean(np.square(errors)), rel=1e-12)
+    assert model.params()["sigma2"] == pytest.approx(5.9995697, rel=1e-6)
+    # 4 years of a strong season with 3% noise: the season is not error. statsmodels' own estimate (an ARIMA(0,1,1)
+    # with drift on the raw series) counts it, and is 40 times larger
+    noise = 1 + 0.03 * np.random.default_rng(1).standard_normal(48)
+    model = make("theta").fit(monthly(np.tile(SEASON * 10, 4) * noise))
+    assert model.params()["sigma2"] == pytest.approx(8.9200398, rel=1e-6)
+    assert float(model.result_.sigma2) == pytest.approx(359.66487, rel=1e-4)
+    first = model.predict(1).iloc[0]
+    assert first["hi_80"] - first["mean"] == pytest.approx(1.281552 * np.sqrt(8.9200398), rel=1e-6)
+
+
 def test_predict_before_fit_and_bad_input_are_refused():
     with pytest.raises(ModelFitError, match="predict\\(\\) called before fit\\(\\)"):
         make("ets").predict(3)
