@@ -142,7 +142,20 @@ def test_thetas_interval_variance_is_its_own_one_step_error_not_the_seasons():
     # 4 years of a strong season with 3% noise: the season is not error. statsmodels' own estimate (an ARIMA(0,1,1)
     # with drift on the raw series) counts it, and is 40 times larger
     noise = 1 + 0.03 * np.random.default_rng(1).standard_normal(48)
-    model = make("theta").fit(monthly(np.tile(SEASON * 10, 4) * noise))
+    y = monthly(np.tile(SEASON * 10, 4) * noise)
+    model = make("theta").fit(y)
+    # by hand: the series divided by the classical multiplicative decomposition's factors, then the one-step errors
+    # of smoothing it
+    from statsmodels.tsa.seasonal import seasonal_decompose
+
+    factor = seasonal_decompose(y.to_numpy(), model="multiplicative", period=12).seasonal
+    adjusted, alpha = y.to_numpy() / factor, model.params()["alpha"]
+    level, errors = adjusted[0], []
+    for t in range(1, len(y)):
+        level += alpha * (adjusted[t - 1] - level)
+        errors.append(adjusted[t] - level)
+    assert model.params()["method"] == "multiplicative" and model.params()["deseasonalized"]
+    assert model.params()["sigma2"] == pytest.approx(np.mean(np.square(errors)), rel=1e-12)
     assert model.params()["sigma2"] == pytest.approx(8.9200398, rel=1e-6)
     assert float(model.result_.sigma2) == pytest.approx(359.66487, rel=1e-4)
     first = model.predict(1).iloc[0]
