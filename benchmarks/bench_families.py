@@ -13,9 +13,12 @@ two variances differ.
 
 Each fit is followed by the forecast the backtest scores (3 months, mean and bounds), as in
 forecast/engine/backtest.py. The series are the bundled met-major data's areas of one crime type (default Burglary;
-`all`: every crime type), those of 36 months or more; one thread, CPU time of this process per series.
+`all`: every crime type), those of 36 months or more; one thread, CPU time of this process per series. With
+`lsoa:N` they are instead the series `forecast run` forecasts with these families on bench_sparse_run's panel of N
+synthetic neighbourhood series: the totals it adds, and the neighbourhoods with 5 or more crimes a month (its SPC
+does not call them low-count).
 
-Run: python benchmarks/bench_families.py [CRIME]
+Run: python benchmarks/bench_families.py [CRIME | lsoa:N]
 """
 
 from __future__ import annotations
@@ -33,7 +36,20 @@ from timing import Clock, conditions, in_reference
 FAMILIES = ("ets", "stl-arima", "theta", "snaive")
 
 
+def smooth_lsoa_series(n: int) -> list:
+    """The series of bench_sparse_run's panel of ``n`` that `forecast run --crime all` forecasts with the ensemble
+    rather than the sparse model: the same panel, its totals added, and the same SPC rule (forecast/jobs/run.py)."""
+    from bench_sparse_scale import synthetic_panel
+
+    from forecast.control import xmr
+
+    panel = synthetic_panel(n).with_totals()
+    return [y for (crime, area), y in panel.iter_series() if not xmr.is_low_count(xmr.analyse(y, crime, area))]
+
+
 def series_of(crime: str) -> list:
+    if crime.startswith("lsoa:"):
+        return [y for y in smooth_lsoa_series(int(crime.split(":")[1])) if len(y) >= 36]
     panel = datasets.load("met-major")
     chosen = [y for (c, _), y in panel.iter_series() if crime == "all" or c.lower().startswith(crime.lower())]
     return [y for y in chosen if len(y) >= 36]
@@ -82,9 +98,11 @@ def main() -> None:
     print(conditions())
     series = series_of(crime)
     if not series:
-        sys.exit(f"no met-major crime type starting {crime!r} has a series of 36 months or more")
+        sys.exit(f"no {'such synthetic panel' if crime.startswith('lsoa:') else 'met-major crime type starting'} "
+                 f"{crime!r} has a series of 36 months or more")
     settings = BacktestSettings()
-    print(f"{len(series)} met-major series ({crime}), {settings.origins} origins x {settings.horizon} months; "
+    source = "synthetic neighbourhood panel's smooth" if crime.startswith("lsoa:") else "met-major"
+    print(f"{len(series)} {source} series ({crime}), {settings.origins} origins x {settings.horizon} months; "
           f"CPU milliseconds a series, one thread")
     print(f"{'family':<10} {'first origin':>13} {'later origins':>14} {'final fit':>10} {'total':>8}")
     with threadpool_limits(1), warnings.catch_warnings():
