@@ -49,7 +49,10 @@ def smooth_lsoa_series(n: int) -> list:
 
 def series_of(crime: str) -> list:
     if crime.startswith("lsoa:"):
-        return [y for y in smooth_lsoa_series(int(crime.split(":")[1])) if len(y) >= 36]
+        n = crime.split(":", 1)[1]
+        if not n.isdigit() or int(n) < 1:
+            sys.exit(f"{crime!r}: lsoa:N needs a whole number of series, 1 or more")
+        return [y for y in smooth_lsoa_series(int(n)) if len(y) >= 36]
     panel = datasets.load("met-major")
     chosen = [y for (c, _), y in panel.iter_series() if crime == "all" or c.lower().startswith(crime.lower())]
     return [y for y in chosen if len(y) >= 36]
