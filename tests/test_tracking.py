@@ -148,19 +148,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def processes_mentioning(text: str) -> list[str]:
-    """Command lines of running processes that contain ``text`` (from /proc)."""
-    from pathlib import Path
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every process below it, from the parent ids in /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
         except OSError:
             continue
-        if text in line:
-            found.append(line)
+    found, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        found += frontier
     return found
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of running processes that contain ``text`` (from /proc)."""
+    lines = (command_line(int(folder.name)) for folder in Path("/proc").glob("[0-9]*"))
+    return [line for line in lines if text in line]
 
 
 @pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
@@ -199,6 +212,12 @@ def test_ui_serves_the_store_over_rest_and_stops(tracked, stop):
             runs = json.load(response)["runs"]
         assert run_id in {r["info"]["run_id"] for r in runs}
         assert len(runs) == 3  # the parent and its two series
+        # the command, MLflow's launcher and the web server; not MLflow's job runner and its seven queue consumers
+        started = [line for pid in descendants(process.pid) if (line := command_line(pid))]
+        assert len(started) == 3 and not [line for line in started if "mlflow.server.jobs" in line], started
+        # the command's own probe (every half second) gives the links: stopped before it, the UI would print none
+        while f"MLflow UI on http://127.0.0.1:{port} for " not in log.read_text() and time.time() < deadline:
+            time.sleep(0.2)
     finally:
         process.send_signal(getattr(signal, stop))
         try:
@@ -207,7 +226,7 @@ def test_ui_serves_the_store_over_rest_and_stops(tracked, stop):
             process.kill()
             raise AssertionError(f"ui did not stop within 60 s of {stop}; its output:\n{log.read_text()[-3000:]}")
     said = log.read_text()
-    assert "MLflow UI on http://127.0.0.1:" in said
+    assert f"MLflow UI on http://127.0.0.1:{port} for {uri} (Ctrl-C stops it" in said
     assert (f"  runs of forecast/robbery: http://127.0.0.1:{port}/#/experiments/{robbery['experiment_id']}/runs?"
             "workflowType=machine_learning") in said
     # the link is given once the server answers, and MLflow's own log goes to a file beside the store, not here
@@ -215,7 +234,7 @@ def test_ui_serves_the_store_over_rest_and_stops(tracked, stop):
     server_log = Path(uri.removeprefix("sqlite:///")).parent / "ui.log"
     assert f"MLflow's own log: {server_log}" in said and server_log.stat().st_size > 0
     assert "uvicorn" not in said.lower() and "INFO" not in said
-    # everything it started is gone: the web server, MLflow's job runner and its queue consumers
+    # everything it started is gone
     deadline = time.time() + 15
     while processes_mentioning(f"--port {port}") and time.time() < deadline:
         time.sleep(0.5)
@@ -548,3 +567,22 @@ def test_a_metric_at_a_half_is_rounded_as_the_tables_round_it(tmp_path):
     table = rounded(pd.DataFrame({"coverage_80": [63 / 80], "mase": [0.6245]}))
     assert logged["force_coverage_80_ensemble"] == table["coverage_80"][0] == 0.788
     assert logged["mase_theta"] == table["mase"][0] == 0.624
+
+
+@pytest.mark.parametrize(("set_by_user", "given"), [(None, "false"), ("true", "true"), ("false", "false")])
+def test_ui_starts_mlflow_without_its_job_execution_unless_the_user_asks(tracked, monkeypatch, set_by_user, given):
+    """MLflow's job execution (a job runner and seven queue consumers, 2.6 GB) is off in the UI's environment
+    unless MLFLOW_SERVER_ENABLE_JOB_EXECUTION is set; the command's own environment is left as it was."""
+    _, uri, _, _ = tracked
+    started = []
+    monkeypatch.setattr("forecast.cli.store.run_server", lambda command, env=None, **_: started.append(env))
+    if set_by_user is None:
+        monkeypatch.delenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", raising=False)
+    else:
+        monkeypatch.setenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", set_by_user)
+    result = CliRunner().invoke(cli, ["ui", "--tracking-uri", uri], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    job = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
+    assert started[0][job] == given
+    assert {k: v for k, v in started[0].items() if k != job} == {k: v for k, v in os.environ.items() if k != job}
+    assert os.environ.get(job) == set_by_user

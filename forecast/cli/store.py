@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -96,7 +98,10 @@ def ui(tracking_uri, host, port, basic_auth, allow_remote, experiment) -> None:
 
     It listens on this machine only. Off it (--host 0.0.0.0) MLflow's check of the Host header is not access
     control: any client can send "Host: localhost". So another host needs --basic-auth (a login) or
-    --allow-remote (no login, said again at the start)."""
+    --allow-remote (no login, said again at the start).
+
+    MLflow's job execution (its generative-AI jobs) stays off, and with it seven background processes, unless
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION is set."""
 
     from forecast.record import tracking
 
@@ -134,7 +139,18 @@ def ui(tracking_uri, host, port, basic_auth, allow_remote, experiment) -> None:
             click.echo(f"  runs of {name}: {tracking.runs_link(base, experiment_id)}", err=True)
 
     click.echo(f"starting the MLflow UI on {base} ...", err=True)
-    run_server(command, ready=ready, probe=f"{base}/health", log=log)
+    run_server(command, env=ui_environment(os.environ), ready=ready, probe=f"{base}/health", log=log)
+
+
+#: MLflow's job execution (its generative-AI jobs: judges, prompt optimisation) starts a job runner and seven
+#: queue consumers beside the web server, each a Python process with MLflow loaded: 11 processes, 2.6 GB and
+#: 21 s of CPU in the first 20 s, against 3, 0.7 GB and 5 s without it. Comparing runs and models uses none of it.
+JOB_EXECUTION = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
+
+
+def ui_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The MLflow UI's environment: the caller's, with MLflow's job execution off unless the caller set it."""
+    return {JOB_EXECUTION: "false", **environ}
 
 
 @click.command()
@@ -158,8 +174,6 @@ def serve(model_uri, tracking_uri, host, port, allow_remote) -> None:
         curl -s -X POST -H 'Content-Type: application/json' \\
           -d '{"dataframe_records": [{"area": "Camden", "horizon": 3}]}' http://127.0.0.1:5001/invocations
     """
-    import os
-
     from forecast.record import registry
     from forecast.record import tracking
 
@@ -177,7 +191,7 @@ def serve(model_uri, tracking_uri, host, port, allow_remote) -> None:
 def run_server(command: list[str], env: dict | None = None, ready=None, probe: str | None = None,
                log: Path | None = None) -> None:
     """Run a server until Ctrl-C or SIGTERM, in its own process group, so that stopping it stops the web server
-    and everything it started (MLflow's job runner and queue consumers). With ``log``, the server's own output
+    and everything it started (MLflow's job runner and queue consumers, when its job execution is on). With ``log``, the server's own output
     goes to that file, not the terminal; with ``probe``, ``ready()`` is called once that URL answers (a server
     that exits first is a one-line error with its log's last line)."""
     import subprocess
