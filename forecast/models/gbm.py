@@ -69,15 +69,37 @@ class _Series:
 
 def _rows(x: _Series, ends: np.ndarray, h: int, codes: tuple[float, float]) -> np.ndarray:
     """Feature rows for the windows of ``x`` ending at positions ``ends``, forecasting ``h`` months ahead."""
-    n = len(ends)
-    scaled = x.lags[ends] / x.level[ends, None]
+    return _features(x.lags[ends], x.level[ends], x.months[ends], h, np.full(len(ends), codes[0]),
+                     np.full(len(ends), codes[1]))
+
+
+def _features(lags: np.ndarray, level: np.ndarray, months: np.ndarray, h: int, crime_codes: np.ndarray,
+              area_codes: np.ndarray) -> np.ndarray:
+    """Feature rows (FEATURES) of windows ``lags`` (one a row) with their levels, calendar months (0-11) and
+    category codes, forecasting ``h`` months ahead."""
+    scaled = lags / level[:, None]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         older = np.nanmean(scaled[:, :12], axis=1)
     return np.column_stack([scaled, scaled[:, WINDOW - 1 - (12 - h)], scaled[:, WINDOW - 1 - (24 - h)],
                             scaled[:, -3:].mean(axis=1), scaled[:, -6:].mean(axis=1), older,
-                            np.log(x.level[ends]), (x.months[ends] + h) % 12, np.full(n, h),
-                            np.full(n, codes[0]), np.full(n, codes[1])])
+                            np.log(level), (months + h) % 12, np.full(len(level), h), crime_codes, area_codes])
+
+
+def _last_windows(series: Mapping[Key, pd.Series]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Key]]:
+    """Every series' last WINDOW months in one matrix (NaN before a short series starts), their levels and the
+    calendar month (0-11) of each series' last month: the windows a forecast reads, without a frame a series."""
+    keys = list(series)
+    lags = np.full((len(keys), WINDOW), np.nan)
+    months = np.empty(len(keys), dtype=np.int64)
+    for i, y in enumerate(series.values()):
+        values = y.to_numpy(dtype=float)[-WINDOW:]
+        lags[i, WINDOW - len(values):] = values
+        months[i] = y.index[-1].month - 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        level = np.nanmean(lags[:, -LEVEL_MONTHS:], axis=1)
+    return lags, np.maximum(np.nan_to_num(level, nan=1.0), 1.0), months, keys
 
 
 class GlobalModel:
@@ -154,18 +176,16 @@ class GlobalModel:
             raise ModelFitError("global: predict() called before fit()")
         if horizon > self.horizon:
             raise ModelFitError(f"the global model was trained for {self.horizon} months ahead, not {horizon}")
-        rows, levels = [], []
-        for key, y in series.items():
-            x = _Series(y.iloc[-WINDOW:])  # a forecast reads the last window alone
-            end = np.array([len(x.values) - 1])
-            rows += [_rows(x, end, h, self._code(key)) for h in range(1, horizon + 1)]
-            levels.append(x.level[-1])
-        X = np.vstack(rows)
+        lags, levels, months, keys = _last_windows(series)
+        codes = np.array([self._code(key) for key in keys], dtype=float).reshape(len(keys), 2)
+        # rows series by series, each series' horizons in turn
+        X = np.stack([_features(lags, levels, months, h, codes[:, 0], codes[:, 1]) for h in range(1, horizon + 1)],
+                     axis=1).reshape(len(keys) * horizon, len(FEATURES))
         X[:, getattr(self, "unseen_", np.zeros(X.shape[1], bool))] = 0.0
         with estimating("global"):
             q = np.sort(np.stack([m.predict(X) for m in self.models_]), axis=0)
-        q = np.clip(q.reshape(len(self.models_), len(levels), horizon) * np.asarray(levels)[None, :, None], 0.0, None)
-        return {key: q[:, i] for i, key in enumerate(series)}
+        q = np.clip(q.reshape(len(self.models_), len(keys), horizon) * levels[None, :, None], 0.0, None)
+        return {key: q[:, i] for i, key in enumerate(keys)}
 
     def predict(self, series: Mapping[Key, pd.Series], horizon: int | None = None) -> dict[Key, "GlobalSeries"]:
         """Each series' forecast, as a :class:`GlobalSeries` that holds it (light to pickle; no model inside)."""
