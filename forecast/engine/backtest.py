@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from forecast.data import Panel
 from forecast.engine.cluster import on_cluster, tasks
 from forecast.errors import ModelFitError
 from forecast.models import BASELINE, FAMILIES, GLOBAL, ForecastModel, GlobalModel, GlobalSeries, LEVELS, make
@@ -577,10 +578,26 @@ def _sampled(lengths: dict, model: "GlobalModel", cap: int) -> dict:
     return keep
 
 
-def _cut_lengths(train: Mapping[tuple[str, str], pd.Series]) -> Callable[[pd.Period], dict]:
-    """For a cut-off month, the months to it of every series of ``train`` long and active enough to train the
-    global model (LEVEL_MONTHS, :func:`active`); the series' months and counts are read once for every cut-off."""
-    months = {k: (s.index.asi8, s.to_numpy(dtype=float)) for k, s in train.items()}
+Arrays = dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
+
+
+def _training_arrays(train: "Mapping[tuple[str, str], pd.Series] | Panel") -> Arrays:
+    """Every training series as (month ordinals, counts), read once for every cut-off; from a panel without a
+    pandas object a series (5,000 of them were a second of every crime type's run)."""
+    if isinstance(train, Panel):
+        return dict(train.iter_arrays())
+    return {k: (s.index.asi8, s.to_numpy(dtype=float)) for k, s in train.items()}
+
+
+def _cut_series(months: Arrays, lengths: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], pd.Series]:
+    """The training series of one cut-off (``lengths``: months to it), as the model reads them."""
+    return {k: pd.Series(months[k][1][:n], index=pd.PeriodIndex.from_ordinals(months[k][0][:n], freq="M"))
+            for k, n in lengths.items()}
+
+
+def _cut_lengths(months: Arrays) -> Callable[[pd.Period], dict]:
+    """For a cut-off month, the months to it of every series of ``months`` long and active enough to train the
+    global model (LEVEL_MONTHS, :func:`active`)."""
 
     def lengths(cutoff: pd.Period) -> dict:
         out = {}
@@ -656,34 +673,36 @@ class TrainedModels:
 TRAINED = TrainedModels()
 
 
-def _training_key(train: dict, horizon: int) -> str:
-    """A digest of the training panel (names, months, counts) and the model's settings."""
+def _training_key(months: Arrays, lengths: Mapping[tuple[str, str], int], horizon: int) -> str:
+    """A digest of one cut-off's training panel (names, first months, counts) and the model's settings."""
     import hashlib
 
     digest = hashlib.sha256(repr((horizon, sorted(GlobalModel(horizon).params().items()))).encode())
-    for key in sorted(train):
-        s = train[key]
-        digest.update("\x00".join(key).encode() + str(s.index[0]).encode())
-        digest.update(np.ascontiguousarray(s.to_numpy(dtype=float)).tobytes())
+    for key in sorted(lengths):
+        ordinals, values = months[key]
+        digest.update("\x00".join(key).encode() + str(int(ordinals[0])).encode())
+        digest.update(np.ascontiguousarray(values[:lengths[key]], dtype=float).tobytes())
     return digest.hexdigest()
 
 
-def trained_models(trains: dict, horizon: int, n_jobs: int) -> dict:
-    """The global model for each cut-off's training panel: from this process's cache, else from the models an
-    earlier command kept on disk (:mod:`forecast.engine.model_store`), else trained in parallel (and kept)."""
+def trained_models(months: Arrays, trains: dict, horizon: int, n_jobs: int) -> dict:
+    """The global model for each cut-off's training panel (``trains``: each series' months to the cut-off, of the
+    series ``months``): from this process's cache, else from the models an earlier command kept on disk
+    (:mod:`forecast.engine.model_store`), else trained in parallel (and kept)."""
     from joblib import Parallel, delayed
 
     from forecast.engine import model_store
 
-    keys = {c: _training_key(train, horizon) for c, train in trains.items()}
+    keys = {c: _training_key(months, lengths, horizon) for c, lengths in trains.items()}
     found = {c: model for c in trains if (model := TRAINED.take(keys[c])) is not None}
     found.update({c: model for c in trains if c not in found and (model := model_store.read(keys[c])) is not None})
     missing = [c for c in trains if c not in found]
     if missing:
+        cut = {c: _cut_series(months, trains[c]) for c in missing}
         if on_cluster():
-            models = list(tasks(_train, (((trains[c], horizon), {}) for c in missing)))
+            models = list(tasks(_train, (((cut[c], horizon), {}) for c in missing)))
         else:
-            models = Parallel(n_jobs=min(n_jobs, len(missing)))(delayed(_train)(trains[c], horizon) for c in missing)
+            models = Parallel(n_jobs=min(n_jobs, len(missing)))(delayed(_train)(cut[c], horizon) for c in missing)
         found.update(zip(missing, models))
         for c in missing:
             model_store.write(keys[c], found[c])
@@ -692,16 +711,18 @@ def trained_models(trains: dict, horizon: int, n_jobs: int) -> dict:
     return found
 
 
-def panel_forecasts(train: Mapping[tuple[str, str], pd.Series], series: Mapping[tuple[str, str], pd.Series],
+def panel_forecasts(train: "Mapping[tuple[str, str], pd.Series] | Panel", series: Mapping[tuple[str, str], pd.Series],
                     settings: BacktestSettings, horizon: int | None = None, n_jobs: int | None = None,
                     origins: Callable[[pd.Series], list[int]] | None = None) -> "PanelFit":
     """The global model's forecasts of ``series``: at each backtest origin from a model trained on every series
-    of ``train`` cut at that month (never later months), and, with ``horizon``, from all months. One model
+    of ``train`` (a panel, or series by key) cut at that month (never later months), and, with ``horizon``, from
+    all months. One model
     per cut-off month, trained in parallel (once per process for the same data); none for a panel of fewer than
     MIN_GLOBAL_SERIES series. ``origins`` gives a series' training lengths (default: :func:`rolling_origins`;
     the winter plan's are a year apart)."""
-    if len(train) < MIN_GLOBAL_SERIES:
-        return PanelFit({}, {}, f"{len(train)} series: the global model needs a panel of {MIN_GLOBAL_SERIES} or more")
+    size = len(train.keys())
+    if size < MIN_GLOBAL_SERIES:
+        return PanelFit({}, {}, f"{size} series: the global model needs a panel of {MIN_GLOBAL_SERIES} or more")
     batches: dict[pd.Period, dict] = {}
     for key, y in series.items():
         for n_train in (origins(y) if origins else rolling_origins(len(y), settings)):
@@ -714,13 +735,14 @@ def panel_forecasts(train: Mapping[tuple[str, str], pd.Series], series: Mapping[
     ahead = max(settings.horizon, horizon or 0)
     model = GlobalModel(horizon=ahead)
     trains, short, sampled = {}, [], []
-    cut_lengths = _cut_lengths(train)
+    months = _training_arrays(train)
+    cut_lengths = _cut_lengths(months)
     for c in sorted(set(batches) | set(finals)):
         cut = cut_lengths(c)
         rows = model.training_rows(cut.values())
         if len(cut) >= MIN_GLOBAL_SERIES and rows >= MIN_GLOBAL_ROWS:
             kept = _sampled(cut, model, MAX_GLOBAL_ROWS)
-            trains[c] = {k: train[k].iloc[:n] for k, n in kept.items()}
+            trains[c] = kept
             if len(kept) < len(cut):
                 sampled.append((len(kept), len(cut)))
         else:
@@ -741,7 +763,7 @@ def panel_forecasts(train: Mapping[tuple[str, str], pd.Series], series: Mapping[
     if not trains:
         return PanelFit({}, {}, note or "no series long enough for the global model")
     cutoffs = sorted(trains)
-    models = trained_models(trains, ahead, n_jobs or os.cpu_count() or 1)
+    models = trained_models(months, trains, ahead, n_jobs or os.cpu_count() or 1)
     out: dict[tuple[str, str], PanelForecasts] = {}
     for cutoff in cutoffs:
         forecasts = models[cutoff].predict({**batches.get(cutoff, {}), **finals.get(cutoff, {})}, ahead)

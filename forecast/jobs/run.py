@@ -218,7 +218,7 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = D
     global_fit = PanelFit({}, {})
     wanting = {k: series[k] for k in keys if plans[k][0].uses_global()}
     if wanting:
-        global_fit = panel_forecasts(dict((train or full).iter_series()), wanting, settings, horizon, n_jobs)
+        global_fit = panel_forecasts(train or full, wanting, settings, horizon, n_jobs)
     fitted = run_parallel(forecast_with, series.items(), horizon, n_jobs=n_jobs, progress=progress, plan=plans,
                           given=global_fit.series)
     forecasts = {(f.crime_type, f.area): f for f in fitted}
