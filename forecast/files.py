@@ -47,12 +47,23 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         if isinstance(out[col].dtype, pd.PeriodDtype):
             out[col] = out[col].astype(str)
-        elif not pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_bool_dtype(out[col]):
+        elif not pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_bool_dtype(out[col]) \
+                and _needs_neutralising(out[col]):
             out[col] = out[col].map(neutralise, na_action="ignore")
     if "count" in out and len(out) and pd.api.types.is_numeric_dtype(out["count"]) \
             and bool((out["count"] % 1 == 0).all()):
         out["count"] = out["count"].astype("int64")
     return out
+
+
+def _needs_neutralising(column: pd.Series) -> bool:
+    """Whether any cell of a text column would change: asked of its distinct values (a few names and labels in
+    hundreds of thousands of rows), not of every cell."""
+    try:
+        values = column.dropna().unique()
+    except TypeError:  # unhashable cells: every one is looked at
+        return True
+    return any(neutralise(v) is not v for v in values)
 
 
 def csv_text(frame: pd.DataFrame) -> str:
