@@ -181,3 +181,20 @@ def test_a_panel_past_the_row_cap_trains_once_on_a_fixed_sample_whichever_series
     again = panel_forecasts(train, robbery, BacktestSettings(origins=1), horizon=3, n_jobs=1)
     key = ("Robbery", "Area 00")
     pd.testing.assert_frame_equal(again.series[key].final.predict(3), fit.series[key].final.predict(3))
+
+
+def test_a_series_forecast_is_the_same_alone_or_among_others_and_reads_its_last_window(fitted):
+    """The forecasts are built for every series at once; each series' rows are its own: alone, among others, cut
+    to the model's 24-month window or shorter than it (the window padded), the quantiles are the same."""
+    panel, _, model, _ = fitted
+    train = {k: s.iloc[:81] for k, s in panel.items()}
+    together = model.quantile_forecasts(train, 3)
+    key = ("type 2", "area 5")
+    alone = model.quantile_forecasts({key: train[key]}, 3)[key]
+    windowed = model.quantile_forecasts({key: train[key].iloc[-24:]}, 3)[key]
+    assert np.array_equal(together[key], alone) and np.array_equal(alone, windowed)
+    assert alone.shape == (3, 3) and (np.diff(alone, axis=0) >= 0).all()
+    short = {k: s.iloc[-15:] for k, s in list(train.items())[:4]}
+    mixed = model.quantile_forecasts({**short, **{key: train[key]}}, 2)
+    assert all(np.array_equal(mixed[k], model.quantile_forecasts({k: short[k]}, 2)[k]) for k in short)
+    assert np.array_equal(mixed[key], together[key][:, :2])  # fewer months ahead: the same first months
