@@ -65,8 +65,8 @@ def start(label: str, env: dict, settle: float) -> None:
         store = f"sqlite:///{Path(tmp) / 'mlruns' / 'mlflow.db'}"
         port = free_port()
         began = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "forecast", "ui", "--tracking-uri", store, "--port", str(port)],
-                                   cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen([sys.executable, "-m", "forecast", "ui", "--tracking-uri", store, "--port",
+                                    str(port)], cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         answered = None
         try:
             while time.perf_counter() - began < settle:
@@ -96,8 +96,8 @@ def main() -> None:
     print(conditions())
     base = {k: v for k, v in os.environ.items() if k != "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"}
     start("forecast ui (MLflow's job execution off, the default)", base, settle)
-    start("forecast ui with MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true", {**base, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "true"},
-          settle)
+    start("forecast ui with MLFLOW_SERVER_ENABLE_JOB_EXECUTION=true",
+          {**base, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "true"}, settle)
 
 
 if __name__ == "__main__":

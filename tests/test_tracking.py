@@ -230,7 +230,7 @@ def test_ui_serves_the_store_over_rest_and_stops(tracked, stop):
     assert (f"  runs of forecast/robbery: http://127.0.0.1:{port}/#/experiments/{robbery['experiment_id']}/runs?"
             "workflowType=machine_learning") in said
     # the link is given once the server answers, and MLflow's own log goes to a file beside the store, not here
-    assert said.index(f"starting the MLflow UI on http://127.0.0.1:{port}") < said.index("MLflow UI on http://127.0.0.1")
+    assert said.index(f"starting the MLflow UI on http://127.0.0.1:{port}") < said.index(f"UI on http://127.0.0.1:{port} for")
     server_log = Path(uri.removeprefix("sqlite:///")).parent / "ui.log"
     assert f"MLflow's own log: {server_log}" in said and server_log.stat().st_size > 0
     assert "uvicorn" not in said.lower() and "INFO" not in said

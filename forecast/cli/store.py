@@ -191,9 +191,9 @@ def serve(model_uri, tracking_uri, host, port, allow_remote) -> None:
 def run_server(command: list[str], env: dict | None = None, ready=None, probe: str | None = None,
                log: Path | None = None) -> None:
     """Run a server until Ctrl-C or SIGTERM, in its own process group, so that stopping it stops the web server
-    and everything it started (MLflow's job runner and queue consumers, when its job execution is on). With ``log``, the server's own output
-    goes to that file, not the terminal; with ``probe``, ``ready()`` is called once that URL answers (a server
-    that exits first is a one-line error with its log's last line)."""
+    and everything it started (MLflow's job runner and queue consumers, when its job execution is on). With
+    ``log``, the server's own output goes to that file, not the terminal; with ``probe``, ``ready()`` is called
+    once that URL answers (a server that exits first is a one-line error with its log's last line)."""
     import subprocess
 
     with contextlib.ExitStack() as stack:

@@ -711,15 +711,15 @@ def trained_models(months: Arrays, trains: dict, horizon: int, n_jobs: int) -> d
     return found
 
 
-def panel_forecasts(train: "Mapping[tuple[str, str], pd.Series] | Panel", series: Mapping[tuple[str, str], pd.Series],
-                    settings: BacktestSettings, horizon: int | None = None, n_jobs: int | None = None,
+def panel_forecasts(train: "Mapping[tuple[str, str], pd.Series] | Panel",
+                    series: Mapping[tuple[str, str], pd.Series], settings: BacktestSettings,
+                    horizon: int | None = None, n_jobs: int | None = None,
                     origins: Callable[[pd.Series], list[int]] | None = None) -> "PanelFit":
     """The global model's forecasts of ``series``: at each backtest origin from a model trained on every series
     of ``train`` (a panel, or series by key) cut at that month (never later months), and, with ``horizon``, from
-    all months. One model
-    per cut-off month, trained in parallel (once per process for the same data); none for a panel of fewer than
-    MIN_GLOBAL_SERIES series. ``origins`` gives a series' training lengths (default: :func:`rolling_origins`;
-    the winter plan's are a year apart)."""
+    all months. One model per cut-off month, trained in parallel (once per process for the same data); none for a
+    panel of fewer than MIN_GLOBAL_SERIES series. ``origins`` gives a series' training lengths (default:
+    :func:`rolling_origins`; the winter plan's are a year apart)."""
     size = len(train.keys())
     if size < MIN_GLOBAL_SERIES:
         return PanelFit({}, {}, f"{size} series: the global model needs a panel of {MIN_GLOBAL_SERIES} or more")
