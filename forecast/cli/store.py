@@ -144,7 +144,8 @@ def ui(tracking_uri, host, port, basic_auth, allow_remote, experiment) -> None:
 
 #: MLflow's job execution (its generative-AI jobs: judges, prompt optimisation) starts a job runner and seven
 #: queue consumers beside the web server, each a Python process with MLflow loaded: 11 processes, 2.6 GB and
-#: 21 s of CPU in the first 20 s, against 3, 0.7 GB and 5 s without it. Comparing runs and models uses none of it.
+#: 21 s of CPU in the first 20 s, against 3, 0.6 GB and 5 s without it (benchmarks/bench_ui.py). Comparing runs
+#: and models uses none of it.
 JOB_EXECUTION = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
 
 
