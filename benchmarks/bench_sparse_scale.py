@@ -7,8 +7,8 @@ for the national estimate in docs/SCALE.md, in the two parts a national run has:
    seasonal decomposition, the sparse model's backtest against the seasonal naive, its final fit with the global
    model's forecast blended in, and 2,000 sample paths for the quarter total, in parallel processes.
 
-(`run` trains the global model per crime type, with the series it forecasts always in the sample once a panel is
-over MAX_GLOBAL_ROWS: on this panel that is 14 trainings of 5 cut-offs where one would do; see docs/SCALE.md.)
+(`run --crime all` trains it once per cut-off too: past MAX_GLOBAL_ROWS its sample is fixed by the series' names,
+whichever crime type is forecast, so the later crime types find the models the first trained.)
 
 Each synthetic series takes the mean and dispersion (variance over mean) of a real LSOA series drawn at random
 from the bundled city-of-london-lsoa (every series with a crime in its 60 months, so most are near-empty, as
