@@ -26,3 +26,18 @@ def test_every_series_is_analysed_as_before(case):
         differ = now[column].astype(str) != expected[column].astype(str)
         assert not differ.any(), (column, now.loc[differ, ["crime_type", "area", column]].head(3).to_dict("records"),
                                   expected.loc[differ, column].head(3).tolist())
+
+
+@pytest.mark.parametrize("name", ["met-major", "city-of-london"])
+def test_the_points_table_is_every_series_points_frame_in_turn(name):
+    """spc.csv's frame, built from the arrays in one go, is each series' own points frame labelled and stacked,
+    value for value and type for type (the declared month None in a series without one, NaN beside a declared
+    month; text only when every series has one)."""
+    from forecast.control import xmr as spc
+    from forecast.io import datasets
+
+    results = spc.analyse_panel(list(datasets.load(name).with_totals().iter_series()))
+    stacked = pd.concat([r.points.assign(crime_type=r.crime_type, area=r.area)[
+        ["crime_type", "area", *r.points.columns]] for r in results], ignore_index=True)
+    pd.testing.assert_frame_equal(spc.points_frame(results), stacked)
+    assert stacked["declared"].dtype == object and stacked["declared"].map(type).astype(str).nunique() == 3

@@ -970,7 +970,25 @@ def _in_processes(series: Iterable, options: SPCOptions, n_jobs: int, chunk: int
 
 
 def points_frame(results: Sequence[SPCResult]) -> pd.DataFrame:
-    """All points of several results as one tidy frame (``forecast spc --format csv``)."""
+    """All points of several results as one tidy frame (``forecast spc --format csv``): from their arrays in one
+    go when none is seasonally adjusted (a frame a series cost 1.6 ms, most of a large run's SPC table)."""
+    if results and all(r.arrays.raw is None for r in results):
+        arrays = [r.arrays for r in results]
+        lengths = [len(a.values) for a in arrays]
+        limits = np.concatenate([a.limits[:, :3] for a in arrays])
+        columns = [_declared_column(a) for a in arrays]
+        # text when every series' column is (each has a declared month), as the series' frames concatenate
+        text = all(any(isinstance(d, str) for d in column) for column in columns)
+        declared = pd.Series([d for column in columns for d in column], dtype="str" if text else object)
+        return pd.DataFrame({
+            "crime_type": np.repeat([r.crime_type for r in results], lengths),
+            "area": np.repeat([r.area for r in results], lengths),
+            "month": pd.PeriodIndex.from_ordinals(np.concatenate([a.months.asi8 for a in arrays]), freq="M"),
+            "count": np.concatenate([a.values for a in arrays]),
+            "process": np.concatenate([a.process_of for a in arrays]), "declared": declared,
+            "mean": limits[:, 0], "lcl": limits[:, 1], "ucl": limits[:, 2],
+            "rule": [label for a in arrays for label in a.labels],
+            "point_type": [kind for a in arrays for kind in a.point_types]})
     frames = []
     for r in results:
         f = r.points.copy()
@@ -978,6 +996,13 @@ def points_frame(results: Sequence[SPCResult]) -> pd.DataFrame:
         f.insert(0, "crime_type", r.crime_type)
         frames.append(f)
     return pd.concat(frames, ignore_index=True)
+
+
+def _declared_column(a: SPCArrays) -> list:
+    """Each point's month its process was declared, as a series' own points frame holds it: None where none was,
+    or NaN once the series has a declared month (its column is then text, where a missing value is NaN)."""
+    values = [a.declared[k] for k in a.process_of]
+    return [np.nan if v is None else v for v in values] if any(v is not None for v in values) else values
 
 
 def summary_frame(results: Sequence[SPCResult]) -> pd.DataFrame:
