@@ -305,3 +305,24 @@ def test_the_index_opens_in_a_real_browser_without_network(tmp_path, invoke, mon
     assert requested == []
     assert dom.count('<table class="glance">') == 1 and "Theft from the person" in dom and ">Camden<" in dom
     assert len(png) > 10_000
+
+
+def test_vs_last_year_needs_every_month_a_year_before(tmp_path):
+    """A series that starts after the months a year before the forecast has no change against last year; one
+    that has them compares the quarter with their sum."""
+    import forecast as fc
+
+    frame = datasets.load("met-major").frame
+    frame = frame[(frame["crime_type"] == "Robbery") & frame["area"].isin(["Camden", "Merton", "Sutton"])
+                  & (frame["month"] >= pd.Period("2016-01", freq="M"))]
+    late = (frame["area"] == "Merton") & (frame["month"] < pd.Period("2018-03", freq="M"))  # 10 months, from March
+    path = tmp_path / "three.csv"
+    frame[~late].assign(month=lambda f: f["month"].astype(str))[["month", "area", "crime_type", "count"]].to_csv(
+        path, index=False)
+    summary = fc.run(fc.load(str(path)), crime="robbery", n_jobs=1).summary.set_index("area")
+    assert np.isnan(summary.loc["Merton", "vs_last_year_pct"])
+    y = datasets.load("met-major").series("Robbery", "Camden")
+    last_year = y["2018-01":"2018-03"].sum()
+    # percentages are published whole, as the board reads them
+    change = (summary.loc["Camden", "quarter"] - last_year) / last_year * 100
+    assert summary.loc["Camden", "vs_last_year_pct"] == round(change) == 1

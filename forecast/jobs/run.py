@@ -69,15 +69,16 @@ class RunResult:
 
     @cached_property
     def _summary(self) -> pd.DataFrame:
-        rows, series = [], dict(self.panel.iter_series())
+        rows, series = [], dict(self.panel.iter_arrays())
         for key in self.board_order():
             s, f = self.spc[key], self.forecasts[key]
-            y = series[key]
+            months, counts = series[key]
             quarter = total_interval(self.paths[key], f.forecast["mean"].sum())
-            row = {"crime_type": key[0], "area": key[1], "last_month": str(y.index[-1]), "status": s.status,
-                   "icon": s.icon, "attention": self.attention[key].label,
-                   "step_change": s.summary()["step_change"] or "",
-                   "process_mean": float(s.current["mean"]), "model": f.chosen,
+            summary = s.summary()
+            row = {"crime_type": key[0], "area": key[1], "last_month": str(pd.Period(ordinal=months[-1], freq="M")),
+                   "status": s.status, "icon": s.icon, "attention": self.attention[key].label,
+                   "step_change": summary["step_change"] or "",
+                   "process_mean": float(summary["mean"]), "model": f.chosen,
                    "mase": self._mase.get((*key, f.scored_as), np.nan),
                    "snaive_mase": self._mase.get((*key, BASELINE), np.nan)}
             for i, (month, value) in enumerate(f.forecast["mean"].items(), start=1):
@@ -86,8 +87,11 @@ class RunResult:
             row.update({"quarter": quarter["total"], "quarter_lo_80": quarter["lo_80"],
                         "quarter_hi_80": quarter["hi_80"], "quarter_lo_95": quarter["lo_95"],
                         "quarter_hi_95": quarter["hi_95"]})
-            last_year = y.reindex(f.forecast.index - 12)
-            row["vs_last_year_pct"] = _pct(quarter["total"], last_year.sum()) if last_year.notna().all() else np.nan
+            # the same months a year before, when the series has a count for every one of them
+            before = f.forecast.index.asi8 - 12
+            at = np.searchsorted(months, before).clip(max=len(months) - 1)
+            found = (months[at] == before).all() and np.isfinite(counts[at]).all()
+            row["vs_last_year_pct"] = _pct(quarter["total"], counts[at].sum()) if found else np.nan
             row["vs_average_pct"] = _pct(quarter["total"] / self.horizon, row["process_mean"])
             if key in self.outlooks:
                 o = self.outlooks[key]
