@@ -38,6 +38,26 @@ def test_stl_components_add_back_up_to_the_series():
     assert idx["effect"].sum() == pytest.approx(d.profile().sum())
 
 
+def test_monthly_means_are_pandas_grouped_means_to_the_last_bit():
+    """The seasonal profile's means by calendar month, summed with Kahan's compensation as pandas sums a group:
+    equal to pandas' grouped mean exactly, on values of very different sizes where a plain sum is not (and
+    missing months 0, months of missing values NaN, as the profile's reindexing gives them)."""
+    from forecast.control.seasonality import monthly_means
+
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal(60) * 10.0 ** rng.integers(-8, 9, 60)
+    months = np.tile(np.arange(1, 13), 5)
+    expected = pd.Series(values).groupby(months).mean().reindex(range(1, 13), fill_value=0.0).to_numpy()
+    assert np.array_equal(monthly_means(values, months), expected)
+    plain = np.array([values[months == m].sum() / 5 for m in range(1, 13)])
+    assert not np.array_equal(plain, expected)  # the compensation matters on these values
+    values[months == 3] = np.nan
+    kept = months != 7
+    means = monthly_means(values[kept], months[kept])
+    assert np.isnan(means[2]) and means[6] == 0.0
+    assert np.array_equal(np.delete(means, [2, 6]), np.delete(expected, [2, 6]))
+
+
 def test_mase_worked_by_hand():
     train = np.arange(1.0, 25.0)  # seasonal differences are all 12
     assert mase_scale(train) == 12.0

@@ -52,8 +52,13 @@ class Decomposition:
 
     def profile(self, years: int = PROFILE_YEARS) -> pd.Series:
         """Seasonal effect per calendar month (1..12), averaged over the last ``years`` years, in counts."""
-        recent = self.seasonal.iloc[-years * PERIOD:]
-        return recent.groupby(recent.index.month).mean().reindex(range(1, 13), fill_value=0.0)
+        return pd.Series(self._profile_values(years), index=pd.RangeIndex(1, 13, name=self.components.index.name),
+                         name="seasonal")
+
+    def _profile_values(self, years: int = PROFILE_YEARS) -> np.ndarray:
+        """:meth:`profile` as an array (January first): without a grouping a series (a run asks it of every one)."""
+        recent = slice(-years * PERIOD, None)
+        return monthly_means(self.components["seasonal"].to_numpy()[recent], self.components.index.month[recent])
 
     def indices(self, years: int = PROFILE_YEARS) -> pd.DataFrame:
         """Per calendar month: the seasonal effect in counts and as an index (100 = an average month)."""
@@ -65,16 +70,33 @@ class Decomposition:
 
     def outlook(self, horizon: int = 3) -> dict:
         """Expected change from seasonality alone, next ``horizon`` months against the last ``horizon``."""
-        profile = self.profile()
+        profile = self._profile_values()
         last = self.observed.index[-1]
-        past = [(last - k).month for k in range(horizon)]
-        future = [(last + k).month for k in range(1, horizon + 1)]
+        past = [(last - k).month - 1 for k in range(horizon)]
+        future = [(last + k).month - 1 for k in range(1, horizon + 1)]
         level = float(self.trend.iloc[-horizon:].mean())
-        change = float(profile.loc[future].sum() - profile.loc[past].sum())
+        change = float(profile[future].sum() - profile[past].sum())
         pct = 100 * change / (horizon * level) if level > 0 else 0.0
         return {"crime_type": self.crime_type, "area": self.area, "last_month": str(last),
                 "next_months": f"{last + 1}..{last + horizon}", "seasonal_change": change / horizon,
                 "seasonal_change_pct": pct, "strength": self.strength}
+
+
+def monthly_means(values: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """The mean of ``values`` in each calendar month (``months``: 1-12), January first; 0 for a month with no
+    value, NaN for one with only missing values. Summed in order with Kahan's compensation, as pandas' grouped mean
+    sums, so that the figures are pandas' to the last bit."""
+    sums, compensation, counts, seen = [0.0] * 13, [0.0] * 13, [0] * 13, [False] * 13
+    for value, month in zip(values.tolist(), months.tolist()):
+        seen[month] = True
+        if value != value:
+            continue
+        y = value - compensation[month]
+        t = sums[month] + y
+        compensation[month] = t - sums[month] - y
+        sums[month] = t
+        counts[month] += 1
+    return np.array([sums[m] / counts[m] if counts[m] else (np.nan if seen[m] else 0.0) for m in range(1, 13)])
 
 
 def decompose(y: pd.Series, crime_type: str = "", area: str = "", robust: bool = True) -> Decomposition:
