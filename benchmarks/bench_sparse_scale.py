@@ -59,16 +59,13 @@ def synthetic_panel(n: int, seed: int = 0) -> Panel:
 
 
 def local_work(key, y, horizon, plan, given=None):
-    """One series' own work in `run` (see the module docstring); returns the model's name."""
+    """One series' own work in `run` (see the module docstring): its SPC, then what `run`'s workers do with it
+    (`fit_series`); returns the forecast, its notes naming the SPC chart."""
     from forecast.control import xmr as spc
-    from forecast.models.paths import model_paths
-    from forecast.jobs.run import QUARTER_PATHS, forecast_with, series_rng
-    from forecast.control.seasonality import decompose
+    from forecast.jobs.run import QUARTER_PATHS, fit_series
 
     result = spc.analyse(y, *key)
-    decompose(y, *key)
-    f = forecast_with(key, y, horizon, plan, given)
-    model_paths(f.model, f.forecast, QUARTER_PATHS, series_rng(0, key))
+    f = fit_series(key, y, horizon, QUARTER_PATHS, 0, plan, given).forecast
     f.notes.append(f"chart {result.chart.kind if result.chart else 'xmr'}")
     return f
 

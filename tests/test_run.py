@@ -326,3 +326,29 @@ def test_vs_last_year_needs_every_month_a_year_before(tmp_path):
     # percentages are published whole, as the board reads them
     change = (summary.loc["Camden", "quarter"] - last_year) / last_year * 100
     assert summary.loc["Camden", "vs_last_year_pct"] == round(change) == 1
+
+
+def test_the_workers_draw_the_paths_the_fitted_model_draws_and_decompose_as_here():
+    """A run draws each series' sample paths and decomposes it in the worker process that fits it. The paths come
+    from the series' own seeded generator (the run's seed reaching the worker), so they are the ones the fitted
+    model, back in this process, draws; the decomposition is the one made here."""
+    from forecast.control.seasonality import decompose
+    from forecast.engine.backtest import BacktestSettings
+    from forecast.jobs.run import QUARTER_PATHS, run_forecast, series_rng
+    from forecast.models.paths import model_paths
+
+    panel = datasets.load("met-major").select(crime="robbery", area="camden,merton,sutton,bromley")
+    result = run_forecast(panel, "Robbery", model="theta", settings=BacktestSettings(models=("snaive", "theta"),
+                                                                                     origins=2),
+                          n_jobs=2, seed=7, reconcile="none")
+    assert sorted(area for _, area in result.keys) == ["Bromley", "Camden", "Merton", "Sutton"]
+    series = dict(panel.iter_series())
+    for key in result.keys:
+        f = result.forecasts[key]
+        assert f.chosen == "theta" and result.paths[key].shape == (QUARTER_PATHS, 3)
+        np.testing.assert_array_equal(result.paths[key], model_paths(f.model, f.forecast, QUARTER_PATHS,
+                                                                     series_rng(7, key)))
+        assert not np.array_equal(result.paths[key], model_paths(f.model, f.forecast, QUARTER_PATHS,
+                                                                 series_rng(0, key)))
+        pd.testing.assert_frame_equal(result.decompositions[key].components,
+                                      decompose(series[key], *key).components)

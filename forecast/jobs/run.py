@@ -186,7 +186,7 @@ def _pct(new: float, old: float) -> float:
 
 def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = DEFAULT_MODEL,
                  settings: BacktestSettings | None = None, spc_options: spc.SPCOptions = spc.SPCOptions(),
-                 n_jobs: int | None = None, progress: Callable[[SeriesForecast], None] | None = None,
+                 n_jobs: int | None = None, progress: Callable[[FittedSeries], None] | None = None,
                  n_paths: int = 0, seed: int = 0, reconcile: str = RECONCILE, train: Panel | None = None,
                  sparse_model: str | None = SPARSE_MODEL) -> RunResult:
     """SPC, decomposition, backtest, model choice and forecast for every series of one crime type; with
@@ -218,16 +218,16 @@ def run_forecast(panel: Panel, crime_type: str, horizon: int = 3, model: str = D
                   f"{spc.fmt(spc_options.min_mean)}) forecast with the {sparse_model} model (counts, by demand "
                   f"pattern), not {model}: {', '.join(area for _, area in low[:5])}"
                   f"{f' and {len(low) - 5} more' if len(low) > 5 else ''}",)
-    decompositions: dict[tuple[str, str], Decomposition] = {k: decompose(series[k], *k) for k in keys}
     global_fit = PanelFit({}, {})
     wanting = {k: series[k] for k in keys if plans[k][0].uses_global()}
     if wanting:
         global_fit = panel_forecasts(train or full, wanting, settings, horizon, n_jobs)
-    fitted = run_parallel(forecast_with, series.items(), horizon, n_jobs=n_jobs, progress=progress, plan=plans,
-                          given=global_fit.series)
-    forecasts = {(f.crime_type, f.area): f for f in fitted}
-    paths = {k: model_paths(forecasts[k].model, forecasts[k].forecast, max(n_paths, QUARTER_PATHS), series_rng(seed, k))
-             for k in keys}
+    fitted = {(f.crime_type, f.area): f for f in run_parallel(
+        fit_series, series.items(), horizon, max(n_paths, QUARTER_PATHS), seed, n_jobs=n_jobs, progress=progress,
+        plan=plans, given=global_fit.series)}
+    forecasts = {k: fitted[k].forecast for k in keys}
+    paths = {k: fitted[k].paths for k in keys}
+    decompositions: dict[tuple[str, str], Decomposition] = {k: fitted[k].decomposition for k in keys}
     applied, note = "none", ""
     if reconcile != "none":
         note = hierarchy_problem(series, (crime_type, ALL_AREAS))
@@ -249,10 +249,34 @@ def with_models(settings: BacktestSettings, *models: str) -> BacktestSettings:
     return replace(settings, models=tuple(dict.fromkeys((*settings.models, *(m for m in models if m != "auto")))))
 
 
-def forecast_with(key: tuple[str, str], y: pd.Series, horizon: int, plan: tuple, given=None) -> SeriesForecast:
-    """:func:`forecast.engine.backtest.forecast_series` with this series' ``plan``: its backtest settings and model."""
+@dataclass(frozen=True)
+class FittedSeries:
+    """One series' share of a run, done in the worker that fits it: the forecast (backtest, model, final forecast),
+    its sample paths and the series' seasonal decomposition. Made beside the fit, the paths and the STL no longer
+    wait in the run's own process, one series after another, for the last fit to finish."""
+
+    forecast: SeriesForecast
+    paths: np.ndarray
+    decomposition: Decomposition
+
+    @property
+    def crime_type(self) -> str:
+        return self.forecast.crime_type
+
+    @property
+    def area(self) -> str:
+        return self.forecast.area
+
+
+def fit_series(key: tuple[str, str], y: pd.Series, horizon: int, n_paths: int, seed: int, plan: tuple,
+               given=None) -> FittedSeries:
+    """A series' forecast (:func:`forecast.engine.backtest.forecast_series` with its ``plan``: backtest settings
+    and model), ``n_paths`` sample paths of it drawn from its own seeded generator (:func:`series_rng`: the same
+    wherever it runs) and its decomposition."""
     settings, model = plan
-    return forecast_series(key, y, settings, model, horizon, given)
+    forecast = forecast_series(key, y, settings, model, horizon, given)
+    paths = model_paths(forecast.model, forecast.forecast, n_paths, series_rng(seed, key))
+    return FittedSeries(forecast, paths, decompose(y, *key))
 
 
 def forecastable(panel: Panel, crime_type: str) -> tuple[Panel, tuple[str, ...]]:
