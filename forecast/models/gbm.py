@@ -51,10 +51,15 @@ def _windows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For every month t: the last WINDOW values to t (NaN before the series starts) and the level at t."""
     padded = np.concatenate([np.full(WINDOW - 1, np.nan), values])
     lags = np.lib.stride_tricks.sliding_window_view(padded, WINDOW)
+    return lags, _levels(lags)
+
+
+def _levels(lags: np.ndarray) -> np.ndarray:
+    """Each window's level: the mean of its last LEVEL_MONTHS months (those it has), at least 1."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         level = np.nanmean(lags[:, -LEVEL_MONTHS:], axis=1)
-    return lags, np.maximum(np.nan_to_num(level, nan=1.0), 1.0)
+    return np.maximum(np.nan_to_num(level, nan=1.0), 1.0)
 
 
 class _Series:
@@ -96,10 +101,7 @@ def _last_windows(series: Mapping[Key, pd.Series]) -> tuple[np.ndarray, np.ndarr
         values = y.to_numpy(dtype=float)[-WINDOW:]
         lags[i, WINDOW - len(values):] = values
         months[i] = y.index[-1].month - 1
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        level = np.nanmean(lags[:, -LEVEL_MONTHS:], axis=1)
-    return lags, np.maximum(np.nan_to_num(level, nan=1.0), 1.0), months, keys
+    return lags, _levels(lags), months, keys
 
 
 class GlobalModel:
