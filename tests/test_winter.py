@@ -188,18 +188,27 @@ def test_a_plan_inside_the_winter_counts_its_recorded_months_as_recorded():
     assert row["lo_80"] >= y["2018-11":"2018-12"].sum()
 
 
+#: the boroughs of the September plan: real counts of every crime type, with the force totals they add up to
+SIX_BOROUGHS = ("Camden", "Croydon", "Hillingdon", "Merton", "Sutton", "Westminster")
+
+
 @pytest.fixture(scope="module")
 def september(tmp_path_factory):
-    """`forecast winter` on every force total of the bundled data, planned in September 2018 (the whole winter
-    ahead), recorded in a real MLflow store."""
+    """`forecast winter` on every force total of six boroughs of the bundled data (a CSV of their real counts, every
+    crime type), planned in September 2018 (the whole winter ahead), recorded in a real MLflow store. Six boroughs,
+    not 33: the same plan and backtest over every past winter, with a global model trained on 70 series instead of
+    340 at each of the 9 cut-offs; bench_winter.py plans the whole bundled panel."""
     from click.testing import CliRunner
 
     from forecast.cli import cli
 
     folder = tmp_path_factory.mktemp("winter")
+    frame = datasets.load("met-major").frame
+    data = folder / "six-boroughs.csv"
+    frame[frame["area"].isin(SIX_BOROUGHS)].to_csv(data, index=False)
     store = f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}"
-    result = CliRunner().invoke(cli, ["winter", "--area", "all-areas", "--end", "2018-09", "--out", str(folder / "plan"),
-                                      "--tracking-uri", store], catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["winter", "--data", str(data), "--area", "all-areas", "--end", "2018-09",
+                                      "--out", str(folder / "plan"), "--tracking-uri", store], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return folder, result.output
 
@@ -215,7 +224,8 @@ def test_winter_totals_come_from_paths_narrower_than_summed_monthly_bounds(septe
         summed = (mine["hi_80"] - mine["lo_80"]).sum()
         assert r.lo_80 <= r.total < r.hi_80 and r.lo_95 <= r.lo_80 and r.hi_95 > r.hi_80  # Fraud's reach 0
         assert r.hi_80 - r.lo_80 < summed, r.crime_type
-        assert r.total == pytest.approx(mine["mean"].sum())
+        # each figure is written to 2 decimals: the months' sum is within half a cent a figure of the total's
+        assert r.total == pytest.approx(mine["mean"].sum(), abs=0.005 * (len(mine) + 1))
     total = winter.set_index("crime_type")["total"]
     assert total[ALL_CRIME] == pytest.approx(total.drop(ALL_CRIME).sum())  # crime types add up to All crime
 
@@ -235,7 +245,7 @@ def test_past_winters_intervals_held_the_total_about_as_often_as_they_say(septem
     printed = summary.loc[("force totals", "ensemble reconciled")]  # the intervals the plan prints, as tested
     mine = backtest[backtest["reconciled"] & (backtest["area"] == ALL_AREAS)]
     assert printed["winters"] == len(mine) == 80 and set(mine["model"]) == {"ensemble"}
-    assert mine["covered_80"].mean() == 66 / 80 and printed["coverage_80"] == np.round(66 / 80, 3) == 0.825
+    assert mine["covered_80"].mean() == 67 / 80 and printed["coverage_80"] == np.round(67 / 80, 3) == 0.838
     recomputed = ((rows["lo_80"] <= rows["actual_total"]) & (rows["actual_total"] <= rows["hi_80"])).mean()
     assert ensemble["coverage_80"] == np.round(recomputed, 3)
     naive = summary.loc[("force totals", "snaive")]
@@ -246,7 +256,7 @@ def test_the_plan_has_its_board_page_and_mlflow_run(september):
     folder, out = september
     plan = folder / "plan"
     html = (plan / "report.html").read_text()
-    assert "Winter 2018/19 (Nov 2018 to Feb 2019): demand plan, met-major" in html
+    assert "Winter 2018/19 (Nov 2018 to Feb 2019): demand plan, six-boroughs" in html
     assert html.count("<img ") == 10 and "largest rises first" in html
     sentences = (plan / "sentences.txt").read_text().splitlines()
     assert len(sentences) == 10
