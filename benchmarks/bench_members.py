@@ -33,7 +33,7 @@ from timing import conditions, run_forecast
 
 PREDICTIONS = Path("benchmarks/out/bench_members.csv")
 ORIGINS = 12
-#: the compositions scored: local members, and whether the global model is blended in
+#: the compositions scored, by their local members (each blended with the global model, as the ensemble is)
 VARIANTS = {"ensemble: ets, theta, stl-arima + global (as run)": ("ets", "theta", "stl-arima"),
             "without stl-arima: ets, theta + global": ("ets", "theta"),
             "without ets: theta, stl-arima + global": ("theta", "stl-arima"),
