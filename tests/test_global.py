@@ -139,7 +139,7 @@ def test_a_model_is_trained_once_per_process_for_the_same_data(monkeypatch, untr
     calls = []
     monkeypatch.setattr(bt, "TRAINED", bt.TrainedModels(keep=3))
     real = bt._train
-    monkeypatch.setattr(bt, "_train", lambda train, horizon: calls.append(len(train)) or real(train, horizon))
+    monkeypatch.setattr(bt, "_train", lambda train, *rest: calls.append(len(train)) or real(train, *rest))
     settings = BacktestSettings(origins=2, horizon=3, step=3, models=("global",))
     first = panel_forecasts(panel, panel, settings, horizon=3, n_jobs=1)
     assert calls == [30, 30, 30] and sorted(first.models) == ["2018-06", "2018-09", "2018-12"]
@@ -148,6 +148,46 @@ def test_a_model_is_trained_once_per_process_for_the_same_data(monkeypatch, untr
     changed = {**panel, ("type 0", "area 0"): panel[("type 0", "area 0")] + 1}
     panel_forecasts(changed, changed, settings, horizon=3, n_jobs=1)  # other data: trained again, and kept
     assert calls == [30] * 6 and len(bt.TRAINED) == 3
+
+
+def test_the_quantiles_trained_apart_join_into_the_model_trained_whole(fitted):
+    panel, _, model, forecasts = fitted
+    train = {k: s.iloc[:81] for k, s in panel.items()}
+    parts = [GlobalModel(quantiles=(q,)).fit(train) for q in (0.1, 0.5, 0.9)]
+    joined = GlobalModel.joined(parts)
+    assert joined.quantiles == (0.1, 0.5, 0.9) and joined.params() == model.params()
+    again = joined.predict(train, 3)
+    assert all(np.array_equal(again[k].quantiles_[q], forecasts[k].quantiles_[q])
+               for k in train for q in (0.1, 0.5, 0.9))
+    fewer = GlobalModel(quantiles=(0.5,)).fit(dict(list(train.items())[1:]))
+    with pytest.raises(ValueError, match="trained on the same series"):
+        GlobalModel.joined([parts[0], fewer])
+
+
+def test_cut_offs_train_whole_on_every_process_then_a_quantile_a_job():
+    from forecast.engine.backtest import training_jobs
+
+    assert training_jobs(["a", "b", "c", "d", "e"], 2) == [("a", None), ("b", None), ("c", None), ("d", None),
+                                                           ("e", (0.1,)), ("e", (0.5,)), ("e", (0.9,))]
+    assert training_jobs(["a", "b", "c", "d"], 2) == [(c, None) for c in "abcd"]
+    assert training_jobs(["a", "b", "c"], 1) == [(c, None) for c in "abc"]
+    assert training_jobs(["a"], 4) == [("a", (0.1,)), ("a", (0.5,)), ("a", (0.9,))]
+
+
+def test_models_trained_a_quantile_a_process_forecast_as_those_trained_whole_in_one(untrained, monkeypatch,
+                                                                                   tmp_path):
+    panel, _ = synthetic_panel()
+    settings = BacktestSettings(origins=2, horizon=3, step=3, models=("global",))
+    apart = panel_forecasts(panel, panel, settings, horizon=3, n_jobs=2)  # 3 cut-offs: 2 whole, 1 split
+    untrained.TRAINED.clear()
+    monkeypatch.setenv("FORECAST_MODEL_CACHE", str(tmp_path / "none kept"))
+    whole = panel_forecasts(panel, panel, settings, horizon=3, n_jobs=1)
+    assert sorted(apart.models) == ["2018-06", "2018-09", "2018-12"]
+    for key in panel:
+        for q in (0.1, 0.5, 0.9):
+            assert np.array_equal(apart.series[key].final.quantiles_[q], whole.series[key].final.quantiles_[q])
+            assert all(np.array_equal(apart.series[key].origins[c].quantiles_[q],
+                                      whole.series[key].origins[c].quantiles_[q]) for c in whole.series[key].origins)
 
 
 def test_a_panel_past_the_row_cap_trains_once_on_a_fixed_sample_whichever_series_are_forecast(monkeypatch,
@@ -165,7 +205,7 @@ def test_a_panel_past_the_row_cap_trains_once_on_a_fixed_sample_whichever_series
     monkeypatch.setattr(backtest, "MAX_GLOBAL_ROWS", 8 * per_series)
     calls = []
     real = backtest._train
-    monkeypatch.setattr(backtest, "_train", lambda data, horizon: calls.append(sorted(data)) or real(data, horizon))
+    monkeypatch.setattr(backtest, "_train", lambda data, *rest: calls.append(sorted(data)) or real(data, *rest))
     fit = panel_forecasts(train, robbery, BacktestSettings(origins=1), horizon=3, n_jobs=1)
     model = fit.final_model()
     # 8 series taken in the fixed digest order, the rows within the cap; the series forecast need not be among them

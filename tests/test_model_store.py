@@ -16,7 +16,7 @@ RUN = ("run", "--data", "city-of-london", "--crime", "burglary", "--area", "city
 def _counted(bt, monkeypatch) -> list:
     calls = []
     real = bt._train
-    monkeypatch.setattr(bt, "_train", lambda train, horizon: calls.append(len(train)) or real(train, horizon))
+    monkeypatch.setattr(bt, "_train", lambda train, *rest: calls.append(len(train)) or real(train, *rest))
     return calls
 
 

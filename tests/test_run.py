@@ -242,7 +242,7 @@ def test_several_crime_types_get_a_folder_each_an_index_and_one_training_of_the_
     monkeypatch.chdir(tmp_path)
     trained = []
     real = bt._train
-    monkeypatch.setattr(bt, "_train", lambda train, horizon: trained.append(len(train)) or real(train, horizon))
+    monkeypatch.setattr(bt, "_train", lambda train, *rest: trained.append(len(train)) or real(train, *rest))
     args = ("run", "--data", "city-of-london", "--crime", "robbery,drugs", "--area", "city-of-london", "--no-track",
             "--paths", "0", "--jobs", "1")
     refused = invoke(*args, "--out", tmp_path / "one")

@@ -167,6 +167,28 @@ class GlobalModel:
                 for q in self.quantiles]
         return self
 
+    @classmethod
+    def joined(cls, parts: "Iterable[GlobalModel]") -> "GlobalModel":
+        """One model from models trained on the same series with the same settings, each for some of the
+        quantiles (so that one cut-off's quantiles can be trained in parallel). The quantile models are independent
+        of each other, so the join is the model that one :meth:`fit` of all the quantiles makes."""
+        parts = list(parts)
+        first = parts[0]
+        if any(p._settings() != first._settings() or (p.n_rows_, p.n_series_, p.crime_codes_, p.area_codes_)
+               != (first.n_rows_, first.n_series_, first.crime_codes_, first.area_codes_) for p in parts[1:]):
+            raise ValueError("only models of the same settings, trained on the same series, can be joined")
+        model = cls(**first._settings(), quantiles=tuple(q for p in parts for q in p.quantiles))
+        for name, value in vars(first).items():
+            if name.endswith("_"):
+                setattr(model, name, value)
+        model.models_ = [m for p in parts for m in p.models_]
+        return model
+
+    def _settings(self) -> dict:
+        """The constructor's arguments but the quantiles."""
+        return {name: getattr(self, name) for name in ("horizon", "max_iter", "learning_rate", "max_leaf_nodes",
+                                                       "min_samples_leaf", "max_bins", "history", "random_state")}
+
     def _code(self, key: Key) -> tuple[float, float]:
         return (float(self.crime_codes_.get(key[0], np.nan)), float(self.area_codes_.get(key[1], np.nan)))
 
