@@ -268,6 +268,11 @@ def test_the_rows_of_each_series_are_found_by_one_grouping_as_by_a_mask():
     # the ninth series of 24 months: rows 192 to 215, with their labels kept, as the mask keeps them
     assert rows_of("Arson", "Enfield").index.tolist() == list(range(192, 216))
     assert rows_of("Burglary", "Camden").empty  # not among the first 40 series
+    # a series' rows need not be together: each series' rows in the frame's order, labels kept
+    shuffled = frame.sample(frac=1, random_state=0)
+    mask = shuffled[(shuffled["crime_type"] == "Arson") & (shuffled["area"] == "Enfield")]
+    pd.testing.assert_frame_equal(plots._by_series(shuffled)("Arson", "Enfield"), mask)
+    assert sorted(mask.index) == list(range(192, 216)) and mask.index.tolist() != list(range(192, 216))
 
 
 def test_the_comparison_chart_draws_each_models_mase_and_coverage_with_the_published_one_marked():
