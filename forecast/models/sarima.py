@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pmdarima as pm
 
 from forecast.models.base import ForecastModel, arima_paths
 
@@ -19,6 +18,8 @@ class SArima(ForecastModel):
         self.with_intercept = with_intercept
 
     def _fit(self, y: np.ndarray) -> None:
+        import pmdarima as pm  # on first use: its import is 1.5 s, and pyplot's with it
+
         if self.order is None:
             seasonal = len(y) >= 3 * self.m
             self.arima_ = pm.auto_arima(y, seasonal=seasonal, m=self.m if seasonal else 1, suppress_warnings=True,

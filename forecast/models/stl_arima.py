@@ -7,7 +7,6 @@ ARIMA forecast variance, so that the interval carries the seasonal component's u
 from __future__ import annotations
 
 import numpy as np
-import pmdarima as pm
 from statsmodels.tsa.seasonal import STL
 
 from forecast.models.base import ForecastModel, arima_paths
@@ -26,6 +25,8 @@ class STLArima(ForecastModel):
         self.start_params = start_params
 
     def _fit(self, y: np.ndarray) -> None:
+        import pmdarima as pm  # on first use: its import is 1.5 s, and pyplot's with it
+
         if len(y) >= 2 * self.m + 1:
             stl = STL(y, period=self.m, seasonal=self.seasonal_window, robust=True).fit()
             self.seasonal_ = stl.seasonal
