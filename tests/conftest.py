@@ -38,6 +38,17 @@ def shared_models(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def met_major_models(shared_models) -> Path:
+    """The bundled panel's global models at the cut-offs of a default `run` (its 4 backtest origins and its last
+    month), trained once a session: they are the same for every crime type and set of areas run on met-major, and
+    test_api, test_run, test_report and the help examples all run on it (12.3 s of CPU to train them)."""
+    import forecast as fc
+
+    fc.run(fc.load("met-major"), crime="robbery", areas=["Camden"], n_paths=0)
+    return shared_models
+
+
 @pytest.fixture
 def untrained(tmp_path, monkeypatch):
     """No global model trained before this test, in this process or on disk: for tests that count trainings."""

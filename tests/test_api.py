@@ -17,7 +17,7 @@ ROOT = Path(__file__).parent.parent
 
 
 @pytest.fixture(scope="module")
-def two_areas():
+def two_areas(met_major_models):
     """Robbery in Camden and Westminster, fitted once for the module."""
     return fc.run(fc.load("met-major"), crime="robbery", areas=["Camden", "Westminster"])
 

@@ -116,9 +116,10 @@ def test_every_example_has_an_expectation():
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
+def workspace(tmp_path_factory, met_major_models):
     """One folder, MLflow store and loopback archive server for every example: the later ones use what the
-    earlier made (RUN_ID is the id the run examples printed; ingest reads what fetch downloaded)."""
+    earlier made (RUN_ID is the id the run examples printed; ingest reads what fetch downloaded). The global models
+    of met-major are the session's: the run examples read them, as a second command on the same data does."""
     folder = tmp_path_factory.mktemp("help")
     shutil.copytree(ROOT / "experiments", folder / "experiments")
     with serving({"2024-09.zip": archive(folder / "built.zip").read_bytes()}) as url:
@@ -134,6 +135,11 @@ def in_workspace(workspace, monkeypatch):
     monkeypatch.setenv("FORECAST_CACHE", str(folder / "street-cache"))
     monkeypatch.setenv("XDG_DATA_HOME", str(folder / "data-home"))
     monkeypatch.setattr("forecast.cli.store.run_server", lambda command, env=None, **_: SERVED.append(command))
+    import forecast.engine.backtest as bt
+
+    real, workspace["trained"] = bt.training_jobs, []
+    monkeypatch.setattr(bt, "training_jobs", lambda cutoffs, n_jobs: workspace["trained"].extend(map(str, cutoffs))
+                        or real(cutoffs, n_jobs))
     return workspace
 
 
@@ -148,6 +154,8 @@ def test_the_help_example_runs_on_the_bundled_data(example, in_workspace):
     recorded = re.search(r"recorded MLflow run ([0-9a-f]{32})", result.output)
     if example.startswith("run ") and recorded:
         in_workspace["run_id"] = recorded.group(1)
+    if example.startswith("run "):
+        assert in_workspace["trained"] == [], "the run examples read the session's met-major models, training none"
     assert EXPECTED[example](result.output), f"forecast {example}: {result.output}"
 
 

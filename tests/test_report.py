@@ -109,7 +109,7 @@ def test_report_renders_in_a_real_browser_without_network(evil_run, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def met_run(tmp_path_factory):
+def met_run(tmp_path_factory, met_major_models):
     """A run on the bundled Met data with one series of each kind: a recent step change (Westminster), a likely
     step change next quarter (Bromley), stable (Camden, the force total) and too few crimes (the airports)."""
     from click.testing import CliRunner

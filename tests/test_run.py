@@ -10,7 +10,7 @@ from conftest import seasonal_naive_scale
 
 
 @pytest.fixture(scope="module")
-def robbery_run(tmp_path_factory):
+def robbery_run(tmp_path_factory, met_major_models):
     from click.testing import CliRunner
 
     from forecast.cli import cli
