@@ -23,7 +23,7 @@ from forecast.errors import ModelFitError
 from forecast.models import BASELINE, FAMILIES, GLOBAL, ForecastModel, GlobalModel, GlobalSeries, LEVELS, make
 from forecast.models.base import forecast_frame, months_after
 from forecast.models.ensemble import Ensemble, blend_columns, combine_columns
-from forecast.models.gbm import LEVEL_MONTHS
+from forecast.models.gbm import LEVEL_MONTHS, QUANTILES as GLOBAL_QUANTILES
 from forecast.models.intermittent import Sparse
 from forecast.words import plural
 
@@ -642,7 +642,7 @@ def _train(train: dict, horizon: int, quantiles: tuple[float, ...] | None = None
 
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return GlobalModel(horizon=horizon, **({"quantiles": quantiles} if quantiles else {})).fit(train)
+        return GlobalModel(horizon=horizon, quantiles=quantiles or GLOBAL_QUANTILES).fit(train)
 
 
 def training_jobs(cutoffs: Sequence, n_jobs: int) -> list[tuple]:
@@ -652,7 +652,7 @@ def training_jobs(cutoffs: Sequence, n_jobs: int) -> list[tuple]:
     fifth's three quantiles (independent models, a third of the cost each) keep both busy."""
     whole = len(cutoffs) - len(cutoffs) % n_jobs if n_jobs > 1 else len(cutoffs)
     return [(c, None) for c in cutoffs[:whole]] + [(c, (q,)) for c in cutoffs[whole:]
-                                                   for q in GlobalModel().quantiles]
+                                                   for q in GLOBAL_QUANTILES]
 
 
 class TrainedModels:
