@@ -164,6 +164,32 @@ def test_save_writes_png_at_150_dpi_and_svg(tmp_path, merton):
     assert paths[1].read_text().startswith("<?xml")
 
 
+def test_a_chart_is_drawn_once_and_saved_with_the_pixels_savefig_gives(tmp_path, monkeypatch, merton):
+    import io
+
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    result, forecast, _ = merton
+
+    def chart():
+        return plots.spc_chart(result.points, forecast, title="Burglary in Merton", status=result.status,
+                               icon=result.icon, caption="a caption under the plot")
+
+    buffer = io.BytesIO()
+    chart().savefig(buffer, dpi=150, format="rgba")
+    rendered = Image.frombuffer("RGBA", (1500, 660), buffer.getvalue(), "raw", "RGBA", 0, 1)
+    expected = np.asarray(rendered.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).convert("RGB"))
+    draws = []
+    draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda self, renderer: draws.append(1) or draw(self, renderer))
+    fig = chart()
+    plots.save(fig, tmp_path / "merton.png")
+    assert len(draws) == 1 and fig.dpi == 100
+    with Image.open(tmp_path / "merton.png") as image:
+        assert np.array_equal(np.asarray(image.convert("RGB")), expected)
+
+
 def test_default_window_is_the_last_36_months_and_nothing_covers_the_labels(merton):
     import matplotlib.pyplot as plt
 
