@@ -188,6 +188,15 @@ def test_a_chart_is_drawn_once_and_saved_with_the_pixels_savefig_gives(tmp_path,
     assert len(draws) == 1 and fig.dpi == 100
     with Image.open(tmp_path / "merton.png") as image:
         assert np.array_equal(np.asarray(image.convert("RGB")), expected)
+    # a caller's figure without an Agg canvas is drawn on one for the file and keeps its own
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    bare = Figure(figsize=(2, 1))
+    bare.add_subplot().plot([0, 1])
+    plots.save(bare, tmp_path / "bare.png")
+    assert type(bare.canvas) is FigureCanvasBase and bare.dpi == 100
+    with Image.open(tmp_path / "bare.png") as image:
+        assert image.size == (300, 150)
 
 
 def test_default_window_is_the_last_36_months_and_nothing_covers_the_labels(merton):

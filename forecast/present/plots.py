@@ -339,21 +339,24 @@ def _save_png(fig: Figure, path: Path) -> None:
     rendered pixels as they are, not a PNG to decode again; its fast octree palette took a sixth of the time of
     median cut with a zlib search, for a smaller file.
 
-    The figure is drawn once, by its Agg canvas: ``savefig`` draws a figure with a layout engine twice (once
-    unrendered, to place the layout, then again), and the first pass was about a tenth of a series chart's cost.
-    The pixels are the same as ``savefig(dpi=DPI)`` gives (``tests/test_plots.py``)."""
+    The figure is drawn once, by Agg: ``savefig`` draws a figure with a layout engine twice (once unrendered, to
+    place the layout, then again), and the first pass was about a tenth of a series chart's cost. The pixels are
+    those ``savefig(dpi=DPI)`` gives at matplotlib's default savefig settings (``tests/test_plots.py``); a chart is
+    saved as drawn, whatever a session sets for savefig's colours or cropping. The figure keeps its dpi and
+    canvas."""
     from PIL import Image
 
-    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    dpi = fig.dpi
+    canvas, dpi = fig.canvas, fig.dpi
+    agg = canvas if isinstance(canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     fig.dpi = DPI
     try:
-        canvas.draw()
-        image = Image.frombuffer("RGBA", canvas.get_width_height(physical=True), canvas.buffer_rgba(), "raw", "RGBA",
-                                 0, 1)
+        FigureCanvasAgg.draw(agg)
+        image = Image.frombuffer("RGBA", agg.get_width_height(physical=True), agg.buffer_rgba(), "raw", "RGBA", 0, 1)
         image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).save(path, format="PNG", dpi=(DPI, DPI))
     finally:
         fig.dpi = dpi
+        if agg is not canvas:
+            fig.set_canvas(canvas)
 
 
 def caption(source: str, last_month, model: str | None = None, reconciliation: str = "none") -> str:
