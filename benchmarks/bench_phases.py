@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from timing import AllClock, _cpu_with_workers, conditions, reference
+from timing import AllClock, conditions, cpu_with_workers, reference
 
 #: (label, module, function), in the order a run reaches them; the second is inside the first
 PHASES = (
@@ -52,7 +52,7 @@ def accounted(label: str, module: str, name: str, totals: dict) -> None:
 
     @functools.wraps(original)
     def wrapper(*args, **kwargs):
-        own, every, wall = me.cpu_times(), _cpu_with_workers(), time.perf_counter()
+        own, every, wall = me.cpu_times(), cpu_with_workers(), time.perf_counter()
         try:
             return original(*args, **kwargs)
         finally:
@@ -60,7 +60,7 @@ def accounted(label: str, module: str, name: str, totals: dict) -> None:
             used = (after.user + after.system) - (own.user + own.system)
             row = totals.setdefault(label, [0.0, 0.0, 0.0])
             row[0] += used
-            row[1] += max(_cpu_with_workers() - every - used, 0.0)
+            row[1] += max(cpu_with_workers() - every - used, 0.0)
             row[2] += time.perf_counter() - wall
 
     for loaded in list(sys.modules.values()):
@@ -94,6 +94,7 @@ def main() -> None:
             frame = synthetic_panel(int(data.split(":", 1)[1])).frame
             data = str(Path(tmp) / "lsoa.csv")
             frame.assign(month=frame["month"].astype(str)).to_csv(data, index=False)
+        here = os.getcwd()
         os.chdir(tmp)
         with AllClock() as whole:
             result = CliRunner().invoke(cli, ["run", "--data", data, "--crime", crime, "--no-track"])
@@ -101,7 +102,7 @@ def main() -> None:
             sys.exit(result.output[-2000:])
         index = "out/*/all/latest/summary.csv" if crime == "all" or "," in crime else "out/*/*/latest/summary.csv"
         series = len(pd.read_csv(next(Path(tmp).glob(index))))
-        os.chdir("/")
+        os.chdir(here)
     print(f"forecast run --data {shown} --crime {crime} --no-track, {series} series, in this "
           f"process: {whole}")
     print(f"{'phase':<44} {'wall s':>7} {'run CPU s':>10} {'workers CPU s':>14} {'CPU s':>7} {'share':>6}")

@@ -156,7 +156,7 @@ def best_of(work, times: int) -> Clock:
     return min(clocks, key=lambda c: c.cpu)
 
 
-def _cpu_with_workers() -> float:
+def cpu_with_workers() -> float:
     """CPU seconds of this process and of every live process under it (joblib's worker pool stays alive)."""
     import psutil
 
@@ -176,11 +176,11 @@ class AllClock(Clock):
     its end: joblib keeps its pool between calls)."""
 
     def __enter__(self) -> "AllClock":
-        self._wall, self._cpu = time.perf_counter(), _cpu_with_workers()
+        self._wall, self._cpu = time.perf_counter(), cpu_with_workers()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.wall, self.cpu = time.perf_counter() - self._wall, _cpu_with_workers() - self._cpu
+        self.wall, self.cpu = time.perf_counter() - self._wall, cpu_with_workers() - self._cpu
 
     def __str__(self) -> str:
         return (f"wall {self.wall:.2f} s, CPU {self.cpu:.2f} s (this process and its live workers; "
