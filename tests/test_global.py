@@ -55,6 +55,35 @@ def test_global_model_learns_the_shape_the_series_share(fitted):
         assert [str(m) for m in f.index] == ["2018-10", "2018-11", "2018-12"]
 
 
+def test_the_global_models_predictions_run_on_one_openmp_thread_and_give_the_same_numbers(fitted, monkeypatch):
+    """On one thread a crime type's predictions cost about half the CPU, and OpenMP's threads spin when other
+    processes share the cores (benchmarks/bench_predict.py)."""
+    import contextlib
+
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import forecast.models.gbm as gbm
+
+    panel, _, model, _ = fitted
+    train = {k: s.iloc[:81] for k, s in panel.items()}
+
+    def openmp() -> set:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp"}
+
+    seen, real = [], HistGradientBoostingRegressor.predict
+    monkeypatch.setattr(HistGradientBoostingRegressor, "predict", lambda self, X: seen.append(openmp()) or real(self, X))
+    with threadpool_limits(user_api="openmp", limits=2):
+        one = model.quantile_forecasts(train, 3)
+        assert openmp() == {2}
+        assert len(seen) == 3 and all(threads == {1} for threads in seen)
+        monkeypatch.setattr(gbm, "one_thread", contextlib.nullcontext)
+        two = model.quantile_forecasts(train, 3)
+        assert seen[3:] == [{2}] * 3
+    assert sorted(one) == sorted(two) == sorted(train)
+    assert all(np.array_equal(one[k], two[k]) for k in one)
+
+
 def test_a_series_forecast_holds_numbers_not_the_model(fitted):
     _, _, model, forecasts = fitted
     one = forecasts[("type 0", "area 0")]

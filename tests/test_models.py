@@ -269,6 +269,7 @@ def test_a_job_runs_on_one_blas_thread_and_rescans_after_new_imports(monkeypatch
     from threadpoolctl import threadpool_info, threadpool_limits
 
     from forecast.engine import backtest
+    from forecast.threads import OneThread
 
     def blas_threads(*_):
         return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
@@ -277,7 +278,7 @@ def test_a_job_runs_on_one_blas_thread_and_rescans_after_new_imports(monkeypatch
         assert blas_threads() and set(blas_threads()) == {2}
         assert set(backtest._job(blas_threads, ("a", "b"), None)) == {1}
         assert set(blas_threads()) == {2}
-    one = backtest._OneThread()
+    one = OneThread()
     with one.limit():
         first = one.controller
     with one.limit():

@@ -25,6 +25,7 @@ from forecast.models.base import forecast_frame, months_after
 from forecast.models.ensemble import Ensemble, blend_columns, combine_columns
 from forecast.models.gbm import LEVEL_MONTHS, QUANTILES as GLOBAL_QUANTILES
 from forecast.models.intermittent import Sparse
+from forecast.threads import one_thread
 from forecast.words import plural
 
 #: the errors a fit can genuinely raise on awkward data; anything else is a bug and must surface
@@ -396,29 +397,8 @@ def forecast_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
 
 # ------------------------------------------------------------------ many series in parallel
 
-class _OneThread:
-    """BLAS and OpenMP held to one thread around each job. threadpoolctl finds the libraries by reading the
-    process's memory map, 2 ms a call in a worker that has imported the model libraries: its controller is made
-    once, and again only after modules have been imported since (a library loads with its module)."""
-
-    def __init__(self):
-        self.controller, self.modules = None, -1
-
-    def limit(self):
-        import sys
-
-        from threadpoolctl import ThreadpoolController
-
-        if self.controller is None or len(sys.modules) != self.modules:
-            self.controller, self.modules = ThreadpoolController(), len(sys.modules)
-        return self.controller.limit(limits=1)
-
-
-_ONE_THREAD = _OneThread()
-
-
 def _job(func: Callable, key, y, *args, **kwargs):
-    with _ONE_THREAD.limit(), warnings.catch_warnings(), np.errstate(all="ignore"):
+    with one_thread(), warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         return func(key, y, *args, **kwargs)
 
@@ -638,9 +618,7 @@ def _train(train: dict, horizon: int, quantiles: tuple[float, ...] | None = None
     On one thread: the cut-offs run in parallel processes instead, and OpenMP's threads, which wait for each
     other by spinning, slow to a crawl when other processes share the cores (a run beside another took minutes).
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1), warnings.catch_warnings():
+    with one_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return GlobalModel(horizon=horizon, quantiles=quantiles or GLOBAL_QUANTILES).fit(train)
 

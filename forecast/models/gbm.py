@@ -28,6 +28,7 @@ import pandas as pd
 
 from forecast.errors import ModelFitError
 from forecast.models.base import LEVELS, ForecastModel, at_least_zero, estimating, z_value
+from forecast.threads import one_thread
 
 WINDOW = 24
 LEVEL_MONTHS = 12
@@ -206,7 +207,9 @@ class GlobalModel:
         X = np.stack([_features(lags, levels, months, h, codes[:, 0], codes[:, 1]) for h in range(1, horizon + 1)],
                      axis=1).reshape(len(keys) * horizon, len(FEATURES))
         X[:, getattr(self, "unseen_", np.zeros(X.shape[1], bool))] = 0.0
-        with estimating("global"):
+        # on one thread: a crime type's few hundred series cost about half the CPU so, and OpenMP's threads spin
+        # when other processes share the cores (forecast/threads.py, benchmarks/bench_predict.py)
+        with estimating("global"), one_thread():
             q = np.sort(np.stack([m.predict(X) for m in self.models_]), axis=0)
         q = np.clip(q.reshape(len(self.models_), len(keys), horizon) * levels[None, :, None], 0.0, None)
         return {key: q[:, i] for i, key in enumerate(keys)}
