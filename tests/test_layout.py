@@ -9,7 +9,7 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "forecast"
 #: stages in the order data flows through them; a module may import its own stage or an earlier one
 STAGES = ["base", "io", "control", "models", "engine", "jobs", "present", "record", "api", "cli"]
-BASE = {"data", "errors", "words", "files", "rounding", "version"}
+BASE = {"data", "errors", "words", "files", "rounding", "threads", "version"}
 
 
 def module_name(path: Path) -> str:
