@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from forecast.control.xmr import SPCOptions, SPCResult
-    from forecast.jobs.run import RunResult
+    from forecast.jobs.run import RunDigest, RunResult
     from forecast.jobs.winter import WinterPlan
     from forecast.record.publish import Published
 
@@ -448,6 +448,11 @@ class Run:
         """Write and record this run as `forecast run` does (:func:`publish`)."""
         self.published = publish(self, out, **kwargs)
         return self.published
+
+    def digest(self) -> "RunDigest":
+        """What :func:`publish_index` reads of this run (its summary and sentences), without its fitted models and
+        sample paths: keep this, not the run, when a run of many crime types publishes each as it goes."""
+        return self.result.digest()
 
 
 def run(panel: Panel, crime: str, *, areas: str | Sequence[str] | None = None, model: str = DEFAULT_MODEL,
@@ -880,15 +885,15 @@ def report(out: str | Path | None = None, *, crime: str | None = None, run_id: s
                           charts=charts, peers=peers)
 
 
-def publish_index(runs: Sequence[tuple[Run, Path]], data: str, when: str | None = None) -> "Published":
+def publish_index(runs: Sequence[tuple["Run | RunDigest", Path]], data: str, when: str | None = None) -> "Published":
     """The index of a run of several crime types: out/<data>/all/<time>/ with index.html, summary.csv and
-    sentences.txt over (run, its published folder) pairs.
+    sentences.txt over (run or its :meth:`Run.digest`, its published folder) pairs.
 
     >>> runs = [fc.run(panel, crime=c) for c in ("robbery", "burglary")]            # doctest: +SKIP
     >>> fc.publish_index([(r, r.publish().folder) for r in runs], panel.name)       # doctest: +SKIP
     """
     from forecast.record.publish import publish_index as index
 
-    return index([(r.result, folder) for r, folder in runs], data, when)
+    return index([(r.digest() if isinstance(r, Run) else r, folder) for r, folder in runs], data, when)
 
 

@@ -68,6 +68,26 @@ def test_a_run_draws_and_reports_without_writing(two_areas, tmp_path, monkeypatc
         two_areas.plot("Hackney")
 
 
+def test_an_index_from_digests_is_the_index_from_the_runs(two_areas, tmp_path, monkeypatch):
+    """`run --crime all` keeps each crime type's digest, not its fitted models and sample paths, until the index is
+    written: the index from digests is the one from the runs, and a digest is a small part of its run."""
+    import pickle
+
+    monkeypatch.chdir(tmp_path)
+    digest = two_areas.digest()
+    pd.testing.assert_frame_equal(digest.summary(), two_areas.result.summary())
+    assert digest.sentences() == two_areas.sentences and digest.crime_type == "Robbery"
+    assert len(pickle.dumps(digest)) * 10 < len(pickle.dumps(two_areas.result))
+    from_runs = fc.publish_index([(two_areas, tmp_path / "robbery")], "met-major", when="runs")
+    from_digests = fc.publish_index([(digest, tmp_path / "robbery")], "met-major", when="digests")
+    assert from_digests.folder == Path("out", "met-major", "all", "digests")
+    for name in ("summary", "sentences"):
+        assert from_digests.files[name].read_bytes() == from_runs.files[name].read_bytes()
+    pages = [re.sub(r"Generated [0-9-]+ [0-9:]+", "", p.files["index"].read_text(encoding="utf-8"))
+             for p in (from_runs, from_digests)]
+    assert pages[0] == pages[1] and "Camden" in pages[0]
+
+
 def test_spc_gives_what_the_command_prints(invoke):
     s = fc.spc(fc.load(), crime="burglary", area="merton,hillingdon,all-areas")
     printed = invoke("spc", "--crime", "burglary", "--area", "merton,hillingdon,all-areas", "--format", "json")

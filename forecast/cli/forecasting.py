@@ -99,7 +99,7 @@ def run(panel: Panel, crime, area, include_asb, out_dir, register, no_track, tra
                                    latest=out_dir is None, track=not no_track, register=register,
                                    tracking_uri=tracking_uri, experiment=experiment, include_asb=include_asb,
                                    started=started if c == crimes[0] else time.perf_counter(),
-                                   started_at=started_at if c == crimes[0] else time.time(), **settings),
+                                   started_at=started_at if c == crimes[0] else time.time(), **settings).digest(),
                          folders[c]))
     if len(crimes) > 1:
         index = api.publish_index(done, panel.name, stamp)

@@ -34,6 +34,24 @@ FORECAST_COLUMNS = ["crime_type", "area", "model", "month", "step", "mean", "lo_
 
 
 @dataclass(frozen=True)
+class RunDigest:
+    """What the index of a run of several crime types reads of each (:meth:`RunResult.digest`): its summary rows and
+    board sentences, without the fitted models, forecasts and sample paths (about 300 KB a series of a
+    neighbourhood panel), so that a run of every crime type need not hold them all until its index is written."""
+
+    panel: Panel
+    crime_type: str
+    summary_rows: pd.DataFrame = field(repr=False)
+    board_sentences: tuple[str, ...] = field(repr=False)
+
+    def summary(self) -> pd.DataFrame:
+        return self.summary_rows.copy()
+
+    def sentences(self) -> list[str]:
+        return list(self.board_sentences)
+
+
+@dataclass(frozen=True)
 class RunResult:
     """One ``forecast run``: per series its SPC, backtest, chosen model, forecast and decomposition."""
 
@@ -168,6 +186,10 @@ class RunResult:
     def sentences(self) -> list[str]:
         """What the board needs to know, exceptions first (:func:`forecast.jobs.board.board_sentences`)."""
         return board.board_sentences(self.keys, self.attention, self.seasonal_sentences())
+
+    def digest(self) -> RunDigest:
+        """This run's summary and sentences alone, for an index of several crime types."""
+        return RunDigest(self.panel, self.crime_type, self._summary, tuple(self.sentences()))
 
     def manifest(self, started: float, run_id: str | None = None) -> dict:
         """What this run was (data, crime type, areas, when, its MLflow run): run.json, so that a folder of outputs

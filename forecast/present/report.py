@@ -191,7 +191,7 @@ def glance_table(summary: pd.DataFrame, links: Mapping[str, str]) -> str:
 def write_index(out_dir: str | Path, runs: Sequence[tuple], final: str | Path) -> dict[str, Path]:
     """The index of a run of several crime types: index.html (each crime type's board sentences, linked to its
     report), summary.csv (every series of every crime type) and sentences.txt, in ``out_dir``, which will be
-    moved to ``final`` (the links are relative to it). ``runs``: (RunResult, its folder) pairs."""
+    moved to ``final`` (the links are relative to it). ``runs``: (RunDigest or RunResult, its folder) pairs."""
     import os
     import time
 

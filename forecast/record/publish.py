@@ -122,7 +122,7 @@ def publish_run(result, out: str | Path | None = None, *, track: bool = True, tr
 
 def publish_index(runs: Sequence[tuple[object, Path]], data: str, when: str | None = None) -> Published:
     """The index of a run of several crime types (out/<data>/all/<time>/): index.html, summary.csv and
-    sentences.txt over ``runs``, (RunResult, its folder) pairs, each already published."""
+    sentences.txt over ``runs``, (RunDigest or RunResult, its folder) pairs, each already published."""
     from forecast.present.report import write_index
 
     folder = default_folder(data, "all", when=when)
