@@ -7,10 +7,10 @@ would run it, in a fresh process (`python -m forecast run --data FILE --crime al
 folder. `run` adds each crime type's force total and each area's All crime, so the run forecasts more series
 than N; most are sparse (count models), the totals are not (the ensemble).
 
-Prints wall and CPU (every process), CPU a series of the run, and how many series each model forecast. With
-`--workers K` the same run sends its fits to a local Dask cluster of K worker processes (`forecast run --workers K`,
-the path a cluster's scheduler takes with `--scheduler`); its workers are this run's child processes, so their CPU
-is counted.
+Prints wall and CPU (every process), CPU a series of the run, how many series each model forecast, and the peak
+memory of the run's largest process. With `--workers K` the same run sends its fits to a local Dask cluster of K
+worker processes (`forecast run --workers K`, the path a cluster's scheduler takes with `--scheduler`); its workers
+are this run's child processes, so their CPU is counted.
 
 Run: python benchmarks/bench_sparse_run.py [N] [--workers K]   (default 5000, the local process pool)
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 from bench_sparse_scale import synthetic_panel
-from timing import conditions, in_reference, run_forecast
+from timing import conditions, in_reference, measured
 
 
 def main() -> None:
@@ -37,8 +37,8 @@ def main() -> None:
         frame = synthetic_panel(n).frame.assign(month=lambda f: f["month"].astype(str))
         data = Path(tmp) / "lsoa.csv"
         frame.to_csv(data, index=False)
-        result = run_forecast("run", "--crime", "all", "--data", str(data), "--no-track",
-                              *(["--workers", workers] if workers else []), cwd=tmp)
+        result, peak = measured("run", "--crime", "all", "--data", str(data), "--no-track",
+                                *(["--workers", workers] if workers else []), cwd=tmp)
         if result.returncode:
             sys.exit(result.stderr[-2000:])
         summary = pd.read_csv(Path(tmp) / "out" / "lsoa" / "all" / "latest" / "summary.csv")
@@ -49,6 +49,7 @@ def main() -> None:
     print(f"  CPU a series {result.cpu / runs * 1000:.1f} ms ({in_reference(result.cpu / runs)}), wall a series "
           f"{result.wall / runs * 1000:.1f} ms")
     print(f"  forecast with: {summary['model'].value_counts().to_dict()}")
+    print(f"  peak memory of the largest process (the run's own, or a worker): {peak:,} MB")
 
 
 if __name__ == "__main__":

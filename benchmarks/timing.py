@@ -193,10 +193,10 @@ _PEAK = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]);
          "sys.exit(done.returncode)")
 
 
-def measured(*args: str) -> tuple[object, int]:
+def measured(*args: str, cwd: str | None = None) -> tuple[object, int]:
     """run_forecast, with the peak resident memory in MB of this command alone (the largest of it and its workers,
     read as ru_maxrss by a fresh parent process)."""
-    result = run_forecast("-c", _PEAK, sys.executable, "-m", "forecast", *args, module=False)
+    result = run_forecast("-c", _PEAK, sys.executable, "-m", "forecast", *args, module=False, cwd=cwd)
     lines = result.stderr.strip().splitlines()
     peak = int(lines.pop()) if lines and lines[-1].isdigit() else -1
     return replace(result, stderr="\n".join(lines)), peak
