@@ -36,8 +36,8 @@ FORECAST_COLUMNS = ["crime_type", "area", "model", "month", "step", "mean", "lo_
 @dataclass(frozen=True)
 class RunDigest:
     """What the index of a run of several crime types reads of each (:meth:`RunResult.digest`): its summary rows and
-    board sentences, without the fitted models, forecasts and sample paths (about 300 KB a series of a
-    neighbourhood panel), so that a run of every crime type need not hold them all until its index is written."""
+    board sentences, without the fitted models, forecasts and sample paths (about a quarter of a megabyte a series of
+    a neighbourhood panel), so that a run of every crime type need not hold them all until its index is written."""
 
     panel: Panel
     crime_type: str
