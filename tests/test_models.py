@@ -296,3 +296,48 @@ def test_ets_template_refits_when_its_form_no_longer_fits():
     assert first.form().endswith(",M)") and (y.iloc[:-6] == 0).any()
     assert not later.form().endswith(",M)")
     assert np.isfinite(later.predict(3).to_numpy()).all()
+
+
+def test_stl_arima_search_keeps_the_random_walk_its_concentrated_fits_cannot_fit():
+    """The search fits each candidate with its variance concentrated out, which the random walk without a constant
+    (no other parameter) cannot take: it is fitted as it is after the search, and chosen where its AIC is lower, as
+    pmdarima's own search chooses it."""
+    import pmdarima as pm
+
+    from forecast.models.stl_arima import search
+
+    y = 200 + np.cumsum(np.random.default_rng(0).normal(0, 10, 96))
+    options = dict(seasonal=False, suppress_warnings=True, error_action="ignore", start_p=1, start_q=1, max_p=1,
+                   max_q=1, max_d=1, cov_type="none")
+    alone = pm.auto_arima(y, sarimax_kwargs={"concentrate_scale": True}, **options)
+    assert (alone.order, alone.with_intercept, round(alone.aic(), 4)) == ((0, 1, 0), True, 703.5701)  # a drift
+    plain = pm.auto_arima(y, **options)
+    found = search(y)
+    assert (found.order, found.with_intercept) == (plain.order, plain.with_intercept) == ((0, 1, 0), False)
+    assert found.aic() == pytest.approx(plain.aic(), abs=1e-9) and round(found.aic(), 4) == 702.9764
+
+
+def test_a_concentrated_arima_fit_is_the_same_maximum_likelihood():
+    """statsmodels' concentrated scale: the variance is the residuals' mean square at the other parameters'
+    optimum, so the fit, its AIC and its forecast and interval are the full likelihood's, to the optimizer's
+    tolerance; the template of a concentrated fit refits the same way from its parameters."""
+    import pmdarima as pm
+
+    from forecast.models.stl_arima import STLArima, concentrated
+
+    y = 200 + np.cumsum(np.random.default_rng(4).normal(0, 10, 96))
+    full = pm.ARIMA(order=(1, 1, 0), with_intercept=False, suppress_warnings=True).fit(y, cov_type="none")
+    fast = pm.ARIMA(order=(1, 1, 0), with_intercept=False, suppress_warnings=True, concentrate_scale=True).fit(
+        y, cov_type="none")
+    assert full.params() == pytest.approx([-0.170289, 102.9889], abs=1e-4)
+    assert fast.params() == pytest.approx([-0.170284], abs=1e-5) and fast.arima_res_.scale == pytest.approx(102.9895,
+                                                                                                            abs=1e-4)
+    assert fast.aic() == pytest.approx(full.aic(), abs=1e-3)
+    (mean_full, bounds_full), (mean_fast, bounds_fast) = (m.predict(3, return_conf_int=True) for m in (full, fast))
+    assert np.abs(mean_fast - mean_full).max() < 1e-4 and np.abs(bounds_fast - bounds_full).max() < 1e-3
+    assert [concentrated(o, c) for o, c in (((0, 1, 0), False), ((0, 1, 0), True), ((1, 1, 0), False))] == [
+        False, True, True]
+    model = STLArima().fit(monthly(y))
+    again = model.template().fit(monthly(y))
+    assert again.arima_.order == model.arima_.order and again.arima_.params() == pytest.approx(model.arima_.params(),
+                                                                                               abs=1e-6)
