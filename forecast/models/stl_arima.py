@@ -9,35 +9,7 @@ from __future__ import annotations
 import numpy as np
 from statsmodels.tsa.seasonal import STL
 
-from forecast.models.base import LIBRARY_ERRORS, ForecastModel, arima_paths
-
-
-def concentrated(order: tuple, with_intercept: bool) -> bool:
-    """Whether an ARIMA of this order is fitted with its innovation variance concentrated out of the likelihood
-    (statsmodels' ``concentrate_scale``): the same maximum likelihood with one parameter fewer for the optimizer's
-    numerical gradient, a quarter of STL + ARIMA's cost (docs/SCALE.md). Not the random walk without a constant:
-    the variance is its only parameter, and scipy's optimizer refuses a problem of none."""
-    return bool(order[0] or order[2] or with_intercept)
-
-
-def search(adjusted: np.ndarray):
-    """pmdarima's stepwise search among ARIMA(p,d,q) with p, q <= 1 (d by the KPSS test), by AIC, each candidate
-    fitted with its variance concentrated out; then the random walk without a constant, which that search cannot
-    fit (:func:`concentrated`), fitted as it is and kept where its AIC is lower. The seasonally adjusted crime series
-    mostly take (0,1,1); up to order 3 cost 4 times as much for no better backtest scores (docs/SCALE.md). No
-    covariance of the parameters (cov_type="none"): nothing here uses it, and its numerical Hessian was a tenth of
-    each fit."""
-    import pmdarima as pm
-
-    found = pm.auto_arima(adjusted, seasonal=False, suppress_warnings=True, error_action="ignore", start_p=1,
-                          start_q=1, max_p=1, max_q=1, max_d=1, cov_type="none",
-                          sarimax_kwargs={"concentrate_scale": True})
-    try:
-        walk = pm.ARIMA(order=(0, found.order[1], 0), with_intercept=False, suppress_warnings=True).fit(
-            adjusted, cov_type="none")
-    except LIBRARY_ERRORS:
-        return found
-    return walk if walk.aic() < found.aic() else found
+from forecast.models.base import ForecastModel, arima_paths
 
 
 class STLArima(ForecastModel):
@@ -64,11 +36,16 @@ class STLArima(ForecastModel):
             self.seasonal_var_ = 0.0
         adjusted = y - self.seasonal_
         if self.order is None:
-            self.arima_ = search(adjusted)
+            # stepwise among ARIMA(p,d,q) with p, q <= 1 (d by the KPSS test): the seasonally adjusted crime series
+            # mostly take (0,1,1); up to order 3 cost 4 times as much for no better backtest scores (docs/SCALE.md).
+            # No covariance of the parameters (cov_type="none"): nothing here uses it, and its numerical Hessian
+            # was a tenth of each fit
+            self.arima_ = pm.auto_arima(adjusted, seasonal=False, suppress_warnings=True, error_action="ignore",
+                                        start_p=1, start_q=1, max_p=1, max_q=1, max_d=1, cov_type="none")
         else:
-            self.arima_ = pm.ARIMA(order=self.order, with_intercept=self.with_intercept, start_params=self.start_params,
-                                   suppress_warnings=True, concentrate_scale=concentrated(self.order, self.with_intercept)
-                                   ).fit(adjusted, cov_type="none")
+            self.arima_ = pm.ARIMA(order=self.order, with_intercept=self.with_intercept,
+                                   start_params=self.start_params, suppress_warnings=True).fit(adjusted,
+                                                                                               cov_type="none")
 
     def _forecast(self, horizon: int):
         mean, conf = self.arima_.predict(horizon, return_conf_int=True, alpha=0.05)
