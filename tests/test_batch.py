@@ -123,8 +123,11 @@ def test_the_batch_path_refuses_a_plan_it_does_not_make():
     assert not batch.batches(SPARSE, "croston") and batch.batches(SPARSE, "sparse")
 
 
-def test_batches_of_series_in_worker_processes_give_each_series_its_own_paths_and_decomposition_once():
+def test_batches_of_series_in_worker_processes_give_each_series_its_own_frames_paths_and_decomposition():
     items = list(datasets.load("city-of-london-lsoa").select(crime="Robbery").iter_series())[:40]
+    # a series too short for any backtest origin, with empty frames, in the same job as others and in one alone
+    items[35:35] = [(("Robbery", f"Short {i}"), items[i][1].iloc[:14]) for i in range(2)]
+    items.append((("Robbery", "Short 2"), items[0][1].iloc[:12]))
     seen = []
     out = run_batches(fit_sparse_series, items, 3, QUARTER_PATHS, 7, SPARSE, n_jobs=2, progress=seen.append)
     assert [(f.crime_type, f.area) for f in out] == [key for key, _ in items]
@@ -133,6 +136,7 @@ def test_batches_of_series_in_worker_processes_give_each_series_its_own_paths_an
         alone = fit_series(key, y, 3, QUARTER_PATHS, 7, (SPARSE, "sparse"))
         assert_same(alone.forecast, f.forecast)
         assert np.array_equal(alone.paths, f.paths) and f.paths.shape == (QUARTER_PATHS, 3)
+        assert len(f.forecast.predictions) == (0 if key[1].startswith("Short") else 4 * 3 * 3)
         pd.testing.assert_frame_equal(alone.decomposition.components, f.decomposition.components, check_exact=True)
 
 

@@ -244,10 +244,19 @@ def _frames(keys: list[Key], months: int, at: list[dict], settings: BacktestSett
         "chosen": both(np.full(cells, np.nan, dtype=object), np.array(models, dtype=object)[chosen]),
     }
     rows, metric_rows = pd.DataFrame(predictions), pd.DataFrame(metrics)
-    per, metric_per = len(rows) // n, len(metric_rows) // n
-    return {key: (rows.iloc[i * per:(i + 1) * per].reset_index(drop=True),
-                  metric_rows.iloc[i * metric_per:(i + 1) * metric_per].reset_index(drop=True))
-            for i, key in enumerate(keys)}
+    return dict(zip(keys, zip(cut(rows, [len(rows) // n] * n), cut(metric_rows, [len(metric_rows) // n] * n))))
+
+
+def cut(frame: pd.DataFrame, lengths: Sequence[int]) -> list[pd.DataFrame]:
+    """``frame`` cut into consecutive parts of ``lengths`` rows, each numbered from 0, without copying its data
+    (``reset_index`` copied every column, a fifth of this path's cost)."""
+    parts, start = [], 0
+    for length in lengths:
+        part = frame.iloc[start:start + length]
+        part.index = pd.RangeIndex(length)
+        parts.append(part)
+        start += length
+    return parts
 
 
 def _finals(members: list[tuple[Key, pd.Series, np.ndarray]], horizon: int,

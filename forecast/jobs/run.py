@@ -316,8 +316,39 @@ def fit_sparse_series(keys: list[tuple[str, str]], ys: list[pd.Series], horizon:
     same forecasts, paths and decompositions, for a sixth of the cost of a job a series."""
     forecasts = batch.forecast_sparse(list(zip(keys, ys)), settings, horizon,
                                       dict(zip(keys, given)) if given else None)
-    return [FittedSeries(f, model_paths(f.model, f.forecast, n_paths, series_rng(seed, key)), decompose(y, *key))
-            for key, y, f in zip(keys, ys, forecasts)]
+    return FittedBatch(FittedSeries(f, model_paths(f.model, f.forecast, n_paths, series_rng(seed, key)),
+                                    decompose(y, *key)) for key, y, f in zip(keys, ys, forecasts))
+
+
+class FittedBatch(list):
+    """The :class:`FittedSeries` of one job, sent back with their backtest frames joined: two frames a job
+    instead of two a series, which cost more to unpickle (in the run's own process, one after another) than the
+    series' fits. Unpickled, each series has its own frames again, equal to those it was made with."""
+
+    def __reduce__(self):
+        joined = {name: _joined([getattr(f.forecast, name) for f in self]) for name in ("predictions", "metrics")}
+        light = [replace(f, forecast=replace(f.forecast, predictions=None, metrics=None)) for f in self]
+        return _unjoined, (light, joined)
+
+
+def _joined(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame | None, list]:
+    """The frames with the first's columns and dtypes, end to end, and for each frame its length in the joined
+    frame, or the frame itself when it has other columns (an empty backtest's)."""
+    first = next((f for f in frames if len(f)), None)
+    if first is None:
+        return None, frames
+    same = [len(f) and f.columns.equals(first.columns) and f.dtypes.equals(first.dtypes) for f in frames]
+    joined = pd.concat([f for f, s in zip(frames, same) if s], ignore_index=True)
+    return joined, [len(f) if s else f for f, s in zip(frames, same)]
+
+
+def _unjoined(light: list[FittedSeries], joined: dict) -> FittedBatch:
+    parts = {}
+    for name, (frame, entries) in joined.items():
+        cuts = iter(batch.cut(frame, [e for e in entries if isinstance(e, int)]) if frame is not None else [])
+        parts[name] = [next(cuts) if isinstance(e, int) else e for e in entries]
+    return FittedBatch(replace(f, forecast=replace(f.forecast, predictions=p, metrics=m))
+                       for f, p, m in zip(light, parts["predictions"], parts["metrics"]))
 
 
 def forecastable(panel: Panel, crime_type: str) -> tuple[Panel, tuple[str, ...]]:
