@@ -52,6 +52,30 @@ def test_a_cluster_of_one_worker_does_the_fits_itself():
     assert len(series) == 6 and list(executed.values()) == [6]
 
 
+
+def test_the_sparse_series_batches_go_to_the_cluster_and_come_back_the_same():
+    """`run` sends a neighbourhood panel's sparse series in batches (forecast.engine.batch); on a cluster each batch
+    is one task, and its series come back with the frames, paths and decomposition a local job gives."""
+    import numpy as np
+    from dask.distributed import get_client
+
+    from forecast.engine.cluster import connected, fitting_on
+    from forecast.io import datasets
+    from forecast.jobs.run import fit_sparse_series
+
+    items = list(datasets.load("city-of-london-lsoa").select(crime="Robbery").iter_series())[:12]
+    plan = bt.BacktestSettings(models=("snaive", "sparse"))
+    local = bt.run_batches(fit_sparse_series, items, 3, 200, 0, plan, n_jobs=1)
+    with connected(workers=1) as where, fitting_on(where):
+        done = bt.run_batches(fit_sparse_series, items, 3, 200, 0, plan)
+        executed = get_client().run(lambda dask_worker: dask_worker.state.executed_count)
+    assert list(executed.values()) == [4]       # 12 series in 4 tasks of 3 (about four a worker process)
+    for a, b in zip(local, done):
+        for name in ("predictions", "metrics", "forecast"):
+            pd.testing.assert_frame_equal(getattr(a.forecast, name), getattr(b.forecast, name), check_exact=True)
+        assert np.array_equal(a.paths, b.paths) and a.decomposition.components.equals(b.decomposition.components)
+    assert [(f.crime_type, f.area) for f in done] == [key for key, _ in items]
+
 #: run in a fresh process, so that no pool of workers exists yet: which of its workers have the SPC rules imported
 #: when the first tasks reach them, after a large input was read with (warm) or without (cold) started_while
 FIRST_TASKS = """

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.data import Panel
-from forecast.engine.cluster import on_cluster, tasks
+from forecast.engine.cluster import cores, on_cluster, tasks
 from forecast.errors import ModelFitError
 from forecast.models import BASELINE, FAMILIES, GLOBAL, ForecastModel, GlobalModel, GlobalSeries, LEVELS, make
 from forecast.models.base import forecast_frame, months_after
@@ -425,11 +425,11 @@ def run_batches(func: Callable, series: Iterable[tuple[tuple[str, str], pd.Serie
                 **each: Mapping | None) -> list:
     """:func:`run_parallel` for a ``func`` that takes many series at once: ``func(keys, ys, *args, **lists)``
     returns a result for each key (each with ``crime_type`` and ``area``), each keyword a list of the keys'
-    entries. At most MAX_BATCH series a job, and about four jobs a process: a job a series cost a sparse series
-    more in sending it and its result than in fitting it."""
+    entries. At most MAX_BATCH series a job, and about four jobs a process (a worker thread, on a cluster): a job a
+    series cost a sparse series more in sending it and its result than in fitting it."""
     items = list(series)
-    n_jobs = n_jobs or os.cpu_count() or 1
-    size = max(1, min(MAX_BATCH, -(-len(items) // (4 * n_jobs))))
+    processes = cores() if on_cluster() else n_jobs or os.cpu_count() or 1
+    size = max(1, min(MAX_BATCH, -(-len(items) // (4 * processes))))
     each = {name: mapping for name, mapping in each.items() if mapping}
     calls = []
     for start in range(0, len(items), size):

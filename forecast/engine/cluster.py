@@ -33,6 +33,13 @@ def on_cluster() -> bool:
     return type(backend).__name__ == "DaskDistributedBackend"
 
 
+
+def cores() -> int:
+    """The connected cluster's worker threads: how many tasks it runs at once."""
+    from dask.distributed import get_client
+
+    return max(1, sum(get_client().nthreads().values()))
+
 @contextlib.contextmanager
 def connected(scheduler: str | None = None, workers: int | None = None) -> Iterator[str | None]:
     """Inside, a Dask client of the cluster at ``scheduler`` (else $FORECAST_SCHEDULER), or of a local cluster of
