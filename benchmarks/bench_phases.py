@@ -9,7 +9,8 @@ between phases, so a worker's CPU falls in the phase that gave it work) before a
 - the global model: `forecast.jobs.run.panel_forecasts` (its trainings, `trained_models`, shown on their own too,
   and every series' forecasts from it);
 - the fits: `forecast.engine.backtest.run_parallel` (each series' backtest, final fit, sample paths and seasonal
-  decomposition, in the workers; the results received in this process);
+  decomposition, in the workers; the results received in this process), and `run_batches` for the series planned
+  with `sparse` (the same, many series a job: forecast/engine/batch.py);
 - reconciliation and the step-change outlook: `forecast.jobs.run.reconciled`, `forecast.engine.outlook.run_outlooks`;
 - the charts: `forecast.present.plots.crime_charts` (series charts and small multiples, in the workers);
 - the rest: reading and checking the data, SPC, the summary and sentences, the CSV files and report.
@@ -34,6 +35,7 @@ PHASES = (
     ("the global model: trainings and forecasts", "forecast.jobs.run", "panel_forecasts"),
     ("  of which its trainings", "forecast.engine.backtest", "trained_models"),
     ("the series' fits", "forecast.engine.backtest", "run_parallel"),
+    ("the sparse series' fits, in batches", "forecast.engine.backtest", "run_batches"),
     ("reconciliation", "forecast.jobs.run", "reconciled"),
     ("step-change outlook", "forecast.engine.outlook", "run_outlooks"),
     ("charts", "forecast.present.plots", "crime_charts"),
