@@ -118,6 +118,34 @@ def test_the_batch_path_equals_a_series_at_a_time_on_short_small_and_sparse_pane
         assert_same(a, b)
 
 
+
+def test_a_series_whose_fit_fails_goes_the_series_own_way_alone_or_with_its_whole_group(monkeypatch):
+    """A count model's numerical failure (a ValueError from its library becomes a ModelFitError) is counted and
+    said, and the seasonal naive forecasts the series, as a series at a time; the others of its group keep the
+    batch's results. Here the series starting with 9 crimes fail, every fit of them."""
+    from forecast.models.intermittent import Sparse
+
+    rate = Sparse._rate
+
+    def failing(self, y):
+        if y[0] == 9:
+            raise ValueError("a singular matrix")
+        return rate(self, y)
+
+    monkeypatch.setattr(Sparse, "_rate", failing)
+    rng = np.random.default_rng(3)
+    months = pd.period_range("2018-01", periods=30, freq="M")
+    counts = rng.poisson(0.8, (4, 30)).astype(float)
+    counts[1, 0] = counts[2, 0] = 9                     # two of four series of one group fail
+    items = [(("Crime", f"Area {i}"), pd.Series(c, index=months)) for i, c in enumerate(counts)]
+    items += [(("Crime", "Alone"), pd.Series(counts[1], index=months + 3))]     # a group of one, which fails
+    alone, batched = one_at_a_time(items), batch.forecast_sparse(items, SPARSE)
+    for a, b in zip(alone, batched):
+        assert_same(a, b)
+    assert [f.failures for f in batched] == [0, 5, 5, 0, 5]            # 4 origins and the final fit
+    assert [f.chosen for f in batched] == ["sparse", "snaive", "snaive", "sparse", "snaive"]
+    assert "sparse failed on the full series (sparse: a singular matrix); seasonal naive used" in batched[1].notes
+
 def test_the_batch_path_refuses_a_plan_it_does_not_make():
     with pytest.raises(ValueError, match="backtests snaive and sparse, not snaive, croston"):
         batch.forecast_sparse([], BacktestSettings(models=(BASELINE, "croston")))

@@ -16,11 +16,11 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from forecast.engine.backtest import (FIT_ERRORS, MEAN_AND_BOUNDS, PREDICTION_COLUMNS, QUANTILES, BacktestSettings,
-                                      AUTO, PanelForecasts, SeriesForecast, _nested, fit_family, forecast_series,
-                                      rolling_origins)
+from forecast.engine.backtest import (AUTO, FIT_ERRORS, MEAN_AND_BOUNDS, PREDICTION_COLUMNS, QUANTILES,
+                                      BacktestSettings, PanelForecasts, SeriesForecast, _nested, fit_family,
+                                      forecast_series, rolling_origins)
 from forecast.models import BASELINE, LEVELS
-from forecast.models.base import estimating, forecast_frame, months_after, z_value
+from forecast.models.base import forecast_frame, months_after, z_value
 from forecast.models.intermittent import Sparse, count_bounds
 
 Key = tuple[str, str]
@@ -76,7 +76,7 @@ def _forecast_group(members: list[tuple[Key, pd.Series, np.ndarray]], settings: 
                    "months": [str(m) for m in months_after(origin, h)]})
     finals = _finals(members, horizon, given, failed)
     done = [i for i in range(len(members)) if i not in failed]
-    frames = _frames([members[i][0] for i in done], values.shape[1],
+    frames = {} if not done else _frames([members[i][0] for i in done], values.shape[1],
                      [{**o, "actual": o["actual"][done], "scale": o["scale"][done],
                        "squared_scale": o["squared_scale"][done],
                        "forecasts": {m: {c: v[done] for c, v in f.items()} for m, f in o["forecasts"].items()},
@@ -111,18 +111,6 @@ def _seasonal_naive(train: np.ndarray, h: int, m: int) -> dict[str, np.ndarray]:
     return _clipped(columns)
 
 
-def _fit_sparse(values: np.ndarray) -> Sparse:
-    """The ``sparse`` family fitted to one series' values, as :meth:`ForecastModel.fit` fits it but without the
-    pandas series (its months are not needed to forecast from an origin)."""
-    model = Sparse()
-    model._forecasts = {}
-    model.constant_ = float(values[0]) if np.ptp(values) == 0 else None
-    if model.constant_ is None:
-        with estimating(model.name):
-            model._fit(values)
-    return model
-
-
 def _sparse(train: np.ndarray, h: int, panels: list, failed: set[int]) -> dict[str, np.ndarray]:
     """``sparse``'s forecast columns of every row at one origin, the global model's forecast (``panels``, one a
     row or None) blended in: the fits a row at a time, the count quantiles of every row in one call. A row whose
@@ -132,7 +120,7 @@ def _sparse(train: np.ndarray, h: int, panels: list, failed: set[int]) -> dict[s
     flat = np.zeros(len(train), dtype=bool)
     for i, row in enumerate(train):
         try:
-            model = _fit_sparse(row)
+            model = Sparse().fit_values(row)
         except FIT_ERRORS:
             failed.add(i)
             continue
@@ -141,7 +129,7 @@ def _sparse(train: np.ndarray, h: int, panels: list, failed: set[int]) -> dict[s
             continue
         if panels[i] is not None:
             model = model.joined(panels[i])
-        rates[i], dispersion[i] = model._forecast_once(h)[0], model.dispersion_
+        rates[i], dispersion[i] = model.rates(h), model.dispersion_
     return _count_columns(rates, dispersion, flat)
 
 
@@ -234,7 +222,8 @@ def _frames(keys: list[Key], months: int, at: list[dict], settings: BacktestSett
         "crime_type": np.repeat([k[0] for k in keys], len(at) * (len(models) + 1)),
         "area": np.repeat([k[1] for k in keys], len(at) * (len(models) + 1)),
         "model": both(np.broadcast_to(np.array(models), cells), np.full((n, len(at)), AUTO)),
-        "origin": both(np.broadcast_to(np.array(origins)[:, None], cells), np.broadcast_to(np.array(origins), (n, len(at)))),
+        "origin": both(np.broadcast_to(np.array(origins)[:, None], cells),
+                       np.broadcast_to(np.array(origins), (n, len(at)))),
         **{c: both(v, np.take_along_axis(v, picked, axis=2)) for c, v in scores.items()},
         **{c: both(np.broadcast_to(np.stack([o[c] for o in at], axis=1)[:, :, None], cells),
                    np.stack([o[c] for o in at], axis=1)) for c in ("scale", "squared_scale")},
@@ -278,7 +267,7 @@ def _finals(members: list[tuple[Key, pd.Series, np.ndarray]], horizon: int,
         if model.constant_ is not None:
             rates[i], flat[i] = model.constant_, True
         else:
-            rates[i], dispersion[i] = models[i]._forecast_once(horizon)[0], model.dispersion_
+            rates[i], dispersion[i] = models[i].rates(horizon), model.dispersion_
     columns = _count_columns(rates, dispersion, flat)
     return {i: (model, forecast_frame({c: v[i] for c, v in columns.items()}, model.future_index(horizon)))
             for i, model in models.items()}

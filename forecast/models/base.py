@@ -75,11 +75,24 @@ class ForecastModel:
                 self._fit(values)
         return self
 
+    def fit_values(self, values: np.ndarray) -> "ForecastModel":
+        """:meth:`fit` on a series' finite values alone, without its months (so no :meth:`future_index` or
+        :meth:`predict`): for :mod:`forecast.engine.batch`, which fits many series at each backtest origin and
+        needs only their forecasts' numbers."""
+        values = self._flat(np.asarray(values, dtype=float))
+        if self.constant_ is None:
+            with estimating(self.name):
+                self._fit(values)
+        return self
+
     def _take(self, y: pd.Series) -> np.ndarray:
         """Check and keep the series (``y_``) and whether it is flat (``constant_``); returns its values."""
         self.y_ = self._check(y)
+        return self._flat(self.y_.to_numpy(dtype=float))
+
+    def _flat(self, values: np.ndarray) -> np.ndarray:
+        """A new fit's state: no forecasts yet, and the constant of a flat series (``constant_``, else None)."""
         self._forecasts = {}
-        values = self.y_.to_numpy(dtype=float)
         self.constant_ = float(values[0]) if np.ptp(values) == 0 else None
         return values
 
