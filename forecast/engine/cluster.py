@@ -33,12 +33,12 @@ def on_cluster() -> bool:
     return type(backend).__name__ == "DaskDistributedBackend"
 
 
-
 def cores() -> int:
     """The connected cluster's worker threads: how many tasks it runs at once."""
     from dask.distributed import get_client
 
     return max(1, sum(get_client().nthreads().values()))
+
 
 @contextlib.contextmanager
 def connected(scheduler: str | None = None, workers: int | None = None) -> Iterator[str | None]:

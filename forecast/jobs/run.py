@@ -313,7 +313,7 @@ def fit_series(key: tuple[str, str], y: pd.Series, horizon: int, n_paths: int, s
 def fit_sparse_series(keys: list[tuple[str, str]], ys: list[pd.Series], horizon: int, n_paths: int, seed: int,
                       settings: BacktestSettings, given: list | None = None) -> list[FittedSeries]:
     """:func:`fit_series` of many series planned with ``sparse`` (:mod:`forecast.engine.batch`), in one job: the
-    same forecasts, paths and decompositions, for a sixth of the cost of a job a series."""
+    same forecasts, paths and decompositions, for about half the CPU of a job a series (benchmarks/bench_batch.py)."""
     forecasts = batch.forecast_sparse(list(zip(keys, ys)), settings, horizon,
                                       dict(zip(keys, given)) if given else None)
     return FittedBatch(FittedSeries(f, model_paths(f.model, f.forecast, n_paths, series_rng(seed, key)),
@@ -337,7 +337,7 @@ def _joined(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame | None, list]:
     first = next((f for f in frames if len(f)), None)
     if first is None:
         return None, frames
-    same = [len(f) and f.columns.equals(first.columns) and f.dtypes.equals(first.dtypes) for f in frames]
+    same = [bool(len(f)) and f.columns.equals(first.columns) and f.dtypes.equals(first.dtypes) for f in frames]
     joined = pd.concat([f for f, s in zip(frames, same) if s], ignore_index=True)
     return joined, [len(f) if s else f for f, s in zip(frames, same)]
 
