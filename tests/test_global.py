@@ -94,6 +94,26 @@ def test_a_series_forecast_holds_numbers_not_the_model(fitted):
         make("global").fit(pd.Series([1.0, 2, 3], index=MONTHS[:3]))
 
 
+
+def test_a_series_forecast_travels_with_its_months_as_arrays_and_gives_them_back_whole():
+    """A run sends each series five of these; their months went as a pandas series each, most of their cost."""
+    y = pd.Series(np.arange(1.0, 25.0), index=MONTHS[:24], name="count")
+    held = GlobalSeries.holding(y, (0.1, 0.5, 0.9), np.array([[8.0, 9.0], [10.0, 11.0], [13.0, 15.0]]))
+    state = held.__getstate__()
+    assert "_y" not in state and not any(isinstance(v, (pd.Series, pd.Index)) for v in state.values())
+    ordinals, values, name = state["_months"]
+    assert ordinals.tolist() == MONTHS[:24].asi8.tolist() and values.tolist() == y.tolist() and name == "count"
+    back = pickle.loads(pickle.dumps(held))
+    assert back.median().tolist() == [10.0, 11.0] and "_y" not in vars(back)   # the quantiles alone: no series made
+    pd.testing.assert_frame_equal(back.predict(2), held.predict(2), check_exact=True)
+    pd.testing.assert_series_equal(back.y_, held.y_, check_exact=True)
+    assert len(pickle.dumps(held)) < len(pickle.dumps(vars(held)))
+    old = GlobalSeries()
+    old.__setstate__({"y_": y, "_forecasts": {}, "constant_": None, "quantiles_": held.quantiles_})
+    pd.testing.assert_frame_equal(old.predict(2), held.predict(2), check_exact=True)   # pickled before this
+    with pytest.raises(AttributeError):
+        GlobalSeries().y_
+
 def test_the_95_interval_stretches_the_80_interval_by_the_normal_ratio():
     y = pd.Series(np.arange(1.0, 25.0), index=MONTHS[:24])
     f = GlobalSeries.holding(y, (0.1, 0.5, 0.9), np.array([[8.0], [10.0], [13.0]])).predict(1)
