@@ -111,6 +111,7 @@ def test_a_series_forecast_travels_with_its_months_as_arrays_and_gives_them_back
     old = GlobalSeries()
     old.__setstate__({"y_": y, "_forecasts": {}, "constant_": None, "quantiles_": held.quantiles_})
     pd.testing.assert_frame_equal(old.predict(2), held.predict(2), check_exact=True)   # pickled before this
+    assert "y_" not in vars(old) and "_months" in old.__getstate__()                   # and sent as arrays since
     with pytest.raises(AttributeError):
         GlobalSeries().y_
 

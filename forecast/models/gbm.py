@@ -290,8 +290,9 @@ class GlobalSeries(ForecastModel):
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state = dict(state)
         if "y_" in state:  # pickled before the months travelled as arrays
-            state = {**state, "_y": state.pop("y_")}
+            state["_y"] = state.pop("y_")
         vars(self).update(state)
 
     @property
