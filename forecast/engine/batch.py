@@ -20,7 +20,7 @@ from forecast.engine.backtest import (AUTO, FIT_ERRORS, MEAN_AND_BOUNDS, PREDICT
                                       BacktestSettings, PanelForecasts, SeriesForecast, _nested, fit_family,
                                       forecast_series, rolling_origins)
 from forecast.models import BASELINE, LEVELS
-from forecast.models.base import forecast_frame, months_after, z_value
+from forecast.models.base import at_least_zero, forecast_frame, months_after, z_value
 from forecast.models.intermittent import Sparse, count_bounds
 
 Key = tuple[str, str]
@@ -108,7 +108,7 @@ def _seasonal_naive(train: np.ndarray, h: int, m: int) -> dict[str, np.ndarray]:
     for level in LEVELS:
         z = z_value(level)
         columns[f"lo_{level}"], columns[f"hi_{level}"] = mean - z * sd, mean + z * sd
-    return _clipped(columns)
+    return at_least_zero(columns)
 
 
 def _sparse(train: np.ndarray, h: int, panels: list, failed: set[int]) -> dict[str, np.ndarray]:
@@ -144,11 +144,7 @@ def _count_columns(rates: np.ndarray, dispersion: np.ndarray, flat: np.ndarray) 
         if counted.any():
             low[counted], high[counted] = count_bounds(rates[counted], dispersion[counted], level)
         columns[f"lo_{level}"], columns[f"hi_{level}"] = low, high
-    return _clipped(columns)
-
-
-def _clipped(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {name: np.maximum(np.asarray(value, dtype=float), 0.0) for name, value in columns.items()}
+    return at_least_zero(columns)
 
 
 def _scales(train: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:

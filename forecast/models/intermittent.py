@@ -106,9 +106,16 @@ def count_bounds(rates: np.ndarray, dispersion: float | np.ndarray, level: float
         out[:, poisson] = stats.poisson.ppf(q, rates[poisson])
     if not poisson.all():
         mean = rates[~poisson]
-        size = np.maximum(mean, 1e-12) / (dispersion[~poisson] - 1)
-        out[:, ~poisson] = np.where(mean > 0, stats.nbinom.ppf(q, size, size / (size + mean)), 0.0)
+        out[:, ~poisson] = np.where(mean > 0, stats.nbinom.ppf(q, *nbinom_parameters(mean, dispersion[~poisson])),
+                                    0.0)
     return out[0], out[1]
+
+
+def nbinom_parameters(rates: np.ndarray, dispersion: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The negative binomial's (size, probability) at each of ``rates`` with the dispersion (variance over mean,
+    above 1) given; a rate of 0 is kept just above it, and its count set to 0 by the callers."""
+    size = np.maximum(rates, 1e-12) / (dispersion - 1)
+    return size, size / (size + rates)
 
 
 class CountModel(ForecastModel):
@@ -148,10 +155,8 @@ class CountModel(ForecastModel):
         return best[1], best[0], best[2]
 
     def _nbinom(self, rates):
-        """The negative binomial's (size, probability) at each of ``rates`` with the model's dispersion (a rate of
-        0 is kept just above it, and its count set to 0 by the callers)."""
-        size = np.maximum(rates, 1e-12) / (self.dispersion_ - 1)
-        return size, size / (size + rates)
+        """:func:`nbinom_parameters` at the model's dispersion."""
+        return nbinom_parameters(rates, self.dispersion_)
 
     def distribution(self, rate: float | None = None):
         """The frozen scipy distribution of one month's count at ``rate`` (default: the model's own)."""
