@@ -456,7 +456,8 @@ class Run:
 
 
 def run(panel: Panel, crime: str, *, areas: str | Sequence[str] | None = None, model: str = DEFAULT_MODEL,
-        sparse_model: str | None = SPARSE_MODEL, horizon: int = 3, origins: int = 4, step: int = 3,
+        members: str | Sequence[str] | None = None, sparse_model: str | None = SPARSE_MODEL, horizon: int = 3,
+        origins: int = 4, step: int = 3,
         backtest_horizon: int | None = None, n_paths: int = 2000, seed: int = 0, reconcile: str = RECONCILE,
         include_asb: bool = False, options: "SPCOptions | None" = None, n_jobs: int | None = None,
         progress: Progress | None = None, track: bool = False, **publish_options) -> Run:
@@ -464,6 +465,8 @@ def run(panel: Panel, crime: str, *, areas: str | Sequence[str] | None = None, m
     rolling-origin backtest against the seasonal naive, the forecast with 80% and 95% intervals, the chance of a
     step change (``n_paths`` sample paths; 0: none) and the board's sentences. The backtest forecasts
     ``backtest_horizon`` months from each of ``origins`` origins ``step`` months apart (default: ``horizon``).
+    ``members``: the ensemble's local families (default ETS, Theta and STL + ARIMA); the run backtests those, the
+    seasonal naive and the global model, so fewer members cost less (docs/SCALE.md, "A cheaper ensemble").
     The global model learns from every series of ``panel``. ``track=True`` publishes the run at once (files and
     MLflow, as `forecast run`); otherwise nothing is written until ``.publish()``.
 
@@ -475,10 +478,11 @@ def run(panel: Panel, crime: str, *, areas: str | Sequence[str] | None = None, m
     from forecast.data import resolve_names
     from forecast.engine.backtest import BacktestSettings
     from forecast.jobs.run import run_forecast
-    from forecast.models import DEFAULT_RUN, make
+    from forecast.models import make, parse_members, run_families
 
     if model != "auto":
         make(model)
+    members = parse_members(members)
     sparse_model = None if sparse_model == "same" else sparse_model
     if sparse_model:
         make(sparse_model)
@@ -487,7 +491,8 @@ def run(panel: Panel, crime: str, *, areas: str | Sequence[str] | None = None, m
     if len(names) != 1:
         raise SelectionError(f"run takes one crime type, got {len(names)} ({', '.join(names)}); call it for each")
     crime_type = names[0]
-    settings = BacktestSettings(origins=origins, horizon=backtest_horizon or horizon, step=step, models=DEFAULT_RUN)
+    settings = BacktestSettings(origins=origins, horizon=backtest_horizon or horizon, step=step,
+                                models=run_families(members), members=members)
     result = run_forecast(whole.select(crime=crime_type, area=_names(areas)), crime_type, horizon, model, settings,
                           options or SPCOptions(), n_jobs=n_jobs, progress=progress, n_paths=n_paths, seed=seed,
                           reconcile=reconcile, train=whole, sparse_model=sparse_model)
@@ -520,20 +525,22 @@ class Backtest:
 
 
 def backtest(panel: Panel, crime: str | Sequence[str] | None = None, area: str | Sequence[str] | None = None, *,
-             models: str | Sequence[str] = "all", horizon: int = 3, origins: int = 4, step: int = 3,
-             last: int | None = None, reconcile: str = RECONCILE, n_jobs: int | None = None,
-             progress: Progress | None = None) -> Backtest:
+             models: str | Sequence[str] = "all", members: str | Sequence[str] | None = None, horizon: int = 3,
+             origins: int = 4, step: int = 3, last: int | None = None, reconcile: str = RECONCILE,
+             n_jobs: int | None = None, progress: Progress | None = None) -> Backtest:
     """Rolling-origin backtest of the model families against the seasonal naive baseline; with a force total and
     all its areas in the selection, the forecasts are also reconciled at each origin and scored again.
+    ``members``: the ensemble's local families (default ETS, Theta and STL + ARIMA).
 
     >>> b = fc.backtest(fc.load(), crime="burglary", area="camden", models="ets,snaive")   # doctest: +SKIP
     >>> b.summary()[["model", "mase"]]                                                    # doctest: +SKIP
     """
     from forecast.engine.backtest import BacktestSettings, backtest_panel
-    from forecast.models import parse_models
+    from forecast.models import parse_members, parse_models
 
     settings = BacktestSettings(origins=origins, horizon=horizon, step=step,
-                                models=parse_models(models if isinstance(models, str) else ",".join(models)))
+                                models=parse_models(models if isinstance(models, str) else ",".join(models)),
+                                members=parse_members(members))
     chosen = panel.select(crime=_names(crime), area=_names(area)) if crime or area else panel
     if last:
         chosen = chosen.last_months(last)
@@ -581,12 +588,13 @@ class Outlook:
 
 
 def outlook(panel: Panel, crime: str | Sequence[str], area: str | Sequence[str] | None = None, *,
-            model: str = DEFAULT_MODEL, n_paths: int = 2000, seed: int = 0, reconcile: str = RECONCILE,
-            options: "SPCOptions | None" = None, n_jobs: int | None = None,
+            model: str = DEFAULT_MODEL, members: str | Sequence[str] | None = None, n_paths: int = 2000,
+            seed: int = 0, reconcile: str = RECONCILE, options: "SPCOptions | None" = None, n_jobs: int | None = None,
             progress: Progress | None = None) -> Outlook:
     """Sample paths of next quarter replayed through the SPC rules: the chance of a step change up or down, and
     of a month beyond a limit. With ``reconcile`` (as `run` does, so both give one probability) every area and
-    the force total are fitted and their paths made to add up; the chosen areas are reported.
+    the force total are fitted and their paths made to add up; the chosen areas are reported. ``members``: the
+    ensemble's local families, as given to `run`.
 
     >>> fc.outlook(fc.load(), "robbery", "bromley").sentences    # doctest: +SKIP
     """
@@ -594,17 +602,19 @@ def outlook(panel: Panel, crime: str | Sequence[str], area: str | Sequence[str] 
     from forecast.data import resolve_names
     from forecast.engine.backtest import BacktestSettings
     from forecast.jobs.run import run_forecast
-    from forecast.models import DEFAULT_RUN, make
+    from forecast.models import make, parse_members, run_families
 
     if model != "auto":
         make(model)
+    members = parse_members(members)
     whole = panel.with_totals()
     crimes = resolve_names(_names(crime), whole.crime_types, "crime type")
     chosen = set(whole.select(crime=crimes, area=_names(area)).keys())
     fitted = whole.select(crime=crimes) if reconcile != "none" else whole.select(crime=crimes, area=_names(area))
     found = []
     for crime_type in crimes:
-        result = run_forecast(fitted, crime_type, 3, model, BacktestSettings(models=DEFAULT_RUN),
+        result = run_forecast(fitted, crime_type, 3, model,
+                              BacktestSettings(models=run_families(members), members=members),
                               options or SPCOptions(), n_jobs=n_jobs, progress=progress, n_paths=n_paths, seed=seed,
                               reconcile=reconcile, train=whole)
         found += [o for key, o in result.outlooks.items() if key in chosen]
@@ -612,7 +622,7 @@ def outlook(panel: Panel, crime: str | Sequence[str], area: str | Sequence[str] 
 
 
 def evaluate_outlook(panel: Panel, crime: str | None = None, area: str | None = None, *, model: str = DEFAULT_MODEL,
-                     every: int = 3, n_paths: int = 2000, seed: int = 0, options: "SPCOptions | None" = None,
+                     members: str | Sequence[str] | None = None, every: int = 3, n_paths: int = 2000, seed: int = 0, options: "SPCOptions | None" = None,
                      n_jobs: int | None = None, progress: Progress | None = None):
     """The outlook replayed on history every ``every`` months: a :class:`~forecast.engine.outlook.Calibration`
     with the Brier score against the base rate and the run-length baseline, and a reliability table.
@@ -623,8 +633,9 @@ def evaluate_outlook(panel: Panel, crime: str | None = None, area: str | None = 
     from forecast.control.xmr import SPCOptions
     from forecast.engine.backtest import run_parallel
     from forecast.engine.outlook import Calibration
-    from forecast.models import DEFAULT_RUN, GLOBAL
+    from forecast.models import GLOBAL, parse_members, run_families
 
+    members = parse_members(members)
     if model == GLOBAL:
         raise SelectionError("--evaluate replays the families fitted on each series; the global model, trained on "
                              "the whole panel, would need training again at every past origin (try --model "
@@ -632,17 +643,17 @@ def evaluate_outlook(panel: Panel, crime: str | None = None, area: str | None = 
     if names_a_total(crime, area):
         panel = panel.with_totals()
     chosen = panel.select(crime=crime, area=area)
-    models = tuple(m for m in DEFAULT_RUN if m != GLOBAL) if model == "auto" else (model,)
-    frames = run_parallel(_EvaluateJob(options or SPCOptions(), models, every, n_paths, seed), chosen.iter_series(),
-                          n_jobs=n_jobs, progress=progress)
+    models = tuple(m for m in run_families(members) if m != GLOBAL) if model == "auto" else (model,)
+    frames = run_parallel(_EvaluateJob(options or SPCOptions(), models, every, n_paths, seed, members),
+                          chosen.iter_series(), n_jobs=n_jobs, progress=progress)
     return Calibration(pd.concat([f.records for f in frames], ignore_index=True), models, len(chosen.keys()))
 
 
 class _EvaluateJob:
     """A picklable job for the parallel workers: the outlook replayed over one series' history."""
 
-    def __init__(self, options, models, every, n_paths, seed):
-        self.args = (options, models, every, 36, 3, n_paths, seed)
+    def __init__(self, options, models, every, n_paths, seed, members):
+        self.args = (options, models, every, 36, 3, n_paths, seed, 4, members)
 
     def __call__(self, key, y):
         from types import SimpleNamespace

@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from forecast.engine.reconcile import DEFAULT as RECONCILE_DEFAULT
-from forecast.cli.options import (check_outputs, computing, data_options, model_options,
-                                  selection_options, tracking_options)
+from forecast.cli.options import (computing, data_options, members_option, model_options, selection_options,
+                                  tracking_options)
+from forecast.cli.outputs import check_outputs
 from forecast.cli.progress import Progress
 from forecast.data import Panel
 
@@ -23,6 +24,7 @@ from forecast.data import Panel
 @click.option("--models", default="all", show_default=True, metavar="NAMES",
               help="Comma-separated model families, or 'all' (snaive, stl-arima, sarima, ets, theta, global, "
                    "ensemble); the count families for sparse series by name: croston, tsb, adida, sparse.")
+@members_option
 @click.option("--horizon", default=3, show_default=True, type=click.IntRange(1, 24), help="Months ahead per origin.")
 @click.option("--last", "last", default=None, type=click.IntRange(12, 100000), metavar="N",
               help="Keep only the last N months of every series.")
@@ -32,7 +34,7 @@ from forecast.data import Panel
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Predictions CSV to write (crime_type, area, model, origin, month, step, actual, mean, bounds).")
 @tracking_options("forecast/<crime slug>, or forecast/backtest for several")
-def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins, step, n_jobs, scheduler, workers,
+def backtest(panel: Panel, reconcile, models, members, horizon, last, min_months, origins, step, n_jobs, scheduler, workers,
              output, tracking_uri, no_track, experiment) -> None:
     """Rolling-origin backtest of the model families against the seasonal naive baseline.
 
@@ -56,8 +58,8 @@ def backtest(panel: Panel, reconcile, models, horizon, last, min_months, origins
     start, started_at = time.perf_counter(), time.time()
     keys = (panel.last_months(last) if last else panel).keys()
     with computing(scheduler, workers) as where, fitting_on(where), Progress(len(keys), "backtest") as progress:
-        done = api.backtest(panel, models=models, horizon=horizon, origins=origins, step=step, last=last,
-                            reconcile=reconcile, n_jobs=n_jobs, progress=progress)
+        done = api.backtest(panel, models=models, members=members, horizon=horizon, origins=origins, step=step,
+                            last=last, reconcile=reconcile, n_jobs=n_jobs, progress=progress)
     elapsed = time.perf_counter() - start
     if output:
         write_csv(done.predictions, output)

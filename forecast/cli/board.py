@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from forecast.cli.options import check_outputs, data_options, emit, inputs, output_options
+from forecast.cli.options import data_options, inputs, output_options
+from forecast.cli.outputs import check_outputs, emit
 from forecast.data import Panel
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from forecast.cli.options import (DEFAULT_MODEL, SPARSE_MODEL, InputError, charts_option, check_outputs, computing,
-                                  data_options, emit, history_option, model_options, output_options,
-                                  say_uneven_totals, spc_options, tracking_options)
+from forecast.cli.options import (DEFAULT_MODEL, SPARSE_MODEL, InputError, charts_option, computing, data_options,
+                                  history_option, members_option, model_options, output_options, say_uneven_totals,
+                                  spc_options, tracking_options)
+from forecast.cli.outputs import check_outputs, emit
 from forecast.engine.reconcile import DEFAULT as RECONCILE_DEFAULT, METHODS as RECONCILE_METHODS
 from forecast.cli.progress import Progress
 from forecast.data import Panel
@@ -28,6 +29,7 @@ from forecast.words import plural, printable
               help="A model family (snaive, ets, theta, stl-arima, sarima, global, ensemble; croston, tsb, adida, "
                    "sparse for counts), or 'auto' to pick per series by backtest MASE. The ensemble is the default "
                    "because it forecasts better than the per-series choice (README, Measured).")
+@members_option
 @click.option("--sparse-model", default=SPARSE_MODEL, show_default=True, metavar="NAME",
               help="The family for series with too few crimes a month for SPC signals (under --min-mean), e.g. "
                    "neighbourhoods: a count model ('sparse' chooses by demand pattern), or 'same' for --model.")
@@ -111,7 +113,7 @@ def run(panel: Panel, crime, area, include_asb, out_dir, register, no_track, tra
 
 def run_crime(panel: Panel, crime_type: str, area, folder: Path, label: str, where: str | None, *, brief: bool,
               latest: bool, track: bool, register: bool, tracking_uri, experiment, include_asb: bool, started: float,
-              started_at: float, model, sparse_model, horizon, backtest_horizon, export, n_paths, seed, history,
+              started_at: float, model, members, sparse_model, horizon, backtest_horizon, export, n_paths, seed, history,
               charts, reconcile, fmt, origins, step, n_jobs, spc_options):
     """One crime type of ``forecast run``: fitted (on the cluster, if any), printed, published. ``brief`` (a run
     of several crime types): one line of what stands where, and the folder."""
@@ -121,7 +123,8 @@ def run_crime(panel: Panel, crime_type: str, area, folder: Path, label: str, whe
 
     series = panel.with_totals(include_asb=include_asb).select(crime=crime_type, area=area).keys()
     with fitting_on(where), Progress(len(series), label) as progress:
-        result = api.run(panel, crime_type, areas=area, model=model, sparse_model=sparse_model, horizon=horizon,
+        result = api.run(panel, crime_type, areas=area, model=model, members=members, sparse_model=sparse_model,
+                         horizon=horizon,
                          backtest_horizon=backtest_horizon, origins=origins, step=step, n_paths=n_paths, seed=seed,
                          reconcile=reconcile, include_asb=include_asb, options=spc_options, n_jobs=n_jobs,
                          progress=progress)
@@ -162,6 +165,7 @@ def run_crime(panel: Panel, crime_type: str, area, folder: Path, label: str, whe
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed: same seed, same numbers.")
 @click.option("--model", default=DEFAULT_MODEL, show_default=True,
               help="A model family, or 'auto' (per-series backtest choice).")
+@members_option
 @click.option("--evaluate", is_flag=True,
               help="Replay history: Brier score of the outlook against the base rate, and a reliability table "
                    "(with the families fitted on each series; the ensemble without the global model).")
@@ -174,7 +178,7 @@ def run_crime(panel: Panel, crime_type: str, area, folder: Path, label: str, whe
                    "chosen areas (faster; the probabilities may then differ from run's).")
 @spc_options
 @output_options
-def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_jobs, reconcile, spc_options, fmt,
+def outlook(panel: Panel, crime, area, n_paths, seed, model, members, evaluate, every, n_jobs, reconcile, spc_options, fmt,
             output) -> None:
     """Chance that next quarter brings a significant step change, per series.
 
@@ -194,8 +198,9 @@ def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_
     check_outputs(files=[output])
     if evaluate:
         with Progress(len(api.select(panel, crime, area, totals=False).keys()), "replaying history") as progress:
-            calibration = api.evaluate_outlook(panel, crime, area, model=model, every=every, n_paths=n_paths,
-                                               seed=seed, options=spc_options, n_jobs=n_jobs, progress=progress)
+            calibration = api.evaluate_outlook(panel, crime, area, model=model, members=members, every=every,
+                                               n_paths=n_paths, seed=seed, options=spc_options, n_jobs=n_jobs,
+                                               progress=progress)
         return emit(calibration_text(calibration, model, every, n_paths, spc_options, fmt), output)
     if not crime:
         raise InputError("--crime is required (except with --evaluate)")
@@ -206,8 +211,8 @@ def outlook(panel: Panel, crime, area, n_paths, seed, model, evaluate, every, n_
     say_uneven_totals(whole.select(crime=crimes))
     fitted = whole.select(crime=crimes) if reconcile != "none" else whole.select(crime=crimes, area=area)
     with Progress(len(fitted.keys()), "forecasting") as progress:
-        found = api.outlook(panel, crimes, area, model=model, n_paths=n_paths, seed=seed, reconcile=reconcile,
-                            options=spc_options, n_jobs=n_jobs, progress=progress)
+        found = api.outlook(panel, crimes, area, model=model, members=members, n_paths=n_paths, seed=seed,
+                            reconcile=reconcile, options=spc_options, n_jobs=n_jobs, progress=progress)
     if fmt == "json":
         return emit(json.dumps([o.to_dict() for o in found.outlooks], indent=1), output)
     if fmt == "csv":

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import click
 
-from forecast.cli.options import (InputError, check_outputs, data_options, emit, history_option, output_options,
-                                  selection_options, spc_options, text_output)
+from forecast.cli.options import InputError, data_options, history_option, output_options, selection_options, spc_options
+from forecast.cli.outputs import check_outputs, emit, text_output
 from forecast.cli.surveys import ProportionFile, reads_proportions
 from forecast.cli.progress import Progress
 from forecast.data import ALL_AREAS, Panel

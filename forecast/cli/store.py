@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from forecast.cli.options import InputError, check_outputs, emit, output_options
+from forecast.cli.options import InputError, output_options
+from forecast.cli.outputs import check_outputs, emit
 
 
 @click.command()

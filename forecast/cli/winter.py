@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from forecast.engine.reconcile import DEFAULT as RECONCILE_DEFAULT
-from forecast.cli.options import (DEFAULT_MODEL, check_outputs, compute_options, computing,
-                                  data_options, say_uneven_totals, tracking_options)
+from forecast.cli.options import (DEFAULT_MODEL, compute_options, computing, data_options, say_uneven_totals,
+                                  tracking_options)
+from forecast.cli.outputs import check_outputs
 from forecast.cli.progress import Progress
 from forecast.data import ALL_AREAS, Panel
 from forecast.words import plural, printable

@@ -20,7 +20,8 @@ import pandas as pd
 from forecast.data import Panel
 from forecast.engine.cluster import cores, on_cluster, tasks
 from forecast.errors import ModelFitError
-from forecast.models import BASELINE, FAMILIES, GLOBAL, ForecastModel, GlobalModel, GlobalSeries, LEVELS, make
+from forecast.models import (BASELINE, FAMILIES, GLOBAL, ForecastModel, GlobalModel, GlobalSeries, LEVELS, make,
+                             parse_members)
 from forecast.models.base import forecast_frame, months_after
 from forecast.models.ensemble import Ensemble, blend_columns, combine_columns
 from forecast.models.gbm import LEVEL_MONTHS, QUANTILES as GLOBAL_QUANTILES
@@ -52,6 +53,8 @@ class BacktestSettings:
     models: tuple[str, ...] = FAMILIES
     m: int = 12
     min_train: int = 15
+    #: the ensemble's local members (forecast.models.parse_members): fewer cost less (docs/SCALE.md)
+    members: tuple[str, ...] = Ensemble.default_members
 
     def __post_init__(self):
         for name in ("origins", "horizon", "step"):
@@ -59,13 +62,16 @@ class BacktestSettings:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in self.models:
             make(name)
+        if not self.members:
+            raise ValueError("the ensemble needs at least one member")
+        parse_members(self.members)
 
     def base_models(self) -> tuple[str, ...]:
         """Families fitted on each series: those asked for, plus the ensemble's members when it is asked for
         (the global model is trained on the panel, not here)."""
         names = [n for n in self.models if n not in (Ensemble.name, GLOBAL)]
         if Ensemble.name in self.models:
-            names += [n for n in Ensemble.default_members if n not in names]
+            names += [n for n in self.members if n not in names]
         return tuple(names)
 
     def uses_global(self) -> bool:
@@ -315,7 +321,7 @@ def _backtest(key: tuple[str, str], y: pd.Series, settings: BacktestSettings,
             forecasts[GLOBAL] = panel_columns if panel_columns is not None else _missing(settings.horizon)
         if Ensemble.name in settings.models:
             forecasts[Ensemble.name] = blend_columns(
-                combine_columns([forecasts[n] for n in Ensemble.default_members]), panel_columns)
+                combine_columns([forecasts[n] for n in settings.members]), panel_columns)
         origin, months = str(train.index[-1]), [str(m) for m in months_after(train.index[-1], settings.horizon)]
         for name in settings.models:
             f = {c: forecasts[name][c] for c in MEAN_AND_BOUNDS}
@@ -381,7 +387,7 @@ def forecast_series(key: tuple[str, str], y: pd.Series, settings: BacktestSettin
                 raise ModelFitError("no forecast from the global model")
             result.model = final
         elif chosen == Ensemble.name:
-            result.model = Ensemble.of([fit_family(n, y, templates.get(n)) for n in Ensemble.default_members], final)
+            result.model = Ensemble.of([fit_family(n, y, templates.get(n)) for n in settings.members], final)
         else:
             result.model = fit_family(chosen, y, templates.get(chosen))
             if isinstance(result.model, Sparse) and final is not None:

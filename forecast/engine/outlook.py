@@ -188,7 +188,7 @@ def current_run_of(history: np.ndarray, options: spc.SPCOptions = spc.SPCOptions
 
 def evaluate_series(key: tuple[str, str], y: pd.Series, options: spc.SPCOptions, models: Sequence[str],
                     every: int = 3, min_history: int = 36, horizon: int = 3, n_paths: int = 1000, seed: int = 0,
-                    window: int = 4) -> pd.DataFrame:
+                    window: int = 4, members: Sequence[str] | None = None) -> pd.DataFrame:
     """Replay the outlook procedure at past origins: the forecast probability of a step change in the next
     ``horizon`` months, and whether the SPC replay of what really happened declared one.
 
@@ -210,9 +210,10 @@ def evaluate_series(key: tuple[str, str], y: pd.Series, options: spc.SPCOptions,
         seen, factors = replay_values(y)
     detected = np.array([c.detected for c in spc.find_step_changes(seen, options)])
     whole = bool(np.all(values % 1 == 0))
+    members = tuple(members or Ensemble.default_members)
     base = [m for m in models if m != Ensemble.name]
     if Ensemble.name in models:
-        base += [m for m in Ensemble.default_members if m not in base]
+        base += [m for m in members if m not in base]
     scores: list[dict] = []
     rows = []
     templates: dict = {}
@@ -233,9 +234,9 @@ def evaluate_series(key: tuple[str, str], y: pd.Series, options: spc.SPCOptions,
                 continue
             if is_template(fitted[name]):
                 templates.setdefault(name, fitted[name])
-        if Ensemble.name in models and all(m in fitted for m in Ensemble.default_members):
-            fitted[Ensemble.name] = Ensemble.of([fitted[m] for m in Ensemble.default_members])
-            forecasts[Ensemble.name] = combine([forecasts[m] for m in Ensemble.default_members])
+        if Ensemble.name in models and all(m in fitted for m in members):
+            fitted[Ensemble.name] = Ensemble.of([fitted[m] for m in members])
+            forecasts[Ensemble.name] = combine([forecasts[m] for m in members])
         known = [r for r in scores if r["origin"] + horizon <= t]
         recent = sorted({r["origin"] for r in known})[-window:]
         table = pd.DataFrame([r for r in known if r["origin"] in recent])

@@ -199,7 +199,8 @@ class RunResult:
 
         return {"data": self.panel.name, "source": self.panel.source, "crime_type": self.crime_type,
                 "areas": [k[1] for k in self.keys], "last_month": str(self.panel.months[-1]),
-                "horizon": self.horizon, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+                "horizon": self.horizon, "ensemble_members": list(self.settings.members),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
                 "mlflow_run_id": run_id}
 
 

@@ -589,7 +589,7 @@ def run_params(result, extra: dict | None = None) -> dict:
         "data": panel.name, "data_source": panel.source, "data_hash": panel.content_hash()[:16],
         "crime_type": result.crime_type, "n_series": len(result.keys), "areas": ", ".join(areas),
         "horizon": result.horizon, "models": ",".join(result.settings.models),
-        "backtest_origins": result.settings.origins, "backtest_step": result.settings.step,
+        "ensemble_members": ",".join(result.settings.members), "backtest_origins": result.settings.origins, "backtest_step": result.settings.step,
         "backtest_horizon": result.settings.horizon, "last_month": str(panel.months[-1]),
         "package_version": __version__, "git_commit": git_commit() or "unknown", "outlook_paths": outlook_paths,
         "reconciliation": result.reconciliation,
@@ -777,6 +777,7 @@ def log_backtest(result, panel, artifacts: Sequence[Path] = (), uri: str | None 
         s = result.settings
         params = {"data": panel.name, "data_source": panel.source, "data_hash": panel.content_hash()[:16],
                   "crime_types": ", ".join(crimes), "n_series": len(result.series), "models": ",".join(s.models),
+                  "ensemble_members": ",".join(s.members),
                   "backtest_origins": s.origins, "backtest_horizon": s.horizon, "backtest_step": s.step,
                   "min_months": min_months, "first_month": str(panel.months[0]), "last_month": str(panel.months[-1]),
                   "package_version": __version__, "git_commit": git_commit() or "unknown",
