@@ -1,6 +1,6 @@
 """Cost per series of `forecast run --crime all`, with the time MLflow recording adds.
 
-Run: python benchmarks/bench_scale.py [DATA] [--untracked-only]
+Run: python benchmarks/bench_scale.py [DATA] [--untracked-only] [--members NAMES]
      (DATA default met-major: 10 crime types with All crime, 340 series; met-minor: 1,179 series)
 Each run is a fresh process in a new folder: first untracked, then recorded in a new MLflow store. Prints wall
 and CPU time (worker processes included), CPU seconds per series, and the share of the tracked run's time
@@ -21,7 +21,8 @@ def series_count(folder: str, data: str) -> int:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    members = sys.argv[sys.argv.index("--members"):sys.argv.index("--members") + 2] if "--members" in sys.argv else []
+    args = [a for a in sys.argv[1:] if not a.startswith("--") and a not in members]
     data = args[0] if args else "met-major"
     kinds = (("untracked", ["--no-track"]),) if "--untracked-only" in sys.argv else \
         (("untracked", ["--no-track"]), ("tracked", []))
@@ -32,12 +33,13 @@ def main() -> None:
     timings = {}
     for label, extra in kinds:
         with tempfile.TemporaryDirectory() as tmp:
-            result = run_forecast("run", "--crime", "all", "--data", data, *extra, cwd=tmp)
+            result = run_forecast("run", "--crime", "all", "--data", data, *extra, *members, cwd=tmp)
             if result.returncode:
                 sys.exit(result.stderr[-2000:])
             n = series_count(tmp, data)
             timings[label] = result
-            print(result.line(f"forecast run --crime all --data {data}, {label}, {n} series"))
+            print(result.line(f"forecast run --crime all --data {data} {' '.join(members)}".rstrip()
+                              + f", {label}, {n} series"))
             print(f"  CPU per series {result.cpu / n:.3f} s ({in_reference(result.cpu / n)}), wall per series "
                   f"{result.wall / n:.3f} s")
     if "tracked" in timings:

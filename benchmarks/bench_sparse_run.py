@@ -12,7 +12,8 @@ memory of the run's largest process. With `--workers K` the same run sends its f
 worker processes (`forecast run --workers K`, the path a cluster's scheduler takes with `--scheduler`); its workers
 are this run's child processes, so their CPU is counted.
 
-Run: python benchmarks/bench_sparse_run.py [N] [--workers K]   (default 5000, the local process pool)
+Run: python benchmarks/bench_sparse_run.py [N] [--workers K] [--members NAMES]   (default 5000, the local process
+     pool, the ensemble's default members)
 """
 
 import sys
@@ -27,6 +28,7 @@ from timing import conditions, in_reference, measured
 def main() -> None:
     args = sys.argv[1:]
     workers = args[args.index("--workers") + 1] if "--workers" in args else None
+    members = args[args.index("--members"):args.index("--members") + 2] if "--members" in args else []
     numbers = [a for a in args if a.isdigit() and a != workers]
     n = int(numbers[0]) if numbers else 5000
     import forecast
@@ -38,14 +40,14 @@ def main() -> None:
         data = Path(tmp) / "lsoa.csv"
         frame.to_csv(data, index=False)
         result, peak = measured("run", "--crime", "all", "--data", str(data), "--no-track",
-                                *(["--workers", workers] if workers else []), cwd=tmp)
+                                *(["--workers", workers] if workers else []), *members, cwd=tmp)
         if result.returncode:
             sys.exit(result.stderr[-2000:])
         summary = pd.read_csv(Path(tmp) / "out" / "lsoa" / "all" / "latest" / "summary.csv")
     runs = len(summary)
     where = f"a local Dask cluster of {workers} workers" if workers else "the local process pool"
-    print(result.line(f"forecast run --crime all, {n} synthetic LSOA series ({runs} with the totals run adds), "
-                      f"on {where}"))
+    print(result.line(f"forecast run --crime all {' '.join(members)}".rstrip() + f", {n} synthetic LSOA series "
+                      f"({runs} with the totals run adds), on {where}"))
     print(f"  CPU a series {result.cpu / runs * 1000:.1f} ms ({in_reference(result.cpu / runs)}), wall a series "
           f"{result.wall / runs * 1000:.1f} ms")
     print(f"  forecast with: {summary['model'].value_counts().to_dict()}")

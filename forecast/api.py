@@ -457,16 +457,16 @@ class Run:
 
 def run(panel: Panel, crime: str, *, areas: str | Sequence[str] | None = None, model: str = DEFAULT_MODEL,
         members: str | Sequence[str] | None = None, sparse_model: str | None = SPARSE_MODEL, horizon: int = 3,
-        origins: int = 4, step: int = 3,
-        backtest_horizon: int | None = None, n_paths: int = 2000, seed: int = 0, reconcile: str = RECONCILE,
-        include_asb: bool = False, options: "SPCOptions | None" = None, n_jobs: int | None = None,
-        progress: Progress | None = None, track: bool = False, **publish_options) -> Run:
+        origins: int = 4, step: int = 3, backtest_horizon: int | None = None, n_paths: int = 2000, seed: int = 0,
+        reconcile: str = RECONCILE, include_asb: bool = False, options: "SPCOptions | None" = None,
+        n_jobs: int | None = None, progress: Progress | None = None, track: bool = False, **publish_options) -> Run:
     """Next quarter for one crime type in every area (or ``areas``) and the force total: SPC status, a
     rolling-origin backtest against the seasonal naive, the forecast with 80% and 95% intervals, the chance of a
     step change (``n_paths`` sample paths; 0: none) and the board's sentences. The backtest forecasts
     ``backtest_horizon`` months from each of ``origins`` origins ``step`` months apart (default: ``horizon``).
     ``members``: the ensemble's local families (default ETS, Theta and STL + ARIMA); the run backtests those, the
-    seasonal naive and the global model, so fewer members cost less (docs/SCALE.md, "A cheaper ensemble").
+    seasonal naive and the global model, so fewer members cost less (docs/SCALE.md, "The ensemble's members
+    as an option").
     The global model learns from every series of ``panel``. ``track=True`` publishes the run at once (files and
     MLflow, as `forecast run`); otherwise nothing is written until ``.publish()``.
 
@@ -622,8 +622,9 @@ def outlook(panel: Panel, crime: str | Sequence[str], area: str | Sequence[str] 
 
 
 def evaluate_outlook(panel: Panel, crime: str | None = None, area: str | None = None, *, model: str = DEFAULT_MODEL,
-                     members: str | Sequence[str] | None = None, every: int = 3, n_paths: int = 2000, seed: int = 0, options: "SPCOptions | None" = None,
-                     n_jobs: int | None = None, progress: Progress | None = None):
+                     members: str | Sequence[str] | None = None, every: int = 3, n_paths: int = 2000, seed: int = 0,
+                     options: "SPCOptions | None" = None, n_jobs: int | None = None,
+                     progress: Progress | None = None):
     """The outlook replayed on history every ``every`` months: a :class:`~forecast.engine.outlook.Calibration`
     with the Brier score against the base rate and the run-length baseline, and a reliability table.
 

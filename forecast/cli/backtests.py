@@ -34,8 +34,8 @@ from forecast.data import Panel
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Predictions CSV to write (crime_type, area, model, origin, month, step, actual, mean, bounds).")
 @tracking_options("forecast/<crime slug>, or forecast/backtest for several")
-def backtest(panel: Panel, reconcile, models, members, horizon, last, min_months, origins, step, n_jobs, scheduler, workers,
-             output, tracking_uri, no_track, experiment) -> None:
+def backtest(panel: Panel, reconcile, models, members, horizon, last, min_months, origins, step, n_jobs, scheduler,
+             workers, output, tracking_uri, no_track, experiment) -> None:
     """Rolling-origin backtest of the model families against the seasonal naive baseline.
 
     Prints MASE, sMAPE and 80%/95% interval coverage per model.

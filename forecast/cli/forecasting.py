@@ -113,8 +113,8 @@ def run(panel: Panel, crime, area, include_asb, out_dir, register, no_track, tra
 
 def run_crime(panel: Panel, crime_type: str, area, folder: Path, label: str, where: str | None, *, brief: bool,
               latest: bool, track: bool, register: bool, tracking_uri, experiment, include_asb: bool, started: float,
-              started_at: float, model, members, sparse_model, horizon, backtest_horizon, export, n_paths, seed, history,
-              charts, reconcile, fmt, origins, step, n_jobs, spc_options):
+              started_at: float, model, members, sparse_model, horizon, backtest_horizon, export, n_paths, seed,
+              history, charts, reconcile, fmt, origins, step, n_jobs, spc_options):
     """One crime type of ``forecast run``: fitted (on the cluster, if any), printed, published. ``brief`` (a run
     of several crime types): one line of what stands where, and the folder."""
     from forecast import api
@@ -124,10 +124,9 @@ def run_crime(panel: Panel, crime_type: str, area, folder: Path, label: str, whe
     series = panel.with_totals(include_asb=include_asb).select(crime=crime_type, area=area).keys()
     with fitting_on(where), Progress(len(series), label) as progress:
         result = api.run(panel, crime_type, areas=area, model=model, members=members, sparse_model=sparse_model,
-                         horizon=horizon,
-                         backtest_horizon=backtest_horizon, origins=origins, step=step, n_paths=n_paths, seed=seed,
-                         reconcile=reconcile, include_asb=include_asb, options=spc_options, n_jobs=n_jobs,
-                         progress=progress)
+                         horizon=horizon, backtest_horizon=backtest_horizon, origins=origins, step=step,
+                         n_paths=n_paths, seed=seed, reconcile=reconcile, include_asb=include_asb,
+                         options=spc_options, n_jobs=n_jobs, progress=progress)
     fitted = time.perf_counter() - started
     for note in result.notes:
         click.echo(f"note: {printable(note)}", err=True)
@@ -178,8 +177,8 @@ def run_crime(panel: Panel, crime_type: str, area, folder: Path, label: str, whe
                    "chosen areas (faster; the probabilities may then differ from run's).")
 @spc_options
 @output_options
-def outlook(panel: Panel, crime, area, n_paths, seed, model, members, evaluate, every, n_jobs, reconcile, spc_options, fmt,
-            output) -> None:
+def outlook(panel: Panel, crime, area, n_paths, seed, model, members, evaluate, every, n_jobs, reconcile, spc_options,
+            fmt, output) -> None:
     """Chance that next quarter brings a significant step change, per series.
 
     Sample paths from the chosen model are appended to the history and the SPC rules replayed on them.

@@ -125,8 +125,8 @@ charts_option = click.option("--charts", type=click.Choice(["attention", "all"])
                                   "sentences lead with ('attention'; the small multiples show every area), or all.")
 
 
-
 def _members(ctx, param, value):
+    """--members checked before any work (:func:`forecast.models.parse_members`): a bad name is a usage error."""
     if value is None:
         return None
     from forecast.errors import SelectionError
@@ -138,13 +138,14 @@ def _members(ctx, param, value):
         raise click.BadParameter(str(error)) from None
 
 
-#: forecast.models.Ensemble.default_members, spelled out so that the CLI starts without importing the models
+#: the default members (forecast.models.Ensemble.default_members) are spelled out in the help, so that the CLI starts
+#: without importing the models
 members_option = click.option(
     "--members", default=None, metavar="NAMES", callback=_members,
     help="The ensemble's local families, comma-separated (ets, theta, stl-arima, sarima, snaive), blended with the "
          "global model; those not named are not fitted [default: ets,theta,stl-arima]. ets,theta costs about a third "
-         "less for the same backtest MASE on the Met, with intervals a little wider (docs/SCALE.md, \"A cheaper "
-         "ensemble\").")
+         "less for the same backtest MASE on the Met, with intervals a little wider (docs/SCALE.md, \"The ensemble's "
+         "members as an option\").")
 
 
 def selection_options(crime_required: bool = False, totals: bool = True, force_totals_flag: bool = False):
