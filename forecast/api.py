@@ -733,28 +733,32 @@ def cut_at(panel: Panel, end: str | None) -> Panel:
 
 
 def winter(panel: Panel, crime: str | Sequence[str] | None = None, area: str | Sequence[str] | None = None, *,
-           months: str = "nov-feb", end: str | None = None, model: str = DEFAULT_MODEL, winters: int | None = None,
-           n_paths: int = 2000, seed: int = 0, reconcile: str = RECONCILE, include_asb: bool = False,
-           n_jobs: int | None = None, progress: Progress | None = None) -> Winter:
+           months: str = "nov-feb", end: str | None = None, model: str = DEFAULT_MODEL,
+           members: str | Sequence[str] | None = None, winters: int | None = None, n_paths: int = 2000, seed: int = 0,
+           reconcile: str = RECONCILE, include_asb: bool = False, n_jobs: int | None = None,
+           progress: Progress | None = None) -> Winter:
     """Every month to the end of the coming winter (``months``, e.g. 'oct-mar'), from the data's last month or
     ``end``: each series' winter total with 80% and 95% intervals, its likeliest peak month, last winter and the
-    average of the last three, scored on past winters forecast from the same month.
+    average of the last three, scored on past winters forecast from the same month. ``members``: the ensemble's
+    local families, as in :func:`run`.
 
     >>> w = fc.winter(fc.load(), crime="burglary", area="all-areas", winters=3)    # doctest: +SKIP
     >>> w.sentences[0]                                                             # doctest: +SKIP
     """
     from forecast.data import resolve_names
     from forecast.jobs.winter import WinterSettings, plan_winter
-    from forecast.models import make
+    from forecast.models import make, parse_members, run_families
 
     if model != "auto":
         make(model)
+    members = parse_members(members)
     season = months if not isinstance(months, str) else _season(months)
     whole = cut_at(panel, end).with_totals(include_asb=include_asb)
     everything = crime is None or (isinstance(crime, str) and crime.strip().lower() == "all")
     crimes = list(whole.crime_types) if everything else resolve_names(_names(crime), whole.crime_types, "crime type")
     chosen = whole.select(crime=crimes, area=_names(area))
-    settings = WinterSettings(season, whole.months[-1], model=model, winters=winters, seed=seed)
+    settings = WinterSettings(season, whole.months[-1], models=run_families(members), model=model, members=members,
+                              winters=winters, seed=seed)
     plan = plan_winter(chosen, settings, n_jobs=n_jobs, progress=progress, n_paths=n_paths, reconcile=reconcile,
                        train=whole)
     return Winter(plan, "all" if everything else slug("-".join(crimes)))

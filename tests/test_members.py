@@ -103,6 +103,20 @@ def test_the_outlook_replayed_on_history_uses_the_members_given(met_major_models
     assert replayed() == [0.697, 0.74, 0.62, 0.77]
 
 
+def test_a_winter_plan_of_one_member_blends_it_with_the_global_model(met_major_models):
+    plan = fc.winter(fc.load("met-major"), "burglary", "all-areas", winters=1, members=["theta"], n_paths=200,
+                     n_jobs=1)
+    past = plan.backtest[~plan.backtest["reconciled"]]
+    assert set(past["model"]) == {"snaive", "theta", "global", "ensemble", "auto"}
+    totals = past.pivot_table(index="origin", columns="model", values="total")
+    assert list(totals.index) == ["2017-12"]
+    # last winter's total, the recorded months and the forecast ones: the mean of Theta's and the global model's
+    assert totals.loc["2017-12", "ensemble"] == pytest.approx(
+        (totals.loc["2017-12", "theta"] + totals.loc["2017-12", "global"]) / 2, rel=1e-12)
+    assert abs(totals.loc["2017-12", "ensemble"] - totals.loc["2017-12", "theta"]) > 10
+    assert plan.plan.settings.members == ("theta",) and plan.plan.manifest(0)["ensemble_members"] == ["theta"]
+
+
 def test_a_backtest_records_its_members_in_mlflow(tmp_path, invoke, monkeypatch):
     monkeypatch.chdir(tmp_path)
     store = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from forecast.engine.reconcile import DEFAULT as RECONCILE_DEFAULT
-from forecast.cli.options import (DEFAULT_MODEL, compute_options, computing, data_options, say_uneven_totals,
-                                  tracking_options)
+from forecast.cli.options import (DEFAULT_MODEL, compute_options, computing, data_options, members_option,
+                                  say_uneven_totals, tracking_options)
 from forecast.cli.outputs import check_outputs
 from forecast.cli.progress import Progress
 from forecast.data import ALL_AREAS, Panel
@@ -46,6 +46,7 @@ class SeasonType(click.ParamType):
               help="Plan from this month, as if the data ended there (the months after it are left out).")
 @click.option("--model", default=DEFAULT_MODEL, show_default=True,
               help="A model family (e.g. ets, theta), or 'auto' to pick per series by the past winters' MASE.")
+@members_option
 @click.option("--winters", default=None, type=click.IntRange(1, 100), metavar="N",
               help="Past winters to backtest, the latest N [default: as many as the data allows].")
 @click.option("--paths", "n_paths", default=2000, show_default=True, type=click.IntRange(100, 100000),
@@ -58,8 +59,8 @@ class SeasonType(click.ParamType):
                    "beside it].")
 @compute_options
 @tracking_options("forecast/winter")
-def winter(panel: Panel, crime, area, include_asb, season, end, model, winters, n_paths, seed, reconcile, out_dir,
-           n_jobs, scheduler, workers, tracking_uri, no_track, experiment) -> None:
+def winter(panel: Panel, crime, area, include_asb, season, end, model, members, winters, n_paths, seed, reconcile,
+           out_dir, n_jobs, scheduler, workers, tracking_uri, no_track, experiment) -> None:
     """The winter demand plan: every month to the end of the coming winter, its total against past winters.
 
     From the data's last month (or --end), forecasts every month to the end of the coming winter (November to
@@ -102,8 +103,9 @@ def winter(panel: Panel, crime, area, include_asb, season, end, model, winters, 
     click.echo(planning_line(settings, whole.name, end))
     with computing(scheduler, workers) as where, fitting_on(where), \
             Progress(len(chosen.keys()), "planning the winter") as progress:
-        plan = api.winter(panel, crimes, area, months=season, end=end, model=model, winters=winters, n_paths=n_paths,
-                          seed=seed, reconcile=reconcile, include_asb=include_asb, n_jobs=n_jobs, progress=progress)
+        plan = api.winter(panel, crimes, area, months=season, end=end, model=model, members=members, winters=winters,
+                          n_paths=n_paths, seed=seed, reconcile=reconcile, include_asb=include_asb, n_jobs=n_jobs,
+                          progress=progress)
     for note in (*plan.plan.notes, plan.plan.global_fit.note):
         if note:
             click.echo(f"note: {printable(note)}", err=True)

@@ -111,6 +111,8 @@ class WinterSettings:
     last: pd.Period
     models: tuple[str, ...] = DEFAULT_RUN
     model: str = DEFAULT_MODEL
+    #: the ensemble's local members (forecast.models.parse_members)
+    members: tuple[str, ...] = Ensemble.default_members
     #: the most past winters to backtest (None: as many as the data allows)
     winters: int | None = None
     min_train: int = MIN_TRAIN
@@ -121,6 +123,8 @@ class WinterSettings:
     def __post_init__(self):
         for name in (*self.models, *([] if self.model == AUTO else [self.model])):
             make(name)
+        # the members are checked as a backtest checks them
+        BacktestSettings(models=self.models, members=self.members)
         if self.model != AUTO and self.model not in self.models:
             object.__setattr__(self, "models", (*self.models, self.model))
 
@@ -225,7 +229,8 @@ def winter_series(key: tuple[str, str], y: pd.Series, settings: WinterSettings,
     crime_type, area = key
     out = WinterSeries(crime_type, area, pd.DataFrame(columns=BACKTEST_COLUMNS))
     rng = series_rng(settings.seed + 1, key)
-    h, window, base = settings.horizon, settings.window, BacktestSettings(models=settings.models).base_models()
+    h, window = settings.horizon, settings.window
+    base = BacktestSettings(models=settings.models, members=settings.members).base_models()
     templates, rows, drawn = {}, [], {}
     for n_train in settings.origins(y):
         train, origin = y.iloc[:n_train], y.index[n_train - 1]
@@ -243,7 +248,7 @@ def winter_series(key: tuple[str, str], y: pd.Series, settings: WinterSettings,
         panel = given.origins.get(str(origin)) if given is not None else None
         if panel is not None and GLOBAL in settings.models:
             fitted[GLOBAL] = panel
-        members = [fitted[n] for n in Ensemble.default_members if n in fitted]
+        members = [fitted[n] for n in settings.members if n in fitted]
         if Ensemble.name in settings.models and members:
             fitted[Ensemble.name] = Ensemble.of(members, panel)
         scale = mase_scale(train.to_numpy(dtype=float), settings.m)
@@ -279,7 +284,7 @@ def winter_series(key: tuple[str, str], y: pd.Series, settings: WinterSettings,
                 raise ModelFitError("no forecast from the global model")
             out.model = final
         elif out.chosen == Ensemble.name:
-            out.model = Ensemble.of([fit_family(n, y, templates.get(n)) for n in Ensemble.default_members], final)
+            out.model = Ensemble.of([fit_family(n, y, templates.get(n)) for n in settings.members], final)
         else:
             out.model = fit_family(out.chosen, y, templates.get(out.chosen))
     except FIT_ERRORS as exc:
@@ -517,6 +522,7 @@ class WinterPlan:
                 "season": self.settings.season.label, "winter": self.name, "planning_month": str(self.settings.last),
                 "forecast_months": [str(m) for m in self.ahead], "crime_types": sorted({k[0] for k in self.keys}),
                 "areas": sorted({k[1] for k in self.keys}), "reconciliation": self.reconciliation,
+                "ensemble_members": list(self.settings.members),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)), "mlflow_run_id": run_id}
 
 
@@ -577,7 +583,7 @@ def plan_winter(panel: Panel, settings: WinterSettings, n_jobs: int | None = Non
         raise DataError(f"{panel.source}: no series reaches the planning month {settings.last} with "
                         f"{MIN_FORECAST_MONTHS} months or more")
     h = settings.horizon
-    backtest = BacktestSettings(horizon=h, models=settings.models)
+    backtest = BacktestSettings(horizon=h, models=settings.models, members=settings.members)
     global_fit = PanelFit({}, {})
     if backtest.uses_global():
         pool = {k: y[y.index <= settings.last] for k, y in (train or panel).iter_series()}
