@@ -221,6 +221,26 @@ def test_generated_panels_run_without_a_traceback(tmp_path_factory, frame):
     check_run_folder(out, frame)
 
 
+@given(frame=panels(max_months=36), members=st.lists(st.sampled_from(["snaive", "ets", "theta", "stl-arima"]),
+                                                     min_size=1, max_size=2, unique=True))
+def test_generated_panels_run_with_fewer_ensemble_members(tmp_path_factory, frame, members):
+    """`--members`: the run fits the baseline, those members, the global model (when the panel trains it) and the
+    ensemble, whatever the panel; the sparse series their count model."""
+    from forecast.models import SPARSE
+
+    tmp = tmp_path_factory.mktemp("members")
+    path = tmp / "panel.csv"
+    frame.to_csv(path, index=False)
+    out = tmp / "out"
+    run = run_cli("run", "--data", path, "--crime", frame["crime_type"].iloc[0], "--out", out, "--no-track",
+                  "--paths", "100", "--jobs", "1", "--members", ",".join(members))
+    assert run.exit_code == 0, run.stderr
+    check_run_folder(out, frame)
+    assert json.loads((out / "run.json").read_text())["ensemble_members"] == members
+    backtest = pd.read_csv(out / "backtest.csv")
+    assert set(backtest["model"]) <= {"snaive", *members, "global", "ensemble", "auto", *SPARSE}
+
+
 @given(frame=panels(min_months=1, max_months=MIN_FORECAST_MONTHS - 1))
 def test_generated_panels_too_short_to_forecast_are_refused_in_one_line(tmp_path_factory, frame):
     path = tmp_path_factory.mktemp("short") / "panel.csv"
