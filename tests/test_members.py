@@ -2,7 +2,6 @@
 recorded, and that `outlook` given the same members repeats the run's probability."""
 
 import json
-import sqlite3
 
 import numpy as np
 import pandas as pd
@@ -115,17 +114,6 @@ def test_a_winter_plan_of_one_member_blends_it_with_the_global_model(met_major_m
         (totals.loc["2017-12", "theta"] + totals.loc["2017-12", "global"]) / 2, rel=1e-12)
     assert abs(totals.loc["2017-12", "ensemble"] - totals.loc["2017-12", "theta"]) > 10
     assert plan.plan.settings.members == ("theta",) and plan.plan.manifest(0)["ensemble_members"] == ["theta"]
-
-
-def test_a_backtest_records_its_members_in_mlflow(tmp_path, invoke, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    store = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
-    result = invoke("backtest", "--crime", "robbery", "--area", "camden", "--models", "theta,ensemble", "--members",
-                    "theta", "--jobs", "1", "--tracking-uri", store)
-    assert result.exit_code == 0, result.output
-    assert "ensemble" in result.output and "stl-arima" not in result.output
-    params = dict(sqlite3.connect(tmp_path / "mlruns" / "mlflow.db").execute("select key, value from params"))
-    assert params["ensemble_members"] == "theta" and params["models"] == "theta,ensemble"
 
 
 @pytest.mark.parametrize("members, said", [("global", "'global' is not a family fitted on each series"),

@@ -300,8 +300,8 @@ def test_backtest_is_recorded_with_per_model_metrics(tmp_path, invoke):
     import mlflow
 
     uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
-    result = invoke("backtest", "--crime", "drugs", "--area", "sutton,bexley", "--models", "snaive,theta",
-                    "--origins", "2", "--jobs", "1", "--tracking-uri", uri, "--min-months", "0")
+    result = invoke("backtest", "--crime", "drugs", "--area", "sutton,bexley", "--models", "snaive,theta,ensemble",
+                    "--members", "theta", "--origins", "2", "--jobs", "1", "--tracking-uri", uri, "--min-months", "0")
     assert result.exit_code == 0, result.output
     mlflow.set_tracking_uri(uri)
     runs = mlflow.search_runs(experiment_names=["forecast/drugs"])
@@ -309,6 +309,9 @@ def test_backtest_is_recorded_with_per_model_metrics(tmp_path, invoke):
     row = next(line.split() for line in result.stdout.splitlines() if line.startswith("theta"))
     assert runs.iloc[0]["metrics.mase_theta"] == pytest.approx(float(row[2]), abs=5e-4)
     assert runs.iloc[0]["params.backtest_origins"] == "2" and runs.iloc[0]["params.n_series"] == "2"
+    # two series are no panel for the global model: the ensemble of Theta alone is Theta's forecast
+    assert runs.iloc[0]["params.ensemble_members"] == "theta"
+    assert runs.iloc[0]["metrics.mase_ensemble"] == runs.iloc[0]["metrics.mase_theta"]
 
 
 def test_report_rebuilt_from_an_mlflow_run(tracked, invoke, tmp_path):
