@@ -654,14 +654,16 @@ class _EvaluateJob:
     """A picklable job for the parallel workers: the outlook replayed over one series' history."""
 
     def __init__(self, options, models, every, n_paths, seed, members):
-        self.args = (options, models, every, 36, 3, n_paths, seed, 4, members)
+        self.args = (options, models, every, 36, 3, n_paths, seed)
+        self.members = members
 
     def __call__(self, key, y):
         from types import SimpleNamespace
 
         from forecast.engine.outlook import evaluate_series
 
-        return SimpleNamespace(crime_type=key[0], area=key[1], records=evaluate_series(key, y, *self.args))
+        records = evaluate_series(key, y, *self.args, members=self.members)
+        return SimpleNamespace(crime_type=key[0], area=key[1], records=records)
 
 
 @dataclass
