@@ -464,7 +464,7 @@ def run(panel: Panel, crime: str, *, areas: str | Sequence[str] | None = None, m
     rolling-origin backtest against the seasonal naive, the forecast with 80% and 95% intervals, the chance of a
     step change (``n_paths`` sample paths; 0: none) and the board's sentences. The backtest forecasts
     ``backtest_horizon`` months from each of ``origins`` origins ``step`` months apart (default: ``horizon``).
-    ``members``: the ensemble's local families (default ETS, Theta and STL + ARIMA); the run backtests those, the
+    ``members``: the ensemble's local families (default ETS and Theta); the run backtests those, the
     seasonal naive and the global model, so fewer members cost less (docs/SCALE.md, "The ensemble's members
     as an option").
     The global model learns from every series of ``panel``. ``track=True`` publishes the run at once (files and
@@ -530,7 +530,7 @@ def backtest(panel: Panel, crime: str | Sequence[str] | None = None, area: str |
              n_jobs: int | None = None, progress: Progress | None = None) -> Backtest:
     """Rolling-origin backtest of the model families against the seasonal naive baseline; with a force total and
     all its areas in the selection, the forecasts are also reconciled at each origin and scored again.
-    ``members``: the ensemble's local families (default ETS, Theta and STL + ARIMA).
+    ``members``: the ensemble's local families (default ETS and Theta).
 
     >>> b = fc.backtest(fc.load(), crime="burglary", area="camden", models="ets,snaive")   # doctest: +SKIP
     >>> b.summary()[["model", "mase"]]                                                    # doctest: +SKIP

@@ -7,6 +7,7 @@ from forecast.engine.backtest import (BacktestSettings, backtest_series, choose_
                                rmsse_scale, rolling_origins, scaled_pinball, smape)
 from forecast.errors import ModelFitError
 from forecast.models import FAMILIES, combine, make
+from forecast.models.ensemble import Ensemble
 from forecast.control.seasonality import decompose
 
 
@@ -122,10 +123,18 @@ def test_sarima_fits_a_real_series():
 def test_ensemble_is_the_median_of_its_members():
     y = datasets.load("met-major").series("Robbery", "Camden").iloc[-72:]
     members = [make(n).fit(y).predict(3) for n in ("ets", "theta", "stl-arima")]
-    ensemble = make("ensemble").fit(y).predict(3)
+    ensemble = Ensemble(("ets", "theta", "stl-arima")).fit(y).predict(3)
     expected = np.median(np.stack([m.to_numpy() for m in members]), axis=0)
     assert np.allclose(ensemble.to_numpy(), expected)
     assert np.allclose(combine(members).to_numpy(), expected)
+
+
+def test_the_default_ensemble_is_the_mean_of_ets_and_theta():
+    y = datasets.load("met-major").series("Robbery", "Camden").iloc[-72:]
+    ets, theta = (make(n).fit(y).predict(3).to_numpy() for n in ("ets", "theta"))
+    ensemble = make("ensemble").fit(y).predict(3).to_numpy()
+    assert np.allclose(ensemble, (ets + theta) / 2)
+    assert not np.allclose(ets, theta)
 
 
 @pytest.mark.parametrize("name", ["snaive", "ets", "theta", "stl-arima", "sparse"])

@@ -267,4 +267,4 @@ def test_every_crime_type_of_three_areas_is_enough_for_the_global_model():
     final = result.global_fit.final_model()
     assert final.n_series_ == 9 * 4 + 4  # nine crime types and All crime, in three areas and their total
     assert final.n_rows_ == GlobalModel(horizon=3).training_rows([36] * final.n_series_) > MIN_GLOBAL_ROWS
-    assert result.forecasts[("Robbery", "Camden")].model.params()["members"] == "ets,theta,stl-arima,global"
+    assert result.forecasts[("Robbery", "Camden")].model.params()["members"] == "ets,theta,global"

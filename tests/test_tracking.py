@@ -45,7 +45,7 @@ def test_parent_run_has_params_metrics_and_artifacts(tracked):
     assert len(runs) == 1
     parent = runs.iloc[0]
     for key, value in {"data": "met-major", "crime_type": "Robbery", "horizon": "3", "n_series": "2",
-                       "models": "snaive,ets,theta,stl-arima,global,ensemble", "spc_run_length": "8",
+                       "models": "snaive,ets,theta,global,ensemble", "spc_run_length": "8",
                        "spc_baseline": "12", "package_version": "0.1.0", "reconciliation": "none"}.items():
         assert parent[f"params.{key}"] == value, key
     assert len(parent["params.data_hash"]) == 16 and parent["params.git_commit"]
@@ -64,14 +64,15 @@ def test_parent_run_has_params_metrics_and_artifacts(tracked):
     assert parent["params.global_features"].startswith("lag_23,lag_22,") and "crime_type,area" in \
         parent["params.global_features"]
     assert parent["params.global_quantiles"] == "0.1,0.5,0.9"
-    for model in ("snaive", "ets", "theta", "stl-arima", "global", "ensemble", "auto"):
+    assert "metrics.mase_stl-arima" not in parent  # not a member of the default ensemble: not fitted
+    for model in ("snaive", "ets", "theta", "global", "ensemble", "auto"):
         assert parent[f"metrics.mase_{model}"] == pytest.approx(
             backtest_mase(backtest, lambda area: y_of("Robbery", area), model), abs=5e-4), model  # MASE: 3 decimals
         rows = backtest[backtest["model"] == model]
         held = ((rows["actual"] >= rows["lo_95"]) & (rows["actual"] <= rows["hi_95"])).mean()
         assert parent[f"metrics.coverage_95_{model}"] == np.round(held, 3), model  # rounded as published
-    assert parent[["metrics.won_snaive", "metrics.won_ets", "metrics.won_theta", "metrics.won_stl-arima",
-                   "metrics.won_global", "metrics.won_ensemble"]].sum() == pytest.approx(1.0)
+    assert parent[["metrics.won_snaive", "metrics.won_ets", "metrics.won_theta", "metrics.won_global",
+                   "metrics.won_ensemble"]].sum() == pytest.approx(1.0)
     summary = pd.read_csv(root / "out" / "met-major" / "robbery" / "latest" / "summary.csv")
     backtest = pd.read_csv(root / "out" / "met-major" / "robbery" / "latest" / "backtest.csv")
     snaive = backtest[backtest["model"] == "snaive"]
@@ -128,7 +129,7 @@ def test_logged_and_exported_models_reproduce_the_forecast(tracked, invoke):
     bundle = model.unwrap_python_model()  # the global model is saved with the series' models, once
     assert bundle.panel_model.n_series_ == 340 and bundle.panel_model.horizon == 3
     name, camden = bundle.models[("Robbery", "Camden")]
-    assert name == "ensemble" and camden.params()["members"] == "ets,theta,stl-arima,global"
+    assert name == "ensemble" and camden.params()["members"] == "ets,theta,global"
     requirements = (root / "mlruns" / "artifacts").rglob("requirements.txt")
     assert any("statsmodels==" in p.read_text() for p in requirements)
     exported = root / "models" / "robbery" / run_id

@@ -238,14 +238,14 @@ def test_past_winters_intervals_held_the_total_about_as_often_as_they_say(septem
     ensemble = summary.loc[("force totals", "ensemble")]
     assert ensemble["winters"] == 80
     rows = backtest[(backtest["model"] == "ensemble") & ~backtest["reconciled"]]
-    # 63 and 73 of the 80 past winters' totals inside their 80% and 95% intervals (seeded paths: exact)
-    assert rows["covered_80"].sum() == 63 and rows["covered_95"].sum() == 73
-    assert (ensemble["coverage_80"], ensemble["coverage_95"]) == (np.round(63 / 80, 3), np.round(73 / 80, 3))
+    # 62 and 74 of the 80 past winters' totals inside their 80% and 95% intervals (seeded paths: exact)
+    assert rows["covered_80"].sum() == 62 and rows["covered_95"].sum() == 74
+    assert (ensemble["coverage_80"], ensemble["coverage_95"]) == (np.round(62 / 80, 3), np.round(74 / 80, 3))
     assert ensemble["coverage_80"] == np.round(rows["covered_80"].mean(), 3)
     printed = summary.loc[("force totals", "ensemble reconciled")]  # the intervals the plan prints, as tested
     mine = backtest[backtest["reconciled"] & (backtest["area"] == ALL_AREAS)]
     assert printed["winters"] == len(mine) == 80 and set(mine["model"]) == {"ensemble"}
-    assert mine["covered_80"].mean() == 67 / 80 and printed["coverage_80"] == np.round(67 / 80, 3) == 0.838
+    assert mine["covered_80"].mean() == 66 / 80 and printed["coverage_80"] == np.round(66 / 80, 3) == 0.825
     recomputed = ((rows["lo_80"] <= rows["actual_total"]) & (rows["actual_total"] <= rows["hi_80"])).mean()
     assert ensemble["coverage_80"] == np.round(recomputed, 3)
     naive = summary.loc[("force totals", "snaive")]

@@ -143,9 +143,9 @@ def _members(ctx, param, value):
 members_option = click.option(
     "--members", default=None, metavar="NAMES", callback=_members,
     help="The ensemble's local families, comma-separated (ets, theta, stl-arima, sarima, snaive), blended with the "
-         "global model; those not named are not fitted [default: ets,theta,stl-arima]. ets,theta costs a quarter to "
-         "a third less for the same backtest MASE on the Met, with intervals a little wider (docs/SCALE.md, \"The "
-         "ensemble's members as an option\").")
+         "global model; those not named are not fitted [default: ets,theta]. Adding stl-arima (the default until "
+         "December 2026) costs a third to a half more CPU for the same backtest MASE on the Met, with intervals a "
+         "little narrower (docs/SCALE.md, \"The ensemble's members as an option\").")
 
 
 def selection_options(crime_required: bool = False, totals: bool = True, force_totals_flag: bool = False):
