@@ -3,7 +3,8 @@
 1. Met major panel, last 96 months, 4 origins x 3 months, step 3, means over the 288 series of 36+ months (the
    windows of bench_backtest.py): `forecast backtest` with the local families, the global model and the
    ensemble, timed (CPU beside wall). Printed beside them, from the same predictions: the ensemble as it was
-   before the global model joined it (the median of ETS, Theta and STL + ARIMA), and other ways of combining.
+   before the global model joined it (the median of its local members alone), the ensemble of ETS, Theta and
+   STL + ARIMA (the default members until December 2026), and other ways of combining.
 2. What the global model trains on: the whole panel (every crime type) against each crime type alone.
 3. Unrelated series (different data sets, crime types, places and lengths; 3, 6 and 12 of them): the ensemble
    and auto with and without the global model (the local families' scores do not change).
@@ -20,12 +21,14 @@ import pandas as pd
 from forecast.io import datasets
 from forecast.engine.backtest import BacktestSettings, backtest_panel, mase, mase_scale, panel_forecasts
 from forecast.models.base import LEVELS
-from forecast.models.ensemble import blend, combine
+from forecast.models.ensemble import Ensemble, blend, combine
 from forecast.files import read_csv
 from timing import Clock, conditions, run_forecast
 
 PREDICTIONS = Path("benchmarks/out/bench_global.csv")
-LOCAL = ["ets", "theta", "stl-arima"]
+LOCAL = list(Ensemble.default_members)
+#: the ensemble's members until December 2026
+THREE = ["ets", "theta", "stl-arima"]
 COLUMNS = ["mean", "lo_80", "hi_80", "lo_95", "hi_95"]
 INDEX = ["crime_type", "area", "origin", "month"]
 
@@ -66,13 +69,22 @@ def with_actual(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
 
 
 def combinations(by_model: dict[str, pd.DataFrame], panel_model: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The local median alone, blended with the global forecasts (the ensemble), and the median of all four."""
+    """The local median alone, blended with the global forecasts (the ensemble), the median of the local members
+    and global together, and the same for the three members of the ensemble until December 2026."""
     local = by_model[LOCAL[0]]
-    median3 = combine([by_model[m][COLUMNS] for m in LOCAL])
-    return {"local median (the ensemble before)": with_actual(median3, local),
-            "mean of local median and global (the ensemble)": with_actual(blend(median3, panel_model[COLUMNS]), local),
-            "median of the three local and global": with_actual(
-                combine([*(by_model[m][COLUMNS] for m in LOCAL), panel_model[COLUMNS]]), local)}
+    median = combine([by_model[m][COLUMNS] for m in LOCAL])
+    out = {"local median (the ensemble before)": with_actual(median, local),
+           "mean of local median and global (the ensemble)": with_actual(blend(median, panel_model[COLUMNS]), local),
+           "median of the local members and global": with_actual(
+               combine([*(by_model[m][COLUMNS] for m in LOCAL), panel_model[COLUMNS]]), local)}
+    if all(m in by_model for m in THREE) and THREE != LOCAL:
+        median3 = combine([by_model[m][COLUMNS] for m in THREE])
+        out |= {"local median of ets, theta, stl-arima": with_actual(median3, local),
+                "mean of that median and global (the ensemble until December 2026)": with_actual(
+                    blend(median3, panel_model[COLUMNS]), local),
+                "median of the three local and global": with_actual(
+                    combine([*(by_model[m][COLUMNS] for m in THREE), panel_model[COLUMNS]]), local)}
+    return out
 
 
 def global_frames(fit, keys, actual: pd.DataFrame) -> pd.DataFrame:
@@ -168,7 +180,7 @@ def main() -> None:
     by_model = wide(mine)
     print(f"\n1. Met major, {len(scored)} series of 36+ months, mean MASE over series and origins "
           f"(snaive = last year's months):")
-    table = scores({**{m: by_model[m] for m in ("snaive", *LOCAL, "global", "ensemble", "auto") if m in by_model},
+    table = scores({**{m: by_model[m] for m in ("snaive", *THREE, "global", "ensemble", "auto") if m in by_model},
                     **combinations(by_model, by_model["global"])}, series)
     print(table.round(3).to_string())
     print("\n2. What the global model learns from:")

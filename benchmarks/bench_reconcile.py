@@ -37,7 +37,7 @@ SCORED = 4
 
 def backtest() -> pd.DataFrame:
     result = run_forecast("backtest", "--data", "met-major", "--force-totals", "--all-crime", "--reconcile", "none",
-                          "--last", "96", "--models", "ets,theta,stl-arima,ensemble", "--origins", "8", "--horizon",
+                          "--last", "96", "--models", "ets,theta,ensemble", "--origins", "8", "--horizon",
                           "3", "--step", "3", "--min-months", "36", "-o", str(PREDICTIONS), "--no-track")
     if result.returncode:
         sys.exit(result.stderr)

@@ -6,7 +6,8 @@ of 2015-12..2018-12, with the force total of the three; either Robbery alone (4 
 those boroughs (the global model then learns from all of them, as `forecast run` does). Each panel is
 backtested (4 origins x 3 months, step 3) with the global model trained at every cut-off, whatever its size, and
 scored two ways from the same predictions: the ensemble with the global model (the mean of the local median and
-the global forecast) and without it (the local median of ETS, Theta and STL + ARIMA). Printed: the mean MASE of
+the global forecast) and without it (the local median of the ensemble's members: ETS and Theta since December
+2026, ETS, Theta and STL + ARIMA before). Printed: the mean MASE of
 each, the seasonal naive baseline, by the global model's training rows at the cut-off, then the ensemble's MASE
 for each threshold of rows below which the global model would be left out (MIN_GLOBAL_ROWS).
 
@@ -21,10 +22,12 @@ import pandas as pd
 from forecast.engine import backtest
 from forecast.io import datasets
 from forecast.engine.backtest import BacktestSettings, backtest_panel, mase
+from forecast.models import run_families
+from forecast.models.ensemble import Ensemble
 from timing import AllClock, conditions
 
-MODELS = ("snaive", "ets", "theta", "stl-arima", "global", "ensemble")
-LOCAL = ["ets", "theta", "stl-arima"]
+MODELS = run_families()
+LOCAL = list(Ensemble.default_members)
 THRESHOLDS = (0, 40, 80, 120, 200, 400, 600, 1200, 4000)
 
 

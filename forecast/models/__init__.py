@@ -40,7 +40,7 @@ def run_families(members: tuple[str, ...] = Ensemble.default_members) -> tuple[s
 #: ensemble (sarima, about 2.5 s a fit, and stl-arima are not members by default)
 DEFAULT_RUN = run_families()
 #: what ``run`` and ``outlook`` forecast with unless told: on the Met major panel the ensemble's backtest MASE
-#: (0.642) beats choosing a family per series from earlier origins ('auto', 0.684; benchmarks/bench_backtest.py)
+#: (0.642) beats choosing a family per series from earlier origins ('auto', 0.689; benchmarks/bench_backtest.py)
 DEFAULT_MODEL = "ensemble"
 #: what they forecast a sparse series with (one whose SPC finds too few crimes a month for XmR signals) unless told
 SPARSE_MODEL = Sparse.name
