@@ -35,8 +35,8 @@ def three_members(tmp_path_factory, met_major_models):
 
     out = tmp_path_factory.mktemp("members") / "robbery"
     result = CliRunner().invoke(cli, ["run", "--crime", "robbery", "--area", "camden,westminster", "--members",
-                                      "ets,theta,stl-arima", "--out", str(out), "--no-track", "--jobs", "1", "--paths", "200"],
-                                catch_exceptions=False)
+                                      "ets,theta,stl-arima", "--out", str(out), "--no-track", "--jobs", "1",
+                                      "--paths", "200"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return out
 

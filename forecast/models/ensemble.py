@@ -61,8 +61,8 @@ class Ensemble(ForecastModel):
     The equal-weight mean of the two kinds measured better than the median of all four (the global model's
     forecasts are the best single family's, and a median of four would let the three local ones outvote it;
     benchmarks/bench_global.py). The default members are ETS and Theta (the median of two is their mean): on the
-    Met's 288 series STL + ARIMA as a third scored the same MASE, sMAPE and pinball loss for a third more CPU a
-    run (docs/SCALE.md, "The ensemble's members as an option")."""
+    Met's 288 series STL + ARIMA as a third scored the same MASE, sMAPE and pinball loss for a third to a half more
+    CPU a run (docs/SCALE.md, "The default members become ETS and Theta")."""
 
     name = "ensemble"
     default_members = ("ets", "theta")
