@@ -74,7 +74,7 @@ def winter(panel: Panel, crime, area, include_asb, season, end, model, members, 
 
     \b
         forecast winter --crime burglary --area all-areas --winters 3
-        forecast winter --crime robbery --area all-areas --end 2018-09 --months oct-mar --winters 3
+        forecast winter --crime robbery --area all-areas --end 2018-09 --months oct-mar --winters 2
     """
     from forecast import api
     from forecast.data import resolve_names, slug
