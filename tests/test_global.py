@@ -10,6 +10,7 @@ from forecast.engine.backtest import MIN_GLOBAL_SERIES, BacktestSettings, backte
 from forecast.errors import ModelFitError
 from forecast.models import GlobalModel, GlobalSeries, combine, make
 from forecast.models.ensemble import Ensemble, blend
+from forecast.present.tables import accuracy_rows
 
 MONTHS = pd.period_range("2012-01", periods=84, freq="M")
 SEASON = 1 + 0.3 * np.sin(2 * np.pi * np.arange(12) / 12)
@@ -168,6 +169,12 @@ def test_backtest_blends_the_global_model_into_the_ensemble_on_a_panel_and_not_o
     p = result.predictions.set_index(["crime_type", "area", "origin", "month", "model"])["mean"].unstack("model")
     assert p["global"].isna().all()
     assert np.allclose(p["ensemble"], p[["ets", "theta"]].mean(axis=1))
+    # a model that made no forecast has no scores, and the table says so, not that its intervals never held
+    summary = result.summary().set_index("model")
+    assert summary.loc["global", ["mase", "coverage_80", "coverage_95"]].isna().all()
+    assert summary.loc["ensemble", "coverage_80"] > 0
+    rows = {row[0]: row for row in accuracy_rows(result.summary())}
+    assert rows["global"] == ("global", 2, "-", "-", "-", "-", "-", "-", "0%")
 
 
 def test_an_ensemble_beyond_the_global_models_months_uses_its_local_members():

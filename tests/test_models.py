@@ -83,6 +83,9 @@ def test_smape_and_coverage_counted_right():
     assert smape([100, 0], [110, 0]) == pytest.approx((2 * 10 / 210) / 2 * 100)
     assert coverage([1, 5, 10], [0, 6, 9], [2, 7, 11]) == pytest.approx(2 / 3)
     assert coverage([3], [3], [3]) == 1.0  # bounds are inclusive
+    # months without an interval are not counted as missed; with none at all there is no coverage
+    assert coverage([1, 5], [0, np.nan], [2, np.nan]) == 1.0
+    assert np.isnan(coverage([1, 5], [np.nan, np.nan], [np.nan, np.nan]))
 
 
 def test_rolling_origins_are_the_last_four_quarters():

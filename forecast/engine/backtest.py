@@ -144,9 +144,11 @@ def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
 
 
 def coverage(actual: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
-    """Share of actuals inside [lo, hi]."""
-    a = np.asarray(actual, dtype=float)
-    return float(np.mean((a >= np.asarray(lo)) & (a <= np.asarray(hi))))
+    """Share of actuals inside [lo, hi], over the months that have an interval; NaN when none has (a model that
+    made no forecast, such as the global model on a panel too small to train it), not 0."""
+    a, lo, hi = (np.asarray(v, dtype=float) for v in (actual, lo, hi))
+    known = ~(np.isnan(lo) | np.isnan(hi))
+    return float(np.mean((a[known] >= lo[known]) & (a[known] <= hi[known]))) if known.any() else float("nan")
 
 
 # ------------------------------------------------------------------ one series

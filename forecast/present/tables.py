@@ -71,9 +71,13 @@ ACCURACY_HEADER = ("model", "series", "MASE", "RMSSE", "SPL", "sMAPE %", "80% co
 
 
 def accuracy_rows(summary: pd.DataFrame) -> list[tuple]:
-    """A row per model of a backtest summary (``BacktestResult.summary``); ``auto`` won nothing of its own."""
-    return [(r.model, r.series, f"{r.mase:.3f}", f"{r.rmsse:.3f}", f"{r.spl:.3f}", f"{r.smape:.1f}",
-             f"{r.coverage_80:.1%}", f"{r.coverage_95:.1%}", "-" if r.won != r.won else f"{r.won:.0%}")
+    """A row per model of a backtest summary (``BacktestResult.summary``); ``auto`` won nothing of its own, and a
+    model that made no forecast (the global model on too small a panel) has no scores: '-'."""
+    def shown(x, spec: str) -> str:
+        return "-" if x != x else format(x, spec)
+
+    return [(r.model, r.series, shown(r.mase, ".3f"), shown(r.rmsse, ".3f"), shown(r.spl, ".3f"),
+             shown(r.smape, ".1f"), shown(r.coverage_80, ".1%"), shown(r.coverage_95, ".1%"), shown(r.won, ".0%"))
             for r in summary.itertuples()]
 
 
