@@ -7,8 +7,8 @@ would run it, in a fresh process (`python -m forecast run --data FILE --crime al
 folder. `run` adds each crime type's force total and each area's All crime, so the run forecasts more series
 than N; most are sparse (count models), the totals are not (the ensemble).
 
-Prints wall and CPU (every process), CPU a series of the run, how many series each model forecast, and the peak
-memory of the run's largest process. With `--workers K` the same run sends its fits to a local Dask cluster of K
+Prints wall and CPU (every process), CPU a series of the run, how many series each model forecast, how many charts
+it drew and how many series call for attention, and the peak memory of the run's largest process. With `--workers K` the same run sends its fits to a local Dask cluster of K
 worker processes (`forecast run --workers K`, the path a cluster's scheduler takes with `--scheduler`); its workers
 are this run's child processes, so their CPU is counted.
 
@@ -22,6 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 from bench_sparse_scale import synthetic_panel
+from forecast.data import ALL_AREAS
+from forecast.jobs.board import LABELS, LOW_COUNT, STABLE
+from forecast.present.report import MAX_CHARTS
 from timing import conditions, in_reference, measured
 
 
@@ -44,6 +47,7 @@ def main() -> None:
         if result.returncode:
             sys.exit(result.stderr[-2000:])
         summary = pd.read_csv(Path(tmp) / "out" / "lsoa" / "all" / "latest" / "summary.csv")
+        charted = len(list((Path(tmp) / "out" / "lsoa").glob("*/latest/charts/*.png")))
     runs = len(summary)
     where = f"a local Dask cluster of {workers} workers" if workers else "the local process pool"
     print(result.line(f"forecast run --crime all {' '.join(members)}".rstrip() + f", {n} synthetic LSOA series "
@@ -51,6 +55,10 @@ def main() -> None:
     print(f"  CPU a series {result.cpu / runs * 1000:.1f} ms ({in_reference(result.cpu / runs)}), wall a series "
           f"{result.wall / runs * 1000:.1f} ms")
     print(f"  forecast with: {summary['model'].value_counts().to_dict()}")
+    calls = (~summary["attention"].isin([LABELS[STABLE], LABELS[LOW_COUNT]]) & (summary["area"] != ALL_AREAS)).sum()
+    types = summary["crime_type"].nunique()
+    print(f"  charts: {charted:,} ({types} pages of small multiples, the rest series charts); {calls:,} series call for "
+          f"attention ({calls / runs:.1%}), at most {MAX_CHARTS} a crime type charted besides its force total")
     print(f"  peak memory of the largest process (the run's own, or a worker): {peak:,} MB")
 
 

@@ -194,3 +194,28 @@ def test_by_default_charts_are_drawn_for_the_force_total_and_the_series_that_cal
                                           "too few crimes", "special cause"]})
     assert charted_areas(summary) == ["Westminster", "All areas", "Bromley", "Croydon"]
     assert charted_areas(summary, "all") is None
+
+
+def test_past_a_page_only_the_first_60_series_that_call_for_attention_are_charted_and_the_report_says_so():
+    from html import escape
+
+    from forecast.present.report import MAX_CHARTS, build_report, charted_areas, charts_note
+
+    # the board's order: 70 series that call for attention, the force total among them, then the quiet ones
+    areas = [f"LSOA {i:03d}" for i in range(80)]
+    attention = ["special cause"] * 70 + ["too few crimes"] * 5 + ["stable"] * 5
+    summary = pd.DataFrame({"area": areas[:30] + ["All areas"] + areas[30:], "attention": attention[:30] + ["stable"]
+                            + attention[30:]})
+    charted = charted_areas(summary)
+    assert MAX_CHARTS == 60 and len(charted) == 61
+    assert charted[:30] == areas[:30] and charted[30] == "All areas" and charted[31:] == areas[30:60]
+    note = charts_note(summary, charted)
+    assert note == ("Charts of the first 60 of the 70 series that call for attention, in the summary's order; "
+                    "forecast report --charts all draws every series.")
+    assert charts_note(summary, None) == "" and charts_note(summary.iloc[:40], charted_areas(summary.iloc[:40])) == ""
+    rows = summary.assign(crime_type="Robbery", status="stable", process_mean=1.0, step_change=None, model="sparse",
+                          mase=0.9, snaive_mase=1.0, quarter=3.0, quarter_lo_80=1.0, quarter_hi_80=5.0,
+                          quarter_lo_95=0.0, quarter_hi_95=7.0, vs_last_year_pct=0.0, last_month="2021-12")
+    html = build_report(rows, [], {}, title="t", source="s", generated="g", charts_note=note)
+    assert f'<h2>Charts</h2>\n<p class="meta">{escape(note)}</p>' in html
+    assert 'class="meta">Charts' not in build_report(rows, [], {}, title="t", source="s", generated="g")

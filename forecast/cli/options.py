@@ -122,7 +122,8 @@ history_option = click.option("--history", default="36", show_default=True, type
 charts_option = click.option("--charts", type=click.Choice(["attention", "all"]), default="attention",
                              show_default=True,
                              help="Series that get a chart of their own: the force total and those the board's "
-                                  "sentences lead with ('attention'; the small multiples show every area), or all.")
+                                  "sentences lead with, the first 60 in the board's order ('attention'; the small "
+                                  "multiples show every area), or all.")
 
 
 def _members(ctx, param, value):

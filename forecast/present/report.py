@@ -63,9 +63,11 @@ def summary_table(summary: pd.DataFrame) -> str:
 
 
 def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mapping[str, Path], *, title: str,
-                 source: str, generated: str, adjusted: bool = False, sections: Sequence[str] = ()) -> str:
+                 source: str, generated: str, adjusted: bool = False, sections: Sequence[str] = (),
+                 charts_note: str = "") -> str:
     """The HTML text of the report; ``adjusted``: the SPC was on seasonally adjusted counts, said once;
-    ``sections``: HTML sections of other commands to add after the charts (`forecast peers`)."""
+    ``sections``: HTML sections of other commands to add after the charts (`forecast peers`); ``charts_note``:
+    a line under the charts' heading (:func:`charts_note`)."""
     first = summary.iloc[0]
     how = (" SPC on seasonally adjusted counts: process averages are per month net of the season, and the charts' "
            "limits follow the season." if adjusted else "")
@@ -81,6 +83,7 @@ def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mappin
         "<h2>What the board needs to know</h2>", '<ul class="sentences">',
         *[f"<li>{escape(s)}</li>" for s in sentences], "</ul>",
         "<h2>Summary</h2>", summary_table(summary), "<h2>Charts</h2>",
+        *([f'<p class="meta">{escape(charts_note)}</p>'] if charts_note else []),
     ]
     for label, path in charts.items():
         parts.append(f"<figure>{image_tag(path, f'SPC chart: {label}')}<figcaption>{escape(label)}</figcaption></figure>")
@@ -90,21 +93,40 @@ def build_report(summary: pd.DataFrame, sentences: Sequence[str], charts: Mappin
 
 #: which series get a chart of their own: those that call for attention (and the force total), or all
 CHARTS = ("attention", "all")
+#: series charts drawn by default besides the force total's: a page of them, as many as the small multiples show
+MAX_CHARTS = 60
 
 
 def charted_areas(summary: pd.DataFrame, charts: str = "attention") -> list[str] | None:
     """The areas whose series get a chart of their own (None: every one): with ``charts="attention"``, the force
     total and the series the board's sentences lead with (a step change, a limit, a run, an outlook, a special
-    cause); the stable ones are in the small multiples. Rendering a chart costs about as much CPU as forecasting
-    the series, so a run of a thousand series no longer draws a thousand charts nobody opens."""
+    cause), the first MAX_CHARTS of them in the summary's order, which is the board's; the stable ones are in the
+    small multiples. Rendering a chart costs about as much CPU as forecasting the series: a run of a thousand
+    series no longer draws a thousand charts nobody opens, nor a national neighbourhood run the 1,400 or so a crime
+    type it flags (:func:`charts_note` says so in the report)."""
     from forecast.jobs.board import LABELS, LOW_COUNT, STABLE
 
     if charts not in CHARTS:
         raise ValueError(f"charts must be one of {', '.join(CHARTS)}, got {charts!r}")
     if charts == "all" or "attention" not in summary:
         return None
-    quiet = summary["attention"].isin([LABELS[STABLE], LABELS[LOW_COUNT]]) & (summary["area"] != ALL_AREAS)
-    return summary.loc[~quiet, "area"].tolist()
+    force = summary["area"] == ALL_AREAS
+    calls = ~summary["attention"].isin([LABELS[STABLE], LABELS[LOW_COUNT]]) & ~force
+    return summary.loc[force | (calls & (calls.cumsum() <= MAX_CHARTS)), "area"].tolist()
+
+
+def charts_note(summary: pd.DataFrame, charted: Sequence[str] | None) -> str:
+    """The report's line under "Charts" when :func:`charted_areas` left out series that call for attention."""
+    from forecast.jobs.board import LABELS, LOW_COUNT, STABLE
+
+    if charted is None or "attention" not in summary:
+        return ""
+    calls = summary[~summary["attention"].isin([LABELS[STABLE], LABELS[LOW_COUNT]]) & (summary["area"] != ALL_AREAS)]
+    drawn = calls["area"].isin(charted).sum()
+    if drawn == len(calls):
+        return ""
+    return (f"Charts of the first {drawn:,} of the {len(calls):,} series that call for attention, in the summary's "
+            "order; forecast report --charts all draws every series.")
 
 
 def write_report(out_dir: str | Path, source: str, svg: bool = False, history: int | None = HISTORY,
@@ -129,8 +151,9 @@ def write_report(out_dir: str | Path, source: str, svg: bool = False, history: i
     sections = [section_of(peers)] if peers else []
     sentences_file = out_dir / "sentences.txt"
     sentences = sentences_file.read_text(encoding="utf-8").splitlines() if sentences_file.exists() else []
+    charted = charted_areas(summary, charts)
     drawn = crime_charts(summary, points, forecasts, out_dir / "charts", source, svg, history=history,
-                         areas=charted_areas(summary, charts))
+                         areas=charted)
     crime = summary["crime_type"].iloc[0]
     multiples = drawn.pop("small multiples")
     ordered = {"Every area, with next quarter's forecast": multiples,
@@ -138,7 +161,8 @@ def write_report(out_dir: str | Path, source: str, svg: bool = False, history: i
                   for area, path in drawn.items()}}
     html = build_report(summary, sentences, ordered, title=f"{crime}: next quarter and process status",
                         source=source, generated=time.strftime("%Y-%m-%d %H:%M"),
-                        adjusted="adjusted" in points and points["adjusted"].notna().any(), sections=sections)
+                        adjusted="adjusted" in points and points["adjusted"].notna().any(), sections=sections,
+                        charts_note=charts_note(summary, charted))
     report = write_text(html, out_dir / "report.html")
     return {"report": report, "chart small multiples": multiples, **{f"chart {k}": v for k, v in drawn.items()}}
 
