@@ -39,6 +39,37 @@ def test_stl_components_add_back_up_to_the_series():
     assert idx["effect"].sum() == pytest.approx(d.profile().sum())
 
 
+def test_the_outlook_from_the_components_arrays_is_the_outlook_from_their_series_to_the_last_bit():
+    """A decomposition keeps its components as arrays, and its frame only when asked: every figure of the seasonal
+    outlook (strength, change, level) equals what the components' pandas series give, as they did before, on every
+    series of two bundled panels, with and without a seasonal part; and a series with missing months too."""
+    def from_series(d, horizon=3):
+        profile = d._profile_values()
+        last = d.observed.index[-1]
+        past = [(last - k).month - 1 for k in range(horizon)]
+        future = [(last + k).month - 1 for k in range(1, horizon + 1)]
+        level = float(d.trend.iloc[-horizon:].mean())
+        change = float(profile[future].sum() - profile[past].sum())
+        sr = np.var(d.seasonal + d.resid)
+        strength = float(max(0.0, 1 - np.var(d.resid) / sr)) if sr > 0 else 0.0
+        return {"crime_type": d.crime_type, "area": d.area, "last_month": str(last),
+                "next_months": f"{last + 1}..{last + horizon}", "seasonal_change": change / horizon,
+                "seasonal_change_pct": 100 * change / (horizon * level) if level > 0 else 0.0, "strength": strength}
+
+    checked = seasonal = 0
+    for name in ("met-major", "city-of-london-lsoa"):
+        for key, y in datasets.load(name).iter_series():
+            for months in (len(y), 20):
+                d = decompose(y.iloc[-months:], *key)
+                assert d.outlook() == from_series(d), (name, key, months)
+                assert d.components.columns.tolist() == ["observed", "trend", "seasonal", "resid"]
+                assert d.components.index.equals(y.index[-months:])
+                checked, seasonal = checked + 1, seasonal + (d.strength > 0)
+    assert checked == 594 + 826 and seasonal == 274 + 237
+    gaps = decompose(monthly(np.r_[SEASON * 10, np.nan, SEASON[1:] * 10 + 5, SEASON * 10 + 20]))
+    assert np.isnan(gaps.values[0, 12]) and gaps.outlook() == from_series(gaps) and gaps.strength == 0.0
+
+
 def test_monthly_means_are_pandas_grouped_means_to_the_last_bit():
     """The seasonal profile's means by calendar month, summed with Kahan's compensation as pandas sums a group:
     equal to pandas' grouped mean exactly, on values of very different sizes where a plain sum is not (and

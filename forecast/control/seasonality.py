@@ -8,6 +8,7 @@ observed months, as a share of the current level.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -20,13 +21,27 @@ MIN_STRENGTH = 0.3
 MIN_CHANGE_PCT = 2.0
 
 
+#: the rows of :attr:`Decomposition.values`, and the columns of its ``components``
+COMPONENTS = ("observed", "trend", "seasonal", "resid")
+
+
 @dataclass(frozen=True)
 class Decomposition:
-    """STL components of one monthly series, with its seasonal indices and strength."""
+    """STL components of one monthly series, with its seasonal indices and strength.
+
+    The components are kept as one array (``values``, a row each of COMPONENTS) beside the series' months: a run
+    makes a decomposition of every series in its workers and sends it back, and reads only its outlook, so the
+    frame of :attr:`components` is made only when asked."""
 
     crime_type: str
     area: str
-    components: pd.DataFrame  # observed, trend, seasonal, resid; indexed by month
+    index: pd.PeriodIndex
+    values: np.ndarray
+
+    @cached_property
+    def components(self) -> pd.DataFrame:
+        """observed, trend, seasonal, resid; indexed by month."""
+        return pd.DataFrame(dict(zip(COMPONENTS, self.values)), index=self.index)
 
     @property
     def observed(self) -> pd.Series:
@@ -47,18 +62,19 @@ class Decomposition:
     @property
     def strength(self) -> float:
         """Strength of seasonality, max(0, 1 - Var(R) / Var(S + R)) (Wang, Smith and Hyndman 2006)."""
-        sr = np.var(self.seasonal + self.resid)
-        return float(max(0.0, 1 - np.var(self.resid) / sr)) if sr > 0 else 0.0
+        _, _, seasonal, resid = self.values
+        sr = _variance(seasonal + resid)
+        return float(max(0.0, 1 - _variance(resid) / sr)) if sr > 0 else 0.0
 
     def profile(self, years: int = PROFILE_YEARS) -> pd.Series:
         """Seasonal effect per calendar month (1..12), averaged over the last ``years`` years, in counts."""
-        return pd.Series(self._profile_values(years), index=pd.RangeIndex(1, 13, name=self.components.index.name),
+        return pd.Series(self._profile_values(years), index=pd.RangeIndex(1, 13, name=self.index.name),
                          name="seasonal")
 
     def _profile_values(self, years: int = PROFILE_YEARS) -> np.ndarray:
         """:meth:`profile` as an array (January first): without a grouping a series (a run asks it of every one)."""
         recent = slice(-years * PERIOD, None)
-        return monthly_means(self.components["seasonal"].to_numpy()[recent], self.components.index.month[recent])
+        return monthly_means(self.values[2][recent], self.index.month[recent])
 
     def indices(self, years: int = PROFILE_YEARS) -> pd.DataFrame:
         """Per calendar month: the seasonal effect in counts and as an index (100 = an average month)."""
@@ -71,15 +87,28 @@ class Decomposition:
     def outlook(self, horizon: int = 3) -> dict:
         """Expected change from seasonality alone, next ``horizon`` months against the last ``horizon``."""
         profile = self._profile_values()
-        last = self.observed.index[-1]
-        past = [(last - k).month - 1 for k in range(horizon)]
-        future = [(last + k).month - 1 for k in range(1, horizon + 1)]
-        level = float(self.trend.iloc[-horizon:].mean())
+        last = self.index[-1]
+        past = [(last.month - 1 - k) % PERIOD for k in range(horizon)]
+        future = [(last.month - 1 + k) % PERIOD for k in range(1, horizon + 1)]
+        level = float(self.values[1][-horizon:].mean())
         change = float(profile[future].sum() - profile[past].sum())
         pct = 100 * change / (horizon * level) if level > 0 else 0.0
         return {"crime_type": self.crime_type, "area": self.area, "last_month": str(last),
                 "next_months": f"{last + 1}..{last + horizon}", "seasonal_change": change / horizon,
                 "seasonal_change_pct": pct, "strength": self.strength}
+
+
+def _variance(x: np.ndarray) -> float:
+    """The variance (ddof 0) of the values that are not missing, computed as pandas computes a series' (two passes,
+    missing values as 0 in the sums), so that the strength is the same to the last bit as from the components'
+    series."""
+    missing = np.isnan(x)
+    count = np.float64(x.size - missing.sum())
+    if count <= 0:
+        return np.nan
+    x = np.where(missing, 0.0, x)
+    squares = np.where(missing, 0.0, (x.sum(dtype=np.float64) / count - x) ** 2)
+    return squares.sum(dtype=np.float64) / count
 
 
 def monthly_means(values: np.ndarray, months: np.ndarray) -> np.ndarray:
@@ -109,9 +138,7 @@ def decompose(y: pd.Series, crime_type: str = "", area: str = "", robust: bool =
         trend = pd.Series(values).rolling(min(len(values), PERIOD), center=True, min_periods=1).mean().to_numpy()
         seasonal = np.zeros_like(values)
         resid = values - trend
-    components = pd.DataFrame({"observed": values, "trend": trend, "seasonal": seasonal, "resid": resid},
-                              index=y.index)
-    return Decomposition(crime_type, area, components)
+    return Decomposition(crime_type, area, y.index, np.vstack([values, trend, seasonal, resid]))
 
 
 def seasonal_outlook(decompositions: Iterable[Decomposition], horizon: int = 3) -> pd.DataFrame:
