@@ -8,9 +8,9 @@ folder. `run` adds each crime type's force total and each area's All crime, so t
 than N; most are sparse (count models), the totals are not (the ensemble).
 
 Prints wall and CPU (every process), CPU a series of the run, how many series each model forecast, how many charts
-it drew and how many series call for attention, and the peak memory of the run's largest process. With `--workers K` the same run sends its fits to a local Dask cluster of K
-worker processes (`forecast run --workers K`, the path a cluster's scheduler takes with `--scheduler`); its workers
-are this run's child processes, so their CPU is counted.
+it drew and how many series call for attention, and the peak memory of the run's largest process. With `--workers
+K` the same run sends its fits to a local Dask cluster of K worker processes (`forecast run --workers K`, the path a
+cluster's scheduler takes with `--scheduler`); its workers are this run's child processes, so their CPU is counted.
 
 Run: python benchmarks/bench_sparse_run.py [N] [--workers K] [--members NAMES]   (default 5000, the local process
      pool, the ensemble's default members)
@@ -57,8 +57,8 @@ def main() -> None:
     print(f"  forecast with: {summary['model'].value_counts().to_dict()}")
     calls = (~summary["attention"].isin([LABELS[STABLE], LABELS[LOW_COUNT]]) & (summary["area"] != ALL_AREAS)).sum()
     types = summary["crime_type"].nunique()
-    print(f"  charts: {charted:,} ({types} pages of small multiples, the rest series charts); {calls:,} series call for "
-          f"attention ({calls / runs:.1%}), at most {MAX_CHARTS} a crime type charted besides its force total")
+    print(f"  charts: {charted:,} ({types} pages of small multiples, the rest series charts); {calls:,} series call "
+          f"for attention ({calls / runs:.1%}), at most {MAX_CHARTS} a crime type charted besides its force total")
     print(f"  peak memory of the largest process (the run's own, or a worker): {peak:,} MB")
 
 

@@ -201,7 +201,8 @@ def test_past_a_page_only_the_first_60_series_that_call_for_attention_are_charte
 
     from forecast.present.report import MAX_CHARTS, build_report, charted_areas, charts_note
 
-    # the board's order: 70 series that call for attention, the force total among them, then the quiet ones
+    # the board's order: 70 series that call for attention (the force total, charted whatever its state, placed
+    # among them), then the quiet ones
     areas = [f"LSOA {i:03d}" for i in range(80)]
     attention = ["special cause"] * 70 + ["too few crimes"] * 5 + ["stable"] * 5
     summary = pd.DataFrame({"area": areas[:30] + ["All areas"] + areas[30:], "attention": attention[:30] + ["stable"]

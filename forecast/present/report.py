@@ -102,7 +102,7 @@ def charted_areas(summary: pd.DataFrame, charts: str = "attention") -> list[str]
     total and the series the board's sentences lead with (a step change, a limit, a run, an outlook, a special
     cause), the first MAX_CHARTS of them in the summary's order, which is the board's; the stable ones are in the
     small multiples. Rendering a chart costs about as much CPU as forecasting the series: a run of a thousand
-    series no longer draws a thousand charts nobody opens, nor a national neighbourhood run the 1,400 or so a crime
+    series no longer draws a thousand charts nobody opens, nor a national neighbourhood run the 1,750 or so a crime
     type it flags (:func:`charts_note` says so in the report)."""
     from forecast.jobs.board import LABELS, LOW_COUNT, STABLE
 
