@@ -22,9 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 from bench_sparse_scale import synthetic_panel
-from forecast.data import ALL_AREAS
-from forecast.jobs.board import LABELS, LOW_COUNT, STABLE
-from forecast.present.report import MAX_CHARTS
+from forecast.present.report import MAX_CHARTS, calls_for_attention
 from timing import conditions, in_reference, measured
 
 
@@ -55,7 +53,7 @@ def main() -> None:
     print(f"  CPU a series {result.cpu / runs * 1000:.1f} ms ({in_reference(result.cpu / runs)}), wall a series "
           f"{result.wall / runs * 1000:.1f} ms")
     print(f"  forecast with: {summary['model'].value_counts().to_dict()}")
-    calls = (~summary["attention"].isin([LABELS[STABLE], LABELS[LOW_COUNT]]) & (summary["area"] != ALL_AREAS)).sum()
+    calls = calls_for_attention(summary).sum()
     types = summary["crime_type"].nunique()
     print(f"  charts: {charted:,} ({types} pages of small multiples, the rest series charts); {calls:,} series call "
           f"for attention ({calls / runs:.1%}), at most {MAX_CHARTS} a crime type charted besides its force total")

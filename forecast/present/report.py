@@ -104,24 +104,27 @@ def charted_areas(summary: pd.DataFrame, charts: str = "attention") -> list[str]
     small multiples. Rendering a chart costs about as much CPU as forecasting the series: a run of a thousand
     series no longer draws a thousand charts nobody opens, nor a national neighbourhood run the 1,750 or so a crime
     type it flags (:func:`charts_note` says so in the report)."""
-    from forecast.jobs.board import LABELS, LOW_COUNT, STABLE
-
     if charts not in CHARTS:
         raise ValueError(f"charts must be one of {', '.join(CHARTS)}, got {charts!r}")
     if charts == "all" or "attention" not in summary:
         return None
-    force = summary["area"] == ALL_AREAS
-    calls = ~summary["attention"].isin([LABELS[STABLE], LABELS[LOW_COUNT]]) & ~force
-    return summary.loc[force | (calls & (calls.cumsum() <= MAX_CHARTS)), "area"].tolist()
+    calls = calls_for_attention(summary)
+    return summary.loc[(summary["area"] == ALL_AREAS) | (calls & (calls.cumsum() <= MAX_CHARTS)), "area"].tolist()
+
+
+def calls_for_attention(summary: pd.DataFrame) -> pd.Series:
+    """Which rows of a run's summary are series, other than the force total, that call for attention: neither
+    stable nor with too few crimes for SPC signals."""
+    from forecast.jobs.board import LABELS, LOW_COUNT, STABLE
+
+    return ~summary["attention"].isin([LABELS[STABLE], LABELS[LOW_COUNT]]) & (summary["area"] != ALL_AREAS)
 
 
 def charts_note(summary: pd.DataFrame, charted: Sequence[str] | None) -> str:
     """The report's line under "Charts" when :func:`charted_areas` left out series that call for attention."""
-    from forecast.jobs.board import LABELS, LOW_COUNT, STABLE
-
     if charted is None or "attention" not in summary:
         return ""
-    calls = summary[~summary["attention"].isin([LABELS[STABLE], LABELS[LOW_COUNT]]) & (summary["area"] != ALL_AREAS)]
+    calls = summary[calls_for_attention(summary)]
     drawn = calls["area"].isin(charted).sum()
     if drawn == len(calls):
         return ""
