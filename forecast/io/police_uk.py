@@ -185,15 +185,20 @@ Encoded = tuple[np.ndarray, np.ndarray]
 def _fast(raw: bytes, f: StreetFile) -> tuple[str, dict[str, Encoded]] | None:
     """The month of a street file and its crimes counted per force, LSOA and crime type, by pyarrow (the CSV
     reader, then a group-by of the table: no row reaches pandas); None when the file needs the validating
-    reader (not UTF-8, a column missing, a month other than the file's, a blank crime type)."""
+    reader (not UTF-8, a column missing, a month other than the file's, a blank crime type).
+
+    One thread a file: :func:`count_street_files` reads files side by side, and two of pyarrow's threaded reads
+    at once once failed on the national archive ("a chunk failed converting for an unknown reason", pyarrow
+    25); a whole archive read one file at a time was as fast on one thread as on pyarrow's."""
     import pyarrow as pa
     import pyarrow.compute as pc
     from pyarrow import csv
 
+    columns = csv.ConvertOptions(include_columns=list(_COLUMNS), include_missing_columns=True,
+                                 column_types={c: pa.string() for c in _COLUMNS}, strings_can_be_null=False)
     try:
-        table = csv.read_csv(io.BytesIO(raw), convert_options=csv.ConvertOptions(
-            include_columns=list(_COLUMNS), include_missing_columns=True,
-            column_types={c: pa.string() for c in _COLUMNS}, strings_can_be_null=False))
+        table = csv.read_csv(io.BytesIO(raw), read_options=csv.ReadOptions(use_threads=False),
+                             convert_options=columns)
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
         return None
     if table.num_rows == 0 or any(table.column(c).null_count for c in _REQUIRED):
